@@ -1,0 +1,385 @@
+#!/usr/bin/env node
+// Manual harness for native/execdriver-init (not part of `npm test`). Run as root, after
+// `make -C native`:
+//
+//   node native/test-plan.mjs              every scenario
+//   node native/test-plan.mjs basic init   only these
+//   node native/test-plan.mjs --list
+//
+// It builds a busybox rootfs in /tmp/rfs, encodes plans (PROTOCOL.md), spawns the monitor with
+// the control socket on fd 3, decodes its frames and checks them. After every scenario it checks
+// that no mount, process or cgroup was left behind.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'execdriver-init');
+const RFS = '/tmp/rfs';
+const CG = '/sys/fs/cgroup/pids/execdriver-ctest';
+
+const CLONE = { NS: 0x20000, UTS: 0x4000000, IPC: 0x8000000, PID: 0x20000000, NET: 0x40000000, USER: 0x10000000 };
+const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, BIND: 4096, REC: 16384, PRIVATE: 1 << 18, STRICTATIME: 1 << 24 };
+const seen = new Set(); // every monitor and container pid, for the leak check
+const ALL_NS = CLONE.NS | CLONE.UTS | CLONE.IPC | CLONE.PID | CLONE.NET;
+const CAPS = fs.readFileSync('/proc/self/status', 'utf8').match(/^CapBnd:\s*(\w+)/m)[1]; // what we have
+
+// ---------------------------------------------------------------- encoding
+export function encodeFrame(fields) {
+  const bufs = fields.map((f) => Buffer.from(String(f)));
+  const out = Buffer.alloc(4 + bufs.reduce((n, b) => n + 4 + b.length, 0));
+  let o = out.writeUInt32LE(bufs.length, 0);
+  for (const b of bufs) {
+    o = out.writeUInt32LE(b.length, o);
+    o += b.copy(out, o);
+  }
+  return out;
+}
+
+export function encodePlan(ops) {
+  return Buffer.concat([...ops, ['end']].map(encodeFrame));
+}
+
+/** Feeds bytes, calls onFrame(fields: string[]) for each complete frame. */
+export function frameDecoder(onFrame) {
+  let buf = Buffer.alloc(0);
+  return (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      if (buf.length < 4) return;
+      const n = buf.readUInt32LE(0);
+      const fields = [];
+      let o = 4;
+      for (let i = 0; i < n; i++) {
+        if (buf.length < o + 4) return;
+        const len = buf.readUInt32LE(o);
+        if (buf.length < o + 4 + len) return;
+        fields.push(buf.subarray(o + 4, o + 4 + len).toString());
+        o += 4 + len;
+      }
+      buf = buf.subarray(o);
+      onFrame(fields);
+    }
+  };
+}
+
+/**
+ * Runs a plan. opts: beforeGo(pid) (may be async), afterStart(pid, mon), abort, closeAfterPid,
+ * inherit (stdout to the terminal). Resolves { frames, out, code (monitor's), pid }.
+ */
+export function runPlan(ops, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const mon = spawn(BIN, ['monitor'], { stdio: ['ignore', opts.inherit ? 'inherit' : 'pipe', 'inherit', 'pipe'] });
+    const ctl = mon.stdio[3];
+    const frames = [];
+    seen.add(mon.pid);
+    let out = '';
+    let pid = 0;
+    mon.stdout?.on('data', (d) => (out += d));
+    ctl.on('error', () => {});
+    ctl.on('data', frameDecoder(async (f) => {
+      frames.push(f);
+      try {
+        if (f[0] === 'pid') {
+          pid = Number(f[1]);
+          seen.add(pid);
+          if (opts.closeAfterPid) return ctl.destroy();
+          if (opts.beforeGo) await opts.beforeGo(pid);
+          ctl.write(encodeFrame([opts.abort ? 'abort' : 'go']));
+        } else if (f[0] === 'started' && opts.afterStart) {
+          await opts.afterStart(pid, mon, ctl);
+        }
+      } catch (e) {
+        reject(e);
+      }
+    }));
+    mon.on('error', reject);
+    mon.on('close', (code) => resolve({ frames, out, code, pid }));
+    ctl.write(encodePlan(ops));
+  });
+}
+
+// ---------------------------------------------------------------- plans
+function makeRootfs() {
+  fs.mkdirSync(`${RFS}/bin`, { recursive: true });
+  fs.copyFileSync('/bin/busybox', `${RFS}/bin/busybox`);
+  fs.chmodSync(`${RFS}/bin/busybox`, 0o755);
+  for (const a of 'sh ls cat echo id hostname mount sleep true grep wc touch env pwd kill stat readlink'.split(' ')) {
+    fs.rmSync(`${RFS}/bin/${a}`, { force: true });
+    fs.symlinkSync('busybox', `${RFS}/bin/${a}`);
+  }
+  fs.writeFileSync(`${RFS}/bin/noexec`, '#!/bin/sh\necho no\n', { mode: 0o644 });
+  fs.chmodSync(`${RFS}/bin/noexec`, 0o644);
+  for (const [name, to] of [['evil', '/../../../../usr'], ['dangling', '/../../tmp/execdriver-outside']]) {
+    fs.rmSync(`${RFS}/${name}`, { force: true });
+    fs.symlinkSync(to, `${RFS}/${name}`);
+  }
+  fs.mkdirSync(`${RFS}/usr`, { recursive: true });
+}
+
+/** The brief's standard plan; `extra` goes before pivot, `late` after it, then the command. */
+function plan({ clone = ALL_NS, pre = [], extra = [], late = [], cmd, monitorOps = [] }) {
+  return [
+    ['clone', clone],
+    ...monitorOps,
+    ['root', RFS],
+    ...pre,
+    ['mount', '', '/', '', MS.REC | MS.PRIVATE, '', ''],
+    ['mount', RFS, RFS, '', MS.BIND | MS.REC, '', ''],
+    ['mount', 'tmpfs', 'dev', 'tmpfs', MS.NOSUID | MS.STRICTATIME, 'mode=755', 'dir'],
+    ['mount', 'proc', 'proc', 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, '', 'dir'],
+    ['mknod', 'dev/null', 'c', '0666', 1, 3],
+    ...extra,
+    ['pivot'],
+    ['sethostname', 'ctest'],
+    ['ifup', 'lo'],
+    ['bounding', CAPS],
+    ['caps', CAPS, CAPS, '0'],
+    ['closefds'],
+    ['env', 'PATH=/bin'],
+    ...late,
+    ['exec', '/bin', ...cmd],
+  ];
+}
+
+const sh = (script) => ['sh', '-c', script];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const get = (r, name) => r.frames.find((f) => f[0] === name);
+const exitOf = (r) => get(r, 'exit')?.slice(1).map(Number);
+
+function assert(cond, msg, r) {
+  if (!cond) throw new Error(`${msg}\n  frames: ${JSON.stringify(r?.frames)}\n  out: ${JSON.stringify(r?.out)}`);
+}
+function expectExit(r, code, sig = 0) {
+  const e = exitOf(r);
+  assert(e && e[0] === code && e[1] === sig, `expected exit ${code}/${sig}, got ${e}`, r);
+}
+function expectError(r, step, errno) {
+  const e = get(r, 'error');
+  assert(e && e[1] === step && Number(e[2]) === errno, `expected error ${step} errno ${errno}`, r);
+  assert(!get(r, 'started'), 'no started after an error', r);
+}
+
+// ---------------------------------------------------------------- scenarios
+const scenarios = {
+  async basic() {
+    const r = await runPlan(plan({ cmd: sh('echo $$; hostname; ls /proc/self/fd; id -u') }));
+    assert(get(r, 'started'), 'started', r);
+    assert(r.out === '1\nctest\n0\n1\n2\n3\n0\n', 'pid 1, hostname, fds 0-3 only', r);
+    expectExit(r, 0);
+    assert(r.code === 0, 'monitor exits 0', r);
+  },
+  async exitCode() {
+    expectExit(await runPlan(plan({ cmd: sh('exit 3') })), 3);
+  },
+  async sigkill() {
+    const r = await runPlan(plan({ cmd: ['sleep', '100'] }), { afterStart: (pid) => process.kill(pid, 'SIGKILL') });
+    expectExit(r, 137, 9);
+  },
+  async badMount() {
+    const r = await runPlan(plan({ extra: [['mount', 'none', 'mnt', 'nosuchfs', 0, '', 'dir']], cmd: ['true'] }));
+    expectError(r, 'mount#7', 19);
+    assert(get(r, 'error')[4] === `mount none on ${RFS}/mnt` && get(r, 'error')[3] === `${RFS}/mnt`, 'message', r);
+    expectExit(r, 1);
+    fs.rmdirSync(`${RFS}/mnt`);
+  },
+  async badPlan() {
+    const r = await runPlan([['clone', 0], ['frobnicate'], ['exec', '/bin', 'true']]);
+    expectError(r, 'plan#1', 22);
+    assert(r.code === 2 && !get(r, 'pid'), 'no child on a bad plan', r);
+  },
+  async notFound() {
+    const r = await runPlan(plan({ cmd: ['nosuchprogram'] }));
+    expectError(r, 'exec#14', 2);
+    expectExit(r, 127);
+  },
+  async notExecutable() {
+    const r = await runPlan(plan({ cmd: ['noexec'] }));
+    expectError(r, 'exec#14', 13);
+    assert(get(r, 'error')[3] === '/bin/noexec', 'path of the candidate', r);
+    expectExit(r, 126);
+    const r2 = await runPlan(plan({ cmd: ['/bin/noexec'] }));
+    expectError(r2, 'exec#14', 13);
+  },
+  async pid1IgnoresKill() {
+    // without init, sh is pid 1: its own SIGTERM is dropped by the kernel
+    expectExit(await runPlan(plan({ cmd: sh('kill -TERM 1; exit 4') })), 4);
+  },
+  async init() {
+    const r = await runPlan(plan({ monitorOps: [['init']], cmd: sh('echo $$; kill -TERM 1; sleep 5; exit 9') }));
+    assert(r.out === '2\n', 'command is pid 2', r);
+    expectExit(r, 143);
+    const r2 = await runPlan(plan({ monitorOps: [['init']], cmd: sh('sleep 0.2 & sleep 0.1 & exit 6') }));
+    expectExit(r2, 6);
+    const r3 = await runPlan(plan({ monitorOps: [['init']], cmd: ['nosuchprogram'] }));
+    expectError(r3, 'exec#15', 2);
+    expectExit(r3, 127);
+  },
+  async signalsForward() {
+    const r = await runPlan(plan({ monitorOps: [['init'], ['signals-forward']], cmd: ['sleep', '100'] }), {
+      afterStart: async (pid, mon) => { await sleep(100); mon.kill('SIGTERM'); },
+    });
+    expectExit(r, 143);
+    const r2 = await runPlan(plan({ monitorOps: [['signals-forward']], cmd: sh('trap "exit 7" USR1; while :; do sleep 0.05; done') }), {
+      afterStart: async (pid, mon) => { await sleep(200); mon.kill('SIGUSR1'); },
+    });
+    expectExit(r2, 7);
+  },
+  async abort() {
+    const r = await runPlan(plan({ cmd: ['true'] }), { abort: true });
+    assert(!get(r, 'started'), 'not started', r);
+    expectExit(r, 137, 9);
+  },
+  async eofKills() {
+    let child = 0;
+    const r = await runPlan(plan({ cmd: ['sleep', '100'] }), {
+      afterStart: async (pid, mon, ctl) => { child = pid; ctl.destroy(); },
+    });
+    assert(r.code === 0 && !alive(child), 'container killed on EOF', r);
+    const r2 = await runPlan(plan({ cmd: ['sleep', '100'] }), { closeAfterPid: true });
+    assert(r2.code === 0 && !alive(r2.pid), 'killed on EOF before go', r2);
+  },
+  async detach() {
+    const ef = '/tmp/execdriver-ctest-exit.json';
+    fs.rmSync(ef, { force: true });
+    let survived = false;
+    await runPlan(plan({ monitorOps: [['detach'], ['exit-file', ef]], cmd: sh('sleep 0.5; exit 5') }), {
+      afterStart: async (pid, mon, ctl) => { ctl.destroy(); await sleep(200); survived = alive(pid) && alive(mon.pid); },
+    });
+    assert(survived, 'a detached container outlives the socket');
+    for (let i = 0; i < 50 && !fs.existsSync(ef); i++) await sleep(50);
+    const j = JSON.parse(fs.readFileSync(ef, 'utf8'));
+    assert(j.exitCode === 5 && j.signal === 0 && j.oomKills === -1 && Math.abs(j.finishedAt - Date.now()) < 5000, `exit file ${JSON.stringify(j)}`);
+    assert(!fs.existsSync(`${ef}.tmp`), 'no tmp file');
+    fs.rmSync(ef);
+  },
+  async cgroup() {
+    fs.mkdirSync(CG, { recursive: true });
+    const oom = '/tmp/execdriver-ctest-oom';
+    fs.writeFileSync(oom, 'oom_kill_disable 0\nunder_oom 0\noom_kill 4\n');
+    // no pid ns: the orphaned sleep survives its parent and must be killed by cleanup-cgroup
+    const r = await runPlan(plan({
+      clone: CLONE.NS | CLONE.UTS,
+      monitorOps: [['cleanup-cgroup', CG], ['oom-counter', oom]],
+      cmd: sh('sleep 100 & exit 5'),
+    }), { beforeGo: (pid) => fs.writeFileSync(`${CG}/cgroup.procs`, String(pid)) });
+    expectExit(r, 5);
+    assert(get(r, 'exit')[3] === '4', 'oom kills read', r);
+    assert(!fs.existsSync(CG), 'cgroup removed', r);
+    fs.rmSync(oom);
+  },
+  async maskReadonly() {
+    const r = await runPlan(plan({
+      extra: [
+        ['mount', 'sysfs', 'sys', 'sysfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, '', 'dir'],
+        ['readonly', 'proc/sys'], ['mask', 'proc/cmdline'], ['mask', 'sys/firmware'],
+        ['mask', 'proc/nosuchthing'], ['readonly', 'nosuch/dir'],
+        ['mount-if', 'tmpfs', 'nosuch/x', 'tmpfs', 0, '', ''],
+      ],
+      late: [['mask', 'proc/timer_list']],
+      cmd: sh('cat /proc/cmdline | wc -c; ls /sys/firmware | wc -l; cat /proc/timer_list | wc -c; ' +
+        'touch /proc/sys/kernel/hostname 2>/dev/null || echo ro; grep " /proc/sys " /proc/self/mountinfo | grep -c "ro,nosuid,nodev,noexec"'),
+    }));
+    assert(r.out === '0\n0\n0\nro\n1\n', 'masked and read-only', r);
+    expectExit(r, 0);
+    fs.rmSync(`${RFS}/sys`, { recursive: true });
+  },
+  async filesInRoot() {
+    fs.rmSync('/tmp/execdriver-outside', { recursive: true, force: true });
+    const r = await runPlan(plan({
+      extra: [
+        ['mount', 'tmpfs', 'evil/execdriver-x', 'tmpfs', 0, '', 'dir'],    // evil -> /../../../../usr
+        ['mkdir', 'dev/pts', '0755'], ['mkdir', 'dev/pts', '0700'],
+        ['mkdir', 'dev/shm', '1777'],
+        ['symlink', '/proc/self/fd', 'dev/fd'], ['symlink', '/proc/self/fd', 'dev/fd'],
+        ['mknod', 'dev/zero', 'c', '0620', 1, 5], ['chmod', 'dev/zero', '0666'],
+        ['mount', `${RFS}/bin/busybox`, 'dev/bb', '', MS.BIND, '', 'file'],
+        ['mount', 'bin', 'dev/bin2', '', MS.BIND, '', 'dir'],
+        ['mount-if', 'tmpfs', 'nosuch/x', 'tmpfs', 0, '', ''],
+      ],
+      late: [['umask', '027'], ['chdir', 'dev'], ['env', 'FOO=bar']],
+      cmd: sh('stat -c "%a %F" pts shm zero null bb bin2/busybox; readlink fd; pwd; umask; env | grep -v PWD | sort; [ -d /usr/execdriver-x ] && echo inroot'),
+    }));
+    assert(!fs.existsSync('/usr/execdriver-x'), 'nothing created outside the root', r);
+    assert(r.out === '755 directory\n1777 directory\n666 character special file\n666 character special file\n' +
+      '755 regular file\n755 regular file\n/proc/self/fd\n/dev\n0027\nFOO=bar\nPATH=/bin\nSHLVL=1\ninroot\n', 'files', r);
+    expectExit(r, 0);
+    fs.rmdirSync(`${RFS}/usr/execdriver-x`);
+    // a dangling symlink is not followed to create directories
+    const r2 = await runPlan(plan({ extra: [['mount', 'tmpfs', 'dangling/x', 'tmpfs', 0, '', 'dir']], cmd: ['true'] }));
+    expectError(r2, 'mount#7', 2);
+    assert(!fs.existsSync('/tmp/execdriver-outside') && !fs.existsSync(`${RFS}/tmp`), 'nothing created', r2);
+  },
+  async userCaps() {
+    const r = await runPlan(plan({
+      late: [['user', 1000, 1001, '1002,1003'], ['caps', '0', '0', '0'], ['no-new-privs']],
+      cmd: sh('id; grep -E "^(CapEff|CapPrm|CapBnd|NoNewPrivs)" /proc/self/status'),
+    }));
+    assert(r.out.startsWith(`uid=1000 gid=1001 groups=1002,1003\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t${CAPS}\nNoNewPrivs:\t1\n`), 'user', r);
+    const r2 = await runPlan(plan({ late: [['bounding', '0x1'], ['caps', '0x1', '0x1', '0']], cmd: sh('grep -E "^Cap(Eff|Bnd)" /proc/self/status') }));
+    assert(r2.out === 'CapEff:\t0000000000000001\nCapBnd:\t0000000000000001\n', 'bounding', r2);
+    const r3 = await runPlan(plan({ late: [['caps', '0x2', '0x1', '0']], cmd: ['true'] }));
+    expectError(r3, 'caps#14', 1);
+  },
+  async chrootMove() {
+    const r = await runPlan([
+      ['clone', ALL_NS], ['root', RFS],
+      ['mount', '', '/', '', MS.REC | (1 << 19), '', ''],
+      ['mount', RFS, RFS, '', MS.BIND | MS.REC, '', ''],
+      ['mount', 'proc', 'proc', 'proc', 0, '', 'dir'],
+      ['chroot-move'], ['env', 'PATH=/bin'],
+      ['exec', '/bin', 'sh', '-c', 'echo $$; ls /bin/busybox'],
+    ]);
+    assert(r.out === '1\n/bin/busybox\n', 'chroot-move', r);
+    expectExit(r, 0);
+  },
+  async searchPath() {
+    // an unreadable dir in SEARCHPATH is skipped, EACCES beats ENOENT, and the first hit wins
+    const r = await runPlan(plan({ cmd: ['echo', 'hi'] }).map((op) => (op[0] === 'exec' ? ['exec', '/nope:/bin', 'echo', 'hi'] : op)));
+    assert(r.out === 'hi\n', 'search', r);
+    const r2 = await runPlan(plan({ cmd: [] }).map((op) => (op[0] === 'exec' ? ['exec', '/bin:/nope', 'noexec'] : op)));
+    expectError(r2, 'exec#14', 13);
+  },
+};
+
+// ---------------------------------------------------------------- leak checks
+function leaks() {
+  const found = [];
+  const mi = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(RFS));
+  if (mi.length) found.push(`mounts: ${mi.join('; ')}`);
+  for (const p of seen) {
+    try {
+      if (!/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8'))) found.push(`process ${p}`);
+    } catch {}
+  }
+  seen.clear();
+  if (fs.existsSync(CG)) found.push(`cgroup ${CG}`);
+  return found;
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (args[0] === '--list') return console.log(Object.keys(scenarios).join('\n'));
+  if (process.getuid() !== 0) throw new Error('run as root');
+  makeRootfs();
+  let failed = 0;
+  for (const name of args.length ? args : Object.keys(scenarios)) {
+    const t = Date.now();
+    try {
+      await scenarios[name]();
+      await sleep(50);
+      const l = leaks();
+      if (l.length) throw new Error(`leaked: ${l.join('\n  ')}`);
+      console.log(`ok   ${name} (${Date.now() - t} ms)`);
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${name}: ${e.message}`);
+    }
+  }
+  try { fs.rmdirSync(CG); } catch {}
+  console.log(failed ? `${failed} failed` : 'all ok');
+  process.exitCode = failed ? 1 : 0;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -1,0 +1,188 @@
+import { randomBytes } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
+import { parseSize } from '../cgroups/resources.js';
+import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js';
+import { InvalidConfigError } from '../errors.js';
+import { int, list, str, type Context, type Values, type Verb } from './args.js';
+import { driverFor } from './drivers.js';
+
+/** `-v SRC:DST[:ro|rw]` */
+export function parseVolume(spec: string): MountSpec {
+  const parts = spec.split(':');
+  let mode: string | undefined;
+  if (parts.length === 3) mode = parts.pop();
+  if (parts.length !== 2 || !parts[0] || !parts[1]) {
+    throw new InvalidConfigError(`invalid volume "${spec}" (expected SRC:DST or SRC:DST:ro)`);
+  }
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new InvalidConfigError(`invalid volume mode "${mode}" in "${spec}" (ro or rw)`);
+  if (!isAbsolute(parts[0])) throw new InvalidConfigError(`volume source "${parts[0]}" must be an absolute host path`);
+  if (!isAbsolute(parts[1])) throw new InvalidConfigError(`volume destination "${parts[1]}" must be an absolute path`);
+  return { source: parts[0], destination: parts[1], writable: mode !== 'ro' };
+}
+
+export function commandFromFlags(values: Values, argv: string[]): Command {
+  const [entrypoint, ...args] = argv;
+  if (!entrypoint) throw new InvalidConfigError('run: no command given (execdriver run [OPTIONS] -- CMD [ARG...])');
+  const rootfs = str(values['rootfs']);
+  if (!rootfs) throw new InvalidConfigError('run: --rootfs DIR is required');
+  const size = (k: string, what: string) => {
+    const v = str(values[k]);
+    if (v === undefined) return undefined;
+    if (v === '-1') return -1;
+    return parseSize(v, what);
+  };
+  const resources: Resources = {};
+  const set = <K extends keyof Resources>(k: K, v: Resources[K] | undefined) => {
+    if (v !== undefined) resources[k] = v;
+  };
+  set('memory', size('memory', '--memory'));
+  set('memorySwap', size('memory-swap', '--memory-swap'));
+  set('memoryReservation', size('memory-reservation', '--memory-reservation'));
+  set('cpuShares', int(values['cpu-shares'], '--cpu-shares'));
+  set('cpuQuota', int(values['cpu-quota'], '--cpu-quota'));
+  set('cpuPeriod', int(values['cpu-period'], '--cpu-period'));
+  set('cpusetCpus', str(values['cpuset-cpus']));
+  set('cpusetMems', str(values['cpuset-mems']));
+  set('pidsLimit', int(values['pids-limit'], '--pids-limit'));
+
+  const net = str(values['net']) ?? 'bridge';
+  const network: NetworkConfig = { mode: net as NetworkConfig['mode'] };
+  const bridge = str(values['bridge']);
+  if (bridge !== undefined) network.bridge = bridge;
+  const subnet = str(values['subnet']);
+  if (subnet !== undefined) network.subnet = subnet;
+  const ip = str(values['ip']);
+  if (ip !== undefined) network.ipAddress = ip;
+  const mtu = int(values['mtu'], '--mtu');
+  if (mtu !== undefined) network.mtu = mtu;
+
+  const cmd: Command = {
+    id: str(values['id']) ?? randomBytes(6).toString('hex'),
+    rootfs: resolve(rootfs),
+    entrypoint,
+    arguments: args,
+    env: list(values['env']),
+    mounts: list(values['volume']).map(parseVolume),
+    capAdd: list(values['cap-add']),
+    capDrop: list(values['cap-drop']),
+    privileged: !!values['privileged'],
+    readonlyRootfs: !!values['read-only'],
+    tty: !!values['tty'],
+    init: !!values['init'],
+    network,
+    resources,
+  };
+  const hostname = str(values['hostname']);
+  if (hostname !== undefined) cmd.hostname = hostname;
+  const workdir = str(values['workdir']);
+  if (workdir !== undefined) cmd.workingDir = workdir;
+  const user = str(values['user']);
+  if (user !== undefined) cmd.user = user;
+  const lxc = list(values['lxc-conf']);
+  if (lxc.length) cmd.config = { lxc };
+  return cmd;
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export const runVerb: Verb = {
+  name: 'run',
+  summary: 'run a command in a new container',
+  usage: `execdriver run [OPTIONS] [--] CMD [ARG...]
+
+Options:
+      --driver NAME            native (default) or lxc
+      --id ID                  container id (default: 12 random hex digits)
+      --rootfs DIR             root filesystem (required)
+      --hostname H             hostname (default: the first 12 characters of the id)
+  -e, --env K=V                environment variable (repeatable)
+  -w, --workdir DIR            working directory inside the container
+  -u, --user USER[:GROUP]      user, from the container's /etc/passwd and /etc/group, or numeric
+      --read-only              mount the root filesystem read-only
+      --privileged             every capability the host has, every device, no restrictions
+      --cap-add CAP            add a capability (repeatable; ALL)
+      --cap-drop CAP           drop a capability (repeatable; ALL)
+  -m, --memory SIZE            memory limit (bytes, or 64m, 1g, 512k)
+      --memory-swap SIZE       memory + swap limit (-1: unlimited swap)
+      --memory-reservation SIZE  soft memory limit
+      --cpu-shares N           relative cpu weight (2..262144)
+      --cpu-quota N            microseconds of cpu time per period
+      --cpu-period N           the period, in microseconds (default 100000)
+      --cpuset-cpus LIST       cpus the container may use (0-1,3)
+      --cpuset-mems LIST       memory nodes the container may use
+      --pids-limit N           the most processes the container may have
+  -v, --volume SRC:DST[:ro]    bind a host path into the container (repeatable)
+      --net MODE               bridge (default), none, host, container:ID
+      --bridge NAME            bridge for --net bridge (default execdriver0)
+      --subnet CIDR            subnet of the bridge, when it is created
+      --ip ADDR                the container's address on the bridge
+      --mtu N                  MTU of the container's interface
+      --lxc-conf KEY=VALUE     raw lxc.* line for the lxc driver (repeatable)
+      --init                   run a minimal init as pid 1 (reaps zombies, forwards signals)
+  -t, --tty                    allocate a pseudo-terminal
+  -i, --interactive            keep stdin open
+  -d, --detach                 run in the background and print the container's id
+
+The exit status is the container's; 125 when it could not be created, 126 when the command is
+not executable, 127 when it is not found.`,
+  stopAtPositional: true,
+  options: {
+    driver: { type: 'string' },
+    id: { type: 'string' },
+    rootfs: { type: 'string' },
+    hostname: { type: 'string' },
+    env: { type: 'string', short: 'e', multiple: true },
+    workdir: { type: 'string', short: 'w' },
+    user: { type: 'string', short: 'u' },
+    'read-only': { type: 'boolean' },
+    privileged: { type: 'boolean' },
+    'cap-add': { type: 'string', multiple: true },
+    'cap-drop': { type: 'string', multiple: true },
+    memory: { type: 'string', short: 'm' },
+    'memory-swap': { type: 'string' },
+    'memory-reservation': { type: 'string' },
+    'cpu-shares': { type: 'string' },
+    'cpu-quota': { type: 'string' },
+    'cpu-period': { type: 'string' },
+    'cpuset-cpus': { type: 'string' },
+    'cpuset-mems': { type: 'string' },
+    'pids-limit': { type: 'string' },
+    volume: { type: 'string', short: 'v', multiple: true },
+    net: { type: 'string' },
+    bridge: { type: 'string' },
+    subnet: { type: 'string' },
+    ip: { type: 'string' },
+    mtu: { type: 'string' },
+    'lxc-conf': { type: 'string', multiple: true },
+    init: { type: 'boolean' },
+    tty: { type: 'boolean', short: 't' },
+    interactive: { type: 'boolean', short: 'i' },
+    detach: { type: 'boolean', short: 'd' },
+  },
+  async run(ctx: Context, values: Values, positionals: string[]): Promise<number> {
+    const command = commandFromFlags(values, positionals);
+    const driver = driverFor(str(values['driver']) ?? ctx.driver, ctx.root);
+    if (values['detach']) {
+      const started = await driver.start(command, { detach: true });
+      process.stdout.write(`${started.id}\n`);
+      return 0;
+    }
+    let id: string | undefined;
+    const forward = (sig: NodeJS.Signals) => {
+      if (id) driver.kill(id, sig).catch(() => {});
+    };
+    for (const s of FORWARDED) process.on(s, forward);
+    try {
+      const status = await driver.run(
+        command,
+        { stdin: values['interactive'] ? process.stdin : null, stdout: process.stdout, stderr: process.stderr },
+        (info) => {
+          id = info.id;
+        },
+      );
+      return status.exitCode;
+    } finally {
+      for (const s of FORWARDED) process.off(s, forward);
+    }
+  },
+};

@@ -1,0 +1,188 @@
+import { statSync } from 'node:fs';
+import { isAbsolute, normalize, resolve } from 'node:path';
+import { normalizeCapability } from './capabilities.js';
+import { validateResources } from './cgroups/resources.js';
+import type { Command, MountSpec, NetworkConfig, Resources } from './driver.js';
+import { InvalidConfigError } from './errors.js';
+
+/** A Command after validation: every field present, paths absolute and clean. */
+export interface NormalizedCommand {
+  id: string;
+  rootfs: string;
+  entrypoint: string;
+  arguments: string[];
+  workingDir: string;
+  user: string;
+  env: string[];
+  hostname: string;
+  tty: boolean;
+  privileged: boolean;
+  readonlyRootfs: boolean;
+  network: NetworkConfig;
+  resources: Resources;
+  mounts: (MountSpec & { kind: 'dir' | 'file' })[];
+  capAdd: string[];
+  capDrop: string[];
+  init: boolean;
+  config: NonNullable<Command['config']>;
+}
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
+const ENV_NAME_RE = /^[^=\0]+$/;
+
+export function validateId(id: unknown): string {
+  if (typeof id !== 'string' || !ID_RE.test(id)) {
+    throw new InvalidConfigError(
+      `invalid container id ${JSON.stringify(id)}: 1 to 64 characters of letters, digits, '_', '.', '-', starting with a letter or digit`,
+    );
+  }
+  return id;
+}
+
+function containerPath(p: unknown, what: string, id: string): string {
+  if (typeof p !== 'string' || p === '' || !isAbsolute(p) || p.includes('\0')) {
+    throw new InvalidConfigError(`${what} ${JSON.stringify(p)} must be an absolute path`, { containerId: id });
+  }
+  if (p.split('/').includes('..')) {
+    throw new InvalidConfigError(`${what} ${JSON.stringify(p)} must not contain '..'`, { containerId: id });
+  }
+  return normalize(p).replace(/(.)\/$/, '$1');
+}
+
+function validateNetwork(n: NetworkConfig | undefined, id: string): NetworkConfig {
+  const net: NetworkConfig = { ...(n ?? { mode: 'none' }) };
+  const mode = net.mode as string;
+  if (!['none', 'host', 'bridge'].includes(mode) && !/^container:.+$/.test(mode)) {
+    throw new InvalidConfigError(`unknown network mode "${mode}" (none, host, bridge, container:<id>)`, { containerId: id });
+  }
+  if (mode.startsWith('container:')) validateId(mode.slice('container:'.length));
+  if (net.mtu !== undefined && (!Number.isInteger(net.mtu) || net.mtu < 68 || net.mtu > 65535)) {
+    throw new InvalidConfigError(`invalid MTU ${net.mtu}: must be an integer from 68 to 65535`, { containerId: id });
+  }
+  if (net.bridge !== undefined && !/^[A-Za-z0-9_.-]{1,15}$/.test(net.bridge)) {
+    throw new InvalidConfigError(
+      `invalid bridge name "${net.bridge}": 1 to 15 characters of letters, digits, '_', '.', '-'`,
+      { containerId: id },
+    );
+  }
+  return net;
+}
+
+/**
+ * Check a Command and fill in its defaults. Everything a caller can get wrong is found here,
+ * before any directory, cgroup or process exists.
+ */
+export function normalizeCommand(c: Command): NormalizedCommand {
+  if (typeof c !== 'object' || c === null) throw new InvalidConfigError('the command must be an object');
+  const id = validateId(c.id);
+
+  if (typeof c.rootfs !== 'string' || !isAbsolute(c.rootfs)) {
+    throw new InvalidConfigError(`rootfs ${JSON.stringify(c.rootfs)} must be an absolute path`, { containerId: id });
+  }
+  const rootfs = resolve(c.rootfs);
+  let st;
+  try {
+    st = statSync(rootfs);
+  } catch (e) {
+    throw new InvalidConfigError(`rootfs ${rootfs} does not exist`, { containerId: id, path: rootfs, cause: e });
+  }
+  if (!st.isDirectory()) throw new InvalidConfigError(`rootfs ${rootfs} is not a directory`, { containerId: id, path: rootfs });
+
+  if (typeof c.entrypoint !== 'string' || c.entrypoint === '') {
+    throw new InvalidConfigError('no command to run (entrypoint is empty)', { containerId: id });
+  }
+  const args = c.arguments ?? [];
+  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+    throw new InvalidConfigError('arguments must be strings without NUL bytes', { containerId: id });
+  }
+
+  const env = [...(c.env ?? [])];
+  for (const e of env) {
+    const eq = e.indexOf('=');
+    if (eq <= 0 || !ENV_NAME_RE.test(e.slice(0, eq)) || e.includes('\0')) {
+      throw new InvalidConfigError(`invalid environment entry ${JSON.stringify(e)} (expected KEY=VALUE)`, { containerId: id });
+    }
+  }
+
+  const hostname = c.hostname ?? id.slice(0, 12);
+  if (!HOSTNAME_RE.test(hostname)) {
+    throw new InvalidConfigError(`invalid hostname ${JSON.stringify(hostname)}`, { containerId: id });
+  }
+
+  const mounts = (c.mounts ?? []).map((m) => {
+    if (typeof m.source !== 'string' || !isAbsolute(m.source)) {
+      throw new InvalidConfigError(`volume source ${JSON.stringify(m.source)} must be an absolute host path`, { containerId: id });
+    }
+    let s;
+    try {
+      s = statSync(m.source);
+    } catch (e) {
+      throw new InvalidConfigError(`volume source ${m.source} does not exist`, { containerId: id, path: m.source, cause: e });
+    }
+    const destination = containerPath(m.destination, 'volume destination', id);
+    if (destination === '/') throw new InvalidConfigError('a volume cannot be mounted on /', { containerId: id });
+    return {
+      source: resolve(m.source),
+      destination,
+      writable: m.writable ?? true,
+      private: m.private ?? true,
+      kind: s.isDirectory() ? ('dir' as const) : ('file' as const),
+    };
+  });
+
+  const capAdd = (c.capAdd ?? []).map((x) => {
+    try {
+      return normalizeCapability(x);
+    } catch (e) {
+      throw new InvalidConfigError((e as Error).message, { containerId: id });
+    }
+  });
+  const capDrop = (c.capDrop ?? []).map((x) => {
+    try {
+      return normalizeCapability(x);
+    } catch (e) {
+      throw new InvalidConfigError((e as Error).message, { containerId: id });
+    }
+  });
+
+  const resources = { ...(c.resources ?? {}) };
+  try {
+    validateResources(resources);
+  } catch (e) {
+    if (e instanceof InvalidConfigError) throw new InvalidConfigError(e.message, { containerId: id, cause: e });
+    throw e;
+  }
+
+  if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
+  if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
+  if (c.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+
+  return {
+    id,
+    rootfs,
+    entrypoint: c.entrypoint,
+    arguments: args,
+    workingDir: c.workingDir ? containerPath(c.workingDir, 'working directory', id) : '',
+    user: c.user ?? '',
+    env,
+    hostname,
+    tty: !!c.tty,
+    privileged: !!c.privileged,
+    readonlyRootfs: !!c.readonlyRootfs,
+    network: validateNetwork(c.network, id),
+    resources,
+    mounts,
+    capAdd,
+    capDrop,
+    init: !!c.init,
+    config: c.config ?? {},
+  };
+}
+
+/** The value of PATH in an env list. */
+export function envPath(env: string[]): string {
+  const p = [...env].reverse().find((e) => e.startsWith('PATH='));
+  return p ? p.slice(5) : DEFAULT_PATH;
+}

@@ -1,0 +1,180 @@
+import type { Readable, Writable } from 'node:stream';
+import { DriverExistsError, DriverNotFoundError } from './errors.js';
+
+/** How a container is networked. */
+export interface NetworkConfig {
+  /** `none`: own namespace, loopback only; `host`: the host's; `bridge`: a veth on a bridge;
+   *  `container:<id>`: join another container's network namespace. */
+  mode: 'none' | 'host' | 'bridge' | `container:${string}`;
+  /** bridge name (bridge mode), default `execdriver0` */
+  bridge?: string;
+  /** subnet of the bridge when it has to be created, e.g. `10.88.0.0/16` */
+  subnet?: string;
+  /** the container's address (bridge mode); allocated when not given */
+  ipAddress?: string;
+  prefixLen?: number;
+  gateway?: string;
+  mtu?: number;
+}
+
+export interface Resources {
+  /** bytes */
+  memory?: number;
+  /** memory + swap, bytes; -1 for unlimited swap */
+  memorySwap?: number;
+  /** soft limit, bytes */
+  memoryReservation?: number;
+  cpuShares?: number;
+  /** microseconds per period */
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  /** e.g. `0-1`, `0,1` */
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  pidsLimit?: number;
+}
+
+export interface MountSpec {
+  /** absolute host path */
+  source: string;
+  /** absolute path inside the container */
+  destination: string;
+  writable?: boolean;
+  private?: boolean;
+}
+
+/** What a caller asks for (Docker 0.11's execdriver.Command). */
+export interface Command {
+  id: string;
+  /** absolute path of the root filesystem */
+  rootfs: string;
+  entrypoint: string;
+  arguments?: string[];
+  workingDir?: string;
+  /** `name`, `uid`, `name:group`, `uid:gid` */
+  user?: string;
+  /** `KEY=VALUE` entries */
+  env?: string[];
+  hostname?: string;
+  tty?: boolean;
+  privileged?: boolean;
+  readonlyRootfs?: boolean;
+  network?: NetworkConfig;
+  resources?: Resources;
+  mounts?: MountSpec[];
+  capAdd?: string[];
+  capDrop?: string[];
+  /** run a minimal init as pid 1 in front of the command (reaps zombies, forwards signals) */
+  init?: boolean;
+  /** driver-specific options: raw `lxc.*` lines for lxc (`lxc: string[]`), `native.*` keys */
+  config?: { lxc?: string[]; native?: Record<string, string | boolean> };
+}
+
+/** The caller's streams. Without a stream, that fd of the container is /dev/null. */
+export interface Pipes {
+  stdin?: Readable | null;
+  stdout?: Writable | null;
+  stderr?: Writable | null;
+}
+
+export interface ExitStatus {
+  exitCode: number;
+  /** the signal that ended the container's init, e.g. `SIGKILL` */
+  signal?: NodeJS.Signals;
+  /** the memory cgroup killed a process of the container */
+  oomKilled: boolean;
+}
+
+export interface StartInfo {
+  id: string;
+  pid: number;
+}
+
+export interface Info {
+  isRunning(): boolean;
+}
+
+export interface KillOptions {
+  /** signal every process of the container's cgroup, not just its init */
+  all?: boolean;
+}
+
+/** The execdriver contract. */
+export interface Driver {
+  /** Start the container and resolve with its exit status once it has exited and been cleaned up. */
+  run(command: Command, pipes?: Pipes, onStart?: (info: StartInfo) => void): Promise<ExitStatus>;
+  kill(id: string, signal?: NodeJS.Signals | number, options?: KillOptions): Promise<void>;
+  name(): string;
+  info(id: string): Info;
+  getPidsForContainer(id: string): Promise<number[]>;
+  /** SIGKILL (with a pid-reuse guard), wait until the container is gone, remove everything it had. */
+  terminate(id: string): Promise<void>;
+}
+
+export interface StartOptions {
+  /** leave the container running under its monitor; its output goes to `<state>/container.log` */
+  detach?: boolean;
+  pipes?: Pipes;
+  onStart?: (info: StartInfo) => void;
+}
+
+export interface Started {
+  id: string;
+  pid: number;
+  /** resolves once the container has exited and everything it had is removed (not for detached) */
+  exited: Promise<ExitStatus>;
+}
+
+export interface ContainerSummary {
+  id: string;
+  driver: string;
+  pid: number | null;
+  running: boolean;
+  status: 'creating' | 'running' | 'exited' | 'stopped';
+  exitCode: number | null;
+  signal: string | null;
+  oomKilled: boolean;
+  createdAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  command: string[];
+  configPath: string;
+  network?: Record<string, unknown>;
+}
+
+/** What the command line needs beyond the contract: detached containers and their records. */
+export interface ManagedDriver extends Driver {
+  start(command: Command, options?: StartOptions): Promise<Started>;
+  /** wait for a container to exit (detached ones too); 0 = no timeout */
+  wait(id: string, timeoutMs?: number): Promise<ExitStatus>;
+  inspect(id: string): ContainerSummary;
+  list(): Promise<ContainerSummary[]>;
+  delete(id: string, options?: { force?: boolean }): Promise<void>;
+}
+
+export interface DriverOptions {
+  /** state root, default `/run/execdriver` */
+  root?: string;
+}
+
+export type DriverFactory = (options: DriverOptions) => ManagedDriver;
+
+const registry = new Map<string, DriverFactory>();
+
+export function registerDriver(name: string, factory: DriverFactory): void {
+  if (registry.has(name)) throw new DriverExistsError(name);
+  registry.set(name, factory);
+}
+
+export function driverNames(): string[] {
+  return [...registry.keys()];
+}
+
+export const DEFAULT_DRIVER = 'native';
+export const DEFAULT_ROOT = '/run/execdriver';
+
+export function createDriverFrom(name: string, options: DriverOptions): ManagedDriver {
+  const factory = registry.get(name);
+  if (!factory) throw new DriverNotFoundError(name, driverNames());
+  return factory(options);
+}

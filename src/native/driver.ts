@@ -1,0 +1,446 @@
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { ContainerCgroup } from '../cgroups/index.js';
+import { normalizeCommand, type NormalizedCommand } from '../command.js';
+import type { Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Pipes, Started, StartInfo, StartOptions } from '../driver.js';
+import { DEFAULT_ROOT } from '../driver.js';
+import {
+  ExecDriverError,
+  InvalidConfigError,
+  NotFoundError,
+  NotRunningError,
+  StartError,
+  WaitTimeoutError,
+  describeErrno,
+  type ErrorCode,
+} from '../errors.js';
+import { isSameProcessAlive, listIds, processStartTime, StateDir } from '../state/index.js';
+import { resolveUser } from '../users.js';
+import { packageVersion } from '../version.js';
+import { MonitorChannel, type Stdio } from './monitor.js';
+import { buildPlan, capabilitiesInMask } from './plan.js';
+import { buildContainerJson, CGROUP_PARENT, type ContainerJson } from './template.js';
+
+export const DRIVER_NAME = 'native';
+
+/** state.json: what a running container is, for other processes (kill, info, list …). */
+export interface NativeState {
+  id: string;
+  driver: string;
+  pid: number;
+  startTime: number;
+  monitorPid: number;
+  monitorStartTime: number;
+  createdAt: string;
+  startedAt: string;
+  detached: boolean;
+  cgroupPaths: string[];
+  network?: Record<string, unknown>;
+}
+
+/** exit.json, written by the monitor once the container's init has been reaped. */
+export interface ExitRecord {
+  exitCode: number;
+  signal: number;
+  oomKills: number;
+  finishedAt: number;
+}
+
+const signalNames = new Map<number, NodeJS.Signals>();
+for (const [name, n] of Object.entries(osConstants.signals)) signalNames.set(n, name as NodeJS.Signals);
+
+export function exitStatusFrom(code: number, signal: number, oomKills: number): ExitStatus {
+  const status: ExitStatus = { exitCode: signal > 0 ? 128 + signal : code, oomKilled: oomKills > 0 };
+  const name = signal > 0 ? signalNames.get(signal) : undefined;
+  if (name) status.signal = name;
+  return status;
+}
+
+let hostCaps: { names: string[]; lastCap: number } | undefined;
+function hostCapabilities(): { names: string[]; lastCap: number } {
+  if (!hostCaps) {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const bnd = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0';
+    const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+    hostCaps = { names: capabilitiesInMask(bnd), lastCap };
+  }
+  return hostCaps;
+}
+
+const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
+
+function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.ReadStream | NodeJS.WriteStream): Stdio {
+  if (!stream) return 'ignore';
+  if (stream === std) return 'inherit';
+  return 'pipe';
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Docker 0.11's native driver: namespaces, cgroups, pivot_root, done by our own C init. */
+export class NativeDriver implements ManagedDriver {
+  readonly root: string;
+
+  constructor(options: DriverOptions = {}) {
+    this.root = options.root ?? DEFAULT_ROOT;
+  }
+
+  name(): string {
+    return `${DRIVER_NAME}-${packageVersion()}`;
+  }
+
+  private state(id: string): StateDir {
+    return new StateDir(this.root, DRIVER_NAME, id);
+  }
+
+  async run(command: Command, pipes: Pipes = {}, onStart?: (info: StartInfo) => void): Promise<ExitStatus> {
+    const started = await this.start(command, { pipes, ...(onStart ? { onStart } : {}) });
+    return started.exited;
+  }
+
+  /** Validate, create, start. Resolves once the command runs (its exec succeeded). */
+  async start(command: Command, opts: StartOptions = {}): Promise<Started> {
+    const cmd = normalizeCommand(command);
+    const user = resolveUser(cmd.rootfs, cmd.user);
+    if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
+    const netnsPath = this.joinedNetns(cmd);
+    const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace });
+    const caps = hostCapabilities();
+
+    const state = this.state(cmd.id);
+    state.create();
+    let cgroup: ContainerCgroup | undefined;
+    let monitor: MonitorChannel | undefined;
+    let logFd: number | undefined;
+    try {
+      state.writeJson('container.json', config);
+      cgroup = await ContainerCgroup.create({
+        parent: CGROUP_PARENT,
+        name: cmd.id,
+        resources: cmd.resources,
+        devices: cmd.privileged ? 'allow-all' : 'default',
+        containerId: cmd.id,
+      });
+      const plan = buildPlan({
+        config,
+        user,
+        hostCapabilities: caps.names,
+        lastCap: caps.lastCap,
+        exitFile: state.path('exit.json'),
+        ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
+        cleanupCgroups: cgroup.paths,
+        detach: !!opts.detach,
+        ...(netnsPath ? { netnsPath } : {}),
+      });
+
+      let stdio: [Stdio, Stdio, Stdio];
+      const pipes = opts.pipes ?? {};
+      if (opts.detach) {
+        logFd = openSync(state.path('container.log'), 'a', 0o600);
+        stdio = ['ignore', logFd, logFd];
+      } else {
+        stdio = [
+          stdioFor(pipes.stdin, process.stdin),
+          stdioFor(pipes.stdout, process.stdout),
+          stdioFor(pipes.stderr, process.stderr),
+        ];
+      }
+      monitor = MonitorChannel.spawn(stdio, cmd.id);
+      if (logFd !== undefined) closeSync(logFd);
+      logFd = undefined;
+      const child = monitor.child;
+      if (!opts.detach) {
+        if (pipes.stdin && stdio[0] === 'pipe' && child.stdin) {
+          child.stdin.on('error', () => {});
+          pipes.stdin.pipe(child.stdin);
+        }
+        if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: false });
+        if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: false });
+      }
+      monitor.sendPlan(plan);
+
+      const pidFrame = await monitor.next();
+      if (!pidFrame || pidFrame[0] !== 'pid') throw await this.monitorFailure(cmd.id, monitor, pidFrame, 'clone');
+      const pid = Number(pidFrame[1]);
+      await cgroup.join(pid);
+      const startTime = processStartTime(pid) ?? 0;
+      const now = new Date().toISOString();
+      const record: NativeState = {
+        id: cmd.id,
+        driver: DRIVER_NAME,
+        pid,
+        startTime,
+        monitorPid: child.pid ?? 0,
+        monitorStartTime: processStartTime(child.pid ?? 0) ?? 0,
+        createdAt: now,
+        startedAt: now,
+        detached: !!opts.detach,
+        cgroupPaths: cgroup.paths,
+      };
+      state.writeJson('state.json', record);
+      monitor.send('go');
+
+      const reply = await monitor.next();
+      if (!reply || reply[0] !== 'started') throw await this.monitorFailure(cmd.id, monitor, reply, 'start');
+
+      opts.onStart?.({ id: cmd.id, pid });
+      if (opts.detach) {
+        monitor.release();
+        return { id: cmd.id, pid, exited: Promise.resolve({ exitCode: -1, oomKilled: false }) };
+      }
+      const exited = this.awaitExit(cmd, monitor, state, cgroup);
+      return { id: cmd.id, pid, exited };
+    } catch (err) {
+      if (logFd !== undefined) closeSync(logFd);
+      await this.undoStart(monitor, cgroup, state);
+      throw err;
+    }
+  }
+
+  /** The net namespace of the container this one joins (network mode container:<id>). */
+  private joinedNetns(cmd: NormalizedCommand): string | undefined {
+    const mode = cmd.network.mode;
+    if (!mode.startsWith('container:')) return undefined;
+    const other = mode.slice('container:'.length);
+    const rec = this.state(other).readJson<NativeState>('state.json');
+    if (!rec || !isSameProcessAlive(rec.pid, rec.startTime)) {
+      throw new InvalidConfigError(`network mode ${mode}: container ${other} is not running`, { containerId: cmd.id });
+    }
+    return `/proc/${rec.pid}/ns/net`;
+  }
+
+  /** Turn what the monitor said (an error frame, or nothing) into a typed error. */
+  private async monitorFailure(id: string, monitor: MonitorChannel, frame: string[] | undefined, during: string): Promise<ExecDriverError> {
+    if (frame && frame[0] === 'error') {
+      const [, step = '?', errnoText = '0', path = '', message = ''] = frame;
+      const errno = Number(errnoText);
+      const op = step.split('#')[0];
+      let code: ErrorCode = 'ERR_START_FAILED';
+      let exitCode = 125;
+      if (op === 'exec' && errno === osConstants.errno.ENOENT) {
+        code = 'ERR_EXEC_NOT_FOUND';
+        exitCode = 127;
+      } else if (op === 'exec' && (errno === osConstants.errno.EACCES || errno === osConstants.errno.ENOEXEC)) {
+        code = 'ERR_EXEC_NOT_EXECUTABLE';
+        exitCode = 126;
+      }
+      const why = errno ? `: ${describeErrno(errno)}` : '';
+      const text =
+        code === 'ERR_EXEC_NOT_FOUND'
+          ? `executable "${path}" not found in the container${why}`
+          : code === 'ERR_EXEC_NOT_EXECUTABLE'
+            ? `"${path}" is not executable in the container${why}`
+            : `${message || `${op} ${path}`}${why} (init step ${step})`;
+      return new StartError(code, text, { containerId: id, step, path, ...(errno ? { errno } : {}), exitCode });
+    }
+    if (frame && frame[0] === 'exit') {
+      return new StartError('ERR_START_FAILED', `the container exited during ${during} (status ${frame[1]})`, { containerId: id, step: during });
+    }
+    await Promise.race([monitor.closed(), sleep(1000)]);
+    const c = monitor.child;
+    return new StartError(
+      'ERR_START_FAILED',
+      `the init helper exited during ${during} (${c.signalCode ? `signal ${c.signalCode}` : `exit code ${c.exitCode}`})`,
+      { containerId: id, step: during },
+    );
+  }
+
+  /** A start failed half-way: stop the child, remove cgroups and state. */
+  private async undoStart(monitor: MonitorChannel | undefined, cgroup: ContainerCgroup | undefined, state: StateDir): Promise<void> {
+    if (monitor) {
+      monitor.send('abort');
+      // wait for the monitor's own cleanup (it reports exit), bounded
+      for (;;) {
+        const f = await Promise.race([monitor.next(), sleep(5000).then(() => 'timeout' as const)]);
+        if (f === 'timeout') {
+          monitor.child.kill('SIGKILL');
+          break;
+        }
+        if (!f || f[0] === 'exit') break;
+      }
+      await Promise.race([monitor.closed(), sleep(2000)]);
+    }
+    if (cgroup) await cgroup.remove().catch(() => {});
+    state.remove();
+  }
+
+  private async awaitExit(cmd: NormalizedCommand, monitor: MonitorChannel, state: StateDir, cgroup: ContainerCgroup): Promise<ExitStatus> {
+    let frame: string[] | undefined;
+    do frame = await monitor.next();
+    while (frame && frame[0] !== 'exit');
+    await monitor.closed();
+    try {
+      if (!frame) {
+        // the monitor died without a word (killed): the container died with it (pdeathsig)
+        const rec = state.readJson<ExitRecord>('exit.json');
+        if (rec) return exitStatusFrom(rec.exitCode, rec.signal, rec.oomKills);
+        throw new ExecDriverError('ERR_SYSTEM', `the monitor (pid ${monitor.child.pid}) died before it reported the exit status`, {
+          containerId: cmd.id,
+        });
+      }
+      return exitStatusFrom(Number(frame[1]), Number(frame[2]), Number(frame[3]));
+    } finally {
+      await cgroup.remove().catch(() => {});
+      state.remove();
+    }
+  }
+
+  async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
+    const rec = this.running(id);
+    if (options.all) {
+      const cg = ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id });
+      for (const pid of await cg.pids()) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          /* already gone */
+        }
+      }
+      return;
+    }
+    try {
+      process.kill(rec.pid, signal);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new NotRunningError(id);
+      throw e;
+    }
+  }
+
+  /** The state of a running container; NotRunningError otherwise. */
+  private running(id: string): NativeState {
+    const state = this.state(id);
+    const rec = state.readJson<NativeState>('state.json');
+    if (!rec) {
+      if (!state.exists()) throw new NotFoundError(id, state.dir);
+      throw new NotRunningError(id, 'is not running (not started yet)');
+    }
+    if (!isSameProcessAlive(rec.pid, rec.startTime)) throw new NotRunningError(id);
+    return rec;
+  }
+
+  info(id: string): Info & { pid?: number } {
+    const rec = this.state(id).readJson<NativeState>('state.json');
+    const alive = !!rec && isSameProcessAlive(rec.pid, rec.startTime);
+    return { isRunning: () => !!rec && isSameProcessAlive(rec.pid, rec.startTime), ...(alive && rec ? { pid: rec.pid } : {}) };
+  }
+
+  async getPidsForContainer(id: string): Promise<number[]> {
+    const state = this.state(id);
+    if (!state.exists()) throw new NotFoundError(id, state.dir);
+    return ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).pids();
+  }
+
+  async terminate(id: string): Promise<void> {
+    const state = this.state(id);
+    const rec = state.readJson<NativeState>('state.json');
+    if (!rec && !state.exists()) throw new NotFoundError(id, state.dir);
+    const cg = ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id });
+    if (rec && isSameProcessAlive(rec.pid, rec.startTime)) {
+      try {
+        process.kill(rec.pid, 'SIGKILL');
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    await cg.killAll('SIGKILL').catch(() => {});
+    // let the monitor record the exit and remove the cgroups, bounded
+    if (rec) {
+      const deadline = Date.now() + 10_000;
+      while (isSameProcessAlive(rec.monitorPid, rec.monitorStartTime) && Date.now() < deadline) await sleep(10);
+    }
+    await cg.remove();
+    state.remove();
+  }
+
+  /** Wait for a (detached) container to exit; its exit status, from the monitor's record. */
+  async wait(id: string, timeoutMs = 0): Promise<ExitStatus> {
+    const state = this.state(id);
+    if (!state.exists()) throw new NotFoundError(id, state.dir);
+    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
+    let delay = 5;
+    for (;;) {
+      const exit = state.readJson<ExitRecord>('exit.json');
+      if (exit) return exitStatusFrom(exit.exitCode, exit.signal, exit.oomKills);
+      const rec = state.readJson<NativeState>('state.json');
+      if (rec && !isSameProcessAlive(rec.monitorPid, rec.monitorStartTime)) {
+        const again = state.readJson<ExitRecord>('exit.json');
+        if (again) return exitStatusFrom(again.exitCode, again.signal, again.oomKills);
+        throw new ExecDriverError('ERR_NOT_RUNNING', 'the monitor died and no exit status was recorded', { containerId: id });
+      }
+      if (!state.exists()) throw new NotFoundError(id, state.dir);
+      if (Date.now() > deadline) throw new WaitTimeoutError(id, 'the container to exit', timeoutMs);
+      await sleep(delay);
+      delay = Math.min(delay * 2, 100);
+    }
+  }
+
+  /** What is known of one container (the CLI's `info`). */
+  inspect(id: string): ContainerSummary {
+    const state = this.state(id);
+    if (!state.exists()) throw new NotFoundError(id, state.dir);
+    const rec = state.readJson<NativeState>('state.json');
+    const exit = state.readJson<ExitRecord>('exit.json');
+    const config = state.readJson<ContainerJson>('container.json');
+    const running = !!rec && isSameProcessAlive(rec.pid, rec.startTime);
+    const status = exitStatusFrom(exit?.exitCode ?? 0, exit?.signal ?? 0, exit?.oomKills ?? 0);
+    return {
+      id,
+      driver: this.name(),
+      pid: running && rec ? rec.pid : null,
+      running,
+      status: running ? 'running' : exit ? 'exited' : rec ? 'stopped' : 'creating',
+      exitCode: exit ? status.exitCode : null,
+      signal: exit ? (status.signal ?? null) : null,
+      oomKilled: exit ? status.oomKilled : false,
+      createdAt: rec?.createdAt ?? null,
+      startedAt: rec?.startedAt ?? null,
+      finishedAt: exit ? new Date(exit.finishedAt).toISOString() : null,
+      command: config?.args ?? [],
+      configPath: state.path('container.json'),
+      ...(rec?.network ? { network: rec.network } : {}),
+    };
+  }
+
+  /** Every container with a state directory. Containers whose monitor died are reclaimed (cgroups). */
+  async list(): Promise<ContainerSummary[]> {
+    const out: ContainerSummary[] = [];
+    for (const id of listIds(this.root, DRIVER_NAME)) {
+      try {
+        const s = this.inspect(id);
+        if (s.status === 'stopped') await this.reclaim(id);
+        out.push(s);
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+    }
+    return out;
+  }
+
+  /** Remove what is left of a container whose monitor is gone. */
+  private async reclaim(id: string): Promise<void> {
+    await ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).remove().catch(() => {});
+  }
+
+  /** Remove a stopped container (its state, and whatever a crash left); `force` terminates a running one. */
+  async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
+    const state = this.state(id);
+    if (!state.exists()) throw new NotFoundError(id, state.dir);
+    const rec = state.readJson<NativeState>('state.json');
+    if (rec && isSameProcessAlive(rec.pid, rec.startTime)) {
+      if (!options.force) throw new ExecDriverError('ERR_STATE', 'is running: kill or terminate it first (or delete --force)', { containerId: id });
+      await this.terminate(id);
+      return;
+    }
+    if (rec && isSameProcessAlive(rec.monitorPid, rec.monitorStartTime)) {
+      // exited, the monitor still cleaning up
+      await sleep(50);
+    }
+    await this.reclaim(id);
+    state.remove();
+  }
+}
+
+export function createNativeDriver(options: DriverOptions): NativeDriver {
+  return new NativeDriver(options);
+}

@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Duplex } from 'node:stream';
+import { ExecDriverError } from '../errors.js';
+import { encodeFrame, encodePlan, FrameDecoder, type Op } from './plan.js';
+
+/** How one of the container's fds 0-2 is given to it. */
+export type Stdio = 'pipe' | 'ignore' | 'inherit' | number;
+
+/** The C init, built by `npm run build` (make -C native). */
+export const INIT_BINARY = fileURLToPath(new URL('../../../native/execdriver-init', import.meta.url));
+
+/**
+ * The Node side of the control socket to one `execdriver-init monitor` process: sends the plan
+ * and `go`, and hands out the frames the monitor sends back, in order.
+ */
+export class MonitorChannel {
+  readonly child: ChildProcess;
+  private readonly ctl: Duplex;
+  private readonly frames: string[][] = [];
+  private waiters: { resolve: (f: string[] | undefined) => void }[] = [];
+  private ended = false;
+  private readonly closedPromise: Promise<void>;
+
+  constructor(child: ChildProcess) {
+    this.child = child;
+    this.closedPromise = new Promise((resolve) => child.once('close', () => resolve()));
+    this.ctl = child.stdio[3] as Duplex;
+    const decoder = new FrameDecoder();
+    this.ctl.on('data', (chunk: Buffer) => {
+      for (const f of decoder.push(chunk)) this.deliver(f);
+    });
+    const end = () => {
+      if (this.ended) return;
+      this.ended = true;
+      for (const w of this.waiters.splice(0)) w.resolve(undefined);
+    };
+    this.ctl.on('end', end);
+    this.ctl.on('close', end);
+    this.ctl.on('error', end);
+  }
+
+  static spawn(stdio: [Stdio, Stdio, Stdio], containerId: string): MonitorChannel {
+    if (!existsSync(INIT_BINARY)) {
+      throw new ExecDriverError('ERR_SYSTEM', `the init helper ${INIT_BINARY} is not built (run: npm run build)`, {
+        containerId,
+        path: INIT_BINARY,
+      });
+    }
+    // detached: the monitor gets its own session, so a terminal's Ctrl-C reaches only the caller,
+    // which decides what to forward.
+    const child = spawn(INIT_BINARY, ['monitor'], { stdio: [...stdio, 'pipe'], detached: true });
+    return new MonitorChannel(child);
+  }
+
+  private deliver(f: string[]): void {
+    const w = this.waiters.shift();
+    if (w) w.resolve(f);
+    else this.frames.push(f);
+  }
+
+  /** The next frame, or undefined once the monitor has closed the socket. */
+  next(): Promise<string[] | undefined> {
+    const f = this.frames.shift();
+    if (f) return Promise.resolve(f);
+    if (this.ended) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push({ resolve }));
+  }
+
+  sendPlan(ops: Op[]): void {
+    this.ctl.write(encodePlan(ops));
+  }
+
+  send(...fields: string[]): void {
+    if (!this.ctl.destroyed) this.ctl.write(encodeFrame(fields));
+  }
+
+  /** Let the monitor live on without us (detached containers). */
+  release(): void {
+    this.ctl.destroy();
+    this.child.unref();
+  }
+
+  /** Resolves once the monitor process has exited and its stdio is closed. */
+  closed(): Promise<void> {
+    return this.closedPromise;
+  }
+}

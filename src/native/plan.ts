@@ -1,0 +1,207 @@
+import { statSync } from 'node:fs';
+import { capabilityBits, keptCapabilities, CAPABILITIES } from '../capabilities.js';
+import { envPath } from '../command.js';
+import type { ResolvedUser } from '../users.js';
+import type { ContainerJson } from './template.js';
+
+/** One op of the plan handed to the C init (native/PROTOCOL.md): its name and arguments. */
+export type Op = [string, ...string[]];
+
+export const MS = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  REMOUNT: 0x20,
+  BIND: 0x1000,
+  MOVE: 0x2000,
+  REC: 0x4000,
+  PRIVATE: 0x40000,
+  SLAVE: 0x80000,
+  STRICTATIME: 0x1000000,
+} as const;
+
+export const CLONE = {
+  NEWNS: 0x00020000,
+  NEWCGROUP: 0x02000000,
+  NEWUTS: 0x04000000,
+  NEWIPC: 0x08000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+} as const;
+
+/** Device nodes every container gets (SPEC §2), as [name, major, minor]. */
+const DEVICES: [string, number, number][] = [
+  ['null', 1, 3],
+  ['zero', 1, 5],
+  ['full', 1, 7],
+  ['random', 1, 8],
+  ['urandom', 1, 9],
+  ['tty', 5, 0],
+];
+
+/** Read-only in the container unless privileged. */
+const READONLY_PATHS = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'];
+/** Hidden in the container unless privileged. */
+const MASKED_PATHS = [
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/timer_list',
+  '/proc/sched_debug',
+  '/proc/acpi',
+  '/proc/scsi',
+  '/proc/latency_stats',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+export interface PlanInputs {
+  config: ContainerJson;
+  user: ResolvedUser;
+  /** capabilities the host can grant (from this process's bounding set) */
+  hostCapabilities: string[];
+  lastCap: number;
+  exitFile: string;
+  oomCounterFile?: string;
+  cleanupCgroups: string[];
+  detach: boolean;
+  /** the net namespace to join (network mode container:<id>) */
+  netnsPath?: string;
+}
+
+const rel = (containerPath: string) => containerPath.replace(/^\/+/, '');
+const num = (n: number) => String(n);
+
+/** Turn container.json (plus what was resolved at start) into the C init's plan, in order. */
+export function buildPlan(p: PlanInputs): Op[] {
+  const c = p.config;
+  const ops: Op[] = [];
+  const restricted = c.context?.['restrictions'] === 'true';
+
+  // --- the monitor's part
+  let flags = 0;
+  for (const [ns, on] of Object.entries(c.namespaces)) {
+    if (on && ns !== 'NEWCGROUP') flags |= CLONE[ns as keyof typeof CLONE] ?? 0;
+  }
+  ops.push(['clone', num(flags)]);
+  ops.push(['exit-file', p.exitFile]);
+  if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
+  for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);
+  if (p.detach) ops.push(['detach']);
+  ops.push(['signals-forward']);
+  if (c.init) ops.push(['init']);
+
+  // --- the container's part; the child is in its cgroups by now
+  if (c.namespaces['NEWCGROUP']) ops.push(['unshare', num(CLONE.NEWCGROUP)]);
+  if (p.netnsPath) ops.push(['setns', p.netnsPath, num(CLONE.NEWNET)]);
+  for (const n of c.networks ?? []) if (n.type === 'loopback') ops.push(['ifup', 'lo']);
+
+  // mounts
+  const root = c.rootfs;
+  ops.push(['root', root]);
+  ops.push(['mount', '', '/', '', num(MS.REC | (c.no_pivot_root ? MS.SLAVE : MS.PRIVATE)), '', '']);
+  ops.push(['mount', root, root, '', num(MS.BIND | MS.REC), '', '']);
+  ops.push(['mount', 'tmpfs', 'dev', 'tmpfs', num(MS.NOSUID | MS.STRICTATIME), 'mode=755,size=65536k', 'dir']);
+  ops.push(['mount', 'proc', 'proc', 'proc', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), '', 'dir']);
+  ops.push(['mount', 'sysfs', 'sys', 'sysfs', num(MS.NOSUID | MS.NODEV | MS.NOEXEC | (restricted ? MS.RDONLY : 0)), '', 'dir']);
+  ops.push(['mount', 'shm', 'dev/shm', 'tmpfs', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), 'mode=1777,size=65536k', 'dir']);
+  ops.push(['mount', 'devpts', 'dev/pts', 'devpts', num(MS.NOSUID | MS.NOEXEC), 'newinstance,ptmxmode=0666,mode=0620,gid=5', 'dir']);
+  ops.push(['mount', 'mqueue', 'dev/mqueue', 'mqueue', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), '', 'dir']);
+  for (const m of c.mounts ?? []) {
+    if (m.type !== 'bind' || !m.source || !m.destination) continue;
+    const target = rel(m.destination);
+    const kind = statSync(m.source).isDirectory() ? 'dir' : 'file';
+    ops.push(['mount', m.source, target, '', num(MS.BIND | MS.REC), '', kind]);
+    if (!m.writable) ops.push(['mount', '', target, '', num(MS.REMOUNT | MS.BIND | MS.RDONLY), '', '']);
+    if (m.private) ops.push(['mount', '', target, '', num(MS.PRIVATE), '', '']);
+  }
+  for (const [name, major, minor] of DEVICES) ops.push(['mknod', `dev/${name}`, 'c', '666', num(major), num(minor)]);
+  ops.push(['symlink', 'pts/ptmx', 'dev/ptmx']);
+  ops.push(['symlink', '/proc/self/fd', 'dev/fd']);
+  ops.push(['symlink', '/proc/self/fd/0', 'dev/stdin']);
+  ops.push(['symlink', '/proc/self/fd/1', 'dev/stdout']);
+  ops.push(['symlink', '/proc/self/fd/2', 'dev/stderr']);
+  ops.push([c.no_pivot_root ? 'chroot-move' : 'pivot']);
+  if (restricted) {
+    for (const path of READONLY_PATHS) ops.push(['readonly', path]);
+    for (const path of MASKED_PATHS) ops.push(['mask', path]);
+  }
+  if (c.readonly_fs) ops.push(['mount', '', '/', '', num(MS.REMOUNT | MS.BIND | MS.RDONLY), '', '']);
+  ops.push(['umask', '22']);
+
+  if (c.namespaces['NEWUTS'] && c.hostname) ops.push(['sethostname', c.hostname]);
+
+  // capabilities: the bounding set first, then the user, then the process's own sets
+  const kept = keptCapabilities(c.capabilities_mask ?? {}, p.lastCap).filter((x) => p.hostCapabilities.includes(x));
+  ops.push(['bounding', capabilityBits(kept)]);
+  ops.push(['closefds']);
+  ops.push(['user', num(p.user.uid), num(p.user.gid), p.user.groups.join(',')]);
+  const own = p.user.uid === 0 ? capabilityBits(kept) : '0x0';
+  ops.push(['caps', own, own, own]);
+  // if the monitor dies, so does the container (set after `user`: a uid change clears it)
+  ops.push(['pdeathsig', '9']);
+  ops.push(['chdir', c.working_dir || '/']);
+  const env = c.environment ?? [];
+  for (const e of env) ops.push(['env', e]);
+  ops.push(['exec', envPath(env), ...(c.args as [string, ...string[]])]);
+  return ops;
+}
+
+/** The capability names in a hex mask such as /proc/self/status's CapBnd. */
+export function capabilitiesInMask(hex: string): string[] {
+  const bits = BigInt('0x' + hex.replace(/^0x/, ''));
+  return CAPABILITIES.filter((_, i) => (bits >> BigInt(i)) & 1n);
+}
+
+/** Frames on the wire: u32le count, then u32le length + bytes for every field. */
+export function encodeFrame(fields: readonly string[]): Buffer {
+  const parts = fields.map((f) => Buffer.from(f, 'utf8'));
+  const size = 4 + parts.reduce((n, b) => n + 4 + b.length, 0);
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32LE(parts.length, 0);
+  let off = 4;
+  for (const b of parts) {
+    out.writeUInt32LE(b.length, off);
+    off += 4;
+    b.copy(out, off);
+    off += b.length;
+  }
+  return out;
+}
+
+export function encodePlan(ops: Op[]): Buffer {
+  return Buffer.concat([...ops.map(encodeFrame), encodeFrame(['end'])]);
+}
+
+/** Incremental frame decoder for the monitor's replies. */
+export class FrameDecoder {
+  private buf: Buffer = Buffer.alloc(0);
+  push(chunk: Buffer): string[][] {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    const frames: string[][] = [];
+    for (;;) {
+      const f = this.tryOne();
+      if (!f) break;
+      frames.push(f);
+    }
+    return frames;
+  }
+  private tryOne(): string[] | undefined {
+    const b = this.buf;
+    if (b.length < 4) return undefined;
+    const count = b.readUInt32LE(0);
+    let off = 4;
+    const fields: string[] = [];
+    for (let i = 0; i < count; i++) {
+      if (b.length < off + 4) return undefined;
+      const len = b.readUInt32LE(off);
+      off += 4;
+      if (b.length < off + len) return undefined;
+      fields.push(b.toString('utf8', off, off + len));
+      off += len;
+    }
+    this.buf = b.subarray(off);
+    return fields;
+  }
+}

@@ -1,0 +1,133 @@
+import { capabilityMask } from '../capabilities.js';
+import type { NormalizedCommand } from '../command.js';
+
+/** One entry of container.json's `networks` (the seed's libcontainer.Network). */
+export interface NetworkJson {
+  type: 'loopback' | 'veth' | 'netns';
+  context?: Record<string, string>;
+  address?: string;
+  gateway?: string;
+  mtu?: number;
+}
+
+export interface MountJson {
+  type: 'devtmpfs' | 'bind';
+  source?: string;
+  destination?: string;
+  writable?: boolean;
+  private?: boolean;
+}
+
+export interface CgroupJson {
+  name: string;
+  parent: string;
+  device_access?: boolean;
+  memory?: number;
+  memory_reservation?: number;
+  memory_swap?: number;
+  cpu_shares?: number;
+  cpu_quota?: number;
+  cpu_period?: number;
+  cpuset_cpus?: string;
+  cpuset_mems?: string;
+  pids_limit?: number;
+  freezer?: string;
+}
+
+/** container.json: the seed's libcontainer.Container, with our additions in the same style. */
+export interface ContainerJson {
+  id: string;
+  rootfs: string;
+  args: string[];
+  hostname?: string;
+  readonly_fs?: boolean;
+  no_pivot_root?: boolean;
+  user?: string;
+  working_dir?: string;
+  environment?: string[];
+  tty?: boolean;
+  init?: boolean;
+  namespaces: Record<string, boolean>;
+  capabilities_mask?: Record<string, boolean>;
+  networks?: NetworkJson[];
+  cgroups: CgroupJson;
+  context?: Record<string, string>;
+  mounts?: MountJson[];
+}
+
+export const CGROUP_PARENT = 'execdriver';
+
+function compact<T extends object>(o: T): T {
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined && v !== '' && v !== false && !(Array.isArray(v) && v.length === 0)),
+  ) as T;
+}
+
+/**
+ * The default template (SPEC §2): five namespaces (plus cgroup), Docker 0.11's capability mask,
+ * a tmpfs /dev, restrictions on. Privileged: every capability, access to every device, no restrictions.
+ */
+export function buildContainerJson(cmd: NormalizedCommand, opts: { cgroupNamespace: boolean }): ContainerJson {
+  const native = cmd.config.native ?? {};
+  const netMode = cmd.network.mode;
+  const namespaces: Record<string, boolean> = { NEWNS: true, NEWUTS: true, NEWIPC: true, NEWPID: true };
+  if (netMode !== 'host') namespaces['NEWNET'] = true;
+  if (opts.cgroupNamespace) namespaces['NEWCGROUP'] = true;
+
+  const networks: NetworkJson[] = [];
+  if (netMode !== 'host') {
+    if (netMode.startsWith('container:')) {
+      // filled with the other container's namespace path when it is started
+      networks.push({ type: 'netns', context: { container: netMode.slice('container:'.length) } });
+      delete namespaces['NEWNET'];
+    } else {
+      networks.push({ type: 'loopback', address: '127.0.0.1/0', gateway: 'localhost', mtu: cmd.network.mtu ?? 1500 });
+    }
+  }
+
+  const r = cmd.resources;
+  const cgroups: CgroupJson = compact({
+    name: cmd.id,
+    parent: CGROUP_PARENT,
+    device_access: cmd.privileged,
+    memory: r.memory,
+    memory_reservation: r.memoryReservation,
+    memory_swap: r.memorySwap,
+    cpu_shares: r.cpuShares,
+    cpu_quota: r.cpuQuota,
+    cpu_period: r.cpuPeriod,
+    cpuset_cpus: r.cpusetCpus,
+    cpuset_mems: r.cpusetMems,
+    pids_limit: r.pidsLimit,
+  });
+
+  const mounts: MountJson[] = [{ type: 'devtmpfs' }];
+  for (const m of cmd.mounts) {
+    mounts.push(compact({ type: 'bind' as const, source: m.source, destination: m.destination, writable: m.writable, private: m.private }));
+  }
+
+  return compact({
+    id: cmd.id,
+    rootfs: cmd.rootfs,
+    args: [cmd.entrypoint, ...cmd.arguments],
+    hostname: cmd.hostname,
+    readonly_fs: cmd.readonlyRootfs,
+    no_pivot_root: native['no_pivot_root'] === true || native['no_pivot_root'] === 'true',
+    user: cmd.user,
+    working_dir: cmd.workingDir,
+    environment: cmd.env,
+    tty: cmd.tty,
+    init: cmd.init,
+    namespaces,
+    capabilities_mask: capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop),
+    networks,
+    cgroups,
+    context: compact({
+      apparmor_profile: '',
+      mount_label: '',
+      process_label: '',
+      restrictions: cmd.privileged ? '' : 'true',
+    }),
+    mounts,
+  });
+}

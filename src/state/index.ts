@@ -1,0 +1,148 @@
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContainerExistsError, ExecDriverError, NotFoundError, systemError } from '../errors.js';
+
+/**
+ * The state directory of one container: `<root>/<driver>/<id>/`.
+ * Files are written whole (tmp + rename) so a reader never sees half a file.
+ */
+export class StateDir {
+  readonly dir: string;
+  constructor(
+    readonly root: string,
+    readonly driver: string,
+    readonly id: string,
+  ) {
+    this.dir = join(root, driver, id);
+  }
+
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /** Create the directory; a directory that exists already means the id is taken. */
+  create(): void {
+    try {
+      mkdirSync(join(this.root, this.driver), { recursive: true, mode: 0o711 });
+    } catch (e) {
+      throw systemError('ERR_STATE', `create state root ${join(this.root, this.driver)}`, e, { containerId: this.id });
+    }
+    try {
+      mkdirSync(this.dir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ContainerExistsError(this.id, this.dir);
+      throw systemError('ERR_STATE', `create state directory ${this.dir}`, e, { containerId: this.id, path: this.dir });
+    }
+  }
+
+  exists(): boolean {
+    try {
+      readdirSync(this.dir);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  writeJson(name: string, value: unknown): void {
+    this.writeText(name, JSON.stringify(value, null, 2) + '\n');
+  }
+
+  writeText(name: string, text: string): void {
+    const target = this.path(name);
+    const tmp = `${target}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, text, { mode: 0o600 });
+      renameSync(tmp, target);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw systemError('ERR_STATE', `write ${target}`, e, { containerId: this.id, path: target });
+    }
+  }
+
+  /** Read a JSON file; undefined if it does not exist. */
+  readJson<T>(name: string): T | undefined {
+    const file = this.path(name);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw systemError('ERR_STATE', `read ${file}`, e, { containerId: this.id, path: file });
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (e) {
+      throw new ExecDriverError('ERR_STATE', `${file} is not valid JSON: ${(e as Error).message}`, {
+        containerId: this.id,
+        path: file,
+        cause: e,
+      });
+    }
+  }
+
+  /** Like readJson, but a missing file means there is no such container. */
+  requireJson<T>(name: string): T {
+    const v = this.readJson<T>(name);
+    if (v === undefined) throw new NotFoundError(this.id, this.dir);
+    return v;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The ids of the containers that have a state directory under `<root>/<driver>`. */
+export function listIds(root: string, driver: string): string[] {
+  try {
+    return readdirSync(join(root, driver), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The start time of a process (field 22 of /proc/<pid>/stat, clock ticks since boot), or
+ * undefined if there is no such process. Together with the pid it names one process for good.
+ */
+export function processStartTime(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseStatStartTime(stat);
+}
+
+/** Parse field 22 of a /proc/<pid>/stat line (the command name may hold spaces and parentheses). */
+export function parseStatStartTime(stat: string): number | undefined {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return undefined;
+  // fields after the name start at field 3 (state)
+  const rest = stat.slice(close + 2).split(' ');
+  const v = Number(rest[22 - 3]);
+  return Number.isFinite(v) ? v : undefined;
+}
+
+/** The state letter (field 3) of /proc/<pid>/stat: R, S, D, Z, T … */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process `pid` is alive (not a zombie) and is the one that started at `startTime`. */
+export function isSameProcessAlive(pid: number | undefined, startTime: number | undefined): boolean {
+  if (!pid || pid <= 0) return false;
+  const st = processStartTime(pid);
+  if (st === undefined || (startTime !== undefined && st !== startTime)) return false;
+  return processState(pid) !== 'Z';
+}

@@ -1,0 +1,3 @@
+import { contractSuite } from './suite.js';
+
+contractSuite('native');

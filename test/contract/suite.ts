@@ -1,0 +1,285 @@
+/**
+ * The contract suite: the same behaviours, checked by real containers, for every driver.
+ * A driver's test file calls `contractSuite(name)`; where a driver truly cannot do something,
+ * `skips` names the case and says why (the README's table shows the same).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createDriver, type Command, type ManagedDriver } from '../../src/index.js';
+import { capture, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
+
+export interface SuiteOptions {
+  /** case name → why this driver cannot do it */
+  skips?: Record<string, string>;
+}
+
+export function contractSuite(driverName: string, options: SuiteOptions = {}): void {
+  describe(`contract: ${driverName} driver`, () => {
+    let driver: ManagedDriver;
+    let rootfs: { dir: string; cleanup: () => void };
+    const cmd = (over: Partial<Command> & { entrypoint: string }): Command => ({
+      id: uniqueId(driverName.slice(0, 2)),
+      rootfs: rootfs.dir,
+      network: { mode: 'none' },
+      ...over,
+    });
+    const sh = (script: string, over: Partial<Command> = {}) => cmd({ entrypoint: 'sh', arguments: ['-c', script], ...over });
+    const runOut = async (c: Command) => {
+      const cap = capture();
+      const status = await driver.run(c, cap.pipes);
+      return { status, out: cap.out(), err: cap.err() };
+    };
+    const test = (name: string, fn: () => Promise<void>) => {
+      const why = options.skips?.[name];
+      it(name, why ? { skip: why } : {}, fn);
+    };
+
+    before(() => {
+      driver = createDriver(driverName, { root: TEST_ROOT });
+      rootfs = makeRootfs();
+    });
+    after(() => rootfs.cleanup());
+
+    test('exit codes: exit 3 → 3, true → 0', async () => {
+      assert.equal((await driver.run(sh('exit 3'))).exitCode, 3);
+      assert.equal((await driver.run(cmd({ entrypoint: 'true' }))).exitCode, 0);
+    });
+
+    test('a signal death is 128+n with the signal name', async () => {
+      const s = await driver.run(sh('kill -KILL $$; sleep 5', { init: true }));
+      assert.equal(s.exitCode, 137);
+    });
+
+    test('isolation: hostname, pid 1, own /proc, own namespaces', async () => {
+      const { status, out } = await runOut(
+        sh('hostname; echo $$; ls /proc | grep -c "^[0-9]"; for n in mnt uts ipc pid net; do readlink /proc/self/ns/$n; done', {
+          hostname: 'box1',
+        }),
+      );
+      assert.equal(status.exitCode, 0);
+      const lines = out.trim().split('\n');
+      assert.equal(lines[0], 'box1');
+      assert.equal(lines[1], '1');
+      assert.ok(Number(lines[2]) <= 3, `only the container's processes in /proc: ${lines[2]}`);
+      const host = ['mnt', 'uts', 'ipc', 'pid', 'net'].map((n) => readlinkSync(`/proc/self/ns/${n}`));
+      assert.deepEqual(
+        lines.slice(3).map((l, i) => l === host[i]),
+        [false, false, false, false, false],
+        `namespaces differ from the host's: ${lines.slice(3).join(' ')}`,
+      );
+    });
+
+    test("the host's files are not reachable", async () => {
+      const marker = join(tmpdir(), `execdriver-marker-${process.pid}`);
+      writeFileSync(marker, 'secret');
+      try {
+        const { out } = await runOut(sh(`cat ${marker} 2>/dev/null || echo unreachable; ls /root >/dev/null && echo ok`));
+        assert.match(out, /unreachable/);
+      } finally {
+        rmSync(marker, { force: true });
+      }
+    });
+
+    test('capabilities: mount needs CAP_SYS_ADMIN; privileged has it', async () => {
+      const plain = await driver.run(sh('mount -t tmpfs none /mnt 2>/dev/null'));
+      assert.notEqual(plain.exitCode, 0);
+      const priv = await driver.run(sh('mkdir -p /mnt && mount -t tmpfs none /mnt', { privileged: true }));
+      assert.equal(priv.exitCode, 0);
+    });
+
+    test('only fds 0, 1, 2 are open (and ls its own)', async () => {
+      const { out } = await runOut(cmd({ entrypoint: 'ls', arguments: ['/proc/self/fd'] }));
+      assert.deepEqual(out.trim().split(/\s+/).sort(), ['0', '1', '2', '3']);
+    });
+
+    test('environment from the config only, with PATH and HOME', async () => {
+      const { out } = await runOut(sh('env | sort', { env: ['FOO=bar'] }));
+      assert.match(out, /^FOO=bar$/m);
+      assert.match(out, /^PATH=/m);
+      assert.match(out, /^HOME=\/root$/m);
+      assert.doesNotMatch(out, /NODE|npm_/);
+    });
+
+    test('user: 1000:1000 and a name from the container files; working dir', async () => {
+      assert.match((await runOut(cmd({ entrypoint: 'id', user: '1000:1000' }))).out, /^uid=1000(\(user\))? gid=1000/);
+      const nobody = await runOut(cmd({ entrypoint: 'id', arguments: ['-u'], user: 'nobody' }));
+      assert.equal(nobody.out.trim(), '65534');
+      const wd = await runOut(cmd({ entrypoint: 'pwd', workingDir: '/tmp' }));
+      assert.equal(wd.out.trim(), '/tmp');
+    });
+
+    test('read-only rootfs refuses writes', async () => {
+      const s = await driver.run(sh('touch /x 2>/dev/null', { readonlyRootfs: true }));
+      assert.notEqual(s.exitCode, 0);
+    });
+
+    test('volumes: writable, read-only, missing target created', async () => {
+      const vol = mkdtempSync(join(tmpdir(), 'execdriver-vol-'));
+      try {
+        const rw = await driver.run(sh('echo hi > /data/f && echo ok', { mounts: [{ source: vol, destination: '/data' }] }));
+        assert.equal(rw.exitCode, 0);
+        const w = await driver.run(sh('echo hi > /data/f', { mounts: [{ source: vol, destination: '/data/deep/er' }] }));
+        assert.equal(w.exitCode, 0);
+        assert.ok(existsSync(join(vol, 'f')));
+        const ro = await driver.run(sh('echo no > /data/g 2>/dev/null', { mounts: [{ source: vol, destination: '/data', writable: false }] }));
+        assert.notEqual(ro.exitCode, 0);
+        assert.ok(!existsSync(join(vol, 'g')));
+      } finally {
+        rmSync(vol, { recursive: true, force: true });
+      }
+    });
+
+    test('memory limit: OOM kill → 137, oomKilled', async () => {
+      const s = await driver.run(
+        cmd({
+          entrypoint: 'dd',
+          arguments: ['if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'],
+          resources: { memory: 32 * 1024 * 1024, memorySwap: 32 * 1024 * 1024 },
+        }),
+      );
+      assert.equal(s.exitCode, 137);
+      assert.equal(s.oomKilled, true);
+    });
+
+    test('pids limit stops a burst of forks', async () => {
+      const { out } = await runOut(
+        sh('n=0; for i in $(seq 1 40); do sleep 5 & n=$((n+1)); done 2>/dev/null; jobs -p | wc -l; kill $(jobs -p) 2>/dev/null; true', {
+          resources: { pidsLimit: 10 },
+        }),
+      );
+      assert.ok(Number(out.trim()) < 40, `forks were limited (${out.trim()} of 40 ran)`);
+    });
+
+    test('a missing program → 127, a non-executable file → 126', async () => {
+      await assert.rejects(driver.run(cmd({ entrypoint: 'no-such-program' })), (e: { exitCode: number; message: string }) => {
+        assert.equal(e.exitCode, 127);
+        assert.match(e.message, /no-such-program/);
+        return true;
+      });
+      await assert.rejects(driver.run(cmd({ entrypoint: '/notexec' })), (e: { exitCode: number }) => e.exitCode === 126);
+    });
+
+    test('detached: pids, info, kill TERM reaches a trap', async () => {
+      const c = sh('trap "exit 42" TERM; while :; do sleep 1; done');
+      const started = await driver.start(c, { detach: true });
+      try {
+        assert.equal(driver.info(c.id).isRunning(), true);
+        const pids = await driver.getPidsForContainer(c.id);
+        assert.ok(pids.includes(started.pid), `pids ${pids} include init ${started.pid}`);
+        await driver.kill(c.id, 'SIGTERM');
+        const s = await driver.wait(c.id, 20_000);
+        assert.equal(s.exitCode, 42);
+        assert.equal(driver.info(c.id).isRunning(), false);
+      } finally {
+        await driver.delete(c.id, { force: true });
+      }
+    });
+
+    test('detached: kill KILL → 137 SIGKILL; terminate ends a sleep at once', async () => {
+      const a = cmd({ entrypoint: 'sleep', arguments: ['1000'] });
+      await driver.start(a, { detach: true });
+      await driver.kill(a.id, 'SIGKILL');
+      const s = await driver.wait(a.id, 20_000);
+      assert.equal(s.exitCode, 137);
+      assert.equal(s.signal, 'SIGKILL');
+      await driver.delete(a.id);
+
+      const b = cmd({ entrypoint: 'sleep', arguments: ['1000'] });
+      await driver.start(b, { detach: true });
+      await driver.terminate(b.id);
+      assert.equal(driver.info(b.id).isRunning(), false);
+      await assert.rejects(driver.getPidsForContainer(b.id));
+    });
+
+    test('pid 1 ignores TERM without a handler; --init makes TERM end it (143)', async () => {
+      const plain = cmd({ entrypoint: 'sleep', arguments: ['1000'] });
+      const p = await driver.start(plain, { detach: true });
+      await driver.kill(plain.id, 'SIGTERM');
+      await sleep(300);
+      assert.equal(driver.info(plain.id).isRunning(), true, 'a plain sleep as pid 1 survives TERM');
+      await driver.terminate(plain.id);
+      assert.ok(p.pid > 0);
+
+      const withInit = cmd({ entrypoint: 'sleep', arguments: ['1000'], init: true });
+      await driver.start(withInit, { detach: true });
+      await driver.kill(withInit.id, 'SIGTERM');
+      const s = await driver.wait(withInit.id, 20_000);
+      assert.equal(s.exitCode, 143);
+      await driver.delete(withInit.id);
+    });
+
+    test('kill --all signals every process of the container', async () => {
+      const c = sh('sleep 1000 & sleep 1000 & wait', { init: true });
+      await driver.start(c, { detach: true });
+      try {
+        await until(async () => (await driver.getPidsForContainer(c.id)).length >= 3, 10_000, 'three processes');
+        await driver.kill(c.id, 'SIGKILL', { all: true });
+        const s = await driver.wait(c.id, 20_000);
+        assert.ok(s.exitCode >= 128, `killed: ${s.exitCode}`);
+      } finally {
+        await driver.delete(c.id, { force: true });
+      }
+    });
+
+    test('onStart gets the pid of a running container; stdin is passed when asked', async () => {
+      const { PassThrough } = await import('node:stream');
+      const stdin = new PassThrough();
+      const cap = capture();
+      let seen = 0;
+      const c = cmd({ entrypoint: 'cat' });
+      const status = await driver.run(c, { ...cap.pipes, stdin }, (info) => {
+        seen = info.pid;
+        assert.equal(info.id, c.id);
+        assert.ok(driver.info(c.id).isRunning());
+        stdin.end('hello through stdin\n');
+      });
+      assert.ok(seen > 0);
+      assert.equal(status.exitCode, 0);
+      assert.equal(cap.out(), 'hello through stdin\n');
+    });
+
+    test('bad input: clear errors, nothing created', async () => {
+      const before = new Set(await listStateDirs(driverName));
+      const cases: [Partial<Command>, RegExp][] = [
+        [{ rootfs: '/nonexistent-rootfs' }, /rootfs .* does not exist/],
+        [{ rootfs: '/etc/hostname' }, /not a directory/],
+        [{ resources: { memory: 1 } }, /memory/],
+        [{ capAdd: ['NOT_A_CAP'] }, /unknown capability/],
+        [{ mounts: [{ source: 'relative/path', destination: '/x' }] }, /absolute/],
+        [{ user: 'nosuchuser' }, /unknown user "nosuchuser"/],
+        [{ id: 'bad/id' }, /invalid container id/],
+      ];
+      for (const [over, re] of cases) {
+        await assert.rejects(driver.run(cmd({ entrypoint: 'true', ...over })), (e: Error & { code: string }) => {
+          assert.equal(e.code, 'ERR_INVALID_CONFIG', `${JSON.stringify(over)}: ${e.message}`);
+          assert.match(e.message, re);
+          return true;
+        });
+      }
+      assert.deepEqual(new Set(await listStateDirs(driverName)), before);
+    });
+
+    test('a duplicate id is refused and the running one is untouched', async () => {
+      const c = cmd({ entrypoint: 'sleep', arguments: ['1000'] });
+      await driver.start(c, { detach: true });
+      try {
+        await assert.rejects(driver.run({ ...c }), (e: Error & { code: string }) => e.code === 'ERR_CONTAINER_EXISTS');
+        assert.equal(driver.info(c.id).isRunning(), true);
+      } finally {
+        await driver.terminate(c.id);
+      }
+    });
+  });
+}
+
+async function listStateDirs(driverName: string): Promise<string[]> {
+  try {
+    return readdirSync(join(TEST_ROOT, driverName));
+  } catch {
+    return [];
+  }
+}
+

@@ -1,0 +1,60 @@
+/**
+ * Runs last (the runner orders it so): after the whole suite, nothing that a test made may be
+ * left on the machine: no container process, no cgroup, no mount, no veth, no state directory.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { TEST_ROOT } from './helpers.js';
+
+const CGROUP_MOUNTS = readFileSync('/proc/self/mountinfo', 'utf8')
+  .split('\n')
+  .filter((l) => / - cgroup2? /.test(l))
+  .map((l) => l.split(' ')[4]!);
+
+it('no cgroup directory is left under any execdriver parent', () => {
+  const left: string[] = [];
+  for (const m of CGROUP_MOUNTS) {
+    const dir = join(m, 'execdriver');
+    if (!existsSync(dir)) continue;
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) left.push(join(dir, e.name));
+  }
+  for (const m of CGROUP_MOUNTS) {
+    if (!existsSync(m)) continue;
+    for (const e of readdirSync(m)) if (e.startsWith('lxc.payload.') || e.startsWith('execdriver-test')) left.push(join(m, e));
+  }
+  assert.deepEqual(left, []);
+});
+
+it('no container state directory is left', () => {
+  const left: string[] = [];
+  for (const d of ['native', 'lxc']) {
+    const dir = join(TEST_ROOT, d);
+    if (existsSync(dir)) for (const e of readdirSync(dir)) left.push(join(dir, e));
+  }
+  assert.deepEqual(left, []);
+});
+
+it('no monitor or container process is left', () => {
+  let out = '';
+  try {
+    out = execFileSync('pgrep', ['-af', 'execdriver-init'], { encoding: 'utf8' });
+  } catch {
+    out = '';
+  }
+  assert.equal(out.trim(), '');
+});
+
+it('no mount of a test rootfs is left', () => {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => /execdriver-rootfs|execdriver-vol/.test(l));
+  assert.deepEqual(mounts, []);
+});
+
+it('no veth interface is left', () => {
+  const out = execFileSync('ip', ['-o', 'link', 'show', 'type', 'veth'], { encoding: 'utf8' });
+  assert.equal(out.trim(), '');
+});
