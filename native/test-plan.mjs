@@ -144,7 +144,8 @@ function plan({ clone = ALL_NS, pre = [], extra = [], late = [], cmd, monitorOps
 
 const sh = (script) => ['sh', '-c', script];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid) => { try { return !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; } };
+const r0pid = (pid) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]); // ppid
 const get = (r, name) => r.frames.find((f) => f[0] === name);
 const exitOf = (r) => get(r, 'exit')?.slice(1).map(Number);
 
@@ -334,6 +335,39 @@ const scenarios = {
     assert(r.out === '1\n/bin/busybox\n', 'chroot-move', r);
     expectExit(r, 0);
   },
+  async monitorDies() {
+    // killed before go: the child goes with it; after go only a `pdeathsig` op ties them
+    let check;
+    await runPlan(plan({ cmd: ['true'] }), {
+      beforeGo: (pid) => { process.kill(r0pid(pid), 'SIGKILL'); check = sleep(100).then(() => alive(pid)); },
+    });
+    assert(!(await check), 'the child dies with the monitor before go');
+    const r2 = await runPlan(plan({ late: [['pdeathsig', 9]], cmd: ['sleep', '100'] }), {
+      afterStart: async (pid, mon) => { mon.kill('SIGKILL'); await sleep(100); assert(!alive(pid), 'pdeathsig'); },
+    });
+    assert(!get(r2, 'exit'), 'no exit frame from a killed monitor', r2);
+  },
+  async userns() {
+    const r = await runPlan([
+      ['clone', ALL_NS | CLONE.USER], ['root', RFS], ['user', 0, 0, ''],  // become the namespace's root first
+      ['mount', '', '/', '', MS.REC | MS.PRIVATE, '', ''],
+      ['mount', RFS, RFS, '', MS.BIND | MS.REC, '', ''],
+      ['mount', 'tmpfs', 'dev', 'tmpfs', MS.NOSUID, 'mode=755', 'dir'],
+      ['mount', '/dev/null', 'dev/null', '', MS.BIND, '', 'file'],
+      ['mount', 'proc', 'proc', 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, '', 'dir'],
+      ['readonly', 'proc/sys'], ['mask', 'proc/cmdline'],
+      ['pivot'], ['sethostname', 'inuserns'], ['env', 'PATH=/bin'],
+      ['exec', '/bin', 'sh', '-c', 'id -u; hostname; cat /proc/self/uid_map; cat /proc/cmdline | wc -c'],
+    ], {
+      beforeGo: (pid) => {
+        fs.writeFileSync(`/proc/${pid}/uid_map`, '0 100000 65536');
+        fs.writeFileSync(`/proc/${pid}/setgroups`, 'allow');
+        fs.writeFileSync(`/proc/${pid}/gid_map`, '0 100000 65536');
+      },
+    });
+    assert(r.out.replace(/ +/g, ' ') === '0\ninuserns\n 0 100000 65536\n0\n', 'user namespace', r);
+    expectExit(r, 0);
+  },
   async searchPath() {
     // an unreadable dir in SEARCHPATH is skipped, EACCES beats ENOENT, and the first hit wins
     const r = await runPlan(plan({ cmd: ['echo', 'hi'] }).map((op) => (op[0] === 'exec' ? ['exec', '/nope:/bin', 'echo', 'hi'] : op)));
@@ -348,11 +382,7 @@ function leaks() {
   const found = [];
   const mi = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(RFS));
   if (mi.length) found.push(`mounts: ${mi.join('; ')}`);
-  for (const p of seen) {
-    try {
-      if (!/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8'))) found.push(`process ${p}`);
-    } catch {}
-  }
+  for (const p of seen) if (alive(p)) found.push(`process ${p}`);
   seen.clear();
   if (fs.existsSync(CG)) found.push(`cgroup ${CG}`);
   return found;

@@ -61,30 +61,29 @@ function parentLevels(dir: CgroupDir): string[] {
 }
 
 function mkdirContainer(ctx: SetupContext, dir: CgroupDir, created: string[]): void {
-  const clash = (err: unknown) =>
-    systemError('ERR_CGROUP', `cgroup ${ctx.parent}/${ctx.name} already exists: mkdir ${dir.path}`, err, details(ctx, 'cgroup mkdir', dir.path));
-  try {
-    mkdirSync(dir.path);
-    created.push(dir.path);
-    return;
-  } catch (err) {
-    if (code(err) === 'EEXIST') throw clash(err);
-    if (code(err) !== 'ENOENT') throw systemError('ERR_CGROUP', `cgroup ${dir.hierarchy}: mkdir ${dir.path}`, err, details(ctx, 'cgroup mkdir', dir.path));
-  }
-  for (const level of parentLevels(dir)) {
+  // Usually the parent exists and this is one mkdir. Otherwise create the missing levels and try
+  // again (a few times: another container's failed start may remove a parent it just created).
+  for (let attempt = 1; ; attempt++) {
     try {
-      mkdirSync(level);
-      created.push(level);
+      mkdirSync(dir.path);
+      created.push(dir.path);
+      return;
     } catch (err) {
-      if (code(err) !== 'EEXIST') throw systemError('ERR_CGROUP', `cgroup ${dir.hierarchy}: mkdir ${level}`, err, details(ctx, 'cgroup mkdir', level));
+      if (code(err) === 'EEXIST') {
+        throw systemError('ERR_CGROUP', `cgroup ${ctx.parent}/${ctx.name} already exists: mkdir ${dir.path}`, err, details(ctx, 'cgroup mkdir', dir.path));
+      }
+      if (code(err) !== 'ENOENT' || attempt === 3) {
+        throw systemError('ERR_CGROUP', `cgroup ${dir.hierarchy}: mkdir ${dir.path}`, err, details(ctx, 'cgroup mkdir', dir.path));
+      }
     }
-  }
-  try {
-    mkdirSync(dir.path);
-    created.push(dir.path);
-  } catch (err) {
-    if (code(err) === 'EEXIST') throw clash(err);
-    throw systemError('ERR_CGROUP', `cgroup ${dir.hierarchy}: mkdir ${dir.path}`, err, details(ctx, 'cgroup mkdir', dir.path));
+    for (const level of parentLevels(dir)) {
+      try {
+        mkdirSync(level);
+        created.push(level);
+      } catch (err) {
+        if (code(err) !== 'EEXIST') throw systemError('ERR_CGROUP', `cgroup ${dir.hierarchy}: mkdir ${level}`, err, details(ctx, 'cgroup mkdir', level));
+      }
+    }
   }
 }
 

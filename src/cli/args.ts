@@ -43,10 +43,29 @@ export function splitAtCommand(args: string[], options: OptionSpec): [string[], 
   return [args, []];
 }
 
+/** `--memory-swap -1` → `--memory-swap=-1` (parseArgs would take the -1 for an option). */
+function joinOptionValues(args: string[], options: OptionSpec): string[] {
+  const longOf = new Map<string, string>();
+  for (const [long, o] of Object.entries(options)) {
+    if (o.type !== 'string') continue;
+    longOf.set(`--${long}`, long);
+    if (o.short) longOf.set(`-${o.short}`, long);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const long = longOf.get(a);
+    if (long !== undefined && i + 1 < args.length) out.push(`--${long}=${args[++i]}`);
+    else out.push(a);
+  }
+  return out;
+}
+
 export function parseVerbArgs(verb: Verb, args: string[]): { values: Values; positionals: string[] } {
   let mine = args;
   let rest: string[] = [];
   if (verb.stopAtPositional) [mine, rest] = splitAtCommand(args, verb.options);
+  mine = joinOptionValues(mine, verb.options);
   try {
     const { values, positionals } = parseArgs({
       args: mine,

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { normalizeCommand } from '../../src/command.js';
+import { buildPlan, encodeFrame, encodePlan, FrameDecoder, CLONE, MS, type Op } from '../../src/native/plan.js';
+import { buildContainerJson } from '../../src/native/template.js';
+
+const rootfs = mkdtempSync(join(tmpdir(), 'execdriver-unit-'));
+after(() => rmSync(rootfs, { recursive: true, force: true }));
+
+const base = { id: 'abc', rootfs, entrypoint: 'sh', arguments: ['-c', 'true'] };
+const user = { uid: 0, gid: 0, groups: [] };
+const plan = (over = {}, extra = {}) => {
+  const config = buildContainerJson(normalizeCommand({ ...base, ...over }), { cgroupNamespace: true });
+  return buildPlan({
+    config,
+    user,
+    hostCapabilities: ['CHOWN', 'KILL', 'SYS_ADMIN', 'MKNOD', 'NET_RAW', 'SETUID', 'SETGID'],
+    lastCap: 40,
+    exitFile: '/state/exit.json',
+    cleanupCgroups: ['/sys/fs/cgroup/memory/execdriver/abc'],
+    detach: false,
+    ...extra,
+  });
+};
+const names = (ops: Op[]) => ops.map((o) => o[0]);
+
+describe('container.json (the default template)', () => {
+  it('keeps the seed field names and the default template', () => {
+    const c = buildContainerJson(normalizeCommand({ ...base, hostname: 'h1', env: ['A=1'], resources: { memory: 64 << 20, pidsLimit: 20 } }), {
+      cgroupNamespace: false,
+    });
+    assert.equal(c.hostname, 'h1');
+    assert.deepEqual(c.namespaces, { NEWNS: true, NEWUTS: true, NEWIPC: true, NEWPID: true, NEWNET: true });
+    assert.equal(c.capabilities_mask?.['SYS_ADMIN'], false);
+    assert.equal(c.capabilities_mask?.['MKNOD'], true);
+    assert.deepEqual(c.cgroups, { name: 'abc', parent: 'execdriver', memory: 64 << 20, pids_limit: 20 });
+    assert.equal(c.context?.['restrictions'], 'true');
+    assert.deepEqual(c.mounts, [{ type: 'devtmpfs' }]);
+    assert.deepEqual(c.networks, [{ type: 'loopback', address: '127.0.0.1/0', gateway: 'localhost', mtu: 1500 }]);
+    assert.ok(c.environment?.includes('A=1'));
+    assert.equal('readonly_fs' in c, false, 'empty fields are omitted');
+  });
+  it('privileged: every capability, all devices, no restrictions', () => {
+    const c = buildContainerJson(normalizeCommand({ ...base, privileged: true }), { cgroupNamespace: false });
+    assert.equal(c.capabilities_mask?.['SYS_ADMIN'], undefined);
+    assert.equal(c.cgroups.device_access, true);
+    assert.equal(c.context?.['restrictions'], undefined);
+  });
+  it('host network: no NEWNET, no networks', () => {
+    const c = buildContainerJson(normalizeCommand({ ...base, network: { mode: 'host' } }), { cgroupNamespace: false });
+    assert.equal(c.namespaces['NEWNET'], undefined);
+    assert.equal(c.networks, undefined);
+  });
+});
+
+describe('the plan', () => {
+  it('orders the steps as SPEC §2 says', () => {
+    const n = names(plan());
+    const at = (op: string) => n.indexOf(op);
+    assert.equal(n[0], 'clone');
+    assert.ok(at('unshare') < at('root'), 'cgroup namespace before mounts');
+    assert.ok(at('ifup') < at('root'), 'networks before mounts');
+    assert.ok(at('mknod') < at('pivot'));
+    assert.ok(at('pivot') < at('readonly') && at('readonly') < at('mask'));
+    assert.ok(at('sethostname') < at('bounding'));
+    assert.ok(at('bounding') < at('closefds') && at('closefds') < at('user') && at('user') < at('caps'));
+    assert.ok(at('caps') < at('chdir') && at('chdir') < at('exec'));
+    assert.equal(n.at(-1), 'exec');
+  });
+  it('clone flags are the five namespaces; the cgroup one is unshared later', () => {
+    const flags = Number(plan()[0]![1]);
+    assert.equal(flags, CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWPID | CLONE.NEWNET);
+  });
+  it('capabilities are limited to what the host has', () => {
+    const caps = plan().find((o) => o[0] === 'caps')!;
+    // CHOWN, KILL, SETGID, SETUID, NET_RAW, MKNOD: no SYS_ADMIN (dropped by default)
+    assert.equal(caps[1], '0x80020e1');
+  });
+  it('a non-root user gets no capabilities of its own', () => {
+    const p = buildPlan({
+      config: buildContainerJson(normalizeCommand(base), { cgroupNamespace: false }),
+      user: { uid: 1000, gid: 1000, groups: [5] },
+      hostCapabilities: ['CHOWN'],
+      lastCap: 40,
+      exitFile: '/e',
+      cleanupCgroups: [],
+      detach: true,
+    });
+    assert.deepEqual(p.find((o) => o[0] === 'user'), ['user', '1000', '1000', '5']);
+    assert.deepEqual(p.find((o) => o[0] === 'caps'), ['caps', '0x0', '0x0', '0x0']);
+    assert.ok(names(p).includes('detach'));
+  });
+  it('read-only volumes are remounted read-only; read-only root after pivot', () => {
+    const vol = mkdtempSync(join(tmpdir(), 'execdriver-unit-vol-'));
+    try {
+      const p = plan({ readonlyRootfs: true, mounts: [{ source: vol, destination: '/data', writable: false }] });
+      const i = p.findIndex((o) => o[0] === 'mount' && o[1] === vol);
+      assert.deepEqual(p[i], ['mount', vol, 'data', '', String(MS.BIND | MS.REC), '', 'dir']);
+      assert.deepEqual(p[i + 1], ['mount', '', 'data', '', String(MS.REMOUNT | MS.BIND | MS.RDONLY), '', '']);
+      const ro = p.findIndex((o) => o[0] === 'mount' && o[2] === '/' && Number(o[4]) & MS.REMOUNT);
+      assert.ok(ro > p.findIndex((o) => o[0] === 'pivot'));
+    } finally {
+      rmSync(vol, { recursive: true, force: true });
+    }
+  });
+  it('exec looks up the command on the container PATH', () => {
+    const p = plan({ env: ['PATH=/x:/y'] });
+    assert.deepEqual(p.at(-1), ['exec', '/x:/y', 'sh', '-c', 'true']);
+  });
+  it('frames round-trip through the decoder, split anywhere', () => {
+    const ops: Op[] = [['a', 'b c', ''], ['ü', '\n\0x']];
+    const wire = encodePlan(ops);
+    const d = new FrameDecoder();
+    const got: string[][] = [];
+    for (let i = 0; i < wire.length; i += 3) got.push(...d.push(wire.subarray(i, i + 3)));
+    assert.deepEqual(got, [...ops, ['end']]);
+    assert.equal(encodeFrame([]).length, 4);
+  });
+});
