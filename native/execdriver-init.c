@@ -42,12 +42,14 @@
 #include <linux/capability.h>
 #include <linux/openat2.h>
 
-#define CTL 3                        /* the control socket */
+#define CTL 3                                   /* the control socket */
 #define MAX_FIELDS 65536
 #define MAX_FIELD (16u << 20)
 #define NS_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | \
 		  CLONE_NEWUSER | CLONE_NEWCGROUP)
 #define RETRY(expr) ({ long r_; do r_ = (long)(expr); while (r_ == -1 && errno == EINTR); r_; })
+#define NELEM(a) (sizeof(a) / sizeof *(a))
+#define UNUSED __attribute__((unused))
 
 static const int fwd_signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
 
@@ -67,9 +69,7 @@ static ssize_t read_full(int fd, void *buf, size_t n)
 {
 	size_t got = 0;
 	while (got < n) {
-		ssize_t r = read(fd, (char *)buf + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = RETRY(read(fd, (char *)buf + got, n - got));
 		if (r < 0)
 			return -1;
 		if (r == 0)
@@ -82,9 +82,7 @@ static ssize_t read_full(int fd, void *buf, size_t n)
 static int write_full(int fd, const void *buf, size_t n)
 {
 	while (n > 0) {
-		ssize_t r = write(fd, buf, n);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = RETRY(write(fd, buf, n));
 		if (r < 0)
 			return -1;
 		buf = (const char *)buf + r;
@@ -93,31 +91,19 @@ static int write_full(int fd, const void *buf, size_t n)
 	return 0;
 }
 
-static int read_u32(int fd, uint32_t *v)
-{
-	ssize_t r = read_full(fd, v, 4);
-	if (r == 4) {
-		*v = le32toh(*v);
-		return 1;
-	}
-	if (r > 0)
-		errno = EPROTO;
-	return r == 0 ? 0 : -1;
-}
-
 /* 1: a frame; 0: EOF before a frame; -1: error or truncated frame (errno set). */
 static int read_frame(int fd, struct frame *fr)
 {
 	uint32_t n, len;
-	int r = read_u32(fd, &n);
+	ssize_t r = read_full(fd, &n, 4);
 	if (r <= 0)
-		return r;
-	if (n == 0 || n > MAX_FIELDS)
+		return (int)r;
+	if (r != 4 || (n = le32toh(n)) == 0 || n > MAX_FIELDS)
 		return errno = EPROTO, -1;
 	fr->n = n;
 	fr->f = xmalloc((n + 1) * sizeof(char *));
 	for (uint32_t i = 0; i < n; i++) {
-		if (read_u32(fd, &len) != 1 || len > MAX_FIELD)
+		if (read_full(fd, &len, 4) != 4 || (len = le32toh(len)) > MAX_FIELD)
 			return errno = EPROTO, -1;
 		fr->f[i] = xmalloc(len + 1);
 		if (read_full(fd, fr->f[i], len) != (ssize_t)len)
@@ -128,59 +114,52 @@ static int read_frame(int fd, struct frame *fr)
 	return 1;
 }
 
-static void put_u32(char **p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(*p, &v, 4);
-	*p += 4;
-}
-
 static int send_frame(int fd, const char *const *f, size_t n)
 {
 	size_t total = 4;
 	for (size_t i = 0; i < n; i++)
 		total += 4 + strlen(f[i]);
 	char *buf = xmalloc(total), *p = buf;
-	put_u32(&p, (uint32_t)n);
+	uint32_t v = htole32((uint32_t)n);
+	memcpy(p, &v, 4), p += 4;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(f[i]);
-		put_u32(&p, (uint32_t)len);
-		memcpy(p, f[i], len);
-		p += len;
+		v = htole32((uint32_t)len);
+		memcpy(p, &v, 4), p += 4;
+		memcpy(p, f[i], len), p += len;
 	}
 	int r = write_full(fd, buf, total);
 	free(buf);
 	return r;
 }
 
-#define SEND(fd, ...) send_frame(fd, (const char *const[]){ __VA_ARGS__ }, \
-				 sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(char *))
+#define FIELDS(...) (const char *const[]){ __VA_ARGS__ }, NELEM(((const char *const[]){ __VA_ARGS__ }))
 
-/* Strict number parsing: decimal flags and ids, octal modes, hexadecimal capability masks. */
-static int num(const char *s, int base, unsigned long long *v)
+/* Strict unsigned parsing: decimal flags and ids, octal modes, hexadecimal capability masks. */
+static int num(const char *s, int base, unsigned long long max, unsigned long long *v)
 {
 	char *end;
 	errno = 0;
-	if (!*s || *s == '-' || *s == '+')
-		return errno = EINVAL, -1;
-	*v = strtoull(s, &end, base);
-	if (errno || *end)
-		return errno = EINVAL, -1;
-	return 0;
+	if (*s && *s != '-' && *s != '+') {
+		*v = strtoull(s, &end, base);
+		if (!errno && !*end && *v <= max)
+			return 0;
+	}
+	return errno = EINVAL, -1;
 }
 
-/* ------------------------------------------------------------------ container child: state */
+/* ------------------------------------------------------------------ container child: helpers */
 
 static const char *root = "/";    /* where relative paths are resolved; "/" after pivot */
 static int errfd = -1;             /* write end of the error pipe (close-on-exec) */
 static char **envv;                /* the command's environment, only from `env` ops */
 static size_t nenv;
-static mode_t cmd_umask;           /* the umask the command gets (ops themselves run with 0) */
+static mode_t cmd_umask;           /* the command's umask (the ops themselves run with 0) */
 static int init_mode;              /* `init`: fork once more, stay pid 1 as a minimal init */
 
 static struct { int no; char path[PATH_MAX]; char msg[2 * PATH_MAX + 128]; } err;
 
-/* Record a failure (errno as it is now) for the error frame; returns -1. */
+/* Record a failure, with errno as it is now, for the error frame; returns -1. */
 __attribute__((format(printf, 2, 3)))
 static int fail(const char *path, const char *fmt, ...)
 {
@@ -190,26 +169,26 @@ static int fail(const char *path, const char *fmt, ...)
 	vsnprintf(err.msg, sizeof err.msg, fmt, ap);
 	va_end(ap);
 	snprintf(err.path, sizeof err.path, "%s", path);
-	err.no = e;
-	errno = e;
+	err.no = errno = e;
 	return -1;
 }
 
-static int invalid(const char *what, const char *s)
+/* Parse an argument; on a bad one record EINVAL "invalid WHAT S" and return -1. */
+static int arg(const char *s, int base, unsigned long long max, unsigned long long *v, const char *what)
 {
-	errno = EINVAL;
+	if (num(s, base, max, v) == 0)
+		return 0;
 	return fail(s, "invalid %s %s", what, s);
 }
 
 static void close_keep_errno(int fd)
 {
 	int e = errno;
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	errno = e;
 }
 
-/* A path as the user would read it: relative paths are shown joined to the root. */
+/* A path as the user would read it: a relative one is shown joined to the root. */
 static const char *show(const char *p)
 {
 	static char b[4][2 * PATH_MAX];
@@ -221,13 +200,13 @@ static const char *show(const char *p)
 	return b[k];
 }
 
-/* An open file and a name for it that path-based syscalls (mount, chmod) accept. */
+/* An open file, and a name for it that path-based syscalls (mount, chmod) accept. */
 struct res { int fd; char path[PATH_MAX + 2]; };
 
 /*
  * Open P with FLAGS (normally O_PATH). A relative P is resolved inside the root with
- * openat2(RESOLVE_IN_ROOT), and r->path becomes /proc/self/fd/N; an absolute P, or any P once
- * the root is "/", is opened as it is and r->path is that path (no /proc needed after pivot).
+ * openat2(RESOLVE_IN_ROOT) and r->path is /proc/self/fd/N (the host's /proc, before pivot). An
+ * absolute P, or any P once the root is "/", is opened as it is and r->path is that path.
  */
 static int resolve(const char *p, int flags, struct res *r)
 {
@@ -238,7 +217,7 @@ static int resolve(const char *p, int flags, struct res *r)
 		r->fd = open(r->path, flags | O_CLOEXEC);
 		return r->fd < 0 ? -1 : 0;
 	}
-	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);   /* reopened: sees mounts made since */
+	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);     /* fresh: sees the mounts made since */
 	if (rfd < 0)
 		return -1;
 	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
@@ -251,87 +230,76 @@ static int resolve(const char *p, int flags, struct res *r)
 	return 0;
 }
 
-/* Open the directory holding P (resolved like P); *base is P's last component, inside buf. */
-static int open_parent(const char *p, char *buf, size_t sz, const char **base, struct res *r)
+/* Copy P into buf (PATH_MAX) without trailing slashes; *slash: its last '/', or NULL. */
+static int split(const char *p, char *buf, char **slash)
 {
-	if (snprintf(buf, sz, "%s", p) >= (int)sz)
+	if (snprintf(buf, PATH_MAX, "%s", p) >= PATH_MAX)
 		return errno = ENAMETOOLONG, -1;
-	size_t n = strlen(buf);
-	while (n > 1 && buf[n - 1] == '/')
+	for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/';)
 		buf[--n] = 0;
-	char *s = strrchr(buf, '/');
-	const char *dir = ".";
-	*base = buf;
-	if (s == buf)
-		dir = "/", *base = s + 1;
-	else if (s)
-		*s = 0, dir = buf, *base = s + 1;
-	if (!**base || !strcmp(*base, ".") || !strcmp(*base, ".."))
-		return errno = EINVAL, -1;
-	return resolve(dir, O_PATH | O_DIRECTORY, r);
+	*slash = strrchr(buf, '/');
+	return 0;
 }
 
-static int mkdir_one(const char *p, mode_t mode)
+/*
+ * Create P's last component in its parent directory (resolved like P, so inside the root):
+ * a directory, a node or a regular file (MODE with its S_IF* type) or, with LINK, a symlink.
+ * Something already there (EEXIST) is fine; a dangling symlink is never followed.
+ */
+static int create(const char *p, mode_t mode, dev_t dev, const char *link)
 {
-	char buf[PATH_MAX];
-	const char *base;
+	char buf[PATH_MAX], *s;
+	const char *dir = ".", *base = buf;
 	struct res d;
-	if (open_parent(p, buf, sizeof buf, &base, &d) < 0)
+	if (split(p, buf, &s) < 0)
 		return -1;
-	int rc = mkdirat(d.fd, base, mode);
+	if (s == buf)
+		dir = "/", base = s + 1;
+	else if (s)
+		*s = 0, dir = buf, base = s + 1;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		return errno = EINVAL, -1;
+	if (resolve(dir, O_PATH | O_DIRECTORY, &d) < 0)
+		return -1;
+	int rc = link ? symlinkat(link, d.fd, base) : S_ISDIR(mode) ? mkdirat(d.fd, base, mode & 07777)
+		: mknodat(d.fd, base, mode, dev);
 	close_keep_errno(d.fd);
 	return rc < 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* Create the missing directories of P, one component at a time, each inside the root. */
-static int mkdir_p(const char *p, mode_t mode)
+/* Create the missing directories of P (0755), one component at a time, each inside the root. */
+static int mkdir_p(const char *p)
 {
-	char buf[PATH_MAX];
+	char buf[PATH_MAX], *s;
 	struct res r;
-	if (snprintf(buf, sizeof buf, "%s", p) >= (int)sizeof buf)
-		return errno = ENAMETOOLONG, -1;
-	size_t n = strlen(buf);
-	for (size_t i = 1; i <= n; i++) {
+	if (split(p, buf, &s) < 0)
+		return -1;
+	for (size_t i = 1, n = strlen(buf); i <= n; i++) {
 		if ((buf[i] != '/' && buf[i] != 0) || buf[i - 1] == '/')
 			continue;
 		char c = buf[i];
 		buf[i] = 0;
 		if (resolve(buf, O_PATH | O_DIRECTORY, &r) == 0)
 			close(r.fd);
-		else if (errno != ENOENT || mkdir_one(buf, mode) < 0)
+		else if (errno != ENOENT || create(buf, S_IFDIR | 0755, 0, NULL) < 0)
 			return -1;
 		buf[i] = c;
 	}
 	return 0;
 }
 
-/* Create P as an empty file (and its missing parent directories) unless something is there. */
+/* Create P as an empty file (0644), and its missing parent directories, unless P exists. */
 static int mkfile(const char *p)
 {
-	char buf[PATH_MAX];
-	const char *base;
+	char buf[PATH_MAX], *s;
 	struct res r;
 	if (resolve(p, O_PATH, &r) == 0)
 		return close(r.fd), 0;
-	if (errno != ENOENT)
+	if (errno != ENOENT || split(p, buf, &s) < 0)
 		return -1;
-	if (snprintf(buf, sizeof buf, "%s", p) >= (int)sizeof buf)
-		return errno = ENAMETOOLONG, -1;
-	char *s = strrchr(buf, '/');
-	while (s && s > buf && s[1] == 0) {            /* trailing slashes */
-		*s = 0;
-		s = strrchr(buf, '/');
-	}
-	if (s && s > buf) {
-		*s = 0;
-		if (mkdir_p(buf, 0755) < 0)
-			return -1;
-	}
-	if (open_parent(p, buf, sizeof buf, &base, &r) < 0)
+	if (s && s > buf && (*s = 0, mkdir_p(buf) < 0))
 		return -1;
-	int rc = mknodat(r.fd, base, S_IFREG | 0644, 0);
-	close_keep_errno(r.fd);
-	return rc < 0 && errno != EEXIST ? -1 : 0;
+	return create(p, S_IFREG | 0644, 0, NULL);
 }
 
 /* ------------------------------------------------------------------ container ops */
@@ -339,7 +307,7 @@ static int mkfile(const char *p)
 static int op_root(char **a)
 {
 	if (a[1][0] != '/')
-		return invalid("root (not absolute)", a[1]);
+		return errno = EINVAL, fail(a[1], "root %s is not an absolute path", a[1]);
 	root = a[1];
 	return 0;
 }
@@ -347,128 +315,108 @@ static int op_root(char **a)
 static int op_unshare(char **a)
 {
 	unsigned long long f;
-	if (num(a[1], 10, &f) < 0)
-		return invalid("unshare flags", a[1]);
-	if (unshare((int)f) < 0)
-		return fail("", "unshare %llu", f);
-	return 0;
+	if (arg(a[1], 10, INT_MAX, &f, "unshare flags") < 0)
+		return -1;
+	return unshare((int)f) < 0 ? fail("", "unshare %llu", f) : 0;
 }
 
 static int op_setns(char **a)
 {
 	unsigned long long f;
 	struct res r;
-	if (num(a[2], 10, &f) < 0)
-		return invalid("setns flags", a[2]);
+	if (arg(a[2], 10, INT_MAX, &f, "setns flags") < 0)
+		return -1;
 	if (resolve(a[1], O_RDONLY, &r) < 0)
 		return fail(show(a[1]), "open %s", show(a[1]));
-	int rc = setns(r.fd, (int)f);
-	close_keep_errno(r.fd);
-	return rc < 0 ? fail(show(a[1]), "setns %s", show(a[1])) : 0;
+	int rc = setns(r.fd, (int)f) < 0 ? fail(show(a[1]), "setns %s", show(a[1])) : 0;
+	close(r.fd);
+	return rc;
 }
 
 /* mount / mount-if: SOURCE TARGET FSTYPE FLAGS DATA MKTARGET */
-static int do_mount(char **a, int if_exists)
+static int op_mount(char **a)
 {
+	int if_exists = !strcmp(a[0], "mount-if");
 	const char *src = a[1], *tgt = a[2], *fstype = a[3], *data = a[5], *mk = a[6];
+	const char *srcarg = *src ? src : NULL, *what = *src ? src : *fstype ? fstype : "none";
 	unsigned long long flags;
 	struct res t, s = { .fd = -1 };
 	int rc = 0;
 
-	if (num(a[4], 10, &flags) < 0)
-		return invalid("mount flags", a[4]);
-	if (!strcmp(mk, "dir")) {
-		if (mkdir_p(tgt, 0755) < 0)
-			return fail(show(tgt), "create directory %s", show(tgt));
-	} else if (!strcmp(mk, "file")) {
-		if (mkfile(tgt) < 0)
-			return fail(show(tgt), "create file %s", show(tgt));
-	} else if (*mk) {
-		return invalid("mount target kind", mk);
-	}
+	if (arg(a[4], 10, ULONG_MAX, &flags, "mount flags") < 0)
+		return -1;
+	if (!strcmp(mk, "dir") ? mkdir_p(tgt) < 0 : !strcmp(mk, "file") ? mkfile(tgt) < 0 : 0)
+		return fail(show(tgt), "create %s %s", *mk == 'd' ? "directory" : "file", show(tgt));
+	if (*mk && strcmp(mk, "dir") && strcmp(mk, "file"))
+		return errno = EINVAL, fail(mk, "invalid mount target kind %s", mk);
 	if (resolve(tgt, O_PATH, &t) < 0) {
 		if (if_exists && errno == ENOENT)
 			return 0;
 		return fail(show(tgt), "open mount target %s", show(tgt));
 	}
-	const char *srcarg = *src ? src : NULL, *what = *src ? src : *fstype ? fstype : "none";
 	if ((flags & MS_BIND) && *src && src[0] != '/') {
 		what = show(src);
 		if (resolve(src, O_PATH, &s) < 0)
-			rc = fail(show(src), "open bind source %s", show(src));
+			rc = fail(what, "open bind source %s", what);
 		srcarg = s.path;
 	}
 	if (rc == 0 && mount(srcarg, t.path, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
 		rc = fail(show(tgt), "mount %s on %s", what, show(tgt));
-	close_keep_errno(s.fd);
-	close_keep_errno(t.fd);
+	if (s.fd >= 0)
+		close(s.fd);
+	close(t.fd);
 	return rc;
 }
-
-static int op_mount(char **a) { return do_mount(a, 0); }
-static int op_mount_if(char **a) { return do_mount(a, 1); }
 
 /* A directory gets an empty read-only tmpfs, anything else the current /dev/null bound over it. */
 static int op_mask(char **a)
 {
+	const char *p = show(a[1]);
 	struct res t;
 	struct stat st;
 	int rc = 0;
 	if (resolve(a[1], O_PATH, &t) < 0)
-		return errno == ENOENT ? 0 : fail(show(a[1]), "open %s", show(a[1]));
+		return errno == ENOENT ? 0 : fail(p, "open %s", p);
 	if (fstat(t.fd, &st) < 0)
-		rc = fail(show(a[1]), "stat %s", show(a[1]));
-	else if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", t.path, "tmpfs", MS_RDONLY, NULL) < 0)
-			rc = fail(show(a[1]), "mount tmpfs on %s", show(a[1]));
-	} else if (mount("/dev/null", t.path, NULL, MS_BIND, NULL) < 0)
-		rc = fail(show(a[1]), "bind /dev/null on %s", show(a[1]));
-	close_keep_errno(t.fd);
+		rc = fail(p, "stat %s", p);
+	else if (S_ISDIR(st.st_mode) && mount("tmpfs", t.path, "tmpfs", MS_RDONLY, NULL) < 0)
+		rc = fail(p, "mount tmpfs on %s", p);
+	else if (!S_ISDIR(st.st_mode) && mount("/dev/null", t.path, NULL, MS_BIND, NULL) < 0)
+		rc = fail(p, "bind /dev/null on %s", p);
+	close(t.fd);
 	return rc;
 }
 
-/* Bind TARGET onto itself, then remount that bind read-only keeping nosuid/nodev/noexec. */
+/* Bind TARGET onto itself, then remount that bind read-only, keeping nosuid/nodev/noexec. */
 static int op_readonly(char **a)
 {
+	const char *p = show(a[1]);
 	struct res t;
 	struct statvfs sv;
-	const char *p = show(a[1]);
 	if (resolve(a[1], O_PATH, &t) < 0)
 		return errno == ENOENT ? 0 : fail(p, "open %s", p);
-	int rc = mount(t.path, t.path, NULL, MS_BIND | MS_REC, NULL);
-	close_keep_errno(t.fd);
+	int rc = mount(t.path, t.path, NULL, MS_BIND | MS_REC, NULL) < 0 ? fail(p, "bind %s onto itself", p) : 0;
+	close(t.fd);
 	if (rc < 0)
-		return fail(p, "bind %s onto itself", p);
-	if (resolve(a[1], O_PATH, &t) < 0)                   /* the new bind, on top */
+		return rc;
+	if (resolve(a[1], O_PATH, &t) < 0)                       /* the new bind, on top */
 		return fail(p, "open %s", p);
-	unsigned long fl = MS_REMOUNT | MS_BIND | MS_RDONLY;
 	if (fstatvfs(t.fd, &sv) < 0)
 		rc = fail(p, "statvfs %s", p);
-	else {
-		fl |= (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) | (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
-		      (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0);
-		if (mount(NULL, t.path, NULL, fl, NULL) < 0)
-			rc = fail(p, "remount %s read-only", p);
-	}
-	close_keep_errno(t.fd);
+	else if (mount(NULL, t.path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY |
+		       (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) | (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
+		       (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0), NULL) < 0)
+		rc = fail(p, "remount %s read-only", p);
+	close(t.fd);
 	return rc;
 }
 
 static int op_mkdir(char **a)
 {
 	unsigned long long mode;
-	char buf[PATH_MAX];
-	const char *base;
-	struct res d;
-	if (num(a[2], 8, &mode) < 0 || mode > 07777)
-		return invalid("mode", a[2]);
-	if (open_parent(a[1], buf, sizeof buf, &base, &d) < 0)
-		return fail(show(a[1]), "open parent of %s", show(a[1]));
-	int rc = mkdirat(d.fd, base, (mode_t)mode);
-	close_keep_errno(d.fd);
-	if (rc < 0 && errno != EEXIST)
-		return fail(show(a[1]), "create directory %s", show(a[1]));
-	return 0;
+	if (arg(a[2], 8, 07777, &mode, "mode") < 0)
+		return -1;
+	return create(a[1], S_IFDIR | (mode_t)mode, 0, NULL) < 0 ? fail(show(a[1]), "mkdir %s", show(a[1])) : 0;
 }
 
 static int chmod_path(const char *p, mode_t mode)
@@ -476,72 +424,51 @@ static int chmod_path(const char *p, mode_t mode)
 	struct res r;
 	if (resolve(p, O_PATH, &r) < 0)
 		return fail(show(p), "open %s", show(p));
-	int rc = chmod(r.path, mode);
-	close_keep_errno(r.fd);
-	return rc < 0 ? fail(show(p), "chmod %s", show(p)) : 0;
+	int rc = chmod(r.path, mode) < 0 ? fail(show(p), "chmod %s", show(p)) : 0;
+	close(r.fd);
+	return rc;
 }
 
 static int op_chmod(char **a)
 {
 	unsigned long long mode;
-	if (num(a[2], 8, &mode) < 0 || mode > 07777)
-		return invalid("mode", a[2]);
-	return chmod_path(a[1], (mode_t)mode);
+	return arg(a[2], 8, 07777, &mode, "mode") < 0 ? -1 : chmod_path(a[1], (mode_t)mode);
 }
 
-/* mknod PATH TYPE MODE MAJOR MINOR */
+/* mknod PATH TYPE MODE MAJOR MINOR, then chmod (the mode is exact) */
 static int op_mknod(char **a)
 {
 	unsigned long long mode, major, minor;
-	char buf[PATH_MAX];
-	const char *base;
-	struct res d;
 	mode_t type = !strcmp(a[2], "c") ? S_IFCHR : !strcmp(a[2], "b") ? S_IFBLK : 0;
 	if (!type)
-		return invalid("device type", a[2]);
-	if (num(a[3], 8, &mode) < 0 || mode > 07777)
-		return invalid("mode", a[3]);
-	if (num(a[4], 10, &major) < 0 || major > UINT_MAX)
-		return invalid("major", a[4]);
-	if (num(a[5], 10, &minor) < 0 || minor > UINT_MAX)
-		return invalid("minor", a[5]);
-	if (open_parent(a[1], buf, sizeof buf, &base, &d) < 0)
-		return fail(show(a[1]), "open parent of %s", show(a[1]));
-	int rc = mknodat(d.fd, base, type | (mode_t)mode, makedev(major, minor));
-	close_keep_errno(d.fd);
-	if (rc < 0 && errno != EEXIST)
+		return errno = EINVAL, fail(a[2], "invalid device type %s", a[2]);
+	if (arg(a[3], 8, 07777, &mode, "mode") < 0 || arg(a[4], 10, UINT_MAX, &major, "major") < 0 ||
+	    arg(a[5], 10, UINT_MAX, &minor, "minor") < 0)
+		return -1;
+	if (create(a[1], type | (mode_t)mode, makedev(major, minor), NULL) < 0)
 		return fail(show(a[1]), "mknod %s", show(a[1]));
 	return chmod_path(a[1], (mode_t)mode);
 }
 
 static int op_symlink(char **a)
 {
-	char buf[PATH_MAX];
-	const char *base;
-	struct res d;
-	if (open_parent(a[2], buf, sizeof buf, &base, &d) < 0)
-		return fail(show(a[2]), "open parent of %s", show(a[2]));
-	int rc = symlinkat(a[1], d.fd, base);
-	close_keep_errno(d.fd);
-	if (rc < 0 && errno != EEXIST)
+	if (create(a[2], 0, 0, a[1]) < 0)
 		return fail(show(a[2]), "symlink %s to %s", show(a[2]), a[1]);
 	return 0;
 }
 
 /*
- * pivot_root(".", ".") stacks the old root on top of the new one; the old root tree is made
- * rslave (so that unmounting it cannot propagate to the host) and detached. The new root's own
- * propagation, set by the plan's mount ops, is not touched.
+ * pivot_root(".", ".") stacks the old root on top of the new one; the old root's tree is made
+ * rslave (so that unmounting it cannot propagate to the host) and lazily detached. The new
+ * root's propagation, as the plan's mount ops set it, is left alone.
  */
-static int op_pivot(char **a)
+static int op_pivot(char **a UNUSED)
 {
-	(void)a;
 	if (!strcmp(root, "/"))
 		return errno = EINVAL, fail("/", "pivot_root: no root set");
-	int old = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int old = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), rc = 0;
 	if (old < 0)
 		return fail("/", "open the old root");
-	int rc = 0;
 	if (chdir(root) < 0)
 		rc = fail(root, "chdir to %s", root);
 	else if (syscall(SYS_pivot_root, ".", ".") < 0)
@@ -554,27 +481,28 @@ static int op_pivot(char **a)
 		rc = fail("/", "unmount the old root");
 	else if (chdir("/") < 0)
 		rc = fail("/", "chdir to the new root");
-	close_keep_errno(old);
+	close(old);
 	if (rc == 0)
 		root = "/";
 	return rc;
 }
 
-static int op_chroot_move(char **a)
+static int op_chroot_move(char **a UNUSED)
 {
-	(void)a;
+	int rc = 0;
 	if (!strcmp(root, "/"))
 		return errno = EINVAL, fail("/", "chroot-move: no root set");
 	if (chdir(root) < 0)
-		return fail(root, "chdir to %s", root);
-	if (mount(root, "/", NULL, MS_MOVE, NULL) < 0)
-		return fail(root, "move %s onto /", root);
-	if (chroot(".") < 0)
-		return fail(root, "chroot into %s", root);
-	if (chdir("/") < 0)
-		return fail("/", "chdir to the new root");
-	root = "/";
-	return 0;
+		rc = fail(root, "chdir to %s", root);
+	else if (mount(root, "/", NULL, MS_MOVE, NULL) < 0)
+		rc = fail(root, "move %s onto /", root);
+	else if (chroot(".") < 0)
+		rc = fail(root, "chroot into %s", root);
+	else if (chdir("/") < 0)
+		rc = fail("/", "chdir to the new root");
+	else
+		root = "/";
+	return rc;
 }
 
 static int op_sethostname(char **a)
@@ -584,46 +512,42 @@ static int op_sethostname(char **a)
 
 static int op_ifup(char **a)
 {
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof ifr);
-	if (strlen(a[1]) >= IFNAMSIZ || !a[1][0])
-		return invalid("interface name", a[1]);
+	struct ifreq ifr = { 0 };
+	if (!a[1][0] || strlen(a[1]) >= IFNAMSIZ)
+		return errno = EINVAL, fail(a[1], "invalid interface name %s", a[1]);
 	strcpy(ifr.ifr_name, a[1]);
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
 	if (s < 0)
 		return fail(a[1], "open a socket to bring up %s", a[1]);
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
 		rc = fail(a[1], "read the flags of interface %s", a[1]);
-	} else {
-		ifr.ifr_flags |= IFF_UP;
-		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-			rc = fail(a[1], "bring up interface %s", a[1]);
-	}
-	close_keep_errno(s);
+	ifr.ifr_flags |= IFF_UP;
+	if (rc == 0 && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		rc = fail(a[1], "bring up interface %s", a[1]);
+	close(s);
 	return rc;
 }
 
 static int op_umask(char **a)
 {
 	unsigned long long m;
-	if (num(a[1], 8, &m) < 0 || m > 0777)
-		return invalid("umask", a[1]);
-	cmd_umask = (mode_t)m;
+	if (arg(a[1], 8, 0777, &m, "umask") < 0)
+		return -1;
+	cmd_umask = (mode_t)m;                  /* applied just before exec */
 	return 0;
 }
 
-static int op_setsid(char **a)
+static int op_setsid(char **a UNUSED)
 {
-	(void)a;
 	return setsid() < 0 ? fail("", "setsid") : 0;
 }
 
 static int op_bounding(char **a)
 {
 	unsigned long long keep;
-	if (num(a[1], 16, &keep) < 0)
-		return invalid("capability mask", a[1]);
-	for (int c = 0; c < 64; c++) {                /* up to cap_last_cap: PR_CAPBSET_READ says EINVAL */
+	if (arg(a[1], 16, ULLONG_MAX, &keep, "capability mask") < 0)
+		return -1;
+	for (int c = 0; c < 64; c++) {                  /* PR_CAPBSET_READ: EINVAL past cap_last_cap */
 		int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
 		if (r < 0 && errno == EINVAL)
 			break;
@@ -635,19 +559,19 @@ static int op_bounding(char **a)
 	return 0;
 }
 
-/* user UID GID GROUPS */
+/* user UID GID GROUPS: setgroups, setgid, setuid, permitted capabilities kept (keepcaps) */
 static int op_user(char **a)
 {
 	unsigned long long uid, gid, g;
+	gid_t groups[NGROUPS_MAX];
 	size_t n = 0;
-	gid_t *groups = xmalloc((strlen(a[3]) / 2 + 1) * sizeof(gid_t));
-	if (num(a[1], 10, &uid) < 0 || uid > UINT_MAX - 1)
-		return invalid("uid", a[1]);
-	if (num(a[2], 10, &gid) < 0 || gid > UINT_MAX - 1)
-		return invalid("gid", a[2]);
+	if (arg(a[1], 10, UINT_MAX - 1, &uid, "uid") < 0 || arg(a[2], 10, UINT_MAX - 1, &gid, "gid") < 0)
+		return -1;
 	for (char *save, *s = strtok_r(a[3], ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-		if (num(s, 10, &g) < 0 || g > UINT_MAX - 1)
-			return invalid("group", s);
+		if (n == NGROUPS_MAX)
+			return errno = EINVAL, fail("", "more than %d groups", NGROUPS_MAX);
+		if (arg(s, 10, UINT_MAX - 1, &g, "group") < 0)
+			return -1;
 		groups[n++] = (gid_t)g;
 	}
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
@@ -658,18 +582,16 @@ static int op_user(char **a)
 		return fail(a[2], "setgid %llu", gid);
 	if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0)
 		return fail(a[1], "setuid %llu", uid);
-	free(groups);
 	return 0;
 }
 
-/* caps EFFECTIVE PERMITTED INHERITABLE (hexadecimal masks) */
+/* caps EFFECTIVE PERMITTED INHERITABLE (hexadecimal masks); ambient cleared */
 static int op_caps(char **a)
 {
 	unsigned long long m[3];
-	const char *what[3] = { "effective", "permitted", "inheritable" };
 	for (int i = 0; i < 3; i++)
-		if (num(a[i + 1], 16, &m[i]) < 0)
-			return invalid(what[i], a[i + 1]);
+		if (arg(a[i + 1], 16, ULLONG_MAX, &m[i], "capability mask") < 0)
+			return -1;
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct d[2] = {
 		{ (uint32_t)m[0], (uint32_t)m[1], (uint32_t)m[2] },
@@ -682,23 +604,21 @@ static int op_caps(char **a)
 	return 0;
 }
 
-static int op_no_new_privs(char **a)
+static int op_no_new_privs(char **a UNUSED)
 {
-	(void)a;
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? fail("", "set no_new_privs") : 0;
 }
 
 static int op_pdeathsig(char **a)
 {
 	unsigned long long sig;
-	if (num(a[1], 10, &sig) < 0 || sig >= NSIG)
-		return invalid("signal", a[1]);
+	if (arg(a[1], 10, NSIG - 1, &sig, "signal") < 0)
+		return -1;
 	return prctl(PR_SET_PDEATHSIG, (int)sig, 0, 0, 0) < 0 ? fail(a[1], "set the parent death signal") : 0;
 }
 
-static int op_closefds(char **a)
+static int op_closefds(char **a UNUSED)
 {
-	(void)a;
 	return close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ? fail("", "mark fds 3 and up close-on-exec") : 0;
 }
 
@@ -707,9 +627,9 @@ static int op_chdir(char **a)
 	struct res r;
 	if (resolve(a[1], O_PATH | O_DIRECTORY, &r) < 0)
 		return fail(show(a[1]), "open %s", show(a[1]));
-	int rc = fchdir(r.fd);
-	close_keep_errno(r.fd);
-	return rc < 0 ? fail(show(a[1]), "chdir to %s", show(a[1])) : 0;
+	int rc = fchdir(r.fd) < 0 ? fail(show(a[1]), "chdir to %s", show(a[1])) : 0;
+	close(r.fd);
+	return rc;
 }
 
 static int op_env(char **a)
@@ -727,75 +647,64 @@ static int op_env(char **a)
 static __attribute__((noreturn)) void run_init(pid_t cmd, const sigset_t *set)
 {
 	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(set, &si), st;
+		int sig = sigwaitinfo(set, NULL), st;
 		pid_t p;
-		if (sig < 0)
-			continue;
-		if (sig != SIGCHLD) {
+		if (sig > 0 && sig != SIGCHLD)
 			kill(cmd, sig);
-			continue;
-		}
-		while ((p = waitpid(-1, &st, WNOHANG)) > 0 || (p < 0 && errno == EINTR))
+		while (sig == SIGCHLD && (p = RETRY(waitpid(-1, &st, WNOHANG))) > 0)
 			if (p == cmd)
 				_exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
 	}
 }
 
-/* With `init`: fork; the parent becomes the init and never returns, the child returns 0. */
+/* `init`: fork; the parent becomes the init and never returns, the child returns 0. */
 static int fork_init(void)
 {
 	sigset_t set, none;
 	sigemptyset(&set);
 	sigemptyset(&none);
 	sigaddset(&set, SIGCHLD);
-	for (size_t i = 0; i < sizeof fwd_signals / sizeof *fwd_signals; i++)
+	for (size_t i = 0; i < NELEM(fwd_signals); i++)
 		sigaddset(&set, fwd_signals[i]);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return fail("", "block signals for the init");
 	pid_t pid = fork();
 	if (pid < 0)
 		return fail("", "fork the command");
 	if (pid == 0)
-		return sigprocmask(SIG_SETMASK, &none, NULL), 0;
-	close(errfd);
+		return sigprocmask(SIG_SETMASK, &none, NULL) < 0 ? fail("", "unblock signals") : 0;
+	close(errfd);                           /* its EOF must mean: the command exec'd */
 	run_init(pid, &set);
 }
 
-/* exec SEARCHPATH ARG0 ARG...: PATH search like execvp, without the /bin/sh fallback. */
+/* exec SEARCHPATH ARG0 ARG...: looked up like execvp does, without its /bin/sh fallback. */
 static int op_exec(char **a)
 {
 	const char *search = a[1], *cmd = a[2];
-	char **argv = a + 2, cand[PATH_MAX], denied[PATH_MAX] = "";
-	char *none[] = { NULL };
+	char cand[PATH_MAX], denied[PATH_MAX] = "", *none[] = { NULL };
+	char **argv = a + 2, **env = envv ? envv : none;
 	if (init_mode && fork_init() < 0)
 		return -1;
 	umask(cmd_umask);
-	char **env = envv ? envv : none;
 	if (!*cmd)
 		return errno = ENOENT, fail(cmd, "exec: empty command");
 	if (strchr(cmd, '/')) {
 		execve(cmd, argv, env);
 		return fail(cmd, "exec %s", cmd);
 	}
-	for (const char *p = search; *search;) {        /* an empty SEARCHPATH: no candidates */
+	for (const char *p = search; *search; p++) {     /* an empty SEARCHPATH has no candidates */
 		const char *end = strchrnul(p, ':');
 		int len = (int)(end - p);
 		if (snprintf(cand, sizeof cand, "%.*s/%s", len ? len : 1, len ? p : ".", cmd) < (int)sizeof cand) {
 			execve(cand, argv, env);
-			switch (errno) {
-			case EACCES:
-				if (!*denied)
-					strcpy(denied, cand);
-				break;
-			case ENOENT: case ENOTDIR: case ESTALE: case ENODEV: case ETIMEDOUT:
-				break;
-			default:
+			if (errno == EACCES && !*denied)
+				strcpy(denied, cand);
+			else if (errno != EACCES && errno != ENOENT && errno != ENOTDIR && errno != ESTALE &&
+				 errno != ENODEV && errno != ETIMEDOUT)
 				return fail(cand, "exec %s", cand);
-			}
 		}
-		if (!*end)
+		if (!*(p = end))
 			break;
-		p = end + 1;
 	}
 	if (*denied)
 		return errno = EACCES, fail(denied, "exec %s", denied);
@@ -810,20 +719,20 @@ static const struct op ops[] = {
 	{ "clone", 1, NULL }, { "detach", 0, NULL }, { "exit-file", 1, NULL },
 	{ "oom-counter", 1, NULL }, { "cleanup-cgroup", 1, NULL }, { "init", 0, NULL },
 	{ "signals-forward", 0, NULL },
-	{ "root", 1, op_root }, { "unshare", 1, op_unshare }, { "setns", 2, op_setns }, { "mount", 6, op_mount },
-	{ "mount-if", 6, op_mount_if }, { "mask", 1, op_mask }, { "readonly", 1, op_readonly },
-	{ "mkdir", 2, op_mkdir }, { "mknod", 5, op_mknod }, { "symlink", 2, op_symlink },
-	{ "chmod", 2, op_chmod }, { "pivot", 0, op_pivot }, { "chroot-move", 0, op_chroot_move },
-	{ "sethostname", 1, op_sethostname }, { "ifup", 1, op_ifup }, { "umask", 1, op_umask },
-	{ "setsid", 0, op_setsid }, { "bounding", 1, op_bounding }, { "user", 3, op_user },
-	{ "caps", 3, op_caps }, { "no-new-privs", 0, op_no_new_privs }, { "pdeathsig", 1, op_pdeathsig },
-	{ "closefds", 0, op_closefds }, { "chdir", 1, op_chdir }, { "env", 1, op_env },
-	{ "exec", -2, op_exec },                                    /* -2: at least 2 arguments */
+	{ "root", 1, op_root }, { "unshare", 1, op_unshare }, { "setns", 2, op_setns },
+	{ "mount", 6, op_mount }, { "mount-if", 6, op_mount }, { "mask", 1, op_mask },
+	{ "readonly", 1, op_readonly }, { "mkdir", 2, op_mkdir }, { "mknod", 5, op_mknod },
+	{ "symlink", 2, op_symlink }, { "chmod", 2, op_chmod }, { "pivot", 0, op_pivot },
+	{ "chroot-move", 0, op_chroot_move }, { "sethostname", 1, op_sethostname }, { "ifup", 1, op_ifup },
+	{ "umask", 1, op_umask }, { "setsid", 0, op_setsid }, { "bounding", 1, op_bounding },
+	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "no-new-privs", 0, op_no_new_privs },
+	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
+	{ "env", 1, op_env }, { "exec", -2, op_exec },              /* -2: at least 2 arguments */
 };
 
 static const struct op *find_op(const char *name)
 {
-	for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+	for (size_t i = 0; i < NELEM(ops); i++)
 		if (!strcmp(ops[i].name, name))
 			return &ops[i];
 	return NULL;
@@ -834,27 +743,28 @@ static size_t nplan;
 
 /* ------------------------------------------------------------------ container child */
 
-static __attribute__((noreturn)) void child(int gofd, int gofd_w, int efd_r, int efd_w, int sigfd)
+static __attribute__((noreturn)) void child(int go_r, int go_w, int err_r, int err_w, int sigfd)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
 	char c;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);        /* until "go": die with the monitor */
-	for (int s = 1; s < NSIG; s++)
-		sigaction(s, &dfl, NULL);                   /* SIGPIPE was ignored in the monitor */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	close(CTL);
-	close(sigfd);
-	close(gofd_w);
-	close(efd_r);
-	if (RETRY(read(gofd, &c, 1)) != 1)                 /* EOF: abort, or the monitor died */
+	/* Until "go": die with the monitor (PDEATHSIG, and EOF on the go pipe closes the race). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(1);
-	close(gofd);
-	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);               /* from now on only the plan decides */
-	errfd = efd_w;
-	cmd_umask = umask(0);                               /* ops create with exact modes */
+	for (int s = 1; s < NSIG; s++)
+		sigaction(s, &dfl, NULL);                   /* SIGPIPE was ignored; EINVAL for 32, 33 */
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		_exit(1);
+	close(CTL), close(sigfd), close(go_w), close(err_r);
+	if (RETRY(read(go_r, &c, 1)) != 1)                 /* EOF: abort, or the monitor died */
+		_exit(1);
+	close(go_r);
+	if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)        /* from now on only the plan decides */
+		_exit(1);
+	errfd = err_w;
+	cmd_umask = umask(0);                               /* the ops create with exact modes */
 
 	for (size_t i = 0; i < nplan; i++) {
 		const struct op *op = find_op(plan[i].f[0]);
@@ -863,7 +773,7 @@ static __attribute__((noreturn)) void child(int gofd, int gofd_w, int efd_r, int
 		char step[64], no[16];
 		snprintf(step, sizeof step, "%s#%zu", op->name, i);
 		snprintf(no, sizeof no, "%d", err.no);
-		SEND(errfd, "error", step, no, err.path, err.msg);
+		send_frame(errfd, FIELDS("error", step, no, err.path, err.msg));
 		_exit(op->run != op_exec ? 1 : err.no == ENOENT ? 127 : 126);
 	}
 	_exit(1);                                           /* not reached: the plan ends with exec */
@@ -873,29 +783,55 @@ static __attribute__((noreturn)) void child(int gofd, int gofd_w, int efd_r, int
 
 static int ctl_ok = 1;                  /* the control socket can still be written */
 static unsigned long clone_flags;
-static int detach, forward, clone_index = -1, exit_file_index, oom_index = -1;
-static const char *exit_file, *oom_file;
+static int forward;
+static long clone_index = -1, detach = -1;     /* the ops' indexes; detach >= 0: detached */
+static const char *oom_file;
 
-static void ctl_frame(const char *const *f, size_t n)
+static void ctl_send(const char *const *f, size_t n)
 {
 	if (ctl_ok && send_frame(CTL, f, n) < 0)
 		ctl_ok = 0;                     /* Node is gone: not fatal (detach) */
 }
-#define CTL_SEND(...) ctl_frame((const char *const[]){ __VA_ARGS__ }, \
-				sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(char *))
 
 static void ctl_error(const char *op, long index, int no, const char *path, const char *msg)
 {
 	char step[64], n[16];
 	snprintf(step, sizeof step, "%s#%ld", op, index);
 	snprintf(n, sizeof n, "%d", no);
-	CTL_SEND("error", step, n, path, msg);
+	ctl_send(FIELDS("error", step, n, path, msg));
 }
 
-/* Read the plan up to ["end"] and check it; on a bad plan report plan#i and return -1. */
+/* Check one op of the plan and take in the monitor's; a problem goes into msg. */
+static void check_op(size_t i, int execs, char *msg, size_t sz)
+{
+	char **a = plan[i].f;
+	int nargs = (int)plan[i].n - 1;
+	unsigned long long v;
+	const struct op *op = find_op(a[0]);
+	if (!op)
+		snprintf(msg, sz, "unknown op %.64s", a[0]);
+	else if (op->nargs >= 0 ? nargs != op->nargs : nargs < -op->nargs)
+		snprintf(msg, sz, "%s takes %s%d arguments, not %d", op->name, op->nargs < 0 ? "at least " : "",
+			 abs(op->nargs), nargs);
+	else if (execs)
+		snprintf(msg, sz, "%s after exec (exec is the last op)", op->name);
+	else if (!strcmp(a[0], "clone") && (num(a[1], 10, NS_FLAGS, &v) < 0 || (v & ~(unsigned long long)NS_FLAGS)))
+		snprintf(msg, sz, "invalid clone flags %.64s (only CLONE_NEW* without NEWTIME)", a[1]);
+	else if (!strcmp(a[0], "clone"))
+		clone_flags = (unsigned long)v, clone_index = (long)i;
+	detach = !strcmp(a[0], "detach") ? (long)i : detach;
+	forward |= !strcmp(a[0], "signals-forward");
+	init_mode |= !strcmp(a[0], "init");
+	if (!strcmp(a[0], "oom-counter"))
+		oom_file = a[1];
+}
+
+/* Read the plan up to ["end"] and check it; a bad plan is reported as plan#i. */
 static int read_plan(void)
 {
-	size_t cap = 0, execs = 0;
+	size_t cap = 0;
+	int execs = 0;
+	char msg[256] = "";
 	for (;;) {
 		struct frame f;
 		int r = read_frame(CTL, &f);
@@ -905,66 +841,19 @@ static int read_plan(void)
 		}
 		if (!strcmp(f.f[0], "end"))
 			break;
-		if (nplan == cap)
-			plan = realloc(plan, (cap = cap * 2 + 16) * sizeof *plan);
-		if (!plan)
+		if (nplan == cap && !(plan = realloc(plan, (cap = cap * 2 + 16) * sizeof *plan)))
 			_exit(1);
 		plan[nplan++] = f;
 	}
-	for (size_t i = 0; i < nplan; i++) {
-		char msg[256], **a = plan[i].f;
-		int nargs = (int)plan[i].n - 1;
-		unsigned long long v;
-		const struct op *op = find_op(a[0]);
-		msg[0] = 0;
-		if (!op)
-			snprintf(msg, sizeof msg, "unknown op %.64s", a[0]);
-		else if (op->nargs >= 0 ? nargs != op->nargs : nargs < -op->nargs)
-			snprintf(msg, sizeof msg, "%s takes %s%d arguments, not %d", op->name,
-				 op->nargs < 0 ? "at least " : "", abs(op->nargs), nargs);
-		else if (execs)
-			snprintf(msg, sizeof msg, "%s after exec (exec is the last op)", op->name);
-		else if (!strcmp(a[0], "clone")) {
-			if (num(a[1], 10, &v) < 0 || (v & ~(unsigned long long)NS_FLAGS))
-				snprintf(msg, sizeof msg, "invalid clone flags %.64s", a[1]);
-			clone_flags = (unsigned long)v, clone_index = (int)i;
-		} else if (!strcmp(a[0], "detach"))
-			detach = 1;
-		else if (!strcmp(a[0], "signals-forward"))
-			forward = 1;
-		else if (!strcmp(a[0], "init"))
-			init_mode = 1;
-		else if (!strcmp(a[0], "exit-file"))
-			exit_file = a[1], exit_file_index = (int)i;
-		else if (!strcmp(a[0], "oom-counter"))
-			oom_file = a[1], oom_index = (int)i;
-		execs += op && op->run == op_exec;
-		if (*msg) {
-			ctl_error("plan", (long)i, EINVAL, a[0], msg);
-			return -1;
-		}
+	for (size_t i = 0; i < nplan && !*msg; i++) {
+		check_op(i, execs, msg, sizeof msg);
+		execs += !strcmp(plan[i].f[0], "exec");
+		if (*msg)
+			ctl_error("plan", (long)i, EINVAL, plan[i].f[0], msg);
 	}
-	if (!execs) {
-		ctl_error("plan", (long)nplan, EINVAL, "", "the plan has no exec");
-		return -1;
-	}
-	return 0;
-}
-
-static long long read_oom_kills(const char *path)
-{
-	char key[64];
-	long long v, r = -1;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &v) == 2)
-		if (!strcmp(key, "oom_kill")) {
-			r = v;
-			break;
-		}
-	fclose(f);
-	return r;
+	if (!*msg && !execs)
+		ctl_error("plan", (long)nplan, EINVAL, "", strcpy(msg, "the plan has no exec"));
+	return *msg ? -1 : 0;
 }
 
 static long long now_ms(clockid_t clk)
@@ -972,6 +861,19 @@ static long long now_ms(clockid_t clk)
 	struct timespec ts;
 	clock_gettime(clk, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long read_oom_kills(const char *path)
+{
+	char key[64];
+	long long v, r = -1;
+	FILE *f = fopen(path, "re");
+	while (f && r < 0 && fscanf(f, "%63s %lld", key, &v) == 2)
+		if (!strcmp(key, "oom_kill"))
+			r = v;
+	if (f)
+		fclose(f);
+	return r;
 }
 
 /* SIGKILL every process in DIR/cgroup.procs until it is empty (~5 s), then rmdir DIR. */
@@ -988,17 +890,13 @@ static int cleanup_cgroup(const char *dir)
 		if (!f)
 			return errno == ENOENT ? 0 : -1;
 		while (fscanf(f, "%d", &pid) == 1)
-			if (pid != getpid()) {
-				any = 1;
-				kill(pid, SIGKILL);
-			}
+			if (pid != getpid())
+				any = 1, kill(pid, SIGKILL);
 		fclose(f);
-		if (!any) {
-			if (rmdir(dir) == 0 || errno == ENOENT)
-				return 0;
-			if (errno != EBUSY)
-				return -1;
-		}
+		if (!any && (rmdir(dir) == 0 || errno == ENOENT))
+			return 0;
+		if (!any && errno != EBUSY)
+			return -1;
 		if (now_ms(CLOCK_MONOTONIC) > deadline)
 			return errno = EBUSY, -1;
 		nanosleep(&tick, NULL);
@@ -1007,7 +905,7 @@ static int cleanup_cgroup(const char *dir)
 
 static int write_exit_file(const char *path, int code, int sig, long long oom)
 {
-	char tmp[PATH_MAX], json[256];
+	char tmp[PATH_MAX], json[160];
 	int n = snprintf(json, sizeof json, "{\"exitCode\":%d,\"signal\":%d,\"oomKills\":%lld,\"finishedAt\":%lld}\n",
 			 code, sig, oom, now_ms(CLOCK_REALTIME));
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -1015,42 +913,96 @@ static int write_exit_file(const char *path, int code, int sig, long long oom)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (write_full(fd, json, (size_t)n) < 0 || fsync(fd) < 0) {
-		close_keep_errno(fd);
-		return -1;
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0)
-		return -1;
-	return 0;
+	if (write_full(fd, json, (size_t)n) < 0 || fsync(fd) < 0)
+		return close_keep_errno(fd), -1;
+	return close(fd) < 0 || rename(tmp, path) < 0 ? -1 : 0;
 }
 
-/* After the reap: OOM counter, cgroups, exit file, then the exit frame. */
+/* After the reap: the OOM counter, the cgroups, the exit file, then the exit frame. */
 static void finish(int status)
 {
 	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	int code = sig ? 128 + sig : WEXITSTATUS(status);
 	long long oom = oom_file ? read_oom_kills(oom_file) : -1;
 	char c[16], s[16], o[24], msg[PATH_MAX + 64];
-	for (size_t i = 0; i < nplan; i++) {
-		if (strcmp(plan[i].f[0], "cleanup-cgroup") || cleanup_cgroup(plan[i].f[1]) == 0)
-			continue;
-		snprintf(msg, sizeof msg, "remove cgroup %s", plan[i].f[1]);
-		ctl_error("cleanup-cgroup", (long)i, errno, plan[i].f[1], msg);
-	}
-	if (exit_file && write_exit_file(exit_file, code, sig, oom) < 0) {
-		snprintf(msg, sizeof msg, "write exit file %s", exit_file);
-		ctl_error("exit-file", exit_file_index, errno, exit_file, msg);
-	}
+	for (int pass = 0; pass < 2; pass++)          /* every cleanup-cgroup, then the exit files */
+		for (size_t i = 0; i < nplan; i++) {
+			const char *op = plan[i].f[0], *p = plan[i].f[1];
+			if (!pass && !strcmp(op, "cleanup-cgroup") && cleanup_cgroup(p) < 0) {
+				snprintf(msg, sizeof msg, "remove cgroup %s", p);
+				ctl_error(op, (long)i, errno, p, msg);
+			} else if (pass && !strcmp(op, "exit-file") && write_exit_file(p, code, sig, oom) < 0) {
+				snprintf(msg, sizeof msg, "write exit file %s", p);
+				ctl_error(op, (long)i, errno, p, msg);
+			}
+		}
 	snprintf(c, sizeof c, "%d", code);
 	snprintf(s, sizeof s, "%d", sig);
 	snprintf(o, sizeof o, "%lld", oom);
-	CTL_SEND("exit", c, s, o);
+	ctl_send(FIELDS("exit", c, s, o));
+}
+
+/* The container, as the monitor watches it. */
+static struct {
+	pid_t pid;
+	int status, reaped, go_w, err_r, sigfd, ctl_open;
+	enum { WAIT_GO, RUNNING, DONE } phase;          /* DONE: nothing more to relay */
+} ct = { .ctl_open = 1 };
+
+/* Signal the container's init, never a pid that may have been reused since the reap. */
+static void signal_ct(int sig)
+{
+	if (!ct.reaped)
+		kill(ct.pid, sig);
+}
+
+static void on_signals(void)
+{
+	struct signalfd_siginfo si[16];
+	ssize_t n = RETRY(read(ct.sigfd, si, sizeof si));
+	for (ssize_t i = 0; i < n / (ssize_t)sizeof *si; i++)
+		if (si[i].ssi_signo != SIGCHLD)
+			signal_ct((int)si[i].ssi_signo);
+		else if (!ct.reaped && RETRY(waitpid(ct.pid, &ct.status, WNOHANG)) == ct.pid)
+			ct.reaped = 1;
+}
+
+static void on_control(void)
+{
+	struct frame f;
+	char buf[4096];
+	if (ct.phase == WAIT_GO) {
+		int r = read_frame(CTL, &f);
+		if (r == 1 && !strcmp(f.f[0], "go") && RETRY(write(ct.go_w, "g", 1)) == 1) {
+			ct.phase = RUNNING;
+		} else {                                /* abort, EOF before go, or garbage */
+			ct.ctl_open = r == 1;
+			ct.phase = DONE;
+			signal_ct(SIGKILL);
+		}
+		close(ct.go_w);
+	} else if (RETRY(read(CTL, buf, sizeof buf)) <= 0) {     /* later frames are ignored */
+		ct.ctl_open = 0;
+		if (detach < 0)
+			signal_ct(SIGKILL);
+	}
+}
+
+/* The error pipe: a frame is relayed; EOF with no frame after "go" means the exec succeeded. */
+static void on_error_pipe(void)
+{
+	struct frame f;
+	int r = read_frame(ct.err_r, &f);
+	if (r == 1)
+		ctl_send((const char *const *)f.f, f.n);
+	else if (r == 0 && ct.phase == RUNNING)
+		ctl_send(FIELDS("started"));
+	ct.phase = DONE;
 }
 
 static int monitor(void)
 {
-	int gop[2], errp[2], sigfd, status = 0, fl;
-	enum { WAIT_GO, RUNNING, ABORTED } phase = WAIT_GO;
+	int go[2], errp[2], fl;
 	sigset_t set;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -1060,111 +1012,56 @@ static int monitor(void)
 	}
 	if (read_plan() < 0)
 		return 2;
-	if (detach && setsid() < 0 && errno != EPERM) {       /* EPERM: already a session leader */
-		ctl_error("detach", 0, errno, "", "setsid");
-		return 1;
-	}
+	if (detach >= 0 && setsid() < 0 && errno != EPERM)     /* EPERM: already a session leader */
+		return ctl_error("detach", detach, errno, "", "setsid"), 1;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
-	for (size_t i = 0; forward && i < sizeof fwd_signals / sizeof *fwd_signals; i++)
+	for (size_t i = 0; forward && i < NELEM(fwd_signals); i++)
 		sigaddset(&set, fwd_signals[i]);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0 ||
-	    pipe2(gop, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		ctl_error("clone", clone_index, errno, "", "set up the monitor");
-		return 1;
-	}
-	pid_t pid = (pid_t)syscall(SYS_clone, clone_flags | SIGCHLD, 0, 0, 0, 0);
-	if (pid < 0) {
-		ctl_error("clone", clone_index, errno, "", "clone the container process");
-		return 1;
-	}
-	if (pid == 0)
-		child(gop[0], gop[1], errp[0], errp[1], sigfd);
-	close(gop[0]);
-	close(errp[1]);
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);    /* the stdio is the container's */
-	if (null >= 0) {
-		for (int fd = 0; fd < 3; fd++)
-			dup2(null, fd);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (ct.sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0 ||
+	    pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+		return ctl_error("clone", clone_index, errno, "", "set up the monitor"), 1;
+	ct.pid = (pid_t)syscall(SYS_clone, clone_flags | SIGCHLD, 0, 0, 0, 0);
+	if (ct.pid < 0)
+		return ctl_error("clone", clone_index, errno, "", "clone the container process"), 1;
+	if (ct.pid == 0)
+		child(go[0], go[1], errp[0], errp[1], ct.sigfd);
+	close(go[0]), close(errp[1]);
+	ct.go_w = go[1], ct.err_r = errp[0];
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);      /* fds 0-2 are the container's */
+	for (int fd = 0; null >= 0 && fd < 3; fd++)
+		dup2(null, fd);
+	if (null > 2)
 		close(null);
-	}
-	char pidstr[16];
-	snprintf(pidstr, sizeof pidstr, "%d", pid);
-	CTL_SEND("pid", pidstr);
+	char pid[16];
+	snprintf(pid, sizeof pid, "%d", ct.pid);
+	ctl_send(FIELDS("pid", pid));
 
-	int ctl_open = 1, efd = errp[0], reaped = 0;
-	while (!reaped) {
-		struct pollfd p[3] = { { sigfd, POLLIN, 0 }, { -1, POLLIN, 0 }, { -1, POLLIN, 0 } };
-		if (ctl_open)
-			p[1].fd = CTL;
-		if (phase == RUNNING)
-			p[2].fd = efd;
-		if (poll(p, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			kill(pid, SIGKILL);                 /* cannot watch it any more */
-			reaped = RETRY(waitpid(pid, &status, 0)) == pid;
+	while (!ct.reaped) {
+		struct pollfd p[3] = { { ct.sigfd, POLLIN, 0 }, { ct.ctl_open ? CTL : -1, POLLIN, 0 },
+				       { ct.phase == RUNNING ? ct.err_r : -1, POLLIN, 0 } };
+		if (poll(p, 3, -1) < 0 && errno != EINTR) {
+			kill(ct.pid, SIGKILL);                  /* cannot watch it any more */
+			ct.reaped = RETRY(waitpid(ct.pid, &ct.status, 0)) == ct.pid;
 			break;
 		}
-		if (p[0].revents) {
-			struct signalfd_siginfo si[16];
-			ssize_t n = RETRY(read(sigfd, si, sizeof si));
-			for (ssize_t i = 0; i < n / (ssize_t)sizeof *si; i++) {
-				if (si[i].ssi_signo != SIGCHLD)
-					kill(pid, (int)si[i].ssi_signo);
-				else if (!reaped && RETRY(waitpid(pid, &status, WNOHANG)) == pid)
-					reaped = 1;
-			}
-		}
-		if (p[1].revents && phase == WAIT_GO) {
-			struct frame f;
-			int r = read_frame(CTL, &f);
-			if (r == 1 && !strcmp(f.f[0], "go") && RETRY(write(gop[1], "g", 1)) == 1) {
-				phase = RUNNING;
-			} else {                            /* abort, EOF before go, or garbage */
-				ctl_open = r == 1;
-				kill(pid, SIGKILL);
-				phase = ABORTED;
-			}
-			close(gop[1]);
-		} else if (p[1].revents) {
-			char buf[4096];                      /* later frames are ignored */
-			if (RETRY(read(CTL, buf, sizeof buf)) <= 0) {
-				ctl_open = 0;
-				if (!detach)
-					kill(pid, SIGKILL);
-			}
-		}
-		if (p[2].revents) {
-			struct frame f;
-			int r = read_frame(efd, &f);
-			if (r == 1)
-				ctl_frame((const char *const *)f.f, f.n);
-			else if (r == 0)
-				CTL_SEND("started");
-			close(efd);
-			efd = -1;
-			phase = ABORTED;                     /* nothing more to relay */
-		}
+		if (p[0].revents)
+			on_signals();
+		if (p[1].revents)
+			on_control();
+		if (p[2].revents)
+			on_error_pipe();
 	}
-	if (phase == RUNNING) {                              /* drain: the child wrote, then exited */
-		struct frame f;
-		int r = read_frame(efd, &f);
-		if (r == 1)
-			ctl_frame((const char *const *)f.f, f.n);
-		else if (r == 0)
-			CTL_SEND("started");
-	}
-	if (phase == WAIT_GO)
-		close(gop[1]);
-	finish(status);
+	if (ct.phase != DONE)                       /* a frame written just before the exit */
+		on_error_pipe();
+	finish(ct.status);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc != 2 || strcmp(argv[1], "monitor")) {
-		dprintf(2, "usage: execdriver-init monitor   (the plan is read from fd 3, see PROTOCOL.md)\n");
+		dprintf(2, "usage: execdriver-init monitor   (the plan comes on fd 3, see PROTOCOL.md)\n");
 		return 2;
 	}
 	return monitor();

@@ -202,6 +202,11 @@ const scenarios = {
     expectExit(r, 126);
     const r2 = await runPlan(plan({ cmd: ['/bin/noexec'] }));
     expectError(r2, 'exec#14', 13);
+    fs.writeFileSync(`${RFS}/bin/noshebang`, 'echo no\n', { mode: 0o755 });   // no #!: ENOEXEC, no sh fallback
+    const r3 = await runPlan(plan({ cmd: ['noshebang'] }));
+    expectError(r3, 'exec#14', 8);
+    expectExit(r3, 126);
+    fs.rmSync(`${RFS}/bin/noshebang`);
   },
   async pid1IgnoresKill() {
     // without init, sh is pid 1: its own SIGTERM is dropped by the kernel
@@ -298,6 +303,7 @@ const scenarios = {
         ['mount', `${RFS}/bin/busybox`, 'dev/bb', '', MS.BIND, '', 'file'],
         ['mount', 'bin', 'dev/bin2', '', MS.BIND, '', 'dir'],
         ['mount-if', 'tmpfs', 'nosuch/x', 'tmpfs', 0, '', ''],
+        ['mkdir', '../../../execdriver-esc', '0700'],           // ".." stops at the root
       ],
       late: [['umask', '027'], ['chdir', 'dev'], ['env', 'FOO=bar']],
       cmd: sh('stat -c "%a %F" pts shm zero null bb bin2/busybox; readlink fd; pwd; umask; env | grep -v PWD | sort; [ -d /usr/execdriver-x ] && echo inroot'),
@@ -307,6 +313,8 @@ const scenarios = {
       '755 regular file\n755 regular file\n/proc/self/fd\n/dev\n0027\nFOO=bar\nPATH=/bin\nSHLVL=1\ninroot\n', 'files', r);
     expectExit(r, 0);
     fs.rmdirSync(`${RFS}/usr/execdriver-x`);
+    assert(!fs.existsSync('/execdriver-esc') && fs.statSync(`${RFS}/execdriver-esc`).mode === 0o40700, 'mkdir in root', r);
+    fs.rmdirSync(`${RFS}/execdriver-esc`);
     // a dangling symlink is not followed to create directories
     const r2 = await runPlan(plan({ extra: [['mount', 'tmpfs', 'dangling/x', 'tmpfs', 0, '', 'dir']], cmd: ['true'] }));
     expectError(r2, 'mount#7', 2);

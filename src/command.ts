@@ -52,7 +52,7 @@ function containerPath(p: unknown, what: string, id: string): string {
 }
 
 function validateNetwork(n: NetworkConfig | undefined, id: string): NetworkConfig {
-  const net: NetworkConfig = { ...(n ?? { mode: 'none' }) };
+  const net: NetworkConfig = { ...(n ?? { mode: 'bridge' }) };
   const mode = net.mode as string;
   if (!['none', 'host', 'bridge'].includes(mode) && !/^container:.+$/.test(mode)) {
     throw new InvalidConfigError(`unknown network mode "${mode}" (none, host, bridge, container:<id>)`, { containerId: id });

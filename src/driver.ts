@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { NetworkState } from './network/container.js';
 import { DriverExistsError, DriverNotFoundError } from './errors.js';
 
 /** How a container is networked. */
@@ -139,7 +140,7 @@ export interface ContainerSummary {
   finishedAt: string | null;
   command: string[];
   configPath: string;
-  network?: Record<string, unknown>;
+  network?: NetworkState;
 }
 
 /** What the command line needs beyond the contract: detached containers and their records. */

@@ -15,7 +15,17 @@ import {
   describeErrno,
   type ErrorCode,
 } from '../errors.js';
-import { isSameProcessAlive, listIds, processStartTime, StateDir } from '../state/index.js';
+import { attachVeth } from '../network/veth.js';
+import {
+  ownerOf,
+  prepareNetwork,
+  reclaimAddresses,
+  releaseNetwork,
+  validateNetworkConfig,
+  writeNetworkFiles,
+  type NetworkState,
+} from '../network/container.js';
+import { isSameProcessAlive, listIds, ownerAlive, processStartTime, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { packageVersion } from '../version.js';
 import { MonitorChannel, type Stdio } from './monitor.js';
@@ -36,7 +46,7 @@ export interface NativeState {
   startedAt: string;
   detached: boolean;
   cgroupPaths: string[];
-  network?: Record<string, unknown>;
+  network?: NetworkState;
 }
 
 /** exit.json, written by the monitor once the container's init has been reaped. */
@@ -102,18 +112,35 @@ export class NativeDriver implements ManagedDriver {
   /** Validate, create, start. Resolves once the command runs (its exec succeeded). */
   async start(command: Command, opts: StartOptions = {}): Promise<Started> {
     const cmd = normalizeCommand(command);
+    validateNetworkConfig(cmd.network, cmd.id);
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     const netnsPath = this.joinedNetns(cmd);
-    const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace });
     const caps = hostCapabilities();
+    const owner = ownerOf(DRIVER_NAME, cmd.id);
 
     const state = this.state(cmd.id);
     state.create();
     let cgroup: ContainerCgroup | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
+    let net: NetworkState | undefined;
     try {
+      if (cmd.network.mode === 'bridge') {
+        await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
+        net = await prepareNetwork(this.root, owner, cmd.network);
+        const files = await writeNetworkFiles(state.path('net'), net, cmd.hostname);
+        for (const [source, destination] of [
+          [files.hosts, '/etc/hosts'],
+          [files.hostname, '/etc/hostname'],
+          [files.resolvConf, '/etc/resolv.conf'],
+        ] as const) {
+          cmd.mounts.push({ source, destination, writable: false, private: true, kind: 'file' });
+        }
+      } else {
+        net = { mode: cmd.network.mode };
+      }
+      const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net });
       state.writeJson('container.json', config);
       cgroup = await ContainerCgroup.create({
         parent: CGROUP_PARENT,
@@ -164,6 +191,17 @@ export class NativeDriver implements ManagedDriver {
       if (!pidFrame || pidFrame[0] !== 'pid') throw await this.monitorFailure(cmd.id, monitor, pidFrame, 'clone');
       const pid = Number(pidFrame[1]);
       await cgroup.join(pid);
+      if (net.mode === 'bridge') {
+        const veth = await attachVeth({
+          pid,
+          bridge: net.bridge!,
+          mtu: net.mtu!,
+          address: net.ipAddress!,
+          prefixLen: net.prefixLen!,
+          ...(net.gateway ? { gateway: net.gateway } : {}),
+        });
+        net.hostInterface = veth.hostInterface;
+      }
       const startTime = processStartTime(pid) ?? 0;
       const now = new Date().toISOString();
       const record: NativeState = {
@@ -177,6 +215,7 @@ export class NativeDriver implements ManagedDriver {
         startedAt: now,
         detached: !!opts.detach,
         cgroupPaths: cgroup.paths,
+        network: net,
       };
       state.writeJson('state.json', record);
       monitor.send('go');
@@ -189,11 +228,12 @@ export class NativeDriver implements ManagedDriver {
         monitor.release();
         return { id: cmd.id, pid, exited: Promise.resolve({ exitCode: -1, oomKilled: false }) };
       }
-      const exited = this.awaitExit(cmd, monitor, state, cgroup);
+      const exited = this.awaitExit(cmd, monitor, state, cgroup, net);
       return { id: cmd.id, pid, exited };
     } catch (err) {
       if (logFd !== undefined) closeSync(logFd);
       await this.undoStart(monitor, cgroup, state);
+      await releaseNetwork(this.root, owner, net);
       throw err;
     }
   }
@@ -265,7 +305,13 @@ export class NativeDriver implements ManagedDriver {
     state.remove();
   }
 
-  private async awaitExit(cmd: NormalizedCommand, monitor: MonitorChannel, state: StateDir, cgroup: ContainerCgroup): Promise<ExitStatus> {
+  private async awaitExit(
+    cmd: NormalizedCommand,
+    monitor: MonitorChannel,
+    state: StateDir,
+    cgroup: ContainerCgroup,
+    net: NetworkState,
+  ): Promise<ExitStatus> {
     let frame: string[] | undefined;
     do frame = await monitor.next();
     while (frame && frame[0] !== 'exit');
@@ -282,6 +328,7 @@ export class NativeDriver implements ManagedDriver {
       return exitStatusFrom(Number(frame[1]), Number(frame[2]), Number(frame[3]));
     } finally {
       await cgroup.remove().catch(() => {});
+      await releaseNetwork(this.root, ownerOf(DRIVER_NAME, cmd.id), net);
       state.remove();
     }
   }
@@ -350,6 +397,7 @@ export class NativeDriver implements ManagedDriver {
       while (isSameProcessAlive(rec.monitorPid, rec.monitorStartTime) && Date.now() < deadline) await sleep(10);
     }
     await cg.remove();
+    await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
     state.remove();
   }
 
@@ -405,10 +453,19 @@ export class NativeDriver implements ManagedDriver {
   /** Every container with a state directory. Containers whose monitor died are reclaimed (cgroups). */
   async list(): Promise<ContainerSummary[]> {
     const out: ContainerSummary[] = [];
+    await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
     for (const id of listIds(this.root, DRIVER_NAME)) {
       try {
         const s = this.inspect(id);
-        if (s.status === 'stopped') await this.reclaim(id);
+        if (s.status === 'exited' || s.status === 'stopped') {
+          const rec = this.state(id).readJson<NativeState>('state.json');
+          if (rec && !rec.detached && !isSameProcessAlive(rec.monitorPid, rec.monitorStartTime)) {
+            // a foreground container whose caller died: nobody will wait for it
+            await this.delete(id);
+            continue;
+          }
+          if (s.status === 'stopped') await this.reclaim(id);
+        }
         out.push(s);
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
@@ -420,6 +477,8 @@ export class NativeDriver implements ManagedDriver {
   /** Remove what is left of a container whose monitor is gone. */
   private async reclaim(id: string): Promise<void> {
     await ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).remove().catch(() => {});
+    const rec = this.state(id).readJson<NativeState>('state.json');
+    await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
   }
 
   /** Remove a stopped container (its state, and whatever a crash left); `force` terminates a running one. */
@@ -428,7 +487,9 @@ export class NativeDriver implements ManagedDriver {
     if (!state.exists()) throw new NotFoundError(id, state.dir);
     const rec = state.readJson<NativeState>('state.json');
     if (rec && isSameProcessAlive(rec.pid, rec.startTime)) {
-      if (!options.force) throw new ExecDriverError('ERR_STATE', 'is running: kill or terminate it first (or delete --force)', { containerId: id });
+      if (!options.force) {
+        throw new ExecDriverError('ERR_STATE', 'is running: kill or terminate it first (or delete --force)', { containerId: id });
+      }
       await this.terminate(id);
       return;
     }
@@ -438,6 +499,7 @@ export class NativeDriver implements ManagedDriver {
     }
     await this.reclaim(id);
     state.remove();
+    await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
   }
 }
 

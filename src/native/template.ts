@@ -1,5 +1,6 @@
 import { capabilityMask } from '../capabilities.js';
 import type { NormalizedCommand } from '../command.js';
+import type { NetworkState } from '../network/container.js';
 
 /** One entry of container.json's `networks` (the seed's libcontainer.Network). */
 export interface NetworkJson {
@@ -67,7 +68,10 @@ function compact<T extends object>(o: T): T {
  * The default template (SPEC §2): five namespaces (plus cgroup), Docker 0.11's capability mask,
  * a tmpfs /dev, restrictions on. Privileged: every capability, access to every device, no restrictions.
  */
-export function buildContainerJson(cmd: NormalizedCommand, opts: { cgroupNamespace: boolean }): ContainerJson {
+export function buildContainerJson(
+  cmd: NormalizedCommand,
+  opts: { cgroupNamespace: boolean; network?: NetworkState },
+): ContainerJson {
   const native = cmd.config.native ?? {};
   const netMode = cmd.network.mode;
   const namespaces: Record<string, boolean> = { NEWNS: true, NEWUTS: true, NEWIPC: true, NEWPID: true };
@@ -82,6 +86,16 @@ export function buildContainerJson(cmd: NormalizedCommand, opts: { cgroupNamespa
       delete namespaces['NEWNET'];
     } else {
       networks.push({ type: 'loopback', address: '127.0.0.1/0', gateway: 'localhost', mtu: cmd.network.mtu ?? 1500 });
+      const n = opts.network;
+      if (netMode === 'bridge' && n?.ipAddress && n.bridge) {
+        networks.push({
+          type: 'veth',
+          context: { bridge: n.bridge, prefix: 'veth' },
+          address: `${n.ipAddress}/${n.prefixLen}`,
+          ...(n.gateway ? { gateway: n.gateway } : {}),
+          ...(n.mtu ? { mtu: n.mtu } : {}),
+        });
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerExistsError, ExecDriverError, NotFoundError, systemError } from '../errors.js';
 
@@ -146,3 +146,27 @@ export function isSameProcessAlive(pid: number | undefined, startTime: number | 
   if (st === undefined || (startTime !== undefined && st !== startTime)) return false;
   return processState(pid) !== 'Z';
 }
+
+/**
+ * Whether `<driver>/<id>` still holds what it was given (an address …): its state directory
+ * exists, it has not exited, and (once started) its monitor or its init is alive. A container
+ * still being created counts as alive.
+ */
+export function ownerAlive(root: string, owner: string): boolean {
+  const [driver, id, extra] = owner.split('/');
+  if (!driver || !id || extra !== undefined) return false;
+  const dir = new StateDir(root, driver, id);
+  if (!dir.exists()) return false;
+  if (existsSync(dir.path('exit.json'))) return false;
+  let rec: { pid?: number; startTime?: number; monitorPid?: number; monitorStartTime?: number } | undefined;
+  try {
+    rec = dir.readJson(STATE_FILE);
+  } catch {
+    return true;
+  }
+  if (!rec) return true;
+  return isSameProcessAlive(rec.pid, rec.startTime) || isSameProcessAlive(rec.monitorPid, rec.monitorStartTime);
+}
+
+/** The record of a started container, in every driver's state directory. */
+export const STATE_FILE = 'state.json';

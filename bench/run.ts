@@ -1,0 +1,580 @@
+/**
+ * `npm run bench`: container start+exit latency of busybox `/bin/true` on equivalent configurations
+ * (namespaces mnt/uts/ipc/pid/net, a cgroup without limits, pivot_root, no network), in one run:
+ * runc, crun, execdriver's command line, its library (driver.run() in this process), LXC, and
+ * bridge networking when the drivers have it.
+ *
+ *   node dist/bench/run.js [--runs N] [--warmup N]      (or BENCH_RUNS=N)
+ *
+ * Command-line candidates are timed with spawnSync (wall clock around the whole invocation);
+ * the library with process.hrtime.bigint() around each `await driver.run()`.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command, ManagedDriver, NetworkConfig } from '../src/driver.js';
+import { createDriver, driverNames } from '../src/index.js';
+import { formatCidr, formatIPv4, hostUsedCidrs, overlaps, parseCidr } from '../src/network/subnet.js';
+import { makeRootfs } from '../test/helpers.js';
+import { deleteBridge, ip, linkExists, sweepCgroups } from './cleanup.js';
+import { lxcConfig, ociConfig } from './configs.js';
+import { fmt, summarize, table, type Summary } from './stats.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
+const REPO = resolve(HERE, '../..');
+const CLI = join(REPO, 'bin/execdriver');
+const SELF = fileURLToPath(import.meta.url);
+const UNIFIED = '/sys/fs/cgroup/unified';
+const SPAWN_TIMEOUT = 60_000;
+
+const METHOD =
+  'command-line candidates: spawnSync wall clock per invocation (fork+exec of the tool included, stdio to /dev/null); ' +
+  'library: process.hrtime.bigint() around each await driver.run() in this process; ' +
+  'crun: the same spawnSync timing, from a bench child started once in a private mount namespace with ' +
+  `${UNIFIED} unmounted (unshare -m; that setup is not timed)`;
+
+class Interrupted extends Error {}
+
+let stopRequested = false;
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+// ---------------------------------------------------------------- timing
+
+/** Run a command to completion; its wall-clock time in ms. Throws unless it exits with `expect`. */
+function timeSpawn(file: string, args: string[], expect = 0): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: SPAWN_TIMEOUT, killSignal: 'SIGKILL' });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.error) throw new Error(`${file} ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== expect) {
+    const why = r.signal ? `signal ${r.signal}` : `exit ${r.status}`;
+    throw new Error(`${file} ${args.join(' ')}: ${why} (expected ${expect}): ${r.stderr.toString().trim().slice(0, 500)}`);
+  }
+  return ms;
+}
+
+async function series(label: string, runs: number, warmup: number, one: (i: number) => number | Promise<number>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    if (stopRequested) throw new Interrupted();
+    const ms = await one(i);
+    if (i >= warmup) samples.push(ms);
+  }
+  log(`  ${label}: ${runs} runs after ${warmup} warm-up`);
+  return samples;
+}
+
+// ---------------------------------------------------------------- crun, inside a namespace without cgroup2
+
+interface CrunJob {
+  crunRoot: string;
+  bundle: string;
+  checkBundle: string;
+  idPrefix: string;
+  runs: number;
+  warmup: number;
+  resultFile: string;
+}
+
+interface CrunResult {
+  samples: number[];
+  checkExit: number | null;
+  error?: string;
+  interrupted?: boolean;
+}
+
+function isMountpoint(path: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === path);
+}
+
+function crunDeleteAll(crunRoot: string): void {
+  const r = spawnSync('crun', ['--root', crunRoot, 'list', '-q'], { encoding: 'utf8', timeout: SPAWN_TIMEOUT });
+  for (const id of (r.stdout ?? '').split('\n').filter(Boolean)) {
+    spawnSync('crun', ['--root', crunRoot, 'delete', '-f', id], { stdio: 'ignore', timeout: SPAWN_TIMEOUT });
+  }
+}
+
+/** The bench child that runs crun: started by `unshare -m --propagation private`, it unmounts cgroup2 first. */
+async function crunChild(jobFile: string): Promise<void> {
+  const job = JSON.parse(readFileSync(jobFile, 'utf8')) as CrunJob;
+  const result: CrunResult = { samples: [], checkExit: null };
+  process.on('SIGINT', () => (stopRequested = true));
+  process.on('SIGTERM', () => (stopRequested = true));
+  try {
+    if (isMountpoint(UNIFIED)) {
+      const u = spawnSync('umount', [UNIFIED], { encoding: 'utf8' });
+      if (u.status !== 0) throw new Error(`umount ${UNIFIED}: ${u.stderr}`);
+    }
+    // does crun start a container at all? its exit status must come from the container
+    const c = spawnSync('crun', ['--root', job.crunRoot, 'run', '--bundle', job.checkBundle, `${job.idPrefix}check`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: SPAWN_TIMEOUT,
+    });
+    result.checkExit = c.status;
+    if (c.status !== 3) throw new Error(`crun check: exit ${c.status}, expected 3: ${c.stderr.toString().trim()}`);
+    result.samples = await series('crun run', job.runs, job.warmup, (i) =>
+      timeSpawn('crun', ['--root', job.crunRoot, 'run', '--bundle', job.bundle, `${job.idPrefix}${i}`]),
+    );
+  } catch (e) {
+    if (e instanceof Interrupted) result.interrupted = true;
+    else result.error = (e as Error).message;
+  } finally {
+    crunDeleteAll(job.crunRoot);
+    writeFileSync(job.resultFile, JSON.stringify(result));
+  }
+}
+
+let crunChildProc: ChildProcess | undefined;
+
+async function runCrun(job: CrunJob): Promise<number[]> {
+  const jobFile = `${job.resultFile}.job`;
+  writeFileSync(jobFile, JSON.stringify(job));
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, SELF, '--crun-child', jobFile], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  crunChildProc = child;
+  const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+  crunChildProc = undefined;
+  if (!existsSync(job.resultFile)) throw new Error(`the crun bench child exited (${code}) without a result`);
+  const r = JSON.parse(readFileSync(job.resultFile, 'utf8')) as CrunResult;
+  if (r.interrupted) throw new Interrupted();
+  if (r.error) throw new Error(r.error);
+  return r.samples;
+}
+
+// ---------------------------------------------------------------- the bench
+
+interface Options {
+  runs: number;
+  warmup: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const num = (flag: string, fallback: number): number => {
+    const i = argv.indexOf(flag);
+    const text = i >= 0 ? argv[i + 1] : undefined;
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: expected a non-negative integer, got ${text}`);
+    return n;
+  };
+  const envRuns = Number(process.env['BENCH_RUNS'] ?? '');
+  const runs = num('--runs', Number.isInteger(envRuns) && envRuns > 0 ? envRuns : 50);
+  if (runs < 1) throw new Error('--runs must be at least 1');
+  return { runs, warmup: num('--warmup', 3) };
+}
+
+/** A /24 in 10.213.0.0/16 (then 10.214…) that overlaps no address, route or name server of the host. */
+async function freeSubnet(): Promise<string> {
+  const used = (await hostUsedCidrs()).map((c) => parseCidr(c.includes('/') ? c : `${c}/32`));
+  for (const second of [213, 214, 215]) {
+    for (let third = 0; third < 256; third++) {
+      const cand = parseCidr(`10.${second}.${third}.0/24`);
+      if (!used.some((u) => overlaps(u, cand))) return formatCidr(cand);
+    }
+  }
+  throw new Error('no free /24 for the test bridge');
+}
+
+/** Counts the interfaces in the container: 2 or more means it got one besides loopback. */
+const HAS_IFACE = ['/bin/sh', '-c', 'test "$(grep -c : /proc/net/dev)" -ge 2'];
+
+async function main(): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2));
+  if (process.getuid?.() !== 0) {
+    log('bench: must run as root');
+    return 1;
+  }
+  const tag = `eb${process.pid.toString(36)}`;
+  const tmp = mkdtempSync('/tmp/execdriver-bench-');
+  const bridge = `ebr${process.pid.toString(36)}`.slice(0, 15);
+  let rootfs: { dir: string; cleanup: () => void } | undefined;
+  const driverRoots: Array<{ driver: string; root: string }> = [];
+  const results: Summary[] = [];
+  const notes: string[] = [];
+  const checks: string[] = [];
+  let bridgeMade = false;
+  let cleaned = false;
+
+  const runcRoot = join(tmp, 'runc-state');
+  const crunRoot = join(tmp, 'crun-state');
+  const lxcPath = join(tmp, 'lxcpath');
+
+  /** Everything that can be done synchronously (also from a second Ctrl-C). */
+  const cleanupSync = (): string[] => {
+    const leaks: string[] = [];
+    if (existsSync(runcRoot)) {
+      const r = spawnSync('runc', ['--root', runcRoot, 'list', '-q'], { encoding: 'utf8', timeout: SPAWN_TIMEOUT });
+      for (const id of (r.stdout ?? '').split('\n').filter(Boolean)) {
+        leaks.push(`runc container ${id}`);
+        spawnSync('runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore', timeout: SPAWN_TIMEOUT });
+      }
+    }
+    if (existsSync(crunRoot) && readdirSync(crunRoot).some((f) => f.startsWith(tag))) {
+      leaks.push('crun state');
+      spawnSync(
+        'unshare',
+        ['--mount', '--propagation', 'private', 'sh', '-c', `umount ${UNIFIED} 2>/dev/null; for id in $(crun --root "$1" list -q); do crun --root "$1" delete -f "$id"; done`, 'sh', crunRoot],
+        { stdio: 'ignore', timeout: SPAWN_TIMEOUT },
+      );
+    }
+    const swept = sweepCgroups(
+      [tag],
+      [
+        { parent: 'execdriver', prefix: tag },
+        { parent: '.', prefix: `lxc.payload.${tag}` },
+        { parent: '.', prefix: `lxc.monitor.${tag}` },
+        { parent: 'lxc.payload', prefix: tag },
+      ],
+    );
+    leaks.push(...swept.found.map((c) => `cgroup ${c}`));
+    leaks.push(...swept.failed.map((c) => `cgroup NOT REMOVED ${c}`));
+    if (bridgeMade || linkExists(bridge)) {
+      for (const v of deleteBridge(bridge)) leaks.push(`veth ${v}`);
+      if (linkExists(bridge)) leaks.push(`bridge NOT REMOVED ${bridge}`);
+    }
+    // processes still running a command that names the bench's directory
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      if (Number(pid) === process.pid) continue;
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (cmdline.includes(tmp) || (rootfs && cmdline.includes(rootfs.dir))) {
+        leaks.push(`process ${pid} ${cmdline.split('\0').join(' ').trim().slice(0, 80)}`);
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    rmSync(tmp, { recursive: true, force: true });
+    rootfs?.cleanup();
+    return leaks;
+  };
+
+  const cleanup = async (): Promise<void> => {
+    if (cleaned) return;
+    const leaks: string[] = [];
+    for (const { driver, root } of driverRoots) {
+      try {
+        const d = createDriver(driver, { root });
+        for (const c of await d.list()) {
+          leaks.push(`${driver} container ${c.id} (${c.status})`);
+          await d.delete(c.id, { force: true }).catch(() => {});
+        }
+      } catch {
+        /* the sweep below still removes cgroups */
+      }
+    }
+    leaks.push(...cleanupSync());
+    cleaned = true;
+    log(leaks.length ? `cleanup: removed what was left behind:\n  ${leaks.join('\n  ')}` : 'cleanup: nothing was left behind');
+  };
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    stopRequested = true;
+    crunChildProc?.kill('SIGINT');
+    if (signals === 1) {
+      log(`\n${sig}: stopping after the current run, then cleaning up (again to force)`);
+      return;
+    }
+    if (!cleaned) {
+      cleaned = true;
+      const leaks = cleanupSync();
+      if (leaks.length) log(`cleanup: removed ${leaks.join(', ')}`);
+    }
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+
+  try {
+    rootfs = makeRootfs();
+    const R = rootfs.dir;
+    mkdirSync(lxcPath);
+    log(`bench: ${opts.runs} runs, ${opts.warmup} warm-up each; rootfs ${R}; ids ${tag}*`);
+
+    // --- runc
+    const bundle = (name: string, args: string[]) => {
+      const dir = join(tmp, name);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(ociConfig({ rootfs: R, args, cgroupsPath: `/${tag}/${name}` }), null, 2));
+      return dir;
+    };
+    const runcBundle = bundle('runc', ['/bin/true']);
+    const runcCheck = bundle('runc-check', ['/bin/sh', '-c', 'exit 3']);
+    timeSpawn('runc', ['--root', runcRoot, 'run', '--bundle', runcCheck, `${tag}rcheck`], 3);
+    checks.push('runc: exit 3 of `sh -c "exit 3"` propagated');
+    results.push(
+      summarize(
+        'runc run',
+        await series('runc run', opts.runs, opts.warmup, (i) => timeSpawn('runc', ['--root', runcRoot, 'run', '--bundle', runcBundle, `${tag}r${i}`])),
+      ),
+    );
+
+    // --- crun
+    const crunBundle = bundle('crun', ['/bin/true']);
+    const crunCheck = bundle('crun-check', ['/bin/sh', '-c', 'exit 3']);
+    const crunSamples = await runCrun({
+      crunRoot,
+      bundle: crunBundle,
+      checkBundle: crunCheck,
+      idPrefix: `${tag}k`,
+      runs: opts.runs,
+      warmup: opts.warmup,
+      resultFile: join(tmp, 'crun-result.json'),
+    });
+    checks.push(`crun: exit 3 propagated, inside unshare -m with ${UNIFIED} unmounted`);
+    results.push(summarize('crun run', crunSamples));
+
+    // --- execdriver, command line
+    const cliRoot = join(tmp, 'cli-root');
+    driverRoots.push({ driver: 'native', root: cliRoot });
+    const cliArgs = (id: string, driver: string | undefined, root: string, argv: string[], net = 'none') => [
+      '--root',
+      root,
+      ...(driver ? ['--driver', driver] : []),
+      'run',
+      '--net',
+      net,
+      '--rootfs',
+      R,
+      '--id',
+      id,
+      '--',
+      ...argv,
+    ];
+    timeSpawn(CLI, cliArgs(`${tag}ccheck`, undefined, cliRoot, ['/bin/sh', '-c', 'exit 3']), 3);
+    checks.push('execdriver CLI: exit 3 propagated');
+    results.push(
+      summarize(
+        'execdriver run (CLI)',
+        await series('execdriver run (CLI)', opts.runs, opts.warmup, (i) => timeSpawn(CLI, cliArgs(`${tag}c${i}`, undefined, cliRoot, ['/bin/true']))),
+      ),
+    );
+
+    // --- execdriver, library
+    const libRoot = join(tmp, 'lib-root');
+    driverRoots.push({ driver: 'native', root: libRoot });
+    const native = createDriver('native', { root: libRoot });
+    const libCommand = (id: string, argv: string[], network: NetworkConfig = { mode: 'none' }): Command => ({
+      id,
+      rootfs: R,
+      entrypoint: argv[0] ?? '/bin/true',
+      arguments: argv.slice(1),
+      network,
+    });
+    const timeLib = async (d: ManagedDriver, cmd: Command, expect = 0): Promise<number> => {
+      const t0 = process.hrtime.bigint();
+      const st = await d.run(cmd);
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (st.exitCode !== expect) throw new Error(`${d.name()} ${cmd.id}: exit ${st.exitCode}, expected ${expect}`);
+      return ms;
+    };
+    await timeLib(native, libCommand(`${tag}lcheck`, ['/bin/sh', '-c', 'exit 3']), 3);
+    checks.push('library (native): exit 3 propagated');
+    const libNone = summarize(
+      'library driver.run() (native)',
+      await series('library (native)', opts.runs, opts.warmup, (i) => timeLib(native, libCommand(`${tag}l${i}`, ['/bin/true']))),
+    );
+    results.push(libNone);
+
+    // --- lxc-execute (reference; the baseline for the lxc driver and for networking)
+    const lxcNoneConf = join(tmp, 'lxc-none.conf');
+    writeFileSync(lxcNoneConf, lxcConfig({ rootfs: R }));
+    const lxcExec = (id: string, conf: string, argv: string[], expect = 0) =>
+      timeSpawn('lxc-execute', ['-n', id, '-P', lxcPath, '-f', conf, '--', ...argv], expect);
+    lxcExec(`${tag}xcheck`, lxcNoneConf, ['/bin/sh', '-c', 'exit 3'], 3);
+    checks.push('lxc-execute: exit 3 propagated');
+    const lxcNone = summarize(
+      'lxc-execute',
+      await series('lxc-execute', opts.runs, opts.warmup, (i) => lxcExec(`${tag}x${i}`, lxcNoneConf, ['/bin/true'])),
+    );
+    results.push(lxcNone);
+
+    // --- the lxc driver (issue 4)
+    const lxcSources = join(REPO, 'src/lxc');
+    const lxcBuilt = existsSync(lxcSources) && readdirSync(lxcSources).some((f) => f.endsWith('.ts')) && driverNames().includes('lxc');
+    if (!lxcBuilt) {
+      log('lxc driver: not built yet');
+      notes.push('lxc driver: not built yet (src/lxc/ empty or the driver not registered); skipped');
+    } else {
+      const lxcCliRoot = join(tmp, 'lxc-cli-root');
+      const lxcLibRoot = join(tmp, 'lxc-lib-root');
+      driverRoots.push({ driver: 'lxc', root: lxcCliRoot }, { driver: 'lxc', root: lxcLibRoot });
+      timeSpawn(CLI, cliArgs(`${tag}dcheck`, 'lxc', lxcCliRoot, ['/bin/sh', '-c', 'exit 3']), 3);
+      results.push(
+        summarize(
+          'execdriver --driver lxc run (CLI)',
+          await series('lxc driver (CLI)', opts.runs, opts.warmup, (i) => timeSpawn(CLI, cliArgs(`${tag}d${i}`, 'lxc', lxcCliRoot, ['/bin/true']))),
+        ),
+      );
+      const lxcDriver = createDriver('lxc', { root: lxcLibRoot });
+      await timeLib(lxcDriver, libCommand(`${tag}mcheck`, ['/bin/sh', '-c', 'exit 3']), 3);
+      checks.push('lxc driver (CLI and library): exit 3 propagated');
+      results.push(
+        summarize(
+          'library driver.run() (lxc)',
+          await series('library (lxc)', opts.runs, opts.warmup, (i) => timeLib(lxcDriver, libCommand(`${tag}m${i}`, ['/bin/true']))),
+        ),
+      );
+    }
+
+    // --- bridge networking (issue 3)
+    const subnet = await freeSubnet();
+    const net = parseCidr(subnet);
+    const gw = formatIPv4(net.network + 1);
+    const containerIp = formatIPv4(net.network + 2);
+    bridgeMade = true;
+    for (const args of [
+      ['link', 'add', 'name', bridge, 'type', 'bridge'],
+      ['addr', 'add', `${gw}/${net.prefixLen}`, 'dev', bridge],
+      ['link', 'set', bridge, 'up'],
+    ]) {
+      const r = ip(args);
+      if (!r.ok) throw new Error(`ip ${args.join(' ')}: ${r.err.trim()}`);
+    }
+    try {
+      writeFileSync(`/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`, '1'); // no IPv6 chatter on the test bridge
+    } catch {
+      /* no IPv6 */
+    }
+    const bridgeNet: NetworkConfig = { mode: 'bridge', bridge, subnet };
+    let nativeBridge = false;
+    let why = '';
+    try {
+      const st = await native.run(libCommand(`${tag}bcheck`, HAS_IFACE, bridgeNet));
+      nativeBridge = st.exitCode === 0;
+      if (!nativeBridge) why = 'the container had no interface besides loopback';
+    } catch (e) {
+      why = (e as Error).message.split('\n')[0] ?? '';
+    }
+    if (!nativeBridge) {
+      log(`bridge networking: the native driver does not support it yet (${why}); skipped`);
+      notes.push(`bridge networking: native driver not ready (${why}); skipped`);
+    } else {
+      checks.push(`library (native) bridge: the container has an interface on ${bridge} (${subnet})`);
+      const libBridge = summarize(
+        'library driver.run() (native, bridge)',
+        await series('library (native, bridge)', opts.runs, opts.warmup, (i) => timeLib(native, libCommand(`${tag}b${i}`, ['/bin/true'], bridgeNet))),
+      );
+      results.push(libBridge);
+      const lxcBridgeConf = join(tmp, 'lxc-bridge.conf');
+      writeFileSync(lxcBridgeConf, lxcConfig({ rootfs: R, veth: { bridge, address: `${containerIp}/${net.prefixLen}`, gateway: gw } }));
+      lxcExec(`${tag}vcheck`, lxcBridgeConf, HAS_IFACE, 0);
+      checks.push('lxc-execute bridge: the container has an interface');
+      results.push(
+        summarize(
+          'lxc-execute (veth on bridge)',
+          await series('lxc-execute (bridge)', opts.runs, opts.warmup, (i) => lxcExec(`${tag}v${i}`, lxcBridgeConf, ['/bin/true'])),
+        ),
+      );
+    }
+  } catch (e) {
+    if (!(e instanceof Interrupted)) {
+      log(`bench failed: ${(e as Error).stack ?? e}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await cleanup();
+  }
+  if (stopRequested) return 130;
+  if (process.exitCode) return Number(process.exitCode);
+
+  // ---------------------------------------------------------------- report
+  const by = (name: string) => results.find((r) => r.name === name);
+  const ratio = (a: string, b: string) => {
+    const x = by(a);
+    const y = by(b);
+    return x && y ? x.median / y.median : undefined;
+  };
+  const ratios: Record<string, number> = {};
+  const addRatio = (label: string, v: number | undefined) => {
+    if (v !== undefined) ratios[label] = v;
+  };
+  addRatio('library / crun', ratio('library driver.run() (native)', 'crun run'));
+  addRatio('CLI / crun', ratio('execdriver run (CLI)', 'crun run'));
+  addRatio('library / runc', ratio('library driver.run() (native)', 'runc run'));
+  addRatio('CLI / runc', ratio('execdriver run (CLI)', 'runc run'));
+  addRatio('lxc driver CLI / lxc-execute', ratio('execdriver --driver lxc run (CLI)', 'lxc-execute'));
+  addRatio('lxc driver library / lxc-execute', ratio('library driver.run() (lxc)', 'lxc-execute'));
+  const networking: Record<string, number> = {};
+  const nb = by('library driver.run() (native, bridge)');
+  const nn = by('library driver.run() (native)');
+  const lb = by('lxc-execute (veth on bridge)');
+  const ln = by('lxc-execute');
+  if (nb && nn) networking['native (library), ms'] = nb.median - nn.median;
+  if (lb && ln) networking['lxc-execute, ms'] = lb.median - ln.median;
+  const nCost = networking['native (library), ms'];
+  const lCost = networking['lxc-execute, ms'];
+  if (nCost !== undefined && lCost !== undefined) addRatio('networking cost native / lxc-execute', nCost / lCost);
+
+  const out: string[] = [];
+  out.push(`execdriver bench — busybox /bin/true, ${opts.runs} runs (+${opts.warmup} warm-up) each`);
+  out.push(`host: Linux ${release()}, ${cpus().length} CPUs, Node ${process.version}`);
+  out.push(`timing: ${METHOD}`);
+  out.push('');
+  out.push(
+    table(
+      ['name', 'runs', 'median ms', 'p90 ms', 'min ms', 'max ms'],
+      results.map((r) => [r.name, String(r.runs), fmt(r.median), fmt(r.p90), fmt(r.min), fmt(r.max)]),
+    ),
+  );
+  out.push('');
+  out.push('ratios of medians:');
+  for (const [k, v] of Object.entries(ratios)) out.push(`  ${k.padEnd(38)} ${fmt(v, 2)}x`);
+  if (Object.keys(networking).length) {
+    out.push('networking cost per container (median bridge − median none):');
+    for (const [k, v] of Object.entries(networking)) out.push(`  ${k.padEnd(38)} ${fmt(v)}`);
+  }
+  out.push('checks:');
+  for (const c of checks) out.push(`  ${c}`);
+  if (notes.length) {
+    out.push('skipped:');
+    for (const n of notes) out.push(`  ${n}`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+
+  const resultsDir = join(REPO, 'bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, 'latest.json');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        host: { kernel: release(), cpus: cpus().length, node: process.version },
+        method: METHOD,
+        runs: opts.runs,
+        warmup: opts.warmup,
+        results,
+        ratios,
+        networkingCostMs: networking,
+        checks,
+        skipped: notes,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  log(`results written to ${file}`);
+  return 0;
+}
+
+const childAt = process.argv.indexOf('--crun-child');
+if (childAt >= 0) {
+  await crunChild(process.argv[childAt + 1] ?? '');
+} else {
+  process.exitCode = await main();
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Makes this checkout ready to run on Debian 12, as root: the Debian packages execdriver uses,
+# the npm dev dependencies, then the build (TypeScript and the C init). Safe to run again: it only
+# installs what is missing. `--bench` adds what the benchmark compares against.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(busybox-static lxc iproute2 util-linux procps gcc make libc6-dev)
+[[ "${1:-}" == "--bench" ]] && packages+=(runc crun hyperfine)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) != 0 ]]; then
+    echo "execdriver setup: missing Debian packages (${missing[*]}); run as root" >&2
+    exit 1
+  fi
+  echo "execdriver setup: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -x node_modules/.bin/tsc || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run -s build

@@ -1,0 +1,89 @@
+/**
+ * One container's network, as both drivers need it: what to validate before anything exists,
+ * the bridge and address to take before the container starts, the /etc files to bind, and the
+ * release once it is gone. The veth itself is the driver's business (the native driver calls
+ * attachVeth, LXC makes its own from config.lxc).
+ */
+import type { NetworkConfig } from '../driver.js';
+import { ensureBridge, DEFAULT_BRIDGE } from './bridge.js';
+import { allocate, reclaim, release } from './ipam.js';
+import { writeContainerNetFiles, type ContainerNetFiles } from './files.js';
+import { isIPv4 } from './subnet.js';
+import { validateBridgeSubnet, validateInterfaceName, validateMtu } from './validate.js';
+import { InvalidConfigError } from '../errors.js';
+
+/** What `info` shows of a container's network, and what is needed to release it. */
+export interface NetworkState {
+  mode: NetworkConfig['mode'];
+  ipAddress?: string;
+  prefixLen?: number;
+  gateway?: string;
+  bridge?: string;
+  subnet?: string;
+  hostInterface?: string;
+  mtu?: number;
+}
+
+/** Check the network part of a command: nothing is created. */
+export function validateNetworkConfig(n: NetworkConfig, containerId: string): void {
+  try {
+    if (n.mtu !== undefined) validateMtu(n.mtu);
+    if (n.mode !== 'bridge') {
+      for (const k of ['bridge', 'subnet', 'ipAddress'] as const) {
+        if (n[k] !== undefined) throw new InvalidConfigError(`${k} is only for --net bridge (this is --net ${n.mode})`);
+      }
+      return;
+    }
+    validateInterfaceName(n.bridge ?? DEFAULT_BRIDGE);
+    if (n.subnet !== undefined) validateBridgeSubnet(n.subnet);
+    if (n.ipAddress !== undefined && !isIPv4(n.ipAddress)) throw new InvalidConfigError(`invalid IPv4 address "${n.ipAddress}"`);
+  } catch (e) {
+    if (e instanceof InvalidConfigError) throw new InvalidConfigError(e.message, { containerId, cause: e });
+    throw e;
+  }
+}
+
+/** Owner of a container's address in the allocator: `<driver>/<id>`. */
+export const ownerOf = (driver: string, id: string) => `${driver}/${id}`;
+
+/**
+ * Bridge mode: make sure the bridge exists and take an address (the asked one or the next free).
+ * Other modes: nothing. The caller releases with releaseNetwork() on every path.
+ */
+export async function prepareNetwork(stateRoot: string, owner: string, n: NetworkConfig): Promise<NetworkState> {
+  if (n.mode !== 'bridge') return { mode: n.mode, ...(n.mtu !== undefined ? { mtu: n.mtu } : {}) };
+  const bridge = await ensureBridge({ name: n.bridge ?? DEFAULT_BRIDGE, ...(n.subnet ? { subnet: n.subnet } : {}) });
+  const a = await allocate({
+    stateRoot,
+    bridge: bridge.name,
+    subnet: bridge.subnet,
+    gateway: bridge.gateway,
+    owner,
+    ...(n.ipAddress ? { requested: n.ipAddress } : {}),
+  });
+  return {
+    mode: 'bridge',
+    ipAddress: a.address,
+    prefixLen: a.prefixLen,
+    gateway: a.gateway,
+    bridge: bridge.name,
+    subnet: bridge.subnet,
+    mtu: n.mtu ?? bridge.mtu,
+  };
+}
+
+/** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container, in `dir`. */
+export function writeNetworkFiles(dir: string, state: NetworkState, hostname: string): Promise<ContainerNetFiles> {
+  return writeContainerNetFiles(dir, { ip: state.ipAddress ?? null, hostname });
+}
+
+/** Give the container's address back (idempotent). */
+export async function releaseNetwork(stateRoot: string, owner: string, state: NetworkState | undefined): Promise<void> {
+  if (state?.mode !== 'bridge' || !state.bridge) return;
+  await release(stateRoot, state.bridge, owner, state.ipAddress).catch(() => {});
+}
+
+/** Release the addresses of owners that are gone (a crash of Node or of the monitor). */
+export async function reclaimAddresses(stateRoot: string, isAlive: (owner: string) => boolean): Promise<void> {
+  await reclaim(stateRoot, isAlive).catch(() => {});
+}
