@@ -4,14 +4,17 @@
  * runc, crun, execdriver's command line, its library (driver.run() in this process), LXC, and
  * bridge networking when the drivers have it.
  *
- *   node dist/bench/run.js [--runs N] [--warmup N]      (or BENCH_RUNS=N)
+ *   node dist/bench/run.js [--runs N] [--warmup N] [--trace]      (or BENCH_RUNS=N)
+ *
+ * --trace: afterwards, as many library runs again with EXECDRIVER_TRACE=1, and the median time of
+ * each phase of the native driver's start and exit (see trace() in src/native/driver.ts).
  *
  * Command-line candidates are timed with spawnSync (wall clock around the whole invocation);
  * the library with process.hrtime.bigint() around each `await driver.run()`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command, ManagedDriver, NetworkConfig } from '../src/driver.js';
@@ -42,10 +45,24 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 // ---------------------------------------------------------------- timing
 
+/**
+ * The environment of the execdriver command line: without NODE_EXTRA_CA_CERTS, which makes every
+ * Node start load a certificate bundle (over 100 ms on the machine this bench was written on) and
+ * has nothing to do with containers.
+ */
+const CLI_ENV: NodeJS.ProcessEnv = { ...process.env };
+delete CLI_ENV['NODE_EXTRA_CA_CERTS'];
+delete CLI_ENV['EXECDRIVER_TRACE'];
+
 /** Run a command to completion; its wall-clock time in ms. Throws unless it exits with `expect`. */
-function timeSpawn(file: string, args: string[], expect = 0): number {
+function timeSpawn(file: string, args: string[], expect = 0, env?: NodeJS.ProcessEnv): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: SPAWN_TIMEOUT, killSignal: 'SIGKILL' });
+  const r = spawnSync(file, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: SPAWN_TIMEOUT,
+    killSignal: 'SIGKILL',
+    ...(env ? { env } : {}),
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.error) throw new Error(`${file} ${args.join(' ')}: ${r.error.message}`);
   if (r.status !== expect) {
@@ -151,6 +168,7 @@ async function runCrun(job: CrunJob): Promise<number[]> {
 interface Options {
   runs: number;
   warmup: number;
+  trace: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -165,7 +183,7 @@ function parseOptions(argv: string[]): Options {
   const envRuns = Number(process.env['BENCH_RUNS'] ?? '');
   const runs = num('--runs', Number.isInteger(envRuns) && envRuns > 0 ? envRuns : 50);
   if (runs < 1) throw new Error('--runs must be at least 1');
-  return { runs, warmup: num('--warmup', 3) };
+  return { runs, warmup: num('--warmup', 3), trace: argv.includes('--trace') };
 }
 
 /** A /24 in 10.213.0.0/16 (then 10.214…) that overlaps no address, route or name server of the host. */
@@ -180,8 +198,39 @@ async function freeSubnet(): Promise<string> {
   throw new Error('no free /24 for the test bridge');
 }
 
-/** Counts the interfaces in the container: 2 or more means it got one besides loopback. */
-const HAS_IFACE = ['/bin/sh', '-c', 'test "$(grep -c : /proc/net/dev)" -ge 2'];
+/** A command that succeeds when the container has an IPv4 address in `subnet` (a /24). */
+function hasAddressIn(subnet: string): string[] {
+  const prefix = subnet.split('.').slice(0, 3).join('.');
+  return ['/bin/sh', '-c', `ip -4 addr | grep -q "inet ${prefix}\\."`];
+}
+
+/** Phase timings of the native driver (EXECDRIVER_TRACE=1 lines on stderr) over a series of runs. */
+async function tracedSeries(runs: number, one: (i: number) => Promise<number>): Promise<{ phases: Map<string, number[]>; totals: number[] }> {
+  const phases = new Map<string, number[]>();
+  const totals: number[] = [];
+  const stderr = process.stderr as unknown as { write: (chunk: unknown, ...rest: unknown[]) => boolean };
+  const original = stderr.write;
+  stderr.write = (chunk: unknown, ...rest: unknown[]): boolean => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString();
+    if (!text.startsWith('execdriver-trace ')) return original.call(process.stderr, chunk, ...rest);
+    for (const part of text.trim().split(' ').slice(2)) {
+      const [k = '?', v = 'NaN'] = part.split('=');
+      phases.set(k, [...(phases.get(k) ?? []), Number(v)]);
+    }
+    return true;
+  };
+  process.env['EXECDRIVER_TRACE'] = '1';
+  try {
+    for (let i = 0; i < runs; i++) {
+      if (stopRequested) throw new Interrupted();
+      totals.push(await one(i));
+    }
+  } finally {
+    delete process.env['EXECDRIVER_TRACE'];
+    stderr.write = original;
+  }
+  return { phases, totals };
+}
 
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
@@ -355,12 +404,14 @@ async function main(): Promise<number> {
       '--',
       ...argv,
     ];
-    timeSpawn(CLI, cliArgs(`${tag}ccheck`, undefined, cliRoot, ['/bin/sh', '-c', 'exit 3']), 3);
+    timeSpawn(CLI, cliArgs(`${tag}ccheck`, undefined, cliRoot, ['/bin/sh', '-c', 'exit 3']), 3, CLI_ENV);
     checks.push('execdriver CLI: exit 3 propagated');
     results.push(
       summarize(
         'execdriver run (CLI)',
-        await series('execdriver run (CLI)', opts.runs, opts.warmup, (i) => timeSpawn(CLI, cliArgs(`${tag}c${i}`, undefined, cliRoot, ['/bin/true']))),
+        await series('execdriver run (CLI)', opts.runs, opts.warmup, (i) =>
+          timeSpawn(CLI, cliArgs(`${tag}c${i}`, undefined, cliRoot, ['/bin/true']), 0, CLI_ENV),
+        ),
       ),
     );
 
@@ -413,11 +464,13 @@ async function main(): Promise<number> {
       const lxcCliRoot = join(tmp, 'lxc-cli-root');
       const lxcLibRoot = join(tmp, 'lxc-lib-root');
       driverRoots.push({ driver: 'lxc', root: lxcCliRoot }, { driver: 'lxc', root: lxcLibRoot });
-      timeSpawn(CLI, cliArgs(`${tag}dcheck`, 'lxc', lxcCliRoot, ['/bin/sh', '-c', 'exit 3']), 3);
+      timeSpawn(CLI, cliArgs(`${tag}dcheck`, 'lxc', lxcCliRoot, ['/bin/sh', '-c', 'exit 3']), 3, CLI_ENV);
       results.push(
         summarize(
           'execdriver --driver lxc run (CLI)',
-          await series('lxc driver (CLI)', opts.runs, opts.warmup, (i) => timeSpawn(CLI, cliArgs(`${tag}d${i}`, 'lxc', lxcCliRoot, ['/bin/true']))),
+          await series('lxc driver (CLI)', opts.runs, opts.warmup, (i) =>
+            timeSpawn(CLI, cliArgs(`${tag}d${i}`, 'lxc', lxcCliRoot, ['/bin/true']), 0, CLI_ENV),
+          ),
         ),
       );
       const lxcDriver = createDriver('lxc', { root: lxcLibRoot });
@@ -454,9 +507,9 @@ async function main(): Promise<number> {
     let nativeBridge = false;
     let why = '';
     try {
-      const st = await native.run(libCommand(`${tag}bcheck`, HAS_IFACE, bridgeNet));
+      const st = await native.run(libCommand(`${tag}bcheck`, hasAddressIn(subnet), bridgeNet));
       nativeBridge = st.exitCode === 0;
-      if (!nativeBridge) why = 'the container had no interface besides loopback';
+      if (!nativeBridge) why = `the container had no address in ${subnet}`;
     } catch (e) {
       why = (e as Error).message.split('\n')[0] ?? '';
     }
@@ -464,7 +517,7 @@ async function main(): Promise<number> {
       log(`bridge networking: the native driver does not support it yet (${why}); skipped`);
       notes.push(`bridge networking: native driver not ready (${why}); skipped`);
     } else {
-      checks.push(`library (native) bridge: the container has an interface on ${bridge} (${subnet})`);
+      checks.push(`library (native) bridge: the container has an address in ${subnet} (bridge ${bridge})`);
       const libBridge = summarize(
         'library driver.run() (native, bridge)',
         await series('library (native, bridge)', opts.runs, opts.warmup, (i) => timeLib(native, libCommand(`${tag}b${i}`, ['/bin/true'], bridgeNet))),
@@ -472,8 +525,8 @@ async function main(): Promise<number> {
       results.push(libBridge);
       const lxcBridgeConf = join(tmp, 'lxc-bridge.conf');
       writeFileSync(lxcBridgeConf, lxcConfig({ rootfs: R, veth: { bridge, address: `${containerIp}/${net.prefixLen}`, gateway: gw } }));
-      lxcExec(`${tag}vcheck`, lxcBridgeConf, HAS_IFACE, 0);
-      checks.push('lxc-execute bridge: the container has an interface');
+      lxcExec(`${tag}vcheck`, lxcBridgeConf, hasAddressIn(subnet), 0);
+      checks.push(`lxc-execute bridge: the container has ${containerIp}`);
       results.push(
         summarize(
           'lxc-execute (veth on bridge)',

@@ -88,6 +88,20 @@ function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.Re
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its start and exit. */
+const traces = new Map<string, { last: bigint; parts: string[] }>();
+function trace(id: string, phase: string, end = false): void {
+  if (process.env['EXECDRIVER_TRACE'] !== '1') return;
+  const now = process.hrtime.bigint();
+  const t = traces.get(id);
+  if (!t) return void traces.set(id, { last: now, parts: [] });
+  t.parts.push(`${phase}=${(Number(now - t.last) / 1e6).toFixed(2)}`);
+  t.last = now;
+  if (!end) return;
+  traces.delete(id);
+  process.stderr.write(`execdriver-trace ${id} ${t.parts.join(' ')}\n`);
+}
+
 /** Docker 0.11's native driver: namespaces, cgroups, pivot_root, done by our own C init. */
 export class NativeDriver implements ManagedDriver {
   readonly root: string;
@@ -111,6 +125,7 @@ export class NativeDriver implements ManagedDriver {
 
   /** Validate, create, start. Resolves once the command runs (its exec succeeded). */
   async start(command: Command, opts: StartOptions = {}): Promise<Started> {
+    trace(String(command.id), 'begin');
     const cmd = normalizeCommand(command);
     validateNetworkConfig(cmd.network, cmd.id);
     const user = resolveUser(cmd.rootfs, cmd.user);
@@ -118,9 +133,11 @@ export class NativeDriver implements ManagedDriver {
     const netnsPath = this.joinedNetns(cmd);
     const caps = hostCapabilities();
     const owner = ownerOf(DRIVER_NAME, cmd.id);
+    trace(cmd.id, 'normalize');
 
     const state = this.state(cmd.id);
     state.create();
+    trace(cmd.id, 'state-dir');
     let cgroup: ContainerCgroup | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
@@ -140,6 +157,7 @@ export class NativeDriver implements ManagedDriver {
       } else {
         net = { mode: cmd.network.mode };
       }
+      trace(cmd.id, 'net-prepare');
       const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net });
       state.writeJson('container.json', config);
       cgroup = await ContainerCgroup.create({
@@ -149,6 +167,7 @@ export class NativeDriver implements ManagedDriver {
         devices: cmd.privileged ? 'allow-all' : 'default',
         containerId: cmd.id,
       });
+      trace(cmd.id, 'config+cgroup-create');
       const plan = buildPlan({
         config,
         user,
@@ -186,11 +205,14 @@ export class NativeDriver implements ManagedDriver {
         if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: false });
       }
       monitor.sendPlan(plan);
+      trace(cmd.id, 'plan+spawn-monitor');
 
       const pidFrame = await monitor.next();
       if (!pidFrame || pidFrame[0] !== 'pid') throw await this.monitorFailure(cmd.id, monitor, pidFrame, 'clone');
       const pid = Number(pidFrame[1]);
+      trace(cmd.id, 'pid-frame');
       await cgroup.join(pid);
+      trace(cmd.id, 'cgroup-join');
       if (net.mode === 'bridge') {
         const veth = await attachVeth({
           pid,
@@ -201,6 +223,7 @@ export class NativeDriver implements ManagedDriver {
           ...(net.gateway ? { gateway: net.gateway } : {}),
         });
         net.hostInterface = veth.hostInterface;
+        trace(cmd.id, 'veth-attach');
       }
       const startTime = processStartTime(pid) ?? 0;
       const now = new Date().toISOString();
@@ -219,9 +242,11 @@ export class NativeDriver implements ManagedDriver {
       };
       state.writeJson('state.json', record);
       monitor.send('go');
+      trace(cmd.id, 'state-json+go');
 
       const reply = await monitor.next();
       if (!reply || reply[0] !== 'started') throw await this.monitorFailure(cmd.id, monitor, reply, 'start');
+      trace(cmd.id, 'started');
 
       opts.onStart?.({ id: cmd.id, pid });
       if (opts.detach) {
@@ -231,6 +256,7 @@ export class NativeDriver implements ManagedDriver {
       const exited = this.awaitExit(cmd, monitor, state, cgroup, net);
       return { id: cmd.id, pid, exited };
     } catch (err) {
+      trace(cmd.id, 'failed', true);
       if (logFd !== undefined) closeSync(logFd);
       await this.undoStart(monitor, cgroup, state);
       await releaseNetwork(this.root, owner, net);
@@ -315,7 +341,9 @@ export class NativeDriver implements ManagedDriver {
     let frame: string[] | undefined;
     do frame = await monitor.next();
     while (frame && frame[0] !== 'exit');
+    trace(cmd.id, 'exit-frame');
     await monitor.closed();
+    trace(cmd.id, 'monitor-closed');
     try {
       if (!frame) {
         // the monitor died without a word (killed): the container died with it (pdeathsig)
@@ -328,8 +356,11 @@ export class NativeDriver implements ManagedDriver {
       return exitStatusFrom(Number(frame[1]), Number(frame[2]), Number(frame[3]));
     } finally {
       await cgroup.remove().catch(() => {});
+      trace(cmd.id, 'cgroup-remove');
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, cmd.id), net);
+      trace(cmd.id, 'net-release');
       state.remove();
+      trace(cmd.id, 'state-remove', true);
     }
   }
 
