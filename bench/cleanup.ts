@@ -1,6 +1,6 @@
 /** Removing what a bench run may leave behind: cgroups (and their processes), bridges, veths. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Mount points of every cgroup (v1) and cgroup2 hierarchy visible to this process. */
@@ -114,12 +114,4 @@ export function deleteBridge(name: string): string[] {
   }
   ip(['link', 'del', name]);
   return removed;
-}
-
-export function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }

@@ -16,6 +16,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command, ManagedDriver, NetworkConfig } from '../src/driver.js';
 import { createDriver, driverNames } from '../src/index.js';
@@ -33,10 +34,10 @@ const UNIFIED = '/sys/fs/cgroup/unified';
 const SPAWN_TIMEOUT = 60_000;
 
 const METHOD =
-  'command-line candidates: spawnSync wall clock per invocation (fork+exec of the tool included, stdio to /dev/null); ' +
-  'library: process.hrtime.bigint() around each await driver.run() in this process; ' +
-  'crun: the same spawnSync timing, from a bench child started once in a private mount namespace with ' +
-  `${UNIFIED} unmounted (unshare -m; that setup is not timed)`;
+  'own harness, no hyperfine. Command-line candidates: spawnSync wall clock per invocation (fork+exec of the tool ' +
+  'included, stdio to /dev/null). Library: process.hrtime.bigint() around each await driver.run() in this process. ' +
+  'crun: the same spawnSync timing, done by a bench child started once in a private mount namespace with ' +
+  `${UNIFIED} unmounted (unshare -m; that setup is not timed). Candidates interleaved round-robin, warm-up rounds dropped.`;
 
 class Interrupted extends Error {}
 
@@ -72,15 +73,30 @@ function timeSpawn(file: string, args: string[], expect = 0, env?: NodeJS.Proces
   return ms;
 }
 
-async function series(label: string, runs: number, warmup: number, one: (i: number) => number | Promise<number>): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < warmup + runs; i++) {
-    if (stopRequested) throw new Interrupted();
-    const ms = await one(i);
-    if (i >= warmup) samples.push(ms);
+/** One thing measured: `one(round)` starts and waits for one container, returning its time in ms. */
+interface Candidate {
+  name: string;
+  one: (round: number) => number | Promise<number>;
+  samples: number[];
+}
+
+/**
+ * Round-robin: every round runs each candidate once (the order rotating from round to round), so
+ * that a change in the machine's load during the bench affects every candidate alike. The first
+ * `warmup` rounds are not kept.
+ */
+async function measure(cands: Candidate[], runs: number, warmup: number): Promise<void> {
+  const total = warmup + runs;
+  for (let round = 0; round < total; round++) {
+    for (let k = 0; k < cands.length; k++) {
+      if (stopRequested) throw new Interrupted();
+      const c = cands[(round + k) % cands.length];
+      if (!c) continue;
+      const ms = await c.one(round);
+      if (round >= warmup) c.samples.push(ms);
+    }
+    if ((round + 1) % 10 === 0 || round + 1 === total) log(`  round ${round + 1}/${total}`);
   }
-  log(`  ${label}: ${runs} runs after ${warmup} warm-up`);
-  return samples;
 }
 
 // ---------------------------------------------------------------- crun, inside a namespace without cgroup2
@@ -90,16 +106,6 @@ interface CrunJob {
   bundle: string;
   checkBundle: string;
   idPrefix: string;
-  runs: number;
-  warmup: number;
-  resultFile: string;
-}
-
-interface CrunResult {
-  samples: number[];
-  checkExit: number | null;
-  error?: string;
-  interrupted?: boolean;
 }
 
 function isMountpoint(path: string): boolean {
@@ -115,53 +121,100 @@ function crunDeleteAll(crunRoot: string): void {
   }
 }
 
-/** The bench child that runs crun: started by `unshare -m --propagation private`, it unmounts cgroup2 first. */
+/**
+ * The bench child that runs crun, started once by `unshare -m --propagation private`: it unmounts
+ * cgroup2 in its own mount namespace, checks that crun runs a container (exit 3 of `sh -c 'exit 3'`
+ * comes back), says `ready`, then for each `run N` line on stdin times one `crun run` (spawnSync,
+ * like every other command-line candidate) and answers the ms. Ends, deleting any crun state, when
+ * stdin closes.
+ */
 async function crunChild(jobFile: string): Promise<void> {
   const job = JSON.parse(readFileSync(jobFile, 'utf8')) as CrunJob;
-  const result: CrunResult = { samples: [], checkExit: null };
-  process.on('SIGINT', () => (stopRequested = true));
-  process.on('SIGTERM', () => (stopRequested = true));
+  // a terminal's Ctrl-C reaches us too: the parent decides when to stop (it closes stdin)
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  const say = (line: string) => process.stdout.write(`${line}\n`);
   try {
     if (isMountpoint(UNIFIED)) {
       const u = spawnSync('umount', [UNIFIED], { encoding: 'utf8' });
-      if (u.status !== 0) throw new Error(`umount ${UNIFIED}: ${u.stderr}`);
+      if (u.status !== 0) throw new Error(`umount ${UNIFIED}: ${u.stderr.trim()}`);
     }
-    // does crun start a container at all? its exit status must come from the container
-    const c = spawnSync('crun', ['--root', job.crunRoot, 'run', '--bundle', job.checkBundle, `${job.idPrefix}check`], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: SPAWN_TIMEOUT,
-    });
-    result.checkExit = c.status;
-    if (c.status !== 3) throw new Error(`crun check: exit ${c.status}, expected 3: ${c.stderr.toString().trim()}`);
-    result.samples = await series('crun run', job.runs, job.warmup, (i) =>
-      timeSpawn('crun', ['--root', job.crunRoot, 'run', '--bundle', job.bundle, `${job.idPrefix}${i}`]),
-    );
+    timeSpawn('crun', ['--root', job.crunRoot, 'run', '--bundle', job.checkBundle, `${job.idPrefix}check`], 3);
+    say('ready');
+    for await (const line of createInterface({ input: process.stdin })) {
+      const m = /^run (\d+)$/.exec(line);
+      if (!m) continue;
+      try {
+        say(String(timeSpawn('crun', ['--root', job.crunRoot, 'run', '--bundle', job.bundle, `${job.idPrefix}${m[1]}`])));
+      } catch (e) {
+        say(`error ${(e as Error).message.replace(/\n/g, ' ')}`);
+      }
+    }
   } catch (e) {
-    if (e instanceof Interrupted) result.interrupted = true;
-    else result.error = (e as Error).message;
+    say(`error ${(e as Error).message.replace(/\n/g, ' ')}`);
   } finally {
     crunDeleteAll(job.crunRoot);
-    writeFileSync(job.resultFile, JSON.stringify(result));
   }
 }
 
-let crunChildProc: ChildProcess | undefined;
+/** The parent's side of the crun child. */
+class CrunServer {
+  private readonly lines: string[] = [];
+  private waiter: ((l: string | undefined) => void) | undefined;
+  private ended = false;
+  private readonly closed: Promise<void>;
 
-async function runCrun(job: CrunJob): Promise<number[]> {
-  const jobFile = `${job.resultFile}.job`;
-  writeFileSync(jobFile, JSON.stringify(job));
-  const child = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, SELF, '--crun-child', jobFile], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  crunChildProc = child;
-  const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
-  crunChildProc = undefined;
-  if (!existsSync(job.resultFile)) throw new Error(`the crun bench child exited (${code}) without a result`);
-  const r = JSON.parse(readFileSync(job.resultFile, 'utf8')) as CrunResult;
-  if (r.interrupted) throw new Interrupted();
-  if (r.error) throw new Error(r.error);
-  return r.samples;
+  private constructor(readonly child: ChildProcess) {
+    const rl = createInterface({ input: child.stdout! });
+    rl.on('line', (l) => {
+      const w = this.waiter;
+      this.waiter = undefined;
+      if (w) w(l);
+      else this.lines.push(l);
+    });
+    this.closed = new Promise((res) => child.on('close', () => res()));
+    void this.closed.then(() => {
+      this.ended = true;
+      this.waiter?.(undefined);
+    });
+  }
+
+  static async start(jobFile: string): Promise<CrunServer> {
+    const child = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, SELF, '--crun-child', jobFile], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const s = new CrunServer(child);
+    const first = await s.next();
+    if (first !== 'ready') {
+      await s.stop();
+      throw new Error(`crun: ${first ?? 'the bench child exited'}`);
+    }
+    return s;
+  }
+
+  private next(): Promise<string | undefined> {
+    const l = this.lines.shift();
+    if (l !== undefined || this.ended) return Promise.resolve(l);
+    return new Promise((res) => (this.waiter = res));
+  }
+
+  async run(round: number): Promise<number> {
+    this.child.stdin!.write(`run ${round}\n`);
+    const l = await this.next();
+    if (l === undefined) throw new Error('crun: the bench child exited');
+    if (l.startsWith('error ')) throw new Error(l.slice(6));
+    return Number(l);
+  }
+
+  async stop(): Promise<void> {
+    this.child.stdin?.end();
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
+    await this.closed;
+    clearTimeout(t);
+  }
 }
+
+let crunServer: CrunServer | undefined;
 
 // ---------------------------------------------------------------- the bench
 
@@ -247,7 +300,10 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const checks: string[] = [];
   let bridgeMade = false;
+  let nativeBridge = false;
   let cleaned = false;
+  const traces: Array<{ name: string; phases: Map<string, number[]>; totals: number[] }> = [];
+  const loadStart = loadavg();
 
   const runcRoot = join(tmp, 'runc-state');
   const crunRoot = join(tmp, 'crun-state');
@@ -332,15 +388,15 @@ async function main(): Promise<number> {
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     stopRequested = true;
-    crunChildProc?.kill('SIGINT');
     if (signals === 1) {
       log(`\n${sig}: stopping after the current run, then cleaning up (again to force)`);
       return;
     }
     if (!cleaned) {
       cleaned = true;
+      crunServer?.child.kill('SIGKILL');
       const leaks = cleanupSync();
-      if (leaks.length) log(`cleanup: removed ${leaks.join(', ')}`);
+      log(leaks.length ? `cleanup (forced): removed ${leaks.join(', ')}` : 'cleanup (forced): nothing was left behind');
     }
     process.exit(130);
   };
@@ -352,7 +408,9 @@ async function main(): Promise<number> {
     rootfs = makeRootfs();
     const R = rootfs.dir;
     mkdirSync(lxcPath);
-    log(`bench: ${opts.runs} runs, ${opts.warmup} warm-up each; rootfs ${R}; ids ${tag}*`);
+    log(`bench: ${opts.runs} runs, ${opts.warmup} warm-up rounds; rootfs ${R}; ids ${tag}*`);
+    const cands: Candidate[] = [];
+    const add = (name: string, one: (round: number) => number | Promise<number>) => cands.push({ name, one, samples: [] });
 
     // --- runc
     const bundle = (name: string, args: string[]) => {
@@ -365,38 +423,27 @@ async function main(): Promise<number> {
     const runcCheck = bundle('runc-check', ['/bin/sh', '-c', 'exit 3']);
     timeSpawn('runc', ['--root', runcRoot, 'run', '--bundle', runcCheck, `${tag}rcheck`], 3);
     checks.push('runc: exit 3 of `sh -c "exit 3"` propagated');
-    results.push(
-      summarize(
-        'runc run',
-        await series('runc run', opts.runs, opts.warmup, (i) => timeSpawn('runc', ['--root', runcRoot, 'run', '--bundle', runcBundle, `${tag}r${i}`])),
-      ),
-    );
+    add('runc run', (i) => timeSpawn('runc', ['--root', runcRoot, 'run', '--bundle', runcBundle, `${tag}r${i}`]));
 
     // --- crun
-    const crunBundle = bundle('crun', ['/bin/true']);
-    const crunCheck = bundle('crun-check', ['/bin/sh', '-c', 'exit 3']);
-    const crunSamples = await runCrun({
-      crunRoot,
-      bundle: crunBundle,
-      checkBundle: crunCheck,
-      idPrefix: `${tag}k`,
-      runs: opts.runs,
-      warmup: opts.warmup,
-      resultFile: join(tmp, 'crun-result.json'),
-    });
+    const jobFile = join(tmp, 'crun-job.json');
+    const job: CrunJob = { crunRoot, bundle: bundle('crun', ['/bin/true']), checkBundle: bundle('crun-check', ['/bin/sh', '-c', 'exit 3']), idPrefix: `${tag}k` };
+    writeFileSync(jobFile, JSON.stringify(job));
+    crunServer = await CrunServer.start(jobFile);
+    const crun = crunServer;
     checks.push(`crun: exit 3 propagated, inside unshare -m with ${UNIFIED} unmounted`);
-    results.push(summarize('crun run', crunSamples));
+    add('crun run', (i) => crun.run(i));
 
     // --- execdriver, command line
     const cliRoot = join(tmp, 'cli-root');
     driverRoots.push({ driver: 'native', root: cliRoot });
-    const cliArgs = (id: string, driver: string | undefined, root: string, argv: string[], net = 'none') => [
+    const cliArgs = (id: string, driver: string | undefined, root: string, argv: string[]) => [
       '--root',
       root,
       ...(driver ? ['--driver', driver] : []),
       'run',
       '--net',
-      net,
+      'none',
       '--rootfs',
       R,
       '--id',
@@ -406,14 +453,7 @@ async function main(): Promise<number> {
     ];
     timeSpawn(CLI, cliArgs(`${tag}ccheck`, undefined, cliRoot, ['/bin/sh', '-c', 'exit 3']), 3, CLI_ENV);
     checks.push('execdriver CLI: exit 3 propagated');
-    results.push(
-      summarize(
-        'execdriver run (CLI)',
-        await series('execdriver run (CLI)', opts.runs, opts.warmup, (i) =>
-          timeSpawn(CLI, cliArgs(`${tag}c${i}`, undefined, cliRoot, ['/bin/true']), 0, CLI_ENV),
-        ),
-      ),
-    );
+    add('execdriver run (CLI)', (i) => timeSpawn(CLI, cliArgs(`${tag}c${i}`, undefined, cliRoot, ['/bin/true']), 0, CLI_ENV));
 
     // --- execdriver, library
     const libRoot = join(tmp, 'lib-root');
@@ -435,24 +475,16 @@ async function main(): Promise<number> {
     };
     await timeLib(native, libCommand(`${tag}lcheck`, ['/bin/sh', '-c', 'exit 3']), 3);
     checks.push('library (native): exit 3 propagated');
-    const libNone = summarize(
-      'library driver.run() (native)',
-      await series('library (native)', opts.runs, opts.warmup, (i) => timeLib(native, libCommand(`${tag}l${i}`, ['/bin/true']))),
-    );
-    results.push(libNone);
+    add('library driver.run() (native)', (i) => timeLib(native, libCommand(`${tag}l${i}`, ['/bin/true'])));
 
-    // --- lxc-execute (reference; the baseline for the lxc driver and for networking)
+    // --- lxc-execute (the baseline for the lxc driver and for networking)
     const lxcNoneConf = join(tmp, 'lxc-none.conf');
     writeFileSync(lxcNoneConf, lxcConfig({ rootfs: R }));
     const lxcExec = (id: string, conf: string, argv: string[], expect = 0) =>
       timeSpawn('lxc-execute', ['-n', id, '-P', lxcPath, '-f', conf, '--', ...argv], expect);
     lxcExec(`${tag}xcheck`, lxcNoneConf, ['/bin/sh', '-c', 'exit 3'], 3);
     checks.push('lxc-execute: exit 3 propagated');
-    const lxcNone = summarize(
-      'lxc-execute',
-      await series('lxc-execute', opts.runs, opts.warmup, (i) => lxcExec(`${tag}x${i}`, lxcNoneConf, ['/bin/true'])),
-    );
-    results.push(lxcNone);
+    add('lxc-execute', (i) => lxcExec(`${tag}x${i}`, lxcNoneConf, ['/bin/true']));
 
     // --- the lxc driver (issue 4)
     const lxcSources = join(REPO, 'src/lxc');
@@ -465,26 +497,14 @@ async function main(): Promise<number> {
       const lxcLibRoot = join(tmp, 'lxc-lib-root');
       driverRoots.push({ driver: 'lxc', root: lxcCliRoot }, { driver: 'lxc', root: lxcLibRoot });
       timeSpawn(CLI, cliArgs(`${tag}dcheck`, 'lxc', lxcCliRoot, ['/bin/sh', '-c', 'exit 3']), 3, CLI_ENV);
-      results.push(
-        summarize(
-          'execdriver --driver lxc run (CLI)',
-          await series('lxc driver (CLI)', opts.runs, opts.warmup, (i) =>
-            timeSpawn(CLI, cliArgs(`${tag}d${i}`, 'lxc', lxcCliRoot, ['/bin/true']), 0, CLI_ENV),
-          ),
-        ),
-      );
+      add('execdriver --driver lxc run (CLI)', (i) => timeSpawn(CLI, cliArgs(`${tag}d${i}`, 'lxc', lxcCliRoot, ['/bin/true']), 0, CLI_ENV));
       const lxcDriver = createDriver('lxc', { root: lxcLibRoot });
       await timeLib(lxcDriver, libCommand(`${tag}mcheck`, ['/bin/sh', '-c', 'exit 3']), 3);
       checks.push('lxc driver (CLI and library): exit 3 propagated');
-      results.push(
-        summarize(
-          'library driver.run() (lxc)',
-          await series('library (lxc)', opts.runs, opts.warmup, (i) => timeLib(lxcDriver, libCommand(`${tag}m${i}`, ['/bin/true']))),
-        ),
-      );
+      add('library driver.run() (lxc)', (i) => timeLib(lxcDriver, libCommand(`${tag}m${i}`, ['/bin/true'])));
     }
 
-    // --- bridge networking (issue 3)
+    // --- bridge networking (issue 3): a bridge of our own, a subnet nothing on the host uses, no NAT, no route out
     const subnet = await freeSubnet();
     const net = parseCidr(subnet);
     const gw = formatIPv4(net.network + 1);
@@ -504,7 +524,6 @@ async function main(): Promise<number> {
       /* no IPv6 */
     }
     const bridgeNet: NetworkConfig = { mode: 'bridge', bridge, subnet };
-    let nativeBridge = false;
     let why = '';
     try {
       const st = await native.run(libCommand(`${tag}bcheck`, hasAddressIn(subnet), bridgeNet));
@@ -518,28 +537,41 @@ async function main(): Promise<number> {
       notes.push(`bridge networking: native driver not ready (${why}); skipped`);
     } else {
       checks.push(`library (native) bridge: the container has an address in ${subnet} (bridge ${bridge})`);
-      const libBridge = summarize(
-        'library driver.run() (native, bridge)',
-        await series('library (native, bridge)', opts.runs, opts.warmup, (i) => timeLib(native, libCommand(`${tag}b${i}`, ['/bin/true'], bridgeNet))),
-      );
-      results.push(libBridge);
+      add('library driver.run() (native, bridge)', (i) => timeLib(native, libCommand(`${tag}b${i}`, ['/bin/true'], bridgeNet)));
       const lxcBridgeConf = join(tmp, 'lxc-bridge.conf');
       writeFileSync(lxcBridgeConf, lxcConfig({ rootfs: R, veth: { bridge, address: `${containerIp}/${net.prefixLen}`, gateway: gw } }));
       lxcExec(`${tag}vcheck`, lxcBridgeConf, hasAddressIn(subnet), 0);
       checks.push(`lxc-execute bridge: the container has ${containerIp}`);
-      results.push(
-        summarize(
-          'lxc-execute (veth on bridge)',
-          await series('lxc-execute (bridge)', opts.runs, opts.warmup, (i) => lxcExec(`${tag}v${i}`, lxcBridgeConf, ['/bin/true'])),
-        ),
-      );
+      add('lxc-execute (veth on bridge)', (i) => lxcExec(`${tag}v${i}`, lxcBridgeConf, ['/bin/true']));
+    }
+
+    log(`measuring ${cands.length} candidates, interleaved: ${cands.map((c) => c.name).join(', ')}`);
+    await measure(cands, opts.runs, opts.warmup);
+    for (const c of cands) results.push(summarize(c.name, c.samples));
+
+    // --- where the library's time goes (EXECDRIVER_TRACE=1)
+    if (opts.trace) {
+      traces.push({
+        name: 'library (native, none)',
+        ...(await tracedSeries(opts.runs, (i) => timeLib(native, libCommand(`${tag}tn${i}`, ['/bin/true'])))),
+      });
+      if (nativeBridge) {
+        traces.push({
+          name: 'library (native, bridge)',
+          ...(await tracedSeries(opts.runs, (i) => timeLib(native, libCommand(`${tag}tb${i}`, ['/bin/true'], bridgeNet)))),
+        });
+      }
+      log(`  traced: ${traces.map((t) => t.name).join(', ')}`);
     }
   } catch (e) {
-    if (!(e instanceof Interrupted)) {
+    // a run that failed because the Ctrl-C reached it too is part of the interruption
+    if (!(e instanceof Interrupted) && !stopRequested) {
       log(`bench failed: ${(e as Error).stack ?? e}`);
       process.exitCode = 1;
     }
   } finally {
+    await crunServer?.stop();
+    crunServer = undefined;
     await cleanup();
   }
   if (stopRequested) return 130;
@@ -575,8 +607,11 @@ async function main(): Promise<number> {
 
   const out: string[] = [];
   out.push(`execdriver bench — busybox /bin/true, ${opts.runs} runs (+${opts.warmup} warm-up) each`);
-  out.push(`host: Linux ${release()}, ${cpus().length} CPUs, Node ${process.version}`);
+  const loadEnd = loadavg();
+  const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  out.push(`host: Linux ${release()}, ${cpus().length} CPUs, Node ${process.version}; load average ${la(loadStart)} at start, ${la(loadEnd)} at end`);
   out.push(`timing: ${METHOD}`);
+  if (process.env['NODE_EXTRA_CA_CERTS']) out.push('note: NODE_EXTRA_CA_CERTS is removed from the environment of the execdriver CLI runs');
   out.push('');
   out.push(
     table(
@@ -590,6 +625,23 @@ async function main(): Promise<number> {
   if (Object.keys(networking).length) {
     out.push('networking cost per container (median bridge − median none):');
     for (const [k, v] of Object.entries(networking)) out.push(`  ${k.padEnd(38)} ${fmt(v)}`);
+  }
+  const traceJson: Record<string, Record<string, number>> = {};
+  for (const t of traces) {
+    out.push(`phases of the native driver, ${t.name} (EXECDRIVER_TRACE=1, ${t.totals.length} runs, median ms):`);
+    const med: Record<string, number> = {};
+    let sum = 0;
+    for (const [phase, xs] of t.phases) {
+      const m = summarize(phase, xs).median;
+      med[phase] = m;
+      sum += m;
+      out.push(`  ${phase.padEnd(24)} ${fmt(m, 2).padStart(8)}`);
+    }
+    const total = summarize('total', t.totals).median;
+    med['driver.run() total'] = total;
+    out.push(`  ${'sum of phase medians'.padEnd(24)} ${fmt(sum, 2).padStart(8)}`);
+    out.push(`  ${'driver.run() median'.padEnd(24)} ${fmt(total, 2).padStart(8)}`);
+    traceJson[t.name] = med;
   }
   out.push('checks:');
   for (const c of checks) out.push(`  ${c}`);
@@ -614,6 +666,8 @@ async function main(): Promise<number> {
         results,
         ratios,
         networkingCostMs: networking,
+        phaseMediansMs: traceJson,
+        loadAverage: { start: loadStart, end: loadEnd },
         checks,
         skipped: notes,
       },
