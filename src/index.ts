@@ -1,13 +1,13 @@
-import { createDriverFrom, DEFAULT_DRIVER, registerDriver, type DriverOptions, type ManagedDriver } from './driver.js';
-import { NativeDriver } from './native/driver.js';
+import { createDriverFrom, DEFAULT_DRIVER, type DriverOptions, type ManagedDriver } from './driver.js';
+// importing a driver registers it; the lxc driver checks for LXC only when one is created
+import './native/index.js';
+import './lxc/index.js';
 
 export * from './driver.js';
 export * from './errors.js';
-export { NativeDriver } from './native/driver.js';
-export type { ExitRecord, NativeState } from './native/driver.js';
+export { NativeDriver, type ExitRecord, type NativeState } from './native/index.js';
+export { LxcDriver } from './lxc/index.js';
 export { parseSize } from './cgroups/resources.js';
-
-registerDriver('native', (options) => new NativeDriver(options));
 
 /** A driver by name (`native`, the default, or `lxc`). */
 export function createDriver(name: string = DEFAULT_DRIVER, options: DriverOptions = {}): ManagedDriver {

@@ -1,0 +1,286 @@
+/**
+ * Command → config.lxc, in the key names LXC 5 accepts (see NOTES.md for what was measured).
+ * Pure: everything it needs about the host and the container's surroundings comes in `ctx`.
+ *
+ * The sections follow the seed's sample file (network, rootfs, ptys, console, tty, devices,
+ * mounts, resources), then what LXC 5 can do that 0.11's dockerinit did by hand (user, working
+ * directory, environment, capabilities), then the raw `lxc.*` lines of the command, last.
+ */
+import { capabilityMask, CAPABILITIES } from '../capabilities.js';
+import { renderV1, renderV2, type CgroupWrite, type LimitController } from '../cgroups/resources.js';
+import type { NormalizedCommand } from '../command.js';
+import { ExecDriverError, InvalidConfigError } from '../errors.js';
+import type { NetworkState } from '../network/container.js';
+
+/** What config.lxc depends on about this host. */
+export interface LxcHostFacts {
+  /** where each limit controller lives: 1 = a v1 hierarchy, 2 = the cgroup2 tree; absent = nowhere */
+  controllers: Partial<Record<LimitController, 1 | 2>>;
+  /** `memory.memsw.*` (v1) or `memory.swap.*` (v2) exist (swap accounting on) */
+  swapAccounting: boolean;
+  /** /proc/sys/kernel/cap_last_cap */
+  lastCap: number;
+}
+
+/** Everything else config.lxc is made of, decided by the driver before rendering. */
+export interface LxcRenderContext {
+  facts: LxcHostFacts;
+  /** resolved in the container's /etc/passwd and /etc/group */
+  user: { uid: number; gid: number; groups: number[] };
+  /** the container's network as prepared (bridge: address, gateway, bridge, MTU, host veth name) */
+  network: NetworkState;
+  /** `container:<id>` mode: the network namespace to join (`/proc/<pid>/ns/net`) */
+  netnsPath?: string;
+  /** a terminal device of the caller to bind on /dev/console (tty mode on a terminal) */
+  consolePath?: string;
+  /** the command of an `lxc.hook.stop` hook (runs on the host before LXC removes the cgroups) */
+  stopHook?: string;
+}
+
+/** Docker 0.11's /dev/pts size and /dev/shm size. */
+export const PTY_MAX = 1024;
+export const SHM_SIZE = '65536k';
+
+/** /proc files an unprivileged container must not read: masked by /dev/null (SPEC §2 restrictions). */
+const MASKED_PROC = ['proc/kcore', 'proc/keys', 'proc/timer_list', 'proc/sched_debug'];
+
+/** A config value must stay on its line. */
+function oneLine(value: string, what: string, id: string): string {
+  if (/[\n\r\0]/.test(value)) {
+    throw new InvalidConfigError(`${what} ${JSON.stringify(value)} cannot be written to config.lxc: it holds a line break or NUL`, {
+      containerId: id,
+    });
+  }
+  return value;
+}
+
+/**
+ * A path in an `lxc.mount.entry` (fstab syntax): space, tab, newline and backslash as octal
+ * escapes, as getmntent(3) decodes them.
+ */
+export function escapeMountPath(path: string): string {
+  return path.replace(/[\\ \t\n]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
+}
+
+/** `/data/x` → `data/x`: LXC 5 takes relative targets against the container's rootfs. */
+function target(destination: string): string {
+  return destination.replace(/^\/+/, '');
+}
+
+function ipv4ToInt(ip: string): number {
+  return ip.split('.').reduce((acc, part) => ((acc << 8) | Number(part)) >>> 0, 0);
+}
+
+function intToIpv4(n: number): string {
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
+/** `10.88.0.7`, 16 → `10.88.255.255` (LXC computes a wrong one when not given). */
+export function broadcastAddress(ip: string, prefixLen: number): string {
+  const mask = prefixLen === 0 ? 0 : (~0 << (32 - prefixLen)) >>> 0;
+  return intToIpv4((ipv4ToInt(ip) | ~mask) >>> 0);
+}
+
+function networkSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
+  const mode = cmd.network.mode;
+  const net = ctx.network;
+  if (mode === 'host') {
+    // No lxc.net key at all would give a new namespace with lo only: `none` shares the host's.
+    return ['# host networking: the host\'s network namespace', 'lxc.net.0.type = none'];
+  }
+  if (mode === 'none') {
+    return ['# no network: an own namespace with the loopback only', 'lxc.net.0.type = empty', 'lxc.net.0.flags = up'];
+  }
+  if (mode.startsWith('container:')) {
+    if (!ctx.netnsPath) {
+      throw new InvalidConfigError(`network mode ${mode}: no network namespace to join`, { containerId: cmd.id });
+    }
+    return [`# network of ${mode}`, `lxc.namespace.share.net = ${oneLine(ctx.netnsPath, 'network namespace', cmd.id)}`];
+  }
+  // bridge
+  if (!net.bridge || !net.ipAddress || net.prefixLen === undefined) {
+    throw new InvalidConfigError('bridge networking without an allocated address (prepare the network first)', { containerId: cmd.id });
+  }
+  const lines = [
+    '# network configuration',
+    'lxc.net.0.type = veth',
+    `lxc.net.0.link = ${net.bridge}`,
+    'lxc.net.0.name = eth0',
+    'lxc.net.0.flags = up',
+  ];
+  const mtu = net.mtu ?? cmd.network.mtu;
+  if (mtu !== undefined) lines.push(`lxc.net.0.mtu = ${mtu}`);
+  if (net.hostInterface) lines.push(`lxc.net.0.veth.pair = ${net.hostInterface}`);
+  lines.push(`lxc.net.0.ipv4.address = ${net.ipAddress}/${net.prefixLen} ${broadcastAddress(net.ipAddress, net.prefixLen)}`);
+  if (net.gateway) lines.push(`lxc.net.0.ipv4.gateway = ${net.gateway}`);
+  return lines;
+}
+
+function cgroupKey(version: 1 | 2, file: string): string {
+  return `${version === 1 ? 'lxc.cgroup' : 'lxc.cgroup2'}.${file}`;
+}
+
+/**
+ * The cgroup lines: each controller in the hierarchy that enforces it on this host (v1 keys
+ * `lxc.cgroup.*`, v2 keys `lxc.cgroup2.*`; LXC 5 accepts a v2 key for a controller that is not in
+ * the v2 tree and silently enforces nothing, so the choice matters).
+ */
+export function cgroupLines(cmd: NormalizedCommand, facts: LxcHostFacts): { devices: string[]; resources: string[] } {
+  const devicesMode = cmd.privileged ? 'allow-all' : 'default';
+  const where = (c: LimitController) => facts.controllers[c];
+  const writes: { version: 1 | 2; w: CgroupWrite }[] = [];
+  for (const w of renderV1(cmd.resources, devicesMode)) if (where(w.controller) === 1) writes.push({ version: 1, w });
+  for (const w of renderV2(cmd.resources)) if (where(w.controller) === 2) writes.push({ version: 2, w });
+  if (where('devices') === 2) {
+    // LXC 5 enforces device rules on cgroup2 itself (an eBPF program), with the v1 rule syntax.
+    for (const w of renderV1(cmd.resources, devicesMode)) if (w.controller === 'devices') writes.push({ version: 2, w });
+  }
+
+  const needed = new Set<LimitController>();
+  for (const w of renderV1(cmd.resources, devicesMode)) if (w.controller !== 'devices') needed.add(w.controller);
+  for (const c of needed) {
+    if (where(c) === undefined) {
+      throw new ExecDriverError(
+        'ERR_CGROUP',
+        `cgroup ${c}: this host cannot enforce the ${c} limits asked for: the ${c} controller is neither a v1 hierarchy nor in the cgroup2 tree`,
+        { containerId: cmd.id, step: `cgroup ${c}` },
+      );
+    }
+  }
+
+  const devices: string[] = [];
+  const resources: string[] = [];
+  for (const { version, w } of writes) {
+    const isSwap = w.file === 'memory.memsw.limit_in_bytes' || w.file === 'memory.swap.max';
+    if (isSwap && !facts.swapAccounting) {
+      if (w.optional) continue; // unlimited swap asked, and nothing to limit it anyway
+      throw new ExecDriverError(
+        'ERR_CGROUP',
+        `cgroup memory: a swap limit (${cmd.resources.memorySwap}) was asked for, but swap accounting is off on this host (kernel parameter swapaccount=1)`,
+        { containerId: cmd.id, step: `cgroup ${w.file}` },
+      );
+    }
+    (w.controller === 'devices' ? devices : resources).push(`${cgroupKey(version, w.file)} = ${w.value}`);
+  }
+  return { devices, resources };
+}
+
+/** `lxc.cap.drop` or, when ALL is dropped, `lxc.cap.keep`; nothing when everything is kept. */
+export function capabilityLines(cmd: NormalizedCommand, lastCap: number): string[] {
+  const mask = capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop);
+  const known = CAPABILITIES.filter((_c, i) => i <= lastCap);
+  const lower = (names: string[]) => names.map((n) => n.toLowerCase()).join(' ');
+  if (cmd.capDrop.includes('ALL')) {
+    const kept = known.filter((c) => mask[c] !== false);
+    return [`lxc.cap.keep = ${kept.length ? lower(kept) : 'none'}`];
+  }
+  const dropped = known.filter((c) => mask[c] === false);
+  return dropped.length ? [`lxc.cap.drop = ${lower(dropped)}`] : [];
+}
+
+function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
+  const lines = ['# NOTICE: these mounts are made inside the container\'s mount namespace'];
+  // proc and sysfs: LXC 5's own keys also apply the restrictions (read-only /proc/sys and /sys).
+  lines.push(cmd.privileged ? 'lxc.mount.auto = proc:rw sys:rw' : 'lxc.mount.auto = proc:mixed sys:ro');
+  lines.push('# devpts: LXC mounts a new instance on /dev/pts itself (lxc.pty.max), ptmxmode=0666');
+  lines.push(`lxc.mount.entry = shm dev/shm tmpfs size=${SHM_SIZE},mode=1777,nosuid,nodev,noexec,create=dir 0 0`);
+  lines.push('lxc.mount.entry = mqueue dev/mqueue mqueue nosuid,nodev,noexec,create=dir 0 0');
+  if (!cmd.privileged) {
+    for (const p of MASKED_PROC) lines.push(`lxc.mount.entry = /dev/null ${p} none bind,optional 0 0`);
+  }
+  if (ctx.consolePath) {
+    lines.push(`lxc.mount.entry = ${escapeMountPath(oneLine(ctx.consolePath, 'console', cmd.id))} dev/console none bind,rw,create=file 0 0`);
+  }
+  for (const m of cmd.mounts) {
+    const src = escapeMountPath(oneLine(m.source, 'volume source', cmd.id));
+    const dst = escapeMountPath(target(oneLine(m.destination, 'volume destination', cmd.id)));
+    const opts = ['bind', m.writable ? 'rw' : 'ro', m.kind === 'dir' ? 'create=dir' : 'create=file'];
+    lines.push(`lxc.mount.entry = ${src} ${dst} none ${opts.join(',')} 0 0`);
+  }
+  return lines;
+}
+
+/** Raw lines from `command.config.lxc`: each one `lxc.<key> = <value>`, on one line. */
+export function rawLines(cmd: NormalizedCommand): string[] {
+  const raw = cmd.config.lxc ?? [];
+  if (!Array.isArray(raw)) throw new InvalidConfigError('config.lxc must be a list of lxc.* lines', { containerId: cmd.id });
+  return raw.map((line) => {
+    if (typeof line !== 'string') throw new InvalidConfigError('config.lxc must be a list of lxc.* lines', { containerId: cmd.id });
+    oneLine(line, 'lxc config line', cmd.id);
+    const trimmed = line.trim();
+    if (!/^lxc\.[A-Za-z0-9_.\-[\]]+\s*=/.test(trimmed)) {
+      throw new InvalidConfigError(`invalid lxc config line ${JSON.stringify(line)}: expected "lxc.<key> = <value>"`, {
+        containerId: cmd.id,
+      });
+    }
+    return trimmed;
+  });
+}
+
+/** The text of config.lxc. */
+export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): string {
+  const id = cmd.id;
+  const { devices, resources } = cgroupLines(cmd, ctx.facts);
+  const raw = rawLines(cmd);
+  const out: string[][] = [];
+
+  out.push([`# config.lxc of container ${id}, written by execdriver for LXC 5`, `lxc.uts.name = ${oneLine(cmd.hostname, 'hostname', id)}`]);
+  out.push(networkSection(cmd, ctx));
+  const rootfs = ['# root filesystem', `lxc.rootfs.path = dir:${oneLine(cmd.rootfs, 'rootfs', id)}`];
+  if (cmd.readonlyRootfs) rootfs.push('lxc.rootfs.options = ro');
+  out.push(rootfs);
+  out.push([
+    '# a dedicated devpts instance, with a bounded number of pseudo terminals',
+    `lxc.pty.max = ${PTY_MAX}`,
+    '# no console of LXC\'s own: the container\'s stdio are the ones lxc-start got',
+    'lxc.console.path = none',
+    '# no ttys',
+    'lxc.tty.max = 0',
+    '# a fresh /dev (tmpfs) with the standard nodes',
+    'lxc.autodev = 1',
+  ]);
+  out.push([
+    cmd.privileged ? '# privileged: access to every device' : '# no implicit access to devices: Docker\'s allow-list',
+    ...(devices.length ? devices : ['# (this host has no devices cgroup: no device rules)']),
+  ]);
+  out.push(mountSection(cmd, ctx));
+  if (resources.length) out.push(['# resources', ...resources]);
+
+  const proc = [
+    '# the process',
+    `lxc.init.uid = ${ctx.user.uid}`,
+    `lxc.init.gid = ${ctx.user.gid}`,
+  ];
+  if (ctx.user.groups.length) proc.push(`lxc.init.groups = ${ctx.user.groups.join(',')}`);
+  proc.push(`lxc.init.cwd = ${oneLine(cmd.workingDir || '/', 'working directory', id)}`);
+  for (const e of cmd.env) proc.push(`lxc.environment = ${oneLine(e, 'environment entry', id)}`);
+  out.push(proc);
+
+  const caps = capabilityLines(cmd, ctx.facts.lastCap);
+  out.push([
+    '# capabilities and confinement',
+    ...(caps.length ? caps : ['# (privileged: every capability kept)']),
+    'lxc.apparmor.profile = unconfined',
+  ]);
+  if (ctx.stopHook) {
+    out.push(['# copy the OOM-kill counter before LXC removes the cgroup', `lxc.hook.stop = ${oneLine(ctx.stopHook, 'hook', id)}`]);
+  }
+  if (raw.length) out.push(['# raw lines of the command', ...raw]);
+  return out.map((s) => s.join('\n')).join('\n\n') + '\n';
+}
+
+/** Single-quote a word for /bin/sh. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The `lxc.hook.stop` command that copies the OOM counter file of the container's memory cgroup
+ * (v1 `memory.oom_control`, v2 `memory.events`) to `outFile`. LXC runs stop hooks on the host
+ * after the container stopped and before it removes the cgroups, through `sh -c`, with the
+ * container name, `lxc` and `stop` appended as arguments (hook version 0): they land after
+ * `$0`/`$1` here and are ignored. The copy never fails the stop.
+ */
+export function stopHookCommand(oomCounterFile: string, outFile: string): string {
+  return `/bin/sh -c ${shellQuote('cat "$0" > "$1" 2>/dev/null; exit 0')} ${shellQuote(oomCounterFile)} ${shellQuote(outFile)}`;
+}

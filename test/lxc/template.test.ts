@@ -1,0 +1,241 @@
+/**
+ * config.lxc rendering (pure): the seed's sections in LXC 5 key names.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { normalizeCommand, type NormalizedCommand } from '../../src/command.js';
+import type { Command } from '../../src/driver.js';
+import {
+  broadcastAddress,
+  escapeMountPath,
+  renderConfig,
+  stopHookCommand,
+  type LxcHostFacts,
+  type LxcRenderContext,
+} from '../../src/lxc/template.js';
+
+const V1: LxcHostFacts = { controllers: { devices: 1, memory: 1, cpu: 1, cpuset: 1, pids: 1 }, swapAccounting: true, lastCap: 40 };
+const V2: LxcHostFacts = { controllers: { devices: 2, memory: 2, cpu: 2, cpuset: 2, pids: 2 }, swapAccounting: true, lastCap: 40 };
+
+describe('lxc template', () => {
+  let dir: string;
+  let rootfs: string;
+  let spaced: string;
+  const user = { uid: 0, gid: 0, groups: [] as number[] };
+  const norm = (over: Partial<Command> = {}): NormalizedCommand =>
+    normalizeCommand({ id: 'c1', rootfs, entrypoint: 'sh', network: { mode: 'none' }, ...over });
+  const render = (over: Partial<Command> = {}, ctx: Partial<LxcRenderContext> = {}) => {
+    const cmd = norm(over);
+    return renderConfig(cmd, { facts: V1, user, network: { mode: cmd.network.mode }, ...ctx });
+  };
+  const lines = (text: string) => text.split('\n').filter((l) => l && !l.startsWith('#'));
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'execdriver-lxc-template-'));
+    rootfs = join(dir, 'rootfs');
+    mkdirSync(rootfs);
+    spaced = join(dir, 'my data dir');
+    mkdirSync(spaced);
+    writeFileSync(join(dir, 'a file'), 'x');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('renders every section of the seed in LXC 5 key names', () => {
+    const text = render({ hostname: 'box' });
+    const l = lines(text);
+    assert.ok(l.includes('lxc.uts.name = box'));
+    assert.ok(l.includes(`lxc.rootfs.path = dir:${rootfs}`));
+    assert.ok(l.includes('lxc.pty.max = 1024'));
+    assert.ok(l.includes('lxc.console.path = none'));
+    assert.ok(l.includes('lxc.tty.max = 0'));
+    assert.ok(l.includes('lxc.autodev = 1'));
+    assert.ok(l.includes('lxc.cgroup.devices.deny = a'));
+    assert.ok(l.includes('lxc.cgroup.devices.allow = c 1:3 rwm'));
+    assert.ok(l.includes('lxc.cgroup.devices.allow = c 136:* rwm'));
+    assert.ok(l.includes('lxc.mount.auto = proc:mixed sys:ro'));
+    assert.ok(l.some((x) => /^lxc\.mount\.entry = shm dev\/shm tmpfs size=65536k,.*create=dir 0 0$/.test(x)));
+    assert.ok(l.includes('lxc.apparmor.profile = unconfined'));
+    // none of the LXC 1.x names that LXC 5 refuses
+    for (const old of ['lxc.network.', 'lxc.rootfs =', 'lxc.pts', 'lxc.tty =', 'lxc.console =', 'lxc.pivotdir']) {
+      assert.ok(!l.some((x) => x.startsWith(old)), `no ${old}`);
+    }
+    assert.match(text, /# devpts: LXC mounts a new instance/);
+  });
+
+  it('memory, soft limit and the asked swap value; cpu, cpuset, pids (v1 keys)', () => {
+    const l = lines(
+      render({
+        resources: {
+          memory: 64 << 20,
+          memorySwap: 96 << 20,
+          memoryReservation: 32 << 20,
+          cpuShares: 512,
+          cpuQuota: 50000,
+          cpuPeriod: 100000,
+          cpusetCpus: '0',
+          pidsLimit: 20,
+        },
+      }),
+    );
+    assert.ok(l.includes(`lxc.cgroup.memory.limit_in_bytes = ${64 << 20}`));
+    assert.ok(l.includes(`lxc.cgroup.memory.memsw.limit_in_bytes = ${96 << 20}`), 'swap is the asked value, not 2x memory');
+    assert.ok(l.includes(`lxc.cgroup.memory.soft_limit_in_bytes = ${32 << 20}`));
+    assert.ok(l.indexOf(`lxc.cgroup.memory.limit_in_bytes = ${64 << 20}`) < l.indexOf(`lxc.cgroup.memory.memsw.limit_in_bytes = ${96 << 20}`));
+    assert.ok(l.includes('lxc.cgroup.cpu.shares = 512'));
+    assert.ok(l.includes('lxc.cgroup.cpu.cfs_quota_us = 50000'));
+    assert.ok(l.includes('lxc.cgroup.cpu.cfs_period_us = 100000'));
+    assert.ok(l.includes('lxc.cgroup.cpuset.cpus = 0'));
+    assert.ok(l.includes('lxc.cgroup.pids.max = 20'));
+    assert.ok(!l.some((x) => x.startsWith('lxc.cgroup2.')));
+  });
+
+  it('v2 keys on a cgroup2 host (memory.max, swap.max = swap - memory, cpu.weight, cpu.max, devices)', () => {
+    const cmd = norm({ resources: { memory: 64 << 20, memorySwap: 96 << 20, cpuShares: 1024, cpuQuota: 50000, pidsLimit: 7 } });
+    const l = lines(renderConfig(cmd, { facts: V2, user, network: { mode: 'none' } }));
+    assert.ok(l.includes(`lxc.cgroup2.memory.max = ${64 << 20}`));
+    assert.ok(l.includes(`lxc.cgroup2.memory.swap.max = ${32 << 20}`));
+    assert.ok(l.some((x) => /^lxc\.cgroup2\.cpu\.weight = \d+$/.test(x)));
+    assert.ok(l.includes('lxc.cgroup2.cpu.max = 50000 100000'));
+    assert.ok(l.includes('lxc.cgroup2.pids.max = 7'));
+    assert.ok(l.includes('lxc.cgroup2.devices.deny = a'));
+    assert.ok(!l.some((x) => x.startsWith('lxc.cgroup.')));
+  });
+
+  it('hybrid: each controller where it lives (memory v1, pids v2)', () => {
+    const cmd = norm({ resources: { memory: 64 << 20, pidsLimit: 9 } });
+    const facts: LxcHostFacts = { controllers: { devices: 1, memory: 1, pids: 2 }, swapAccounting: false, lastCap: 40 };
+    const l = lines(renderConfig(cmd, { facts, user, network: { mode: 'none' } }));
+    assert.ok(l.includes(`lxc.cgroup.memory.limit_in_bytes = ${64 << 20}`));
+    assert.ok(l.includes('lxc.cgroup2.pids.max = 9'));
+  });
+
+  it('refuses limits the host cannot enforce, and a swap limit without swap accounting', () => {
+    const noPids: LxcHostFacts = { controllers: { memory: 1 }, swapAccounting: true, lastCap: 40 };
+    assert.throws(
+      () => renderConfig(norm({ resources: { pidsLimit: 5 } }), { facts: noPids, user, network: { mode: 'none' } }),
+      (e: Error & { code: string }) => e.code === 'ERR_CGROUP' && /pids/.test(e.message),
+    );
+    const noSwap: LxcHostFacts = { ...V1, swapAccounting: false };
+    assert.throws(
+      () => renderConfig(norm({ resources: { memory: 64 << 20, memorySwap: 128 << 20 } }), { facts: noSwap, user, network: { mode: 'none' } }),
+      (e: Error & { code: string }) => e.code === 'ERR_CGROUP' && /swap accounting/.test(e.message),
+    );
+    // unlimited swap on such a host is simply not written
+    const l = lines(renderConfig(norm({ resources: { memory: 64 << 20, memorySwap: -1 } }), { facts: noSwap, user, network: { mode: 'none' } }));
+    assert.ok(!l.some((x) => x.includes('memsw')));
+  });
+
+  it('privileged: every device, rw proc/sys, no capability dropped, no masks', () => {
+    const l = lines(render({ privileged: true }));
+    assert.ok(l.includes('lxc.cgroup.devices.allow = a'));
+    assert.ok(!l.includes('lxc.cgroup.devices.deny = a'));
+    assert.ok(l.includes('lxc.mount.auto = proc:rw sys:rw'));
+    assert.ok(!l.some((x) => x.startsWith('lxc.cap.')));
+    assert.ok(!l.some((x) => x.includes('proc/kcore')));
+  });
+
+  it("capabilities: Docker's default drop list, cap-add and cap-drop, drop ALL → keep", () => {
+    const l = lines(render({ capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'] }));
+    const drop = l.find((x) => x.startsWith('lxc.cap.drop = '));
+    assert.ok(drop);
+    const names = drop.slice('lxc.cap.drop = '.length).split(' ');
+    assert.ok(names.includes('sys_admin'));
+    assert.ok(names.includes('chown'));
+    assert.ok(!names.includes('net_admin'));
+    assert.ok(!names.includes('mknod'));
+    assert.deepEqual(lines(render({ capDrop: ['ALL'] })).filter((x) => x.startsWith('lxc.cap.')), ['lxc.cap.keep = none']);
+    assert.deepEqual(lines(render({ capDrop: ['ALL'], capAdd: ['KILL', 'CHOWN'] })).filter((x) => x.startsWith('lxc.cap.')), [
+      'lxc.cap.keep = chown kill',
+    ]);
+  });
+
+  it('bind mounts: bind,rw / bind,ro, create=dir / create=file, spaces as \\040', () => {
+    const l = lines(
+      render({
+        mounts: [
+          { source: spaced, destination: '/data/in here' },
+          { source: join(dir, 'a file'), destination: '/etc/x', writable: false },
+        ],
+      }),
+    );
+    const esc = spaced.replace(/ /g, '\\040');
+    assert.ok(l.includes(`lxc.mount.entry = ${esc} data/in\\040here none bind,rw,create=dir 0 0`), l.join('\n'));
+    assert.ok(l.includes(`lxc.mount.entry = ${dir}/a\\040file etc/x none bind,ro,create=file 0 0`));
+    assert.equal(escapeMountPath('a b\tc\\d'), 'a\\040b\\011c\\134d');
+  });
+
+  it('network: veth on the bridge named eth0 with MTU, address and gateway', () => {
+    const cmd = norm({ network: { mode: 'bridge', bridge: 'br-test' } });
+    const l = lines(
+      renderConfig(cmd, {
+        facts: V1,
+        user,
+        network: { mode: 'bridge', bridge: 'br-test', ipAddress: '10.99.0.7', prefixLen: 24, gateway: '10.99.0.1', mtu: 1400, hostInterface: 'vethabcd1234' },
+      }),
+    );
+    const net = l.filter((x) => x.startsWith('lxc.net.'));
+    assert.deepEqual(net, [
+      'lxc.net.0.type = veth',
+      'lxc.net.0.link = br-test',
+      'lxc.net.0.name = eth0',
+      'lxc.net.0.flags = up',
+      'lxc.net.0.mtu = 1400',
+      'lxc.net.0.veth.pair = vethabcd1234',
+      'lxc.net.0.ipv4.address = 10.99.0.7/24 10.99.0.255',
+      'lxc.net.0.ipv4.gateway = 10.99.0.1',
+    ]);
+    assert.equal(broadcastAddress('10.88.3.4', 16), '10.88.255.255');
+  });
+
+  it('network: none = empty + up; host = type none (no key would be a new namespace)', () => {
+    assert.deepEqual(lines(render()).filter((x) => x.startsWith('lxc.net.')), ['lxc.net.0.type = empty', 'lxc.net.0.flags = up']);
+    assert.deepEqual(lines(render({ network: { mode: 'host' } })).filter((x) => x.startsWith('lxc.net')), ['lxc.net.0.type = none']);
+    const shared = lines(render({ network: { mode: 'container:other' } }, { netnsPath: '/proc/42/ns/net' }));
+    assert.ok(shared.includes('lxc.namespace.share.net = /proc/42/ns/net'));
+  });
+
+  it('the process: uid, gid, groups, cwd, environment; read-only root', () => {
+    const cmd = norm({ env: ['FOO=bar baz'], workingDir: '/tmp', readonlyRootfs: true });
+    const l = lines(renderConfig(cmd, { facts: V1, user: { uid: 1000, gid: 1000, groups: [2000, 3000] }, network: { mode: 'none' } }));
+    assert.ok(l.includes('lxc.init.uid = 1000'));
+    assert.ok(l.includes('lxc.init.gid = 1000'));
+    assert.ok(l.includes('lxc.init.groups = 2000,3000'));
+    assert.ok(l.includes('lxc.init.cwd = /tmp'));
+    assert.ok(l.includes('lxc.environment = FOO=bar baz'));
+    assert.ok(l.some((x) => x.startsWith('lxc.environment = PATH=')));
+    assert.ok(l.includes('lxc.rootfs.options = ro'));
+  });
+
+  it('raw lxc.* lines come last, exactly; bad ones are refused', () => {
+    const text = render({ config: { lxc: ['lxc.environment = RAW=1', '  lxc.cgroup.memory.swappiness = 0'] } });
+    const l = lines(text);
+    assert.deepEqual(l.slice(-2), ['lxc.environment = RAW=1', 'lxc.cgroup.memory.swappiness = 0']);
+    for (const bad of ['notlxc = 1', 'lxc.environment = A=1\nlxc.rootfs.path = /', 'lxc.uts.name']) {
+      assert.throws(
+        () => render({ config: { lxc: [bad] } }),
+        (e: Error & { code: string }) => e.code === 'ERR_INVALID_CONFIG',
+      );
+    }
+  });
+
+  it('values with a line break are refused (they would inject config lines)', () => {
+    assert.throws(
+      () => render({ env: ['A=1\nlxc.cgroup.devices.allow = a'] }),
+      (e: Error & { code: string }) => e.code === 'ERR_INVALID_CONFIG',
+    );
+  });
+
+  it('the stop hook copies the OOM counter (arguments LXC appends are ignored)', () => {
+    const hook = stopHookCommand("/sys/fs/cgroup/memory/lxc.payload.c'1/memory.oom_control", '/run/x/oom');
+    const l = lines(render({}, { stopHook: hook }));
+    assert.ok(l.includes(`lxc.hook.stop = ${hook}`));
+    assert.equal(
+      hook,
+      `/bin/sh -c 'cat "$0" > "$1" 2>/dev/null; exit 0' '/sys/fs/cgroup/memory/lxc.payload.c'\\''1/memory.oom_control' '/run/x/oom'`,
+    );
+    assert.ok(!lines(render()).some((x) => x.startsWith('lxc.hook')), 'no hook unless asked');
+  });
+});
