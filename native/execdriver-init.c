@@ -36,6 +36,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,6 +115,13 @@ static int read_frame(int fd, struct frame *fr)
 	return 1;
 }
 
+static void free_frame(struct frame *fr)
+{
+	for (uint32_t i = 0; i < fr->n; i++)
+		free(fr->f[i]);
+	free(fr->f);
+}
+
 static int send_frame(int fd, const char *const *f, size_t n)
 {
 	size_t total = 4;
@@ -158,6 +166,36 @@ static mode_t cmd_umask;           /* the command's umask (the ops themselves ru
 static int init_mode;              /* `init`: fork once more, stay pid 1 as a minimal init */
 
 static struct { int no; char path[PATH_MAX]; char msg[2 * PATH_MAX + 128]; } err;
+
+/* `tty` / `attach-socket` / `console`: the container's terminal (the monitor's part is further down). */
+#define MAX_CLIENTS 16                  /* attach connections at once */
+#define CLIENT_BUF 8192                 /* the largest frame a client may send */
+#define IO_CHUNK 4096
+#define RELAY_BUF (64u << 10)           /* the output buffer without `attach-socket` */
+
+struct client {
+	int fd, attached, eof;
+	uint64_t pos;                   /* the next output byte it gets (an offset in the output) */
+	size_t len;                     /* bytes in buf: the start of its next frames */
+	char buf[CLIENT_BUF];
+};
+
+static struct {
+	long index, attach_index;       /* the ops' indexes; index >= 0: the plan has `tty` */
+	unsigned short rows, cols;      /* the current window size */
+	int sock, child_sock;           /* the socketpair the master travels over */
+	int console_made;               /* (child) `console` done: the slave is fds 0-2 */
+	int master, master_eof;         /* (monitor) -1 until it came */
+	int in, out;                    /* (monitor) fds 0 and 1, -1 once done with */
+	char *ring;                     /* the last `size` bytes of output; total: bytes ever read */
+	size_t size;
+	uint64_t total, out_pos, seen;  /* seen: the furthest any attach client got */
+	char inbuf[IO_CHUNK];           /* input on its way to the master */
+	size_t in_off, in_len;
+	const char *path;               /* the attach socket */
+	int lfd;
+	struct client cl[MAX_CLIENTS];  /* fd -1: a free slot */
+} tty = { .index = -1, .attach_index = -1, .sock = -1, .child_sock = -1, .master = -1, .in = -1, .out = -1, .lfd = -1 };
 
 /* Record a failure, with errno as it is now, for the error frame; returns -1. */
 __attribute__((format(printf, 2, 3)))
@@ -632,6 +670,78 @@ static int op_chdir(char **a)
 	return rc;
 }
 
+/* Pass FD over the unix socket SOCK (SCM_RIGHTS, with one byte of data). */
+static int send_fd(int sock, int fd)
+{
+	char byte = 'm';
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	struct cmsghdr *c;
+	memset(&u, 0, sizeof u);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return RETRY(sendmsg(sock, &msg, MSG_NOSIGNAL)) == 1 ? 0 : -1;
+}
+
+/* Bind the terminal SLAVE (an open fd) onto TARGET, created as an empty file if missing. */
+static int bind_slave(int slave, const char *target)
+{
+	char src[32];
+	struct res t;
+	snprintf(src, sizeof src, "/proc/self/fd/%d", slave);
+	if (mkfile(target) < 0)
+		return fail(show(target), "create file %s", show(target));
+	if (resolve(target, O_PATH, &t) < 0)
+		return fail(show(target), "open %s", show(target));
+	int rc = mount(src, t.path, NULL, MS_BIND, NULL) < 0 ? fail(show(target), "bind the terminal onto %s", show(target)) : 0;
+	close(t.fd);
+	return rc;
+}
+
+/*
+ * console PTMX TARGET: a new terminal of the devpts instance PTMX belongs to, with the `tty` size.
+ * Its slave is bound onto TARGET (unless empty), becomes the controlling terminal of a new session
+ * and fds 0-2; its master goes to the monitor over the `tty` socketpair.
+ */
+static int op_console(char **a)
+{
+	const char *p = show(a[1]);
+	struct winsize ws = { .ws_row = tty.rows, .ws_col = tty.cols };
+	struct res m;
+	int unlock = 0, slave = -1, rc = -1;
+	if (resolve(a[1], O_RDWR | O_NOCTTY, &m) < 0)
+		return fail(p, "open %s", p);
+	if (ioctl(m.fd, TIOCSPTLCK, &unlock) < 0)
+		fail(p, "unlock a terminal of %s", p);
+	else if ((slave = ioctl(m.fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+		fail(p, "open the slave of a terminal of %s", p);
+	else if (ioctl(m.fd, TIOCSWINSZ, &ws) < 0)
+		fail(p, "set the window size of a terminal of %s", p);
+	else if (*a[2] && bind_slave(slave, a[2]) < 0)
+		;
+	else if (setsid() < 0 && !(errno == EPERM && getsid(0) == getpid()))   /* EPERM: a leader already */
+		fail("", "setsid for the terminal");
+	else if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		fail(p, "make the terminal the controlling terminal");
+	else if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+		fail(p, "make the terminal fds 0, 1 and 2");
+	else if (send_fd(tty.child_sock, m.fd) < 0)
+		fail(p, "pass the terminal to the monitor");
+	else
+		rc = 0;
+	if (slave > 2)
+		close_keep_errno(slave);
+	close_keep_errno(m.fd);
+	close_keep_errno(tty.child_sock);
+	tty.child_sock = -1;
+	tty.console_made = rc == 0;
+	return rc;
+}
+
 static int op_env(char **a)
 {
 	char **n = realloc(envv, (nenv + 2) * sizeof(char *));
@@ -671,8 +781,15 @@ static int fork_init(void)
 	pid_t pid = fork();
 	if (pid < 0)
 		return fail("", "fork the command");
-	if (pid == 0)
+	if (pid == 0) {
+		/* with a console: the command leads its own process group, the terminal's foreground, so
+		 * that the keys' signals (^C) reach it once, not also through the init */
+		sigaddset(&set, SIGTTOU);               /* tcsetpgrp from the background would stop us */
+		if (tty.console_made && (setpgid(0, 0) < 0 || sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+					 tcsetpgrp(0, getpid()) < 0))
+			return fail("", "make the command the terminal's foreground");
 		return sigprocmask(SIG_SETMASK, &none, NULL) < 0 ? fail("", "unblock signals") : 0;
+	}
 	close(errfd);                           /* its EOF must mean: the command exec'd */
 	run_init(pid, &set);
 }
@@ -718,7 +835,7 @@ struct op { const char *name; int nargs; int (*run)(char **a); };   /* run NULL:
 static const struct op ops[] = {
 	{ "clone", 1, NULL }, { "detach", 0, NULL }, { "exit-file", 1, NULL },
 	{ "oom-counter", 1, NULL }, { "cleanup-cgroup", 1, NULL }, { "init", 0, NULL },
-	{ "signals-forward", 0, NULL },
+	{ "signals-forward", 0, NULL }, { "tty", 2, NULL }, { "attach-socket", 2, NULL },
 	{ "root", 1, op_root }, { "unshare", 1, op_unshare }, { "setns", 2, op_setns },
 	{ "mount", 6, op_mount }, { "mount-if", 6, op_mount }, { "mask", 1, op_mask },
 	{ "readonly", 1, op_readonly }, { "mkdir", 2, op_mkdir }, { "mknod", 5, op_mknod },
@@ -727,7 +844,7 @@ static const struct op ops[] = {
 	{ "umask", 1, op_umask }, { "setsid", 0, op_setsid }, { "bounding", 1, op_bounding },
 	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "no-new-privs", 0, op_no_new_privs },
 	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
-	{ "env", 1, op_env }, { "exec", -2, op_exec },              /* -2: at least 2 arguments */
+	{ "env", 1, op_env }, { "console", 2, op_console }, { "exec", -2, op_exec },              /* -2: at least 2 arguments */
 };
 
 static const struct op *find_op(const char *name)
@@ -758,6 +875,8 @@ static __attribute__((noreturn)) void child(int go_r, int go_w, int err_r, int e
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		_exit(1);
 	close(CTL), close(sigfd), close(go_w), close(err_r);
+	if (tty.sock >= 0)
+		close(tty.sock);                            /* the monitor's end */
 	if (RETRY(read(go_r, &c, 1)) != 1)                 /* EOF: abort, or the monitor died */
 		_exit(1);
 	close(go_r);
@@ -785,6 +904,7 @@ static int ctl_ok = 1;                  /* the control socket can still be writt
 static unsigned long clone_flags;
 static int forward;
 static long clone_index = -1, detach = -1;     /* the ops' indexes; detach >= 0: detached */
+static long console_index = -1;
 static const char *oom_file;
 
 static void ctl_send(const char *const *f, size_t n)
@@ -806,7 +926,7 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
 {
 	char **a = plan[i].f;
 	int nargs = (int)plan[i].n - 1;
-	unsigned long long v;
+	unsigned long long v, w;
 	const struct op *op = find_op(a[0]);
 	if (!op)
 		snprintf(msg, sz, "unknown op %.64s", a[0]);
@@ -819,6 +939,24 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
 		snprintf(msg, sz, "invalid clone flags %.64s (only CLONE_NEW* without NEWTIME)", a[1]);
 	else if (!strcmp(a[0], "clone"))
 		clone_flags = (unsigned long)v, clone_index = (long)i;
+	else if (!strcmp(a[0], "tty") && (num(a[1], 10, 65535, &v) < 0 || num(a[2], 10, 65535, &w) < 0))
+		snprintf(msg, sz, "invalid window size %.16s %.16s (rows and columns, 0 to 65535)", a[1], a[2]);
+	else if (!strcmp(a[0], "tty"))
+		tty.rows = (unsigned short)v, tty.cols = (unsigned short)w;
+	else if (!strcmp(a[0], "attach-socket") && (num(a[2], 10, 64u << 20, &v) < 0 || v == 0))
+		snprintf(msg, sz, "invalid buffer size %.32s (1 to %u bytes)", a[2], 64u << 20);
+	else if (!strcmp(a[0], "attach-socket") && strlen(a[1]) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		snprintf(msg, sz, "attach socket path longer than %zu bytes", sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	else if (!strcmp(a[0], "attach-socket"))
+		tty.path = a[1], tty.size = (size_t)v;
+	if (*msg)
+		return;
+	long *once = !strcmp(a[0], "tty") ? &tty.index : !strcmp(a[0], "attach-socket") ? &tty.attach_index
+		: !strcmp(a[0], "console") ? &console_index : NULL;
+	if (once && *once >= 0)
+		snprintf(msg, sz, "%s more than once", a[0]);
+	else if (once)
+		*once = (long)i;
 	detach = !strcmp(a[0], "detach") ? (long)i : detach;
 	forward |= !strcmp(a[0], "signals-forward");
 	init_mode |= !strcmp(a[0], "init");
@@ -853,6 +991,10 @@ static int read_plan(void)
 	}
 	if (!*msg && !execs)
 		ctl_error("plan", (long)nplan, EINVAL, "", strcpy(msg, "the plan has no exec"));
+	long needs_tty = console_index >= 0 ? console_index : tty.attach_index;
+	if (!*msg && tty.index < 0 && needs_tty >= 0)
+		ctl_error("plan", needs_tty, EINVAL, plan[needs_tty].f[0],
+			  strcpy(msg, "console and attach-socket need a tty op"));
 	return *msg ? -1 : 0;
 }
 
@@ -956,6 +1098,323 @@ static void signal_ct(int sig)
 		kill(ct.pid, sig);
 }
 
+/* ------------------------------------------------------------------ monitor: the terminal */
+
+/*
+ * With `tty`, the monitor owns the container's terminal: the child sends the master (`console`),
+ * the monitor relays it. Output read from the master goes into a ring buffer; from there to fd 1
+ * (lossless: the master is not read while fd 1 is a whole buffer behind) and to every attached
+ * client (lossy: a client more than a buffer behind skips ahead). Input comes from fd 0 and from
+ * the clients' `in` frames, one piece at a time.
+ */
+
+static size_t out_room(void)
+{
+	return tty.size - (tty.out >= 0 ? (size_t)(tty.total - tty.out_pos) : 0);
+}
+
+static int winsize_set(void)
+{
+	struct winsize ws = { .ws_row = tty.rows, .ws_col = tty.cols };
+	return tty.master >= 0 && !tty.master_eof && ioctl(tty.master, TIOCSWINSZ, &ws) < 0 ? -1 : 0;
+}
+
+/* A resize, from Node (ROWS, COLS NUL-terminated) or a client; applied once the master is here. */
+static int tty_resize(const char *rows, const char *cols)
+{
+	unsigned long long r, c;
+	if (tty.index < 0)
+		return errno = ENOTTY, -1;
+	if (num(rows, 10, 65535, &r) < 0 || num(cols, 10, 65535, &c) < 0)
+		return errno = EINVAL, -1;
+	tty.rows = (unsigned short)r, tty.cols = (unsigned short)c;
+	return winsize_set();
+}
+
+/* The master, from the child's `console` (or EOF: the child will not send one). */
+static void tty_receive(void)
+{
+	char byte;
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	ssize_t n = RETRY(recvmsg(tty.sock, &msg, MSG_CMSG_CLOEXEC));
+	struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	int fl;
+	if (n < 0)
+		ctl_error("tty", tty.index, errno, "", "receive the terminal from the container");
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+		memcpy(&tty.master, CMSG_DATA(c), sizeof(int));
+		if ((fl = fcntl(tty.master, F_GETFL)) < 0 || fcntl(tty.master, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    winsize_set() < 0)
+			ctl_error("tty", tty.index, errno, "", "set up the terminal's master");
+	}
+	close(tty.sock);                        /* one terminal per container */
+	tty.sock = -1;
+}
+
+static void tty_read_master(void)
+{
+	size_t start = (size_t)(tty.total % tty.size), n = out_room();
+	if (n > tty.size - start)
+		n = tty.size - start;
+	if (n == 0)
+		return;
+	ssize_t r = RETRY(read(tty.master, tty.ring + start, n));
+	if (r > 0) {
+		tty.total += (uint64_t)r;
+		if (tty.out < 0)
+			tty.out_pos = tty.total;
+	} else if (r == 0 || errno != EAGAIN) {
+		tty.master_eof = 1;             /* EIO: no slave fd is open any more */
+	}
+}
+
+static void tty_write_master(void)
+{
+	ssize_t w = RETRY(write(tty.master, tty.inbuf + tty.in_off, tty.in_len));
+	if (w > 0)
+		tty.in_off += (size_t)w, tty.in_len -= (size_t)w;
+	else if (w < 0 && errno != EAGAIN)
+		tty.in_len = 0;                 /* nobody to read it */
+}
+
+/* One chunk of output from *POS on to FD; -1 if FD failed (EAGAIN is not a failure). */
+static int write_output(int fd, uint64_t *pos)
+{
+	if (tty.total - *pos > tty.size)
+		*pos = tty.total - tty.size;    /* it fell a whole buffer behind: what it missed is gone */
+	size_t start = (size_t)(*pos % tty.size), n = (size_t)(tty.total - *pos);
+	if (n > tty.size - start)
+		n = tty.size - start;
+	if (n > IO_CHUNK)
+		n = IO_CHUNK;
+	ssize_t w = RETRY(write(fd, tty.ring + start, n));
+	if (w < 0)
+		return errno == EAGAIN ? 0 : -1;
+	*pos += (uint64_t)w;
+	return 0;
+}
+
+static void tty_read_in(void)
+{
+	ssize_t r = RETRY(read(tty.in, tty.inbuf, IO_CHUNK));
+	if (r > 0)
+		tty.in_off = 0, tty.in_len = (size_t)r;
+	else if (r == 0 || errno != EAGAIN)
+		tty.in = -1;                    /* EOF: nothing more from there; the terminal stays */
+}
+
+/* A frame in a byte buffer: 1 complete (fields in V, its size in *USED), 0 not yet, -1 invalid. */
+struct field { const char *p; uint32_t len; };
+static int parse_frame(const char *b, size_t n, struct field *v, uint32_t max, uint32_t *count, size_t *used)
+{
+	uint32_t c, len;
+	size_t off = 4;
+	if (n < 4)
+		return 0;
+	memcpy(&c, b, 4);
+	if ((c = le32toh(c)) == 0 || c > max)
+		return -1;
+	for (uint32_t i = 0; i < c; i++) {
+		if (n < off + 4)
+			return 0;
+		memcpy(&len, b + off, 4);
+		off += 4;
+		if ((len = le32toh(len)) > CLIENT_BUF || off + len > CLIENT_BUF)
+			return -1;              /* could never fit */
+		if (n < off + len)
+			return 0;
+		v[i] = (struct field){ b + off, len };
+		off += len;
+	}
+	*count = c, *used = off;
+	return 1;
+}
+
+static int field_is(struct field f, const char *s)
+{
+	return f.len == strlen(s) && !memcmp(f.p, s, f.len);
+}
+
+static void client_close(struct client *c)
+{
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* Carry out the complete frames client C sent; an `in` waits while earlier input is on its way. */
+static void client_frames(struct client *c)
+{
+	struct field f[4];
+	uint32_t n;
+	size_t used;
+	int r;
+	while ((r = parse_frame(c->buf, c->len, f, NELEM(f), &n, &used)) == 1) {
+		if (field_is(f[0], "in") && n == 2) {
+			if (tty.master < 0 && !ct.reaped)
+				return;                         /* no terminal yet */
+			if (tty.in_len > 0)
+				return;
+			if (tty.master >= 0 && !tty.master_eof && f[1].len <= sizeof tty.inbuf)
+				memcpy(tty.inbuf, f[1].p, f[1].len), tty.in_off = 0, tty.in_len = f[1].len;
+		} else if (field_is(f[0], "resize") && n == 3 && f[1].len < 16 && f[2].len < 16) {
+			char rows[16], cols[16];
+			snprintf(rows, sizeof rows, "%.*s", (int)f[1].len, f[1].p);
+			snprintf(cols, sizeof cols, "%.*s", (int)f[2].len, f[2].p);
+			tty_resize(rows, cols);                 /* nobody to tell about a bad one */
+		} else if (field_is(f[0], "attach") && n == 1 && !c->attached) {
+			uint64_t oldest = tty.total > tty.size ? tty.total - tty.size : 0;
+			c->attached = 1;
+			c->pos = tty.seen > oldest ? tty.seen : oldest;     /* what no client got yet */
+		}                                               /* anything else is ignored */
+		memmove(c->buf, c->buf + used, c->len - used);
+		c->len -= used;
+	}
+	if (r < 0 || c->eof)
+		client_close(c);
+}
+
+static void client_read(struct client *c)
+{
+	ssize_t r = RETRY(read(c->fd, c->buf + c->len, sizeof c->buf - c->len));
+	if (r > 0)
+		c->len += (size_t)r;
+	else if (r == 0 || errno != EAGAIN)
+		c->eof = 1;
+	client_frames(c);
+}
+
+static void tty_accept(void)
+{
+	int fd = accept4(tty.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;                         /* EAGAIN, ECONNABORTED …: nothing to take */
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		if (tty.cl[i].fd < 0) {
+			tty.cl[i] = (struct client){ .fd = fd };
+			return;
+		}
+	close(fd);                              /* not reached: polled only with a free slot */
+}
+
+/* Before the clone: the socketpair, the buffer, the attach socket (mode 0600). */
+static int tty_setup(void)
+{
+	int sv[2];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return ctl_error("tty", tty.index, errno, "", "create the terminal's socketpair"), -1;
+	tty.sock = sv[0], tty.child_sock = sv[1];
+	if (tty.attach_index < 0)
+		tty.size = RELAY_BUF;
+	if (!(tty.ring = malloc(tty.size)))
+		return ctl_error("tty", tty.index, errno, "", "allocate the output buffer"), -1;
+	if (tty.attach_index < 0)
+		return 0;
+	strcpy(sa.sun_path, tty.path);                  /* its length was checked with the plan */
+	if ((tty.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return ctl_error("attach-socket", tty.attach_index, errno, tty.path, "create the attach socket"), -1;
+	mode_t old = umask(0177);
+	int rc = bind(tty.lfd, (struct sockaddr *)&sa, sizeof sa);
+	umask(old);
+	if (rc < 0 || listen(tty.lfd, MAX_CLIENTS) < 0) {
+		char m[PATH_MAX + 64];
+		snprintf(m, sizeof m, "%s the attach socket %s", rc < 0 ? "bind" : "listen on", tty.path);
+		ctl_error("attach-socket", tty.attach_index, errno, tty.path, m);
+		if (rc == 0)
+			unlink(tty.path);
+		return -1;
+	}
+	return 0;
+}
+
+enum { P_SIG, P_CTL, P_ERR, P_TTYSOCK, P_MASTER, P_IN, P_OUT, P_LISTEN, P_CLIENT, P_COUNT = P_CLIENT + MAX_CLIENTS };
+
+/* What the terminal waits for (every entry -1 without `tty`; poll skips those). */
+static void tty_events(struct pollfd *p)
+{
+	int live = tty.master >= 0 && !tty.master_eof, slots = 0;
+	short mev = (short)((out_room() ? POLLIN : 0) | (tty.in_len ? POLLOUT : 0));
+	p[P_TTYSOCK] = (struct pollfd){ tty.sock, POLLIN, 0 };
+	p[P_MASTER] = (struct pollfd){ live && mev ? tty.master : -1, mev, 0 };
+	p[P_IN] = (struct pollfd){ live && !tty.in_len && !ct.reaped ? tty.in : -1, POLLIN, 0 };
+	p[P_OUT] = (struct pollfd){ tty.out_pos < tty.total ? tty.out : -1, POLLOUT, 0 };
+	for (size_t i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &tty.cl[i];
+		short ev = (short)((c->fd >= 0 && !c->eof && c->len < CLIENT_BUF ? POLLIN : 0) |
+				   (c->fd >= 0 && c->attached && c->pos < tty.total ? POLLOUT : 0));
+		p[P_CLIENT + i] = (struct pollfd){ ev ? c->fd : -1, ev, 0 };
+		slots += c->fd < 0;
+	}
+	p[P_LISTEN] = (struct pollfd){ slots && !ct.reaped ? tty.lfd : -1, POLLIN, 0 };
+}
+
+static void tty_handle(const struct pollfd *p)
+{
+	if (p[P_TTYSOCK].revents)
+		tty_receive();
+	if (p[P_MASTER].revents & (POLLOUT | POLLERR | POLLHUP) && tty.in_len)
+		tty_write_master();
+	if (p[P_MASTER].revents & (POLLIN | POLLERR | POLLHUP))
+		tty_read_master();
+	if (p[P_IN].revents)
+		tty_read_in();
+	if (p[P_OUT].revents && write_output(tty.out, &tty.out_pos) < 0)
+		tty.out = -1, tty.out_pos = tty.total;          /* e.g. EPIPE: the reader is gone */
+	for (size_t i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &tty.cl[i];
+		short r = p[P_CLIENT + i].revents;
+		if (!r || c->fd < 0)
+			continue;
+		if ((r & POLLOUT) && write_output(c->fd, &c->pos) < 0) {
+			client_close(c);
+			continue;
+		}
+		if (c->pos > tty.seen)
+			tty.seen = c->pos;
+		if (r & (POLLIN | POLLERR | POLLHUP))
+			client_read(c);
+	}
+	if (p[P_LISTEN].revents)
+		tty_accept();
+	for (size_t i = 0; i < MAX_CLIENTS && !tty.in_len; i++)    /* input that waited for its turn */
+		if (tty.cl[i].fd >= 0 && tty.cl[i].len)
+			client_frames(&tty.cl[i]);
+}
+
+/* After the exit: all output read from the master and passed on (the caller bounds the wait). */
+static int tty_drained(void)
+{
+	if (tty.sock >= 0 || (tty.master >= 0 && !tty.master_eof) || (tty.out >= 0 && tty.out_pos < tty.total))
+		return 0;
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		if (tty.cl[i].fd >= 0 && tty.cl[i].attached && tty.cl[i].pos < tty.total)
+			return 0;
+	return 1;
+}
+
+/* Close the clients (they see EOF), the attach socket (its path removed) and the master. */
+static void tty_close(void)
+{
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		if (tty.cl[i].fd >= 0)
+			client_close(&tty.cl[i]);
+	if (tty.lfd >= 0) {
+		close(tty.lfd);
+		if (unlink(tty.path) < 0 && errno != ENOENT) {
+			char m[PATH_MAX + 64];
+			snprintf(m, sizeof m, "remove the attach socket %s", tty.path);
+			ctl_error("attach-socket", tty.attach_index, errno, tty.path, m);
+		}
+	}
+	if (tty.sock >= 0)
+		close(tty.sock);
+	if (tty.master >= 0)
+		close(tty.master);
+	tty.lfd = tty.sock = tty.master = -1;
+}
+
 static void on_signals(void)
 {
 	struct signalfd_siginfo si[16];
@@ -970,7 +1429,6 @@ static void on_signals(void)
 static void on_control(void)
 {
 	struct frame f;
-	char buf[4096];
 	if (ct.phase == WAIT_GO) {
 		int r = read_frame(CTL, &f);
 		if (r == 1 && !strcmp(f.f[0], "go") && RETRY(write(ct.go_w, "g", 1)) == 1) {
@@ -981,10 +1439,14 @@ static void on_control(void)
 			signal_ct(SIGKILL);
 		}
 		close(ct.go_w);
-	} else if (RETRY(read(CTL, buf, sizeof buf)) <= 0) {     /* later frames are ignored */
+	} else if (read_frame(CTL, &f) != 1) {
 		ct.ctl_open = 0;
 		if (detach < 0)
 			signal_ct(SIGKILL);
+	} else {
+		if (!strcmp(f.f[0], "resize") && f.n == 3 && tty_resize(f.f[1], f.f[2]) < 0)
+			ctl_error("tty", tty.index, errno, "", "set the window size");
+		free_frame(&f);                         /* other later frames are ignored */
 	}
 }
 
@@ -1006,6 +1468,8 @@ static int monitor(void)
 	sigset_t set;
 
 	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		tty.cl[i].fd = -1;
 	if ((fl = fcntl(CTL, F_GETFL)) < 0 || fcntl(CTL, F_SETFL, fl & ~O_NONBLOCK) < 0) {
 		dprintf(2, "execdriver-init: fd 3 (the control socket): %s\n", strerror(errno));
 		return 2;
@@ -1021,15 +1485,25 @@ static int monitor(void)
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (ct.sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0 ||
 	    pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
 		return ctl_error("clone", clone_index, errno, "", "set up the monitor"), 1;
+	if (tty.index >= 0 && tty_setup() < 0)
+		return 1;
 	ct.pid = (pid_t)syscall(SYS_clone, clone_flags | SIGCHLD, 0, 0, 0, 0);
-	if (ct.pid < 0)
+	if (ct.pid < 0) {
+		tty_close();
 		return ctl_error("clone", clone_index, errno, "", "clone the container process"), 1;
+	}
 	if (ct.pid == 0)
 		child(go[0], go[1], errp[0], errp[1], ct.sigfd);
 	close(go[0]), close(errp[1]);
+	if (tty.child_sock >= 0)
+		close(tty.child_sock);
 	ct.go_w = go[1], ct.err_r = errp[0];
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);      /* fds 0-2 are the container's */
-	for (int fd = 0; null >= 0 && fd < 3; fd++)
+	/* fds 0-2 are the container's (so its pipes reach EOF when it closes them); with a terminal,
+	 * 0 and 1 are the relay's */
+	if (tty.index >= 0)
+		tty.in = 0, tty.out = 1;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int fd = tty.index >= 0 ? 2 : 0; null >= 0 && fd < 3; fd++)
 		dup2(null, fd);
 	if (null > 2)
 		close(null);
@@ -1037,23 +1511,34 @@ static int monitor(void)
 	snprintf(pid, sizeof pid, "%d", ct.pid);
 	ctl_send(FIELDS("pid", pid));
 
-	while (!ct.reaped) {
-		struct pollfd p[3] = { { ct.sigfd, POLLIN, 0 }, { ct.ctl_open ? CTL : -1, POLLIN, 0 },
-				       { ct.phase == RUNNING ? ct.err_r : -1, POLLIN, 0 } };
-		if (poll(p, 3, -1) < 0 && errno != EINTR) {
-			kill(ct.pid, SIGKILL);                  /* cannot watch it any more */
-			ct.reaped = RETRY(waitpid(ct.pid, &ct.status, 0)) == ct.pid;
+	/* until the reap, then (with a terminal) until its output is passed on, at most 2 s more */
+	for (long long end = 0;;) {
+		if (ct.reaped && !end)
+			end = now_ms(CLOCK_MONOTONIC) + 2000;
+		if (ct.reaped && (tty.index < 0 || tty_drained() || now_ms(CLOCK_MONOTONIC) >= end))
+			break;
+		struct pollfd p[P_COUNT];
+		p[P_SIG] = (struct pollfd){ ct.sigfd, POLLIN, 0 };
+		p[P_CTL] = (struct pollfd){ ct.ctl_open ? CTL : -1, POLLIN, 0 };
+		p[P_ERR] = (struct pollfd){ ct.phase == RUNNING ? ct.err_r : -1, POLLIN, 0 };
+		tty_events(p);
+		if (poll(p, P_COUNT, ct.reaped ? (int)(end - now_ms(CLOCK_MONOTONIC)) : -1) < 0 && errno != EINTR) {
+			if (!ct.reaped)
+				kill(ct.pid, SIGKILL);          /* cannot watch it any more */
+			ct.reaped = ct.reaped || RETRY(waitpid(ct.pid, &ct.status, 0)) == ct.pid;
 			break;
 		}
-		if (p[0].revents)
+		if (p[P_SIG].revents)
 			on_signals();
-		if (p[1].revents)
+		if (p[P_CTL].revents)
 			on_control();
-		if (p[2].revents)
+		if (p[P_ERR].revents)
 			on_error_pipe();
+		tty_handle(p);
 	}
 	if (ct.phase != DONE)                       /* a frame written just before the exit */
 		on_error_pipe();
+	tty_close();
 	finish(ct.status);
 	return 0;
 }

@@ -69,7 +69,8 @@ export function frameDecoder(onFrame) {
  */
 export function runPlan(ops, opts = {}) {
   return new Promise((resolve, reject) => {
-    const mon = spawn(BIN, ['monitor'], { stdio: ['ignore', opts.inherit ? 'inherit' : 'pipe', 'inherit', 'pipe'] });
+    const mon = spawn(BIN, ['monitor'], { stdio: [opts.input !== undefined ? 'pipe' : 'ignore', opts.inherit ? 'inherit' : 'pipe', 'inherit', 'pipe'] });
+    if (opts.input !== undefined) mon.stdin.end(opts.input);
     const ctl = mon.stdio[3];
     const frames = [];
     seen.add(mon.pid);
@@ -104,7 +105,7 @@ function makeRootfs() {
   fs.mkdirSync(`${RFS}/bin`, { recursive: true });
   fs.copyFileSync('/bin/busybox', `${RFS}/bin/busybox`);
   fs.chmodSync(`${RFS}/bin/busybox`, 0o755);
-  for (const a of 'sh ls cat echo id hostname mount sleep true grep wc touch env pwd kill stat readlink'.split(' ')) {
+  for (const a of 'sh ls cat echo id hostname mount sleep true grep wc touch env pwd kill stat readlink tty stty cut'.split(' ')) {
     fs.rmSync(`${RFS}/bin/${a}`, { force: true });
     fs.symlinkSync('busybox', `${RFS}/bin/${a}`);
   }
@@ -383,7 +384,110 @@ const scenarios = {
     const r2 = await runPlan(plan({ cmd: [] }).map((op) => (op[0] === 'exec' ? ['exec', '/bin:/nope', 'noexec'] : op)));
     expectError(r2, 'exec#14', 13);
   },
+  async ttyConsole() {
+    // the command's fds 0-2 are the terminal, with the plan's size, bound on /dev/console
+    const r = await runPlan(plan({
+      monitorOps: [['tty', 30, 100]],
+      extra: [DEVPTS, ['console', 'dev/pts/ptmx', 'dev/console']],
+      cmd: sh('tty; stty size; test -t 0 && test -t 1 && test -t 2 && echo yes; stat -c %t,%T /dev/console /dev/pts/0; ls -1 /dev/pts'),
+    }));
+    assert(r.out === '/dev/pts/0\r\n30 100\r\nyes\r\n88,0\r\n88,0\r\n0\r\nptmx\r\n', 'console', r);
+    expectExit(r, 0);
+    // without a pid namespace too (the console's setsid, then the init's process group)
+    const r2 = await runPlan(plan({
+      clone: CLONE.NS | CLONE.UTS, monitorOps: [['tty', 5, 7], ['init']],
+      extra: [DEVPTS, ['console', 'dev/pts/ptmx', '']],
+      cmd: sh('stty size; set -- $(cut -d" " -f5,8 /proc/$$/stat); [ "$1" = $$ ] && [ "$2" = $$ ] && echo fg; exit 4'),
+    }));
+    assert(r2.out === '5 7\r\nfg\r\n', 'console without pid ns, the command in the foreground', r2);
+    expectExit(r2, 4);
+  },
+  async ttyInputResize() {
+    // fd 0 of the monitor goes to the terminal; a resize frame reaches `stty size`
+    const r = await runPlan(plan({
+      monitorOps: [['tty', 24, 80]],
+      extra: [DEVPTS, ['console', 'dev/pts/ptmx', 'dev/console']],
+      cmd: sh('read line; echo "got $line"; stty size'),
+    }), {
+      input: 'hello\n',
+      afterStart: (pid, mon, ctl) => { ctl.write(encodeFrame(['resize', 50, 132])); },
+    });
+    assert(/^hello\r\ngot hello\r\n(24 80|50 132)\r\n$/.test(r.out), 'input echoed, read', r);
+    const r2 = await runPlan(plan({
+      monitorOps: [['tty', 24, 80]],
+      extra: [DEVPTS, ['console', 'dev/pts/ptmx', '']],
+      cmd: sh('trap "stty size; exit 3" WINCH; while :; do sleep 0.05; done'),
+    }), { afterStart: async (pid, mon, ctl) => { await sleep(200); ctl.write(encodeFrame(['resize', 50, 132])); } });
+    assert(r2.out === '50 132\r\n', 'SIGWINCH on resize', r2);
+    expectExit(r2, 3);
+  },
+  async ttyBigOutput() {
+    // more than the relay buffer, all of it, in order, after the command is gone
+    const r = await runPlan(plan({
+      monitorOps: [['tty', 24, 80]],
+      extra: [DEVPTS, ['console', 'dev/pts/ptmx', '']],
+      cmd: sh('i=0; while [ $i -lt 3000 ]; do echo "line $i ................................................"; i=$((i+1)); done'),
+    }));
+    const lines = r.out.split('\r\n');
+    assert(lines.length === 3001 && lines[2999].startsWith('line 2999 ') && lines[1500].startsWith('line 1500 '), `all output (${lines.length} lines)`, { frames: r.frames, out: r.out.slice(-200) });
+  },
+  async ttyAttach() {
+    const sock = '/tmp/execdriver-ctest-attach.sock';
+    fs.rmSync(sock, { force: true });
+    const ef = '/tmp/execdriver-ctest-exit.json';
+    fs.rmSync(ef, { force: true });
+    const net = await import('node:net');
+    const attach = (frames, wait) => new Promise((resolve, reject) => {
+      const c = net.connect(sock);
+      let out = '';
+      c.on('data', (d) => (out += d));
+      c.on('error', reject);
+      c.on('close', () => resolve(out));
+      c.on('connect', async () => {
+        for (const f of frames) c.write(encodeFrame(f));
+        if (wait) { await wait(() => out); c.end(); }
+      });
+    });
+    const until = async (get, re) => { for (let i = 0; i < 200 && !re.test(get()); i++) await sleep(25); assert(re.test(get()), `${re} in ${JSON.stringify(get())}`); };
+    let first = '', second = '', third = '', sizeOk = false;
+    const r = await runPlan(plan({
+      monitorOps: [['tty', 24, 80], ['detach'], ['exit-file', ef], ['attach-socket', sock, 1024]],
+      extra: [DEVPTS, ['console', 'dev/pts/ptmx', 'dev/console']],
+      cmd: sh('echo before; read a; echo "in:$a"; stty size; read b; sleep 0.3; echo "late:$b"; read c; exit 6'),
+    }), {
+      afterStart: async (pid, mon, ctl) => {
+        sizeOk = (fs.statSync(sock).mode & 0o777) === 0o600;
+        first = await attach([['attach'], ['resize', 33, 99], ['in', 'one\n']], (o) => until(o, /33 99/));
+        await attach([['in', 'two\n']], () => sleep(50));           // not attached: gets nothing, input goes in
+        await sleep(600);                                            // "late:two" while nobody is attached
+        second = await attach([['attach']], (o) => until(o, /late:two/));
+        third = await attach([['attach'], ['in', 'three\n']]);      // stays until the exit closes it
+      },
+    });
+    assert(sizeOk, 'attach socket mode 0600');
+    assert(/^before\r\none\r\nin:one\r\n33 99\r\n/.test(first), `first attach: ${JSON.stringify(first)}`, r);
+    assert(/^two\r\nlate:two\r\n$/.test(second), `second attach: only what was missed: ${JSON.stringify(second)}`, r);
+    assert(third === 'three\r\n', `third attach: ${JSON.stringify(third)}`, r);
+    assert(!fs.existsSync(sock), 'socket removed', r);
+    for (let i = 0; i < 50 && !fs.existsSync(ef); i++) await sleep(50);
+    assert(JSON.parse(fs.readFileSync(ef, 'utf8')).exitCode === 6, 'exit recorded');
+    fs.rmSync(ef);
+  },
+  async ttyBadPlans() {
+    const r = await runPlan(plan({ extra: [DEVPTS, ['console', 'dev/pts/ptmx', '']], cmd: ['true'] }));
+    expectError(r, 'plan#8', 22);
+    const r2 = await runPlan(plan({ monitorOps: [['tty', 24, 'x']], cmd: ['true'] }));
+    expectError(r2, 'plan#1', 22);
+    const r3 = await runPlan(plan({ monitorOps: [['tty', 1, 1], ['attach-socket', '/nonexistent/dir/s', 10]], cmd: ['true'] }));
+    expectError(r3, 'attach-socket#2', 2);
+    assert(r3.code === 1 && !get(r3, 'pid'), 'no child', r3);
+    const r4 = await runPlan(plan({ monitorOps: [['tty', 1, 1]], extra: [['console', 'dev/nosuch', '']], cmd: ['true'] }));
+    expectError(r4, 'console#8', 2);
+    expectExit(r4, 1);
+  },
 };
+
+const DEVPTS = ['mount', 'devpts', 'dev/pts', 'devpts', MS.NOSUID | MS.NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5', 'dir'];
 
 // ---------------------------------------------------------------- leak checks
 function leaks() {

@@ -71,7 +71,11 @@ export interface Command {
   config?: { lxc?: string[]; native?: Record<string, string | boolean> };
 }
 
-/** The caller's streams. Without a stream, that fd of the container is /dev/null. */
+/**
+ * The caller's streams. Without a stream, that fd of the container is /dev/null. With `tty` the
+ * container's fds 0-2 are one terminal: `stdin` is what is typed into it, `stdout` its output
+ * (stderr merged in, as in Docker); `stderr` is not used.
+ */
 export interface Pipes {
   stdin?: Readable | null;
   stdout?: Writable | null;
@@ -112,9 +116,17 @@ export interface Driver {
   terminate(id: string): Promise<void>;
 }
 
+/** A terminal's window size. */
+export interface ConsoleSize {
+  rows: number;
+  cols: number;
+}
+
 export interface StartOptions {
   /** leave the container running under its monitor; its output goes to `<state>/container.log` */
   detach?: boolean;
+  /** with `tty`: the initial window size (default: `pipes.stdout`'s when it is a terminal, else 24×80) */
+  consoleSize?: ConsoleSize;
   pipes?: Pipes;
   onStart?: (info: StartInfo) => void;
 }
@@ -124,6 +136,27 @@ export interface Started {
   pid: number;
   /** resolves once the container has exited and everything it had is removed (not for detached) */
   exited: Promise<ExitStatus>;
+  /** with `tty`: set the terminal's window size (its foreground processes get SIGWINCH) */
+  resize?: (rows: number, cols: number) => void;
+}
+
+export interface AttachOptions {
+  /** what is typed into the terminal (not ended by its end) */
+  stdin?: Readable | null;
+  /** the terminal's output: first what no attach got yet (bounded), then live */
+  stdout?: Writable | null;
+  /** the keys that detach, Docker's format: `ctrl-p,ctrl-q` (the default), `ctrl-a,d`; '' for none */
+  detachKeys?: string;
+  /** the caller's window size, set at once */
+  size?: ConsoleSize;
+}
+
+export interface Attached {
+  resize(rows: number, cols: number): void;
+  /** leave the container running */
+  detach(): void;
+  /** `detached` (the detach keys, or detach()); `ended`: the terminal closed (the container exited) */
+  done: Promise<'detached' | 'ended'>;
 }
 
 export interface ContainerSummary {
@@ -151,6 +184,10 @@ export interface ManagedDriver extends Driver {
   inspect(id: string): ContainerSummary;
   list(): Promise<ContainerSummary[]>;
   delete(id: string, options?: { force?: boolean }): Promise<void>;
+  /** the window size of a tty container's terminal (a detached one, or one this process runs) */
+  resize?(id: string, rows: number, cols: number): Promise<void>;
+  /** connect to the terminal of a detached tty container */
+  attach?(id: string, options: AttachOptions): Promise<Attached>;
 }
 
 export interface DriverOptions {

@@ -2,6 +2,7 @@ import { DEFAULT_ROOT } from '../driver.js';
 import { ExecDriverError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { parseVerbArgs, splitAtCommand, type Verb } from './args.js';
+import { attachVerb } from './attach.js';
 import { deleteVerb } from './delete.js';
 import { infoVerb } from './info.js';
 import { killVerb } from './kill.js';
@@ -12,7 +13,7 @@ import { runVerb } from './run.js';
 import { terminateVerb } from './terminate.js';
 import { waitVerb } from './wait.js';
 
-const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb];
+const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb];
 
 function mainHelp(): string {
   const w = Math.max(...verbs.map((v) => v.name.length));

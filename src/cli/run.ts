@@ -5,6 +5,7 @@ import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js'
 import { InvalidConfigError } from '../errors.js';
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';
+import { rawMode, watchResize, windowSize } from './terminal.js';
 
 /** `-v SRC:DST[:ro|rw]` */
 export function parseVolume(spec: string): MountSpec {
@@ -119,7 +120,8 @@ Options:
       --mtu N                  MTU of the container's interface
       --lxc-conf KEY=VALUE     raw lxc.* line for the lxc driver (repeatable)
       --init                   run a minimal init as pid 1 (reaps zombies, forwards signals)
-  -t, --tty                    allocate a pseudo-terminal
+  -t, --tty                    allocate a pseudo-terminal (stderr goes to it too); with -d,
+                               'execdriver attach ID' connects to it later
   -i, --interactive            keep stdin open
   -d, --detach                 run in the background and print the container's id
 
@@ -163,7 +165,8 @@ not executable, 127 when it is not found.`,
     const command = commandFromFlags(values, positionals);
     const driver = driverFor(str(values['driver']) ?? ctx.driver, ctx.root);
     if (values['detach']) {
-      const started = await driver.start(command, { detach: true });
+      const consoleSize = command.tty ? windowSize(process.stdout) : undefined;
+      const started = await driver.start(command, { detach: true, ...(consoleSize ? { consoleSize } : {}) });
       process.stdout.write(`${started.id}\n`);
       return 0;
     }
@@ -172,16 +175,21 @@ not executable, 127 when it is not found.`,
       if (id) driver.kill(id, sig).catch(() => {});
     };
     for (const s of FORWARDED) process.on(s, forward);
+    // -t: the container's terminal relays ours, raw while typing goes to it (-i); sizes follow ours
+    const restore = command.tty && values['interactive'] ? rawMode(process.stdin) : () => {};
+    const unwatch = command.tty ? watchResize(process.stdout, (r, c) => void (id && driver.resize?.(id, r, c).catch(() => {}))) : () => {};
     try {
       const status = await driver.run(
         command,
-        { stdin: values['interactive'] ? process.stdin : null, stdout: process.stdout, stderr: process.stderr },
+        { stdin: values['interactive'] ? process.stdin : null, stdout: process.stdout, stderr: command.tty ? null : process.stderr },
         (info) => {
           id = info.id;
         },
       );
       return status.exitCode;
     } finally {
+      unwatch();
+      restore();
       for (const s of FORWARDED) process.off(s, forward);
     }
   },

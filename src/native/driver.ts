@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { ContainerCgroup } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
-import type { Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Pipes, Started, StartInfo, StartOptions } from '../driver.js';
+import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Pipes, Started, StartInfo, StartOptions } from '../driver.js';
 import { DEFAULT_ROOT } from '../driver.js';
 import {
   ExecDriverError,
@@ -28,6 +28,7 @@ import {
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { packageVersion } from '../version.js';
+import { attachConsole, checkSize, sendFrames, terminalSize } from './console.js';
 import { MonitorChannel, type Stdio } from './monitor.js';
 import { buildPlan, capabilitiesInMask } from './plan.js';
 import { buildContainerJson, CGROUP_PARENT, type ContainerJson } from './template.js';
@@ -80,6 +81,9 @@ function hostCapabilities(): { names: string[]; lastCap: number } {
 
 const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
 
+/** The control channels of the foreground tty containers this process runs (root + id), for resize. */
+const foregroundConsoles = new Map<string, MonitorChannel>();
+
 function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.ReadStream | NodeJS.WriteStream): Stdio {
   if (!stream) return 'ignore';
   if (stream === std) return 'inherit';
@@ -87,6 +91,15 @@ function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.Re
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `p`, or `fallback` after `ms`, without a timer left to hold the process open. */
+function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<F>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
 
 /** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its start and exit. */
 const traces = new Map<string, { last: bigint; parts: string[] }>();
@@ -133,6 +146,8 @@ export class NativeDriver implements ManagedDriver {
     const netnsPath = this.joinedNetns(cmd);
     const caps = hostCapabilities();
     const owner = ownerOf(DRIVER_NAME, cmd.id);
+    const size = opts.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
+    const consoleSize = checkSize(size.rows, size.cols);
     trace(cmd.id, 'normalize');
 
     const state = this.state(cmd.id);
@@ -178,6 +193,7 @@ export class NativeDriver implements ManagedDriver {
         cleanupCgroups: cgroup.paths,
         detach: !!opts.detach,
         ...(netnsPath ? { netnsPath } : {}),
+        ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path('attach.sock') } : {}) } } : {}),
       });
 
       let stdio: [Stdio, Stdio, Stdio];
@@ -189,7 +205,7 @@ export class NativeDriver implements ManagedDriver {
         stdio = [
           stdioFor(pipes.stdin, process.stdin),
           stdioFor(pipes.stdout, process.stdout),
-          stdioFor(pipes.stderr, process.stderr),
+          cmd.tty ? 'ignore' : stdioFor(pipes.stderr, process.stderr), // a terminal merges stderr into stdout
         ];
       }
       monitor = MonitorChannel.spawn(stdio, cmd.id);
@@ -251,10 +267,21 @@ export class NativeDriver implements ManagedDriver {
       opts.onStart?.({ id: cmd.id, pid });
       if (opts.detach) {
         monitor.release();
-        return { id: cmd.id, pid, exited: Promise.resolve({ exitCode: -1, oomKilled: false }) };
+        const resize = (rows: number, cols: number) => void this.resize(cmd.id, rows, cols).catch(() => {});
+        return { id: cmd.id, pid, exited: Promise.resolve({ exitCode: -1, oomKilled: false }), ...(cmd.tty ? { resize } : {}) };
       }
       const exited = this.awaitExit(cmd, monitor, state, cgroup, net);
-      return { id: cmd.id, pid, exited };
+      if (!cmd.tty) return { id: cmd.id, pid, exited };
+      const key = `${this.root}\0${cmd.id}`;
+      const channel = monitor;
+      foregroundConsoles.set(key, channel);
+      const forget = () => foregroundConsoles.get(key) === channel && foregroundConsoles.delete(key);
+      exited.then(forget, forget);
+      const resize = (rows: number, cols: number) => {
+        checkSize(rows, cols);
+        channel.send('resize', String(rows), String(cols));
+      };
+      return { id: cmd.id, pid, exited, resize };
     } catch (err) {
       trace(cmd.id, 'failed', true);
       if (logFd !== undefined) closeSync(logFd);
@@ -303,7 +330,7 @@ export class NativeDriver implements ManagedDriver {
     if (frame && frame[0] === 'exit') {
       return new StartError('ERR_START_FAILED', `the container exited during ${during} (status ${frame[1]})`, { containerId: id, step: during });
     }
-    await Promise.race([monitor.closed(), sleep(1000)]);
+    await within(monitor.closed(), 1000, undefined);
     const c = monitor.child;
     return new StartError(
       'ERR_START_FAILED',
@@ -318,14 +345,14 @@ export class NativeDriver implements ManagedDriver {
       monitor.send('abort');
       // wait for the monitor's own cleanup (it reports exit), bounded
       for (;;) {
-        const f = await Promise.race([monitor.next(), sleep(5000).then(() => 'timeout' as const)]);
+        const f = await within(monitor.next(), 5000, 'timeout' as const);
         if (f === 'timeout') {
           monitor.child.kill('SIGKILL');
           break;
         }
         if (!f || f[0] === 'exit') break;
       }
-      await Promise.race([monitor.closed(), sleep(2000)]);
+      await within(monitor.closed(), 2000, undefined);
     }
     if (cgroup) await cgroup.remove().catch(() => {});
     state.remove();
@@ -430,6 +457,39 @@ export class NativeDriver implements ManagedDriver {
     await cg.remove();
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
     state.remove();
+  }
+
+  /** The window size of a tty container's terminal: one this process runs, or a detached one. */
+  async resize(id: string, rows: number, cols: number): Promise<void> {
+    checkSize(rows, cols);
+    const fg = foregroundConsoles.get(`${this.root}\0${id}`);
+    if (fg) return fg.send('resize', String(rows), String(cols));
+    const path = this.attachSocket(id);
+    await sendFrames(path, [['resize', String(rows), String(cols)]]).catch((e: NodeJS.ErrnoException) => {
+      throw this.attachFailure(id, e);
+    });
+  }
+
+  /** Connect to a detached tty container's terminal (its monitor's attach socket). */
+  async attach(id: string, options: AttachOptions): Promise<Attached> {
+    const path = this.attachSocket(id);
+    return attachConsole(path, options).catch((e: NodeJS.ErrnoException) => {
+      throw this.attachFailure(id, e);
+    });
+  }
+
+  private attachSocket(id: string): string {
+    const state = this.state(id);
+    if (!state.exists()) throw new NotFoundError(id, state.dir);
+    const path = state.path('attach.sock');
+    if (existsSync(path)) return path;
+    this.running(id);
+    throw new ExecDriverError('ERR_STATE', 'has no terminal to attach to (start it detached with tty)', { containerId: id });
+  }
+
+  private attachFailure(id: string, e: NodeJS.ErrnoException): Error {
+    if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') return new NotRunningError(id);
+    return new ExecDriverError('ERR_SYSTEM', `connect to the terminal: ${e.message}`, { containerId: id, cause: e });
   }
 
   /** Wait for a (detached) container to exit; its exit status, from the monitor's record. */

@@ -68,7 +68,12 @@ export interface PlanInputs {
   detach: boolean;
   /** the net namespace to join (network mode container:<id>) */
   netnsPath?: string;
+  /** with `tty`: the terminal's initial size; detached: the attach socket and its output buffer */
+  console?: { rows: number; cols: number; attachSocket?: string; bufferSize?: number };
 }
+
+/** The output a detached terminal keeps for the next attach (bytes). */
+export const ATTACH_BUFFER = 64 * 1024;
 
 const rel = (containerPath: string) => containerPath.replace(/^\/+/, '');
 const num = (n: number) => String(n);
@@ -91,6 +96,11 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
   if (c.init) ops.push(['init']);
+  if (c.tty) {
+    const t = p.console ?? { rows: 24, cols: 80 };
+    ops.push(['tty', num(t.rows), num(t.cols)]);
+    if (t.attachSocket) ops.push(['attach-socket', t.attachSocket, num(t.bufferSize ?? ATTACH_BUFFER)]);
+  }
 
   // --- the container's part; the child is in its cgroups by now
   if (c.namespaces['NEWCGROUP']) ops.push(['unshare', num(CLONE.NEWCGROUP)]);
@@ -122,6 +132,8 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['symlink', '/proc/self/fd/0', 'dev/stdin']);
   ops.push(['symlink', '/proc/self/fd/1', 'dev/stdout']);
   ops.push(['symlink', '/proc/self/fd/2', 'dev/stderr']);
+  // the terminal: from the container's own devpts, on fds 0-2 and /dev/console (SPEC §2)
+  if (c.tty) ops.push(['console', 'dev/pts/ptmx', 'dev/console']);
   ops.push([c.no_pivot_root ? 'chroot-move' : 'pivot']);
   if (restricted) {
     for (const path of READONLY_PATHS) ops.push(['readonly', path]);
@@ -155,8 +167,8 @@ export function capabilitiesInMask(hex: string): string[] {
 }
 
 /** Frames on the wire: u32le count, then u32le length + bytes for every field. */
-export function encodeFrame(fields: readonly string[]): Buffer {
-  const parts = fields.map((f) => Buffer.from(f, 'utf8'));
+export function encodeFrame(fields: readonly (string | Uint8Array)[]): Buffer {
+  const parts = fields.map((f) => (typeof f === 'string' ? Buffer.from(f, 'utf8') : Buffer.from(f.buffer, f.byteOffset, f.byteLength)));
   const size = 4 + parts.reduce((n, b) => n + 4 + b.length, 0);
   const out = Buffer.allocUnsafe(size);
   out.writeUInt32LE(parts.length, 0);

@@ -241,6 +241,57 @@ export function contractSuite(driverName: string, options: SuiteOptions = {}): v
       assert.equal(cap.out(), 'hello through stdin\n');
     });
 
+    test('tty: one terminal on fds 0-2 with plain streams, stderr merged, a size, resize', async () => {
+      assert.ok(driver.resize, 'the driver can resize a terminal');
+      const { PassThrough } = await import('node:stream');
+      const stdin = new PassThrough();
+      const cap = capture();
+      const c = sh('test -t 0 && test -t 1 && test -t 2 && echo "tty $TERM"; echo err >&2; stty size; read x; stty size; exit 3', {
+        tty: true,
+      });
+      const started = await driver.start(c, { pipes: { stdin, stdout: cap.pipes.stdout }, consoleSize: { rows: 30, cols: 90 } });
+      await until(() => /30 90/.test(cap.out()), 10_000, 'the first size');
+      started.resize!(40, 100);
+      await sleep(200);
+      stdin.write('go\n');
+      assert.equal((await started.exited).exitCode, 3);
+      assert.equal(cap.out(), 'tty xterm\r\nerr\r\n30 90\r\ngo\r\n40 100\r\n');
+      assert.equal(cap.err(), '');
+    });
+
+    test('tty: detached keeps its terminal; attach, detach keys, output while detached, re-attach', async () => {
+      assert.ok(driver.attach && driver.resize, 'the driver can attach to a terminal');
+      const { PassThrough } = await import('node:stream');
+      const c = sh('read a; echo "got-$a"; read b; (sleep 0.5; echo "later-$b") & read c; exit 6', { tty: true });
+      await driver.start(c, { detach: true });
+      try {
+        const attach = async () => {
+          const stdin = new PassThrough();
+          const cap = capture();
+          const session = await driver.attach!(c.id, { stdin, stdout: cap.pipes.stdout, size: { rows: 20, cols: 60 } });
+          return { stdin, out: cap.out, session };
+        };
+        const a = await attach();
+        a.stdin.write('one\n');
+        await until(() => a.out().includes('got-one\r\n'), 10_000, 'the first answer');
+        a.stdin.write('two\n\x10\x11'); // then Ctrl-P Ctrl-Q
+        assert.equal(await a.session.done, 'detached');
+        await sleep(1000);
+        assert.equal(driver.info(c.id).isRunning(), true);
+        const b = await attach();
+        await until(() => b.out().includes('later-two\r\n'), 10_000, 'the output made while detached');
+        await driver.resize!(c.id, 25, 70);
+        b.session.detach();
+        assert.equal(await b.session.done, 'detached');
+        const last = await attach();
+        last.stdin.write('three\n');
+        assert.equal(await last.session.done, 'ended');
+        assert.equal((await driver.wait(c.id, 20_000)).exitCode, 6);
+      } finally {
+        await driver.delete(c.id, { force: true });
+      }
+    });
+
     test('bad input: clear errors, nothing created', async () => {
       const before = new Set(await listStateDirs(driverName));
       const cases: [Partial<Command>, RegExp][] = [
