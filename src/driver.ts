@@ -134,7 +134,7 @@ export interface StartOptions {
 export interface Started {
   id: string;
   pid: number;
-  /** resolves once the container has exited and everything it had is removed (not for detached) */
+  /** resolves once the container has exited and everything it had is removed (detached: its recorded status, polled only once awaited) */
   exited: Promise<ExitStatus>;
   /** with `tty`: set the terminal's window size (its foreground processes get SIGWINCH) */
   resize?: (rows: number, cols: number) => void;

@@ -92,6 +92,18 @@ function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.Re
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A promise whose work starts only when someone awaits it. */
+function lazyPromise<T>(start: () => Promise<T>): Promise<T> {
+  let p: Promise<T> | undefined;
+  const get = () => (p ??= start());
+  return {
+    then: (ok, fail) => get().then(ok, fail),
+    catch: (fail) => get().catch(fail),
+    finally: (f) => get().finally(f),
+    [Symbol.toStringTag]: 'Promise',
+  } as Promise<T>;
+}
+
 /** `p`, or `fallback` after `ms`, without a timer left to hold the process open. */
 function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
   let timer: NodeJS.Timeout | undefined;
@@ -264,11 +276,18 @@ export class NativeDriver implements ManagedDriver {
       if (!reply || reply[0] !== 'started') throw await this.monitorFailure(cmd.id, monitor, reply, 'start');
       trace(cmd.id, 'started');
 
-      opts.onStart?.({ id: cmd.id, pid });
+      try {
+        opts.onStart?.({ id: cmd.id, pid });
+      } catch (e) {
+        // the caller's callback failed: the container must not outlive the call
+        process.kill(pid, 'SIGKILL');
+        throw e;
+      }
       if (opts.detach) {
         monitor.release();
         const resize = (rows: number, cols: number) => void this.resize(cmd.id, rows, cols).catch(() => {});
-        return { id: cmd.id, pid, exited: Promise.resolve({ exitCode: -1, oomKilled: false }), ...(cmd.tty ? { resize } : {}) };
+        // a detached container is waited for only if someone asks (wait() polls its record)
+        return { id: cmd.id, pid, exited: lazyPromise(() => this.wait(cmd.id)), ...(cmd.tty ? { resize } : {}) };
       }
       const exited = this.awaitExit(cmd, monitor, state, cgroup, net);
       if (!cmd.tty) return { id: cmd.id, pid, exited };
