@@ -2,6 +2,7 @@
  * execdriver-init: carries out a plan that TypeScript has fully decided (see PROTOCOL.md).
  *
  *   execdriver-init monitor      (fd 3: the control socket; fds 0-2: the container's stdio)
+ *   execdriver-init console-exec CMD [ARG...]   (inside a container: fd 0 the controlling terminal)
  *
  * The monitor reads the plan (frames up to ["end"]), clones the container child into the asked
  * namespaces, reports ["pid", N] and waits for ["go"] or ["abort"]. After "go" the child carries
@@ -9,6 +10,7 @@
  * ["error", STEP, ERRNO, PATH, MESSAGE] frame over a close-on-exec pipe; exec success is that
  * pipe's EOF with no frame (relayed as ["started"]). The monitor reaps the child, reads the OOM
  * counter, removes cgroups, writes the exit file and reports ["exit", CODE, SIGNAL, OOM_KILLS].
+ * Without a `clone` op the child is a plain fork on the host (host mode: the lxc driver's tty).
  *
  * No policy lives here: no default mounts, devices, capabilities or users. Only what the plan says.
  */
@@ -38,6 +40,7 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -742,6 +745,29 @@ static int op_console(char **a)
 	return rc;
 }
 
+/*
+ * console-raw-output: output processing off on the terminal `console` made (fd 0 by now), and
+ * locked off (TIOCSLCKTRMIOS: a later tcsetattr keeps a locked bit as it is), so that what is
+ * written to the terminal reaches the master byte for byte whatever modes the command sets.
+ * The glibc termios starts like the kernel's (which the lock ioctls copy) and is larger.
+ */
+static int op_console_raw_output(char **a UNUSED)
+{
+	struct termios t, lock;
+	memset(&lock, 0, sizeof lock);
+	if (tcgetattr(0, &t) < 0)
+		return fail("", "read the terminal's modes");
+	t.c_oflag &= ~(tcflag_t)OPOST;
+	if (tcsetattr(0, TCSANOW, &t) < 0)
+		return fail("", "turn off the terminal's output processing");
+	if (ioctl(0, TIOCGLCKTRMIOS, &lock) < 0)
+		return fail("", "read the terminal's locked modes");
+	lock.c_oflag |= OPOST;
+	if (ioctl(0, TIOCSLCKTRMIOS, &lock) < 0)
+		return fail("", "lock the terminal's output processing");
+	return 0;
+}
+
 static int op_env(char **a)
 {
 	char **n = realloc(envv, (nenv + 2) * sizeof(char *));
@@ -844,7 +870,8 @@ static const struct op ops[] = {
 	{ "umask", 1, op_umask }, { "setsid", 0, op_setsid }, { "bounding", 1, op_bounding },
 	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "no-new-privs", 0, op_no_new_privs },
 	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
-	{ "env", 1, op_env }, { "console", 2, op_console }, { "exec", -2, op_exec },              /* -2: at least 2 arguments */
+	{ "env", 1, op_env }, { "console", 2, op_console }, { "console-raw-output", 0, op_console_raw_output },
+	{ "exec", -2, op_exec },                                                                    /* -2: at least 2 arguments */
 };
 
 static const struct op *find_op(const char *name)
@@ -904,7 +931,7 @@ static int ctl_ok = 1;                  /* the control socket can still be writt
 static unsigned long clone_flags;
 static int forward;
 static long clone_index = -1, detach = -1;     /* the ops' indexes; detach >= 0: detached */
-static long console_index = -1;
+static long console_index = -1, raw_index = -1;
 static const char *oom_file;
 
 static void ctl_send(const char *const *f, size_t n)
@@ -958,6 +985,7 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
 	else if (once)
 		*once = (long)i;
 	detach = !strcmp(a[0], "detach") ? (long)i : detach;
+	raw_index = !strcmp(a[0], "console-raw-output") && raw_index < 0 ? (long)i : raw_index;
 	forward |= !strcmp(a[0], "signals-forward");
 	init_mode |= !strcmp(a[0], "init");
 	if (!strcmp(a[0], "oom-counter"))
@@ -995,6 +1023,9 @@ static int read_plan(void)
 	if (!*msg && tty.index < 0 && needs_tty >= 0)
 		ctl_error("plan", needs_tty, EINVAL, plan[needs_tty].f[0],
 			  strcpy(msg, "console and attach-socket need a tty op"));
+	if (!*msg && raw_index >= 0 && (console_index < 0 || console_index > raw_index))
+		ctl_error("plan", raw_index, EINVAL, plan[raw_index].f[0],
+			  strcpy(msg, "console-raw-output needs a console op before it"));
 	return *msg ? -1 : 0;
 }
 
@@ -1543,10 +1574,44 @@ static int monitor(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ console-exec */
+
+/*
+ * execdriver-init console-exec CMD [ARG...]: for a command that another runtime (LXC) starts on a
+ * terminal without making it the controlling one. fd 0 becomes the controlling terminal (after
+ * setsid, unless already a session leader, as a container's pid 1 is), its process group the
+ * foreground, then CMD is exec'd in place (it keeps the pid), looked up in $PATH like `exec`.
+ */
+static int console_exec(int argc, char **argv)
+{
+	extern char **environ;
+	const char *search = getenv("PATH");
+	char **a = xmalloc((size_t)(argc + 3) * sizeof *a);
+	a[0] = "exec", a[1] = (char *)(search ? search : "");
+	memcpy(a + 2, argv, (size_t)(argc + 1) * sizeof *a);     /* argv[argc] is NULL */
+	if (setsid() < 0 && getsid(0) != getpid())
+		fail("", "setsid");
+	else if (ioctl(0, TIOCSCTTY, 0) < 0)
+		fail("", "make fd 0 the controlling terminal");
+	else {
+		envv = environ;
+		umask(cmd_umask = umask(0));
+		op_exec(a);                             /* returns only on failure */
+		dprintf(2, "execdriver-init: %s: %s\n", err.msg, strerror(err.no));
+		return err.no == ENOENT ? 127 : 126;
+	}
+	dprintf(2, "execdriver-init: console-exec: %s: %s\n", err.msg, strerror(err.no));
+	return 125;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
+		return console_exec(argc - 2, argv + 2);
 	if (argc != 2 || strcmp(argv[1], "monitor")) {
-		dprintf(2, "usage: execdriver-init monitor   (the plan comes on fd 3, see PROTOCOL.md)\n");
+		dprintf(2, "usage: execdriver-init monitor              (the plan comes on fd 3)\n"
+			   "       execdriver-init console-exec CMD [ARG...]  (fd 0 the controlling terminal, then CMD)\n"
+			   "see PROTOCOL.md\n");
 		return 2;
 	}
 	return monitor();

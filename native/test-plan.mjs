@@ -65,11 +65,13 @@ export function frameDecoder(onFrame) {
 
 /**
  * Runs a plan. opts: beforeGo(pid) (may be async), afterStart(pid, mon), abort, closeAfterPid,
- * inherit (stdout to the terminal). Resolves { frames, out, code (monitor's), pid }.
+ * inherit (stdout to the terminal), input (written to fd 0, then EOF) or openStdin (fd 0 a pipe left
+ * open: mon.stdin). Resolves { frames, out, code (monitor's), pid }.
  */
 export function runPlan(ops, opts = {}) {
   return new Promise((resolve, reject) => {
-    const mon = spawn(BIN, ['monitor'], { stdio: [opts.input !== undefined ? 'pipe' : 'ignore', opts.inherit ? 'inherit' : 'pipe', 'inherit', 'pipe'] });
+    const stdin = opts.input !== undefined || opts.openStdin ? 'pipe' : 'ignore';
+    const mon = spawn(BIN, ['monitor'], { stdio: [stdin, opts.inherit ? 'inherit' : 'pipe', 'inherit', 'pipe'] });
     if (opts.input !== undefined) mon.stdin.end(opts.input);
     const ctl = mon.stdio[3];
     const frames = [];
@@ -484,6 +486,65 @@ const scenarios = {
     const r4 = await runPlan(plan({ monitorOps: [['tty', 1, 1]], extra: [['console', 'dev/nosuch', '']], cmd: ['true'] }));
     expectError(r4, 'console#8', 2);
     expectExit(r4, 1);
+    // console-raw-output needs a console op before it
+    const r5 = await runPlan([['tty', 1, 1], ['console-raw-output'], ['console', '/dev/ptmx', ''], ['exec', '', '/bin/true']]);
+    expectError(r5, 'plan#1', 22);
+    assert(r5.code === 2 && !get(r5, 'pid'), 'no child', r5);
+  },
+  async hostMode() {
+    // no clone op: the command runs on the host, a plain child of the monitor; `console /dev/ptmx`
+    // gives it a terminal of the host's devpts as its controlling terminal, relayed as usual
+    const ef = '/tmp/execdriver-ctest-exit.json';
+    fs.rmSync(ef, { force: true });
+    const r = await runPlan([
+      ['tty', 30, 90], ['exit-file', ef], ['console', '/dev/ptmx', ''], ['closefds'], ['env', 'PATH=/usr/bin:/bin'],
+      ['exec', '/usr/bin:/bin', 'sh', '-c', 'tty; stty size; set -- $(cut -d" " -f4-8 /proc/$$/stat); echo "$1 $3 $5 $$"; read x; echo "got $x"; exit 3'],
+    ], { openStdin: true, afterStart: async (pid, mon) => { await sleep(200); mon.stdin.write('hi\n'); } });
+    const [, tty, size, ids] = r.out.match(/^(\/dev\/pts\/\d+)\r\n(\d+ \d+)\r\n(.*)\r\n/) ?? [];
+    assert(tty && size === '30 90', 'a host terminal with the plan size', r);
+    const [ppid, sid, tpgid, self] = ids.split(' ').map(Number);
+    assert(self === r.pid && sid === self && tpgid === self, 'a session of its own, the terminal its controlling one', r);
+    assert(ppid > 1, 'a child of the monitor', r);
+    assert(r.out.endsWith('hi\r\ngot hi\r\n'), 'input relayed (echoed by the terminal)', r);
+    expectExit(r, 3);
+    assert(JSON.parse(fs.readFileSync(ef, 'utf8')).exitCode === 3, 'exit recorded');
+    fs.rmSync(ef);
+  },
+  async consoleRawOutput() {
+    // output processing locked off: the command's `stty opost onlcr` cannot bring \n → \r\n back
+    const r = await runPlan([
+      ['tty', 24, 80], ['console', '/dev/ptmx', ''], ['console-raw-output'],
+      ['exec', '', '/bin/sh', '-c', 'printf "a\\nb\\n"; stty opost onlcr 2>/dev/null; printf "c\\n"; stty -a | grep -o -- "-opost"'],
+    ]);
+    assert(r.out === 'a\nb\nc\n-opost\n', 'bytes as written', r);
+    expectExit(r, 0);
+  },
+  async consoleExec() {
+    // `execdriver-init console-exec`: a session leader whose fd 0 is a terminal it does not control
+    // (what LXC gives a container's pid 1) makes it its controlling terminal, then execs in place
+    const { spawnSync } = await import('node:child_process');
+    const py = (argv) => spawnSync('python3', ['-c', `
+import os, subprocess, sys
+m, s = os.openpty()
+p = subprocess.Popen(sys.argv[1:], stdin=s, stdout=s, stderr=s, start_new_session=True)
+os.close(s)
+out = b''
+while True:
+    try:
+        d = os.read(m, 4096)
+    except OSError:
+        d = b''
+    if not d:
+        break
+    out += d
+sys.stdout.write(out.decode())
+sys.exit(p.wait())`, ...argv], { encoding: 'utf8', timeout: 10_000 });
+    const r = py([BIN, 'console-exec', 'sh', '-c', 'set -- $(cut -d" " -f6-8 /proc/$$/stat); [ "$1" = $$ ] && [ "$2" != 0 ] && [ "$3" = $$ ] && echo "ctty $$"; exit 5']);
+    assert(r.status === 5 && /^ctty \d+\r\n$/.test(r.stdout), `controlling terminal, the command in place: ${JSON.stringify(r)}`);
+    const nf = py([BIN, 'console-exec', 'no-such-program']);
+    assert(nf.status === 127 && /no-such-program: not found/.test(nf.stdout), `not found → 127: ${JSON.stringify(nf)}`);
+    const notty = spawnSync(BIN, ['console-exec', 'true'], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    assert(notty.status === 125 && /controlling terminal/.test(notty.stderr), `no terminal → 125: ${JSON.stringify(notty)}`);
   },
 };
 

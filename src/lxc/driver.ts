@@ -2,11 +2,12 @@
  * Docker 0.11's lxc driver on LXC 5 (SPEC §3): config.lxc at `<root>/lxc/<id>/config.lxc`,
  * `lxc-start -F` in the foreground (`lxc-execute` when the command asks for an init), start
  * detected by polling `lxc-info`, the exit status from LXC's own log, the OOM counter through a
- * stop hook, everything removed afterwards. Why these choices: NOTES.md.
+ * stop hook, everything removed afterwards. With `tty`, the tool runs on a terminal that the native
+ * driver's C monitor keeps and relays (terminal.ts). Why these choices: NOTES.md.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, readlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -14,6 +15,8 @@ import { hostLayout } from '../cgroups/layout.js';
 import { envPath, normalizeCommand, type NormalizedCommand } from '../command.js';
 import {
   DEFAULT_ROOT,
+  type Attached,
+  type AttachOptions,
   type Command,
   type ContainerSummary,
   type DriverOptions,
@@ -36,13 +39,16 @@ import {
   writeNetworkFiles,
   type NetworkState,
 } from '../network/container.js';
+import { attachConsole, checkSize, sendFrames, terminalSize } from '../native/console.js';
+import { INIT_BINARY, MonitorChannel } from '../native/monitor.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, StateDir, STATE_FILE } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { controllerHomes, lxcDirs, oomCounterFile, parseOomKills, payloadDirsOfPid, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { ensureTarget, findExecutable } from './rootfs.js';
-import { cgroupLines, rawLines, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
+import { cgroupLines, CONSOLE_HELPER, rawLines, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
+import { lxcTerminalPlan } from './terminal.js';
 
 export const DRIVER_NAME = 'lxc';
 
@@ -52,6 +58,8 @@ export const LOG_FILE = 'lxc.log';
 const OOM_FILE = 'oom';
 const EXIT_FILE = 'exit.json';
 const OUTPUT_FILE = 'container.log';
+/** tty, detached: the monitor's attach socket */
+const ATTACH_SOCKET = 'attach.sock';
 
 /** How long a container may take to be RUNNING. */
 const START_TIMEOUT_MS = 30_000;
@@ -68,7 +76,7 @@ export interface LxcState {
   /** the container's init (the command, or LXC's init with `init: true`); 0 until known */
   pid: number;
   startTime: number;
-  /** lxc-start / lxc-execute: the container's monitor */
+  /** lxc-start / lxc-execute: the container's monitor (with `tty`: our C monitor, lxc-start's parent) */
   monitorPid: number;
   monitorStartTime: number;
   /** the Node process of a foreground run (0 when detached) */
@@ -114,6 +122,9 @@ function toExitStatus(exitCode: number, signal: number, oomKills: number): ExitS
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The control channels of the foreground tty containers this process runs (root + id), for resize. */
+const foregroundConsoles = new Map<string, MonitorChannel>();
 
 function findTools(dir?: string): Tools {
   const standard = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -350,13 +361,15 @@ export class LxcDriver implements ManagedDriver {
     const netnsPath = this.joinedNetns(cmd);
     const tool = cmd.init ? ('lxc-execute' as const) : ('lxc-start' as const);
     const pipes = opts.pipes ?? {};
-    const consolePath = this.callerTerminal(cmd, pipes, !!opts.detach);
+    const size = opts.consoleSize ?? terminalSize(pipes.stdout) ?? { rows: 24, cols: 80 };
+    const consoleSize = cmd.tty ? checkSize(size.rows, size.cols) : undefined;
 
     const state = this.state(cmd.id);
     state.create();
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     let net: NetworkState | undefined;
     let child: ChildProcess | undefined;
+    let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
     let oomFd: number | undefined;
     let outFd: number | undefined;
@@ -393,8 +406,8 @@ export class LxcDriver implements ManagedDriver {
         user,
         network: net,
         ...(netnsPath ? { netnsPath } : {}),
-        ...(consolePath ? { consolePath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
+        ...(cmd.tty && tool === 'lxc-start' ? { consoleHelper: INIT_BINARY } : {}),
       });
       state.writeText(CONFIG_FILE, config);
 
@@ -402,27 +415,50 @@ export class LxcDriver implements ManagedDriver {
       if (opts.detach) {
         outFd = openSync(state.path(OUTPUT_FILE), 'a', 0o600);
         stdio = ['ignore', outFd, outFd];
-      } else if (consolePath) {
-        stdio = [pipes.stdin === process.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'];
+      } else if (cmd.tty) {
+        // stdin always through a pipe fed once the container runs: lxc-start sets up its terminal
+        // with TCSAFLUSH, which drops what was typed before. stderr is merged into the terminal.
+        stdio = [pipes.stdin ? 'pipe' : 'ignore', stdioFor(pipes.stdout, process.stdout), 'ignore'];
       } else {
         stdio = [stdioFor(pipes.stdin, process.stdin), stdioFor(pipes.stdout, process.stdout), stdioFor(pipes.stderr, process.stderr)];
       }
       const common = ['-n', cmd.id, '-P', this.lxcPath, '-f', state.path(CONFIG_FILE), '-o', logPath, '-l', 'DEBUG'];
+      const bin = tool === 'lxc-start' ? this.tools.start : this.tools.execute;
+      // tty: lxc-start leaves the command without a controlling terminal (no ^C, no job control):
+      // our helper makes LXC's console that, then execs the command (LXC's init does it for lxc-execute)
+      const command = cmd.tty && tool === 'lxc-start' ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint] : [cmd.entrypoint];
       const args =
         tool === 'lxc-start'
-          ? ['-F', '-C', ...common, '--', cmd.entrypoint, ...cmd.arguments]
-          : [...common, '--', cmd.entrypoint, ...cmd.arguments];
-      // Own session: a terminal's Ctrl-C reaches the caller only, which decides what to forward.
-      child = spawn(tool === 'lxc-start' ? this.tools.start : this.tools.execute, args, { stdio, detached: true, env: toolEnv() });
-      const spawned = child;
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-        spawned.once('exit', (code, signal) => resolve({ code, signal }));
-        spawned.once('error', () => resolve({ code: null, signal: null }));
-      });
+          ? ['-F', '-C', ...common, '--', ...command, ...cmd.arguments]
+          : [...common, '--', ...command, ...cmd.arguments];
+      let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+      if (consoleSize) {
+        // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts)
+        const env = Object.entries(toolEnv()).map(([k, v]) => `${k}=${v}`);
+        const plan = lxcTerminalPlan({
+          argv: [bin, ...args],
+          env,
+          size: consoleSize,
+          detach: !!opts.detach,
+          ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}),
+        });
+        monitor = MonitorChannel.spawn(stdio, cmd.id);
+        child = monitor.child;
+        monitor.sendPlan(plan);
+        ({ exited } = await this.startMonitor(cmd.id, tool, monitor));
+      } else {
+        // Own session: a terminal's Ctrl-C reaches the caller only, which decides what to forward.
+        child = spawn(bin, args, { stdio, detached: true, env: toolEnv() });
+        const spawned = child;
+        exited = new Promise((resolve) => {
+          spawned.once('exit', (code, signal) => resolve({ code, signal }));
+          spawned.once('error', () => resolve({ code: null, signal: null }));
+        });
+      }
       if (outFd !== undefined) closeSync(outFd);
       outFd = undefined;
-      if (!opts.detach && !consolePath) {
-        if (pipes.stdin && stdio[0] === 'pipe' && child.stdin) {
+      if (!opts.detach) {
+        if (pipes.stdin && stdio[0] === 'pipe' && child.stdin && !cmd.tty) {
           child.stdin.on('error', () => {});
           pipes.stdin.pipe(child.stdin);
         }
@@ -470,15 +506,19 @@ export class LxcDriver implements ManagedDriver {
 
       opts.onStart?.({ id: cmd.id, pid });
       if (opts.detach) {
-        child.unref();
+        if (monitor) monitor.release();
+        else child.unref();
         closeSync(logFd);
         closeSync(oomFd);
         logFd = oomFd = undefined;
-        return { id: cmd.id, pid, exited: Promise.resolve({ exitCode: -1, oomKilled: false }) };
+        const resize = (rows: number, cols: number) => void this.resize(cmd.id, rows, cols).catch(() => {});
+        return { id: cmd.id, pid, exited: Promise.resolve({ exitCode: -1, oomKilled: false }), ...(cmd.tty ? { resize } : {}) };
       }
       const fds = { log: logFd, oom: oomFd };
       logFd = oomFd = undefined;
-      return { id: cmd.id, pid, exited: this.awaitExit(cmd.id, tool, exited, fds, record) };
+      const status = this.awaitExit(cmd.id, tool, exited, fds, record);
+      if (!monitor) return { id: cmd.id, pid, exited: status };
+      return { id: cmd.id, pid, exited: status, resize: this.foreground(cmd.id, monitor, status, pipes.stdin) };
     } catch (err) {
       if (outFd !== undefined) closeSync(outFd);
       if (logFd !== undefined) closeSync(logFd);
@@ -530,27 +570,91 @@ export class LxcDriver implements ManagedDriver {
   }
 
   /**
-   * tty mode: LXC can only pass on a terminal the caller already has (fds 0-2 inherited, the
-   * device bound on /dev/console). A pty for plain streams or a detached container needs a pty
-   * holder Node cannot be (NOTES.md, "tty"): refused clearly rather than run without a terminal.
+   * tty: the monitor's `pid`, then `go`, then `started` (the tool was exec'd on the terminal).
+   * Returns the tool's end: the monitor's `exit` frame (its status), once the monitor has gone.
    */
-  private callerTerminal(cmd: NormalizedCommand, pipes: Pipes, detach: boolean): string | undefined {
-    if (!cmd.tty) return undefined;
-    let device: string | undefined;
-    if (!detach && pipes.stdout === process.stdout && process.stdout.isTTY) {
-      try {
-        device = readlinkSync('/proc/self/fd/1');
-      } catch {
-        device = undefined;
-      }
+  private async startMonitor(
+    id: string,
+    tool: string,
+    monitor: MonitorChannel,
+  ): Promise<{ exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+    const pidFrame = await monitor.next();
+    if (pidFrame?.[0] === 'pid') monitor.send('go');
+    const reply = pidFrame?.[0] === 'pid' ? await monitor.next() : pidFrame;
+    if (reply?.[0] !== 'started') {
+      const errno = Number(reply?.[2] ?? 0);
+      const why =
+        reply?.[0] === 'error'
+          ? `${reply[4] ?? ''}${errno ? `: ${describeErrno(errno)}` : ''} (init step ${reply[1]})`
+          : `the terminal helper ended (${reply ? reply.join(' ') : 'no answer'})`;
+      throw new StartError('ERR_START_FAILED', `run ${tool} on a terminal: ${why}`, { containerId: id, step: 'tty', path: tool });
     }
-    if (!device?.startsWith('/dev/')) {
-      throw new InvalidConfigError(
-        'the lxc driver gives a container a terminal only when the caller runs it in the foreground on its own terminal (stdout a tty); not to streams or a detached container',
-        { containerId: cmd.id, step: 'tty' },
-      );
+    const exited = (async () => {
+      let f: string[] | undefined;
+      do f = await monitor.next();
+      while (f && f[0] !== 'exit');
+      await monitor.closed();
+      if (!f) return { code: monitor.child.exitCode, signal: monitor.child.signalCode };
+      const sig = Number(f[2]);
+      return { code: sig ? null : Number(f[1]), signal: sig ? (signalNames.get(sig) ?? null) : null };
+    })();
+    return { exited };
+  }
+
+  /**
+   * A foreground tty container runs: its input starts now (see start), resize goes through the
+   * monitor's control socket; both end with the container.
+   */
+  private foreground(id: string, monitor: MonitorChannel, status: Promise<ExitStatus>, stdin: Readable | null | undefined): (rows: number, cols: number) => void {
+    const key = `${this.root}\0${id}`;
+    foregroundConsoles.set(key, monitor);
+    const input = monitor.child.stdin;
+    if (stdin && input) {
+      input.on('error', () => {});
+      stdin.pipe(input);
     }
-    return device;
+    const done = () => {
+      if (foregroundConsoles.get(key) === monitor) foregroundConsoles.delete(key);
+      if (stdin && input) stdin.unpipe(input);
+    };
+    status.then(done, done);
+    return (rows, cols) => {
+      checkSize(rows, cols);
+      monitor.send('resize', String(rows), String(cols));
+    };
+  }
+
+  /** The window size of a tty container's terminal: one this process runs, or a detached one. */
+  async resize(id: string, rows: number, cols: number): Promise<void> {
+    checkSize(rows, cols);
+    const fg = foregroundConsoles.get(`${this.root}\0${id}`);
+    if (fg) return fg.send('resize', String(rows), String(cols));
+    const path = this.attachSocket(id);
+    await sendFrames(path, [['resize', String(rows), String(cols)]]).catch((e: NodeJS.ErrnoException) => {
+      throw this.attachFailure(id, e);
+    });
+  }
+
+  /** Connect to a detached tty container's terminal (its monitor's attach socket). */
+  async attach(id: string, options: AttachOptions): Promise<Attached> {
+    const path = this.attachSocket(id);
+    return attachConsole(path, options).catch((e: NodeJS.ErrnoException) => {
+      throw this.attachFailure(id, e);
+    });
+  }
+
+  private attachSocket(id: string): string {
+    const state = this.state(id);
+    if (!state.exists()) throw new NotFoundError(id, state.dir);
+    const path = state.path(ATTACH_SOCKET);
+    if (existsSync(path)) return path;
+    this.running(id);
+    throw new ExecDriverError('ERR_STATE', 'has no terminal to attach to (start it detached with tty)', { containerId: id });
+  }
+
+  private attachFailure(id: string, e: NodeJS.ErrnoException): Error {
+    if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') return new NotRunningError(id);
+    return new ExecDriverError('ERR_SYSTEM', `connect to the terminal: ${e.message}`, { containerId: id, cause: e });
   }
 
   /** The net namespace of the container this one joins (network mode container:<id>), native or lxc. */

@@ -31,11 +31,17 @@ export interface LxcRenderContext {
   network: NetworkState;
   /** `container:<id>` mode: the network namespace to join (`/proc/<pid>/ns/net`) */
   netnsPath?: string;
-  /** a terminal device of the caller to bind on /dev/console (tty mode on a terminal) */
-  consolePath?: string;
   /** the command of an `lxc.hook.stop` hook (runs on the host before LXC removes the cgroups) */
   stopHook?: string;
+  /**
+   * tty with lxc-start: the host's execdriver-init, bound read-only on CONSOLE_HELPER to run the
+   * command through `console-exec` (LXC's console is not the command's controlling terminal)
+   */
+  consoleHelper?: string;
 }
+
+/** Where the console helper is in the container (/dev is LXC's autodev tmpfs: nothing lands in the rootfs). */
+export const CONSOLE_HELPER = '/dev/.execdriver-init';
 
 /** Docker 0.11's /dev/pts size and /dev/shm size. */
 export const PTY_MAX = 1024;
@@ -188,8 +194,9 @@ function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
   if (!cmd.privileged) {
     for (const p of MASKED_PROC) lines.push(`lxc.mount.entry = /dev/null ${p} none bind,optional 0 0`);
   }
-  if (ctx.consolePath) {
-    lines.push(`lxc.mount.entry = ${escapeMountPath(oneLine(ctx.consolePath, 'console', cmd.id))} dev/console none bind,rw,create=file 0 0`);
+  if (ctx.consoleHelper) {
+    const helper = escapeMountPath(oneLine(ctx.consoleHelper, 'console helper', cmd.id));
+    lines.push(`lxc.mount.entry = ${helper} ${target(CONSOLE_HELPER)} none bind,ro,create=file 0 0`);
   }
   for (const m of cmd.mounts) {
     const src = escapeMountPath(oneLine(m.source, 'volume source', cmd.id));
@@ -232,8 +239,12 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
   out.push([
     '# a dedicated devpts instance, with a bounded number of pseudo terminals',
     `lxc.pty.max = ${PTY_MAX}`,
-    '# no console of LXC\'s own: the container\'s stdio are the ones lxc-start got',
-    'lxc.console.path = none',
+    ...(cmd.tty
+      ? [
+          '# tty: LXC\'s console, a pty of that devpts on the command\'s fds 0-2 and /dev/console,',
+          '# relayed by lxc-start to its own terminal (lxc.console.path left to its default)',
+        ]
+      : ['# no console of LXC\'s own: the container\'s stdio are the ones lxc-start got', 'lxc.console.path = none']),
     '# no ttys',
     'lxc.tty.max = 0',
     '# a fresh /dev (tmpfs) with the standard nodes',

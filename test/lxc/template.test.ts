@@ -65,6 +65,18 @@ describe('lxc template', () => {
     assert.match(text, /# devpts: LXC mounts a new instance/);
   });
 
+  it("tty: LXC's console (lxc.console.path left to its default), its devpts and no /dev/ttyN", () => {
+    const l = lines(render({ tty: true }));
+    assert.ok(!l.some((x) => x.startsWith('lxc.console.')), 'no lxc.console.* key: the default console');
+    assert.ok(l.includes('lxc.pty.max = 1024'));
+    assert.ok(l.includes('lxc.tty.max = 0'));
+    assert.ok(l.includes('lxc.environment = TERM=xterm'));
+    assert.ok(l.includes('lxc.cgroup.devices.allow = c 136:* rwm'), 'the console is a pty of the container devpts');
+    assert.ok(!l.some((x) => x.includes('execdriver-init')), 'no console helper unless asked');
+    const h = lines(render({ tty: true }, { consoleHelper: '/opt/my tools/execdriver-init' }));
+    assert.ok(h.includes('lxc.mount.entry = /opt/my\\040tools/execdriver-init dev/.execdriver-init none bind,ro,create=file 0 0'));
+  });
+
   it('memory, soft limit and the asked swap value; cpu, cpuset, pids (v1 keys)', () => {
     const l = lines(
       render({

@@ -1,0 +1,48 @@
+/**
+ * tty mode of the lxc driver: `lxc-start -F` (or `lxc-execute`) runs on a pseudo-terminal that
+ * the C monitor of the native driver keeps (native/PROTOCOL.md, "Host mode"). LXC gives the
+ * container a console of its own (a pty of the container's devpts on the command's fds 0-2 and
+ * /dev/console) and relays it to its controlling terminal, which is ours: the monitor relays that
+ * one to the caller's streams or, detached, to the attach socket, exactly as for a native
+ * container. Window sizes travel monitor → our terminal → SIGWINCH to lxc-start → LXC's console.
+ */
+import type { ConsoleSize } from '../driver.js';
+import { ATTACH_BUFFER, type Op } from '../native/plan.js';
+
+export interface LxcTerminalPlan {
+  /** the tool and its arguments; argv[0] an absolute path */
+  argv: [string, ...string[]];
+  /** the tool's whole environment */
+  env: string[];
+  size: ConsoleSize;
+  detach: boolean;
+  /** detached: where clients attach */
+  attachSocket?: string;
+}
+
+/**
+ * The monitor's plan: no `clone` (the tool is a plain child of the monitor, on the host), a
+ * terminal from the host's devpts as its controlling terminal and fds 0-2, then the tool.
+ *
+ * - `console-raw-output`: lxc-start sets OPOST|ONLCR on its terminal, while its container's
+ *   console has already turned every \n into \r\n: locked off, the output stays \r\n as with the
+ *   native driver (not \r\r\n).
+ * - `pdeathsig 9`: a monitor that is killed takes lxc-start along (and LXC its container).
+ * - no `signals-forward`: lxc-start leaves its terminal on SIGTERM ("Detaching from the
+ *   terminal") and the start fails; signals go to the container's init instead (driver.kill).
+ * - no `exit-file`: the monitor would record lxc-start's status (always 0 once the container
+ *   ran); the container's own is in LXC's log, read as without tty.
+ */
+export function lxcTerminalPlan(p: LxcTerminalPlan): Op[] {
+  const ops: Op[] = [];
+  if (p.detach) ops.push(['detach']);
+  ops.push(['tty', String(p.size.rows), String(p.size.cols)]);
+  if (p.attachSocket) ops.push(['attach-socket', p.attachSocket, String(ATTACH_BUFFER)]);
+  ops.push(['console', '/dev/ptmx', '']);
+  ops.push(['console-raw-output']);
+  ops.push(['closefds']);
+  ops.push(['pdeathsig', '9']);
+  for (const e of p.env) ops.push(['env', e]);
+  ops.push(['exec', '', ...p.argv]);
+  return ops;
+}
