@@ -171,8 +171,15 @@ not executable, 127 when it is not found.`,
       return 0;
     }
     let id: string | undefined;
+    const pending: NodeJS.Signals[] = [];
     const forward = (sig: NodeJS.Signals) => {
-      if (id) driver.kill(id, sig).catch(() => {});
+      if (!id) return void pending.push(sig); // delivered once the container runs
+      driver.kill(id, sig).catch(() => {});
+      if (sig === 'SIGHUP' && command.tty) {
+        // our terminal hung up: the container gets SIGHUP, and is killed if it does not end by itself
+        const cid = id;
+        setTimeout(() => driver.kill(cid, 'SIGKILL', { all: true }).catch(() => {}), 2000).unref();
+      }
     };
     for (const s of FORWARDED) process.on(s, forward);
     // -t: the container's terminal relays ours, raw while typing goes to it (-i); sizes follow ours
@@ -184,6 +191,7 @@ not executable, 127 when it is not found.`,
         { stdin: values['interactive'] ? process.stdin : null, stdout: process.stdout, stderr: command.tty ? null : process.stderr },
         (info) => {
           id = info.id;
+          for (const sig of pending.splice(0)) forward(sig);
         },
       );
       return status.exitCode;
