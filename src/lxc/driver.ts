@@ -41,6 +41,7 @@ import {
 } from '../network/container.js';
 import { attachConsole, checkSize, sendFrames, terminalSize } from '../native/console.js';
 import { INIT_BINARY, MonitorChannel } from '../native/monitor.js';
+import { sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, StateDir, STATE_FILE } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { controllerHomes, lxcDirs, oomCounterFile, parseOomKills, payloadDirsOfPid, payloadPids, removeLeftovers } from './cgroup.js';
@@ -121,7 +122,6 @@ function toExitStatus(exitCode: number, signal: number, oomKills: number): ExitS
   return s;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The control channels of the foreground tty containers this process runs (root + id), for resize. */
 const foregroundConsoles = new Map<string, MonitorChannel>();
@@ -707,9 +707,9 @@ export class LxcDriver implements ManagedDriver {
     if (child && child.exitCode === null && child.signalCode === null) {
       const gone = new Promise<void>((r) => child.once('exit', () => r()));
       await this.lxcStop(id);
-      if (!(await Promise.race([gone.then(() => true), sleep(5000).then(() => false)]))) {
+      if (!(await within(gone.then(() => true), 5000, false))) {
         child.kill('SIGKILL');
-        await Promise.race([gone, sleep(2000)]);
+        await within(gone, 2000, undefined);
       }
     }
     await removeLeftovers(lxcDirs(id), id).catch(() => {});

@@ -26,6 +26,7 @@ import {
   type NetworkState,
 } from '../network/container.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, StateDir } from '../state/index.js';
+import { sleep, within } from '../time.js';
 import { resolveUser } from '../users.js';
 import { packageVersion } from '../version.js';
 import { attachConsole, checkSize, sendFrames, terminalSize } from './console.js';
@@ -90,8 +91,6 @@ function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.Re
   return 'pipe';
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** A promise whose work starts only when someone awaits it. */
 function lazyPromise<T>(start: () => Promise<T>): Promise<T> {
   let p: Promise<T> | undefined;
@@ -104,14 +103,6 @@ function lazyPromise<T>(start: () => Promise<T>): Promise<T> {
   } as Promise<T>;
 }
 
-/** `p`, or `fallback` after `ms`, without a timer left to hold the process open. */
-function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<F>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
 
 /** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its start and exit. */
 const traces = new Map<string, { last: bigint; parts: string[] }>();

@@ -1,3 +1,4 @@
+import { sleep } from '../time.js';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { ExecDriverError, InvalidConfigError } from '../errors.js';
 import { allocations, ipamDir } from './ipam.js';
@@ -39,7 +40,6 @@ export interface BridgeInfo {
   mtu: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function readSys(name: string, file: string): Promise<string | null> {
   try {
