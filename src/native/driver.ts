@@ -31,7 +31,7 @@ import { resolveUser } from '../users.js';
 import { packageVersion } from '../version.js';
 import { attachConsole, checkSize, sendFrames, terminalSize } from './console.js';
 import { MonitorChannel, type Stdio } from './monitor.js';
-import { buildPlan, capabilitiesInMask } from './plan.js';
+import { buildPlan, capabilitiesInMask, VETH_PEER } from './plan.js';
 import { buildContainerJson, CGROUP_PARENT, type ContainerJson } from './template.js';
 
 export const DRIVER_NAME = 'native';
@@ -240,6 +240,8 @@ export class NativeDriver implements ManagedDriver {
           address: net.ipAddress!,
           prefixLen: net.prefixLen!,
           ...(net.gateway ? { gateway: net.gateway } : {}),
+          peerName: VETH_PEER,
+          configureInside: false, // the C init does it (ifaddr, ifup, route-default): one process fewer
         });
         net.hostInterface = veth.hostInterface;
         trace(cmd.id, 'veth-attach');

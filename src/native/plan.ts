@@ -7,6 +7,17 @@ import type { ContainerJson } from './template.js';
 /** One op of the plan handed to the C init (native/PROTOCOL.md): its name and arguments. */
 export type Op = [string, ...string[]];
 
+/** The container's end of its veth pair. */
+export const VETH_PEER = 'eth0';
+
+/** The broadcast address of `ip/prefixLen`. */
+function broadcastOf(ip: string, prefixLen: number): string {
+  const n = ip.split('.').reduce((acc, o) => (acc << 8) | Number(o), 0) >>> 0;
+  const host = prefixLen >= 32 ? 0 : (0xffffffff >>> prefixLen) >>> 0;
+  const b = (n | host) >>> 0;
+  return [24, 16, 8, 0].map((s) => (b >>> s) & 255).join('.');
+}
+
 export const MS = {
   RDONLY: 0x1,
   NOSUID: 0x2,
@@ -105,7 +116,16 @@ export function buildPlan(p: PlanInputs): Op[] {
   // --- the container's part; the child is in its cgroups by now
   if (c.namespaces['NEWCGROUP']) ops.push(['unshare', num(CLONE.NEWCGROUP)]);
   if (p.netnsPath) ops.push(['setns', p.netnsPath, num(CLONE.NEWNET)]);
-  for (const n of c.networks ?? []) if (n.type === 'loopback') ops.push(['ifup', 'lo']);
+  for (const n of c.networks ?? []) {
+    if (n.type === 'loopback') ops.push(['ifup', 'lo']);
+    if (n.type === 'veth' && n.address) {
+      // the pair exists by now (made from the host before `go`); its inside end is ours to configure
+      const [ip = '', prefix = '32'] = n.address.split('/');
+      ops.push(['ifaddr', VETH_PEER, ip, prefix, broadcastOf(ip, Number(prefix))]);
+      ops.push(['ifup', VETH_PEER]);
+      if (n.gateway) ops.push(['route-default', n.gateway]);
+    }
+  }
 
   // mounts
   const root = c.rootfs;

@@ -21,6 +21,12 @@ export interface AttachVethOptions {
   gateway?: string;
   /** the interface's name inside the namespace; default `eth0` */
   peerName?: string;
+  /**
+   * configure the address, `up` and the route inside the namespace too (a second process,
+   * `nsenter … ip -batch`); false when whoever runs in the namespace does it (the native
+   * driver's C init, which saves that process). Default true.
+   */
+  configureInside?: boolean;
 }
 
 export interface AttachedVeth {
@@ -132,6 +138,7 @@ export async function attachVeth(options: AttachVethOptions): Promise<AttachedVe
       }
     }
 
+    if (options.configureInside === false) return { hostInterface, peerName };
     const lines = [
       `addr add ${options.address}/${options.prefixLen} brd + dev ${peerName}`,
       `link set dev ${peerName} up`,

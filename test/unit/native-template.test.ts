@@ -106,6 +106,29 @@ describe('the plan', () => {
       rmSync(vol, { recursive: true, force: true });
     }
   });
+  it("bridge mode: the C init configures eth0 (address, broadcast, up, default route) after loopback", () => {
+    const p = plan({}, {});
+    assert.equal(p.some((o) => o[0] === 'ifaddr'), false, 'no veth without an address');
+    const config = buildContainerJson(normalizeCommand({ ...base, network: { mode: 'bridge' } }), {
+      cgroupNamespace: false,
+      network: { mode: 'bridge', bridge: 'br0', ipAddress: '10.88.3.7', prefixLen: 16, gateway: '10.88.0.1', mtu: 1400 },
+    });
+    assert.deepEqual(config.networks?.[1], {
+      type: 'veth',
+      context: { bridge: 'br0', prefix: 'veth' },
+      address: '10.88.3.7/16',
+      gateway: '10.88.0.1',
+      mtu: 1400,
+    });
+    const ops = buildPlan({ config, user, hostCapabilities: [], lastCap: 40, exitFile: '/e', cleanupCgroups: [], detach: false });
+    const i = ops.findIndex((o) => o[0] === 'ifaddr');
+    assert.deepEqual(ops.slice(i - 1, i + 3), [
+      ['ifup', 'lo'],
+      ['ifaddr', 'eth0', '10.88.3.7', '16', '10.88.255.255'],
+      ['ifup', 'eth0'],
+      ['route-default', '10.88.0.1'],
+    ]);
+  });
   it('exec looks up the command on the container PATH', () => {
     const p = plan({ env: ['PATH=/x:/y'] });
     assert.deepEqual(p.at(-1), ['exec', '/x:/y', 'sh', '-c', 'true']);
