@@ -1,4 +1,4 @@
-/** Timing helpers shared by the drivers and mechanisms. */
+/** Timing and promise helpers shared by the drivers and mechanisms. */
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -9,4 +9,16 @@ export function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T 
     timer = setTimeout(() => resolve(fallback), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** A promise whose work starts only when someone awaits it. */
+export function lazyPromise<T>(start: () => Promise<T>): Promise<T> {
+  let p: Promise<T> | undefined;
+  const get = () => (p ??= start());
+  return {
+    then: (ok, fail) => get().then(ok, fail),
+    catch: (fail) => get().catch(fail),
+    finally: (f) => get().finally(f),
+    [Symbol.toStringTag]: 'Promise',
+  } as Promise<T>;
 }

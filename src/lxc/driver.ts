@@ -41,7 +41,7 @@ import {
 } from '../network/container.js';
 import { attachConsole, checkSize, sendFrames, terminalSize } from '../native/console.js';
 import { INIT_BINARY, MonitorChannel } from '../native/monitor.js';
-import { sleep, within } from '../time.js';
+import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, StateDir, STATE_FILE } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { controllerHomes, lxcDirs, oomCounterFile, parseOomKills, payloadDirsOfPid, payloadPids, removeLeftovers } from './cgroup.js';
@@ -512,7 +512,8 @@ export class LxcDriver implements ManagedDriver {
         closeSync(oomFd);
         logFd = oomFd = undefined;
         const resize = (rows: number, cols: number) => void this.resize(cmd.id, rows, cols).catch(() => {});
-        return { id: cmd.id, pid, exited: Promise.resolve({ exitCode: -1, oomKilled: false }), ...(cmd.tty ? { resize } : {}) };
+        // a detached container is waited for only if someone asks (wait() reads its record)
+        return { id: cmd.id, pid, exited: lazyPromise(() => this.wait(cmd.id)), ...(cmd.tty ? { resize } : {}) };
       }
       const fds = { log: logFd, oom: oomFd };
       logFd = oomFd = undefined;

@@ -26,7 +26,7 @@ import {
   type NetworkState,
 } from '../network/container.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, StateDir } from '../state/index.js';
-import { sleep, within } from '../time.js';
+import { lazyPromise, sleep, within } from '../time.js';
 import { resolveUser } from '../users.js';
 import { packageVersion } from '../version.js';
 import { attachConsole, checkSize, sendFrames, terminalSize } from './console.js';
@@ -90,19 +90,6 @@ function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.Re
   if (stream === std) return 'inherit';
   return 'pipe';
 }
-
-/** A promise whose work starts only when someone awaits it. */
-function lazyPromise<T>(start: () => Promise<T>): Promise<T> {
-  let p: Promise<T> | undefined;
-  const get = () => (p ??= start());
-  return {
-    then: (ok, fail) => get().then(ok, fail),
-    catch: (fail) => get().catch(fail),
-    finally: (f) => get().finally(f),
-    [Symbol.toStringTag]: 'Promise',
-  } as Promise<T>;
-}
-
 
 /** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its start and exit. */
 const traces = new Map<string, { last: bigint; parts: string[] }>();

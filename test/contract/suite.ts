@@ -211,6 +211,18 @@ export function contractSuite(driverName: string, options: SuiteOptions = {}): v
       await driver.delete(withInit.id);
     });
 
+    test("a detached container's exited resolves with its recorded status when awaited", async () => {
+      const c = sh('sleep 0.2; exit 9');
+      const started = await driver.start(c, { detach: true });
+      try {
+        const s = await started.exited;
+        assert.equal(s.exitCode, 9);
+        assert.equal(s.oomKilled, false);
+      } finally {
+        await driver.delete(c.id, { force: true });
+      }
+    });
+
     test('kill --all signals every process of the container', async () => {
       const c = sh('sleep 1000 & sleep 1000 & wait', { init: true });
       await driver.start(c, { detach: true });
