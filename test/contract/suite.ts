@@ -223,6 +223,24 @@ export function contractSuite(driverName: string, options: SuiteOptions = {}): v
       }
     });
 
+    test('a foreground container dies with the Node process that runs it; list reclaims it', async () => {
+      const id = uniqueId(driverName.slice(0, 2));
+      const index = new URL('../../src/index.js', import.meta.url).href;
+      const script = `
+        const { createDriver } = await import(${JSON.stringify(index)});
+        const d = createDriver(${JSON.stringify(driverName)}, { root: ${JSON.stringify(TEST_ROOT)} });
+        await d.run({ id: ${JSON.stringify(id)}, rootfs: ${JSON.stringify(rootfs.dir)}, entrypoint: 'sleep', arguments: ['1000'],
+          network: { mode: 'none' } }, {}, () => console.log('started'));`;
+      const { spawn } = await import('node:child_process');
+      const node = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => node.stdout!.once('data', () => resolve()));
+      assert.equal(driver.info(id).isRunning(), true);
+      node.kill('SIGKILL');
+      await until(() => !driver.info(id).isRunning(), 10_000, 'the container to die with its Node process');
+      await until(async () => (await driver.list()).every((c) => c.id !== id), 10_000, 'list to reclaim it');
+      assert.equal(existsSync(join(TEST_ROOT, driverName, id)), false);
+    });
+
     test('kill --all signals every process of the container', async () => {
       const c = sh('sleep 1000 & sleep 1000 & wait', { init: true });
       await driver.start(c, { detach: true });
