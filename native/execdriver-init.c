@@ -3,6 +3,7 @@
  *
  *   execdriver-init monitor      (fd 3: the control socket; fds 0-2: the container's stdio)
  *   execdriver-init console-exec CMD [ARG...]   (inside a container: fd 0 the controlling terminal)
+ *   execdriver-init die-with-parent PATH [ARG...]   (PATH exec'd with PR_SET_PDEATHSIG SIGKILL)
  *
  * The monitor reads the plan (frames up to ["end"]), clones the container child into the asked
  * namespaces, reports ["pid", N] and waits for ["go"] or ["abort"]. After "go" the child carries
@@ -1671,13 +1672,37 @@ static int console_exec(int argc, char **argv)
 	return 125;
 }
 
+/* ------------------------------------------------------------------ die-with-parent */
+
+/*
+ * execdriver-init die-with-parent PATH [ARG...]: exec PATH (absolute) so that it gets SIGKILL when
+ * the process that started us dies, which Node's spawn cannot ask for. The parent may already be
+ * gone between fork and prctl: then PATH is not run at all.
+ */
+static int die_with_parent(char **argv)
+{
+	pid_t parent = getppid();
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		dprintf(2, "execdriver-init: die-with-parent: set the parent death signal: %s\n", strerror(errno));
+		return 125;
+	}
+	if (getppid() != parent)
+		return 137;
+	execv(argv[0], argv);
+	dprintf(2, "execdriver-init: die-with-parent: exec %s: %s\n", argv[0], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
 		return console_exec(argc - 2, argv + 2);
+	if (argc >= 3 && !strcmp(argv[1], "die-with-parent"))
+		return die_with_parent(argv + 2);
 	if (argc != 2 || strcmp(argv[1], "monitor")) {
 		dprintf(2, "usage: execdriver-init monitor              (the plan comes on fd 3)\n"
 			   "       execdriver-init console-exec CMD [ARG...]  (fd 0 the controlling terminal, then CMD)\n"
+			   "       execdriver-init die-with-parent PATH [ARG...]  (PATH killed when our parent dies)\n"
 			   "see PROTOCOL.md\n");
 		return 2;
 	}

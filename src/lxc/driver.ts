@@ -62,9 +62,6 @@ const OUTPUT_FILE = 'container.log';
 /** tty, detached: the monitor's attach socket */
 const ATTACH_SOCKET = 'attach.sock';
 
-/** util-linux's setpriv, for PR_SET_PDEATHSIG on the tool of a foreground container. */
-const SETPRIV = '/usr/bin/setpriv';
-
 /** How long a container may take to be RUNNING. */
 const START_TIMEOUT_MS = 30_000;
 /** How long to wait for LXC's log to say the command started before polling lxc-info anyway. */
@@ -451,9 +448,9 @@ export class LxcDriver implements ManagedDriver {
         ({ exited } = await this.startMonitor(cmd.id, tool, monitor));
       } else {
         // Own session: a terminal's Ctrl-C reaches the caller only, which decides what to forward.
-        // In the foreground the tool dies with us (setpriv sets PR_SET_PDEATHSIG, then execs it),
-        // and the container with it: a dead Node process never leaves a container behind.
-        const [file, argv] = opts.detach ? [bin, args] : [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...args]];
+        // In the foreground the tool dies with us (our static helper sets PR_SET_PDEATHSIG, then
+        // execs it), and the container with it: a dead Node process never leaves a container behind.
+        const [file, argv] = opts.detach ? [bin, args] : [INIT_BINARY, ['die-with-parent', bin, ...args]];
         child = spawn(file, argv, { stdio, detached: true, env: toolEnv() });
         const spawned = child;
         exited = new Promise((resolve) => {
