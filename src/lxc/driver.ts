@@ -39,7 +39,7 @@ import {
   writeNetworkFiles,
   type NetworkState,
 } from '../network/container.js';
-import { attachConsole, checkSize, sendFrames, terminalSize } from '../native/console.js';
+import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../native/console.js';
 import { INIT_BINARY, MonitorChannel } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, StateDir, STATE_FILE } from '../state/index.js';
@@ -59,8 +59,6 @@ export const LOG_FILE = 'lxc.log';
 const OOM_FILE = 'oom';
 const EXIT_FILE = 'exit.json';
 const OUTPUT_FILE = 'container.log';
-/** tty, detached: the monitor's attach socket */
-const ATTACH_SOCKET = 'attach.sock';
 
 /** How long a container may take to be RUNNING. */
 const START_TIMEOUT_MS = 30_000;
@@ -123,8 +121,6 @@ function toExitStatus(exitCode: number, signal: number, oomKills: number): ExitS
 }
 
 
-/** The control channels of the foreground tty containers this process runs (root + id), for resize. */
-const foregroundConsoles = new Map<string, MonitorChannel>();
 
 function findTools(dir?: string): Tools {
   const standard = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -610,55 +606,24 @@ export class LxcDriver implements ManagedDriver {
    * monitor's control socket; both end with the container.
    */
   private foreground(id: string, monitor: MonitorChannel, status: Promise<ExitStatus>, stdin: Readable | null | undefined): (rows: number, cols: number) => void {
-    const key = `${this.root}\0${id}`;
-    foregroundConsoles.set(key, monitor);
     const input = monitor.child.stdin;
     if (stdin && input) {
       input.on('error', () => {});
       stdin.pipe(input);
+      const done = () => stdin.unpipe(input);
+      status.then(done, done);
     }
-    const done = () => {
-      if (foregroundConsoles.get(key) === monitor) foregroundConsoles.delete(key);
-      if (stdin && input) stdin.unpipe(input);
-    };
-    status.then(done, done);
-    return (rows, cols) => {
-      checkSize(rows, cols);
-      monitor.send('resize', String(rows), String(cols));
-    };
+    return trackForeground(this.state(id), monitor, status);
   }
 
   /** The window size of a tty container's terminal: one this process runs, or a detached one. */
   async resize(id: string, rows: number, cols: number): Promise<void> {
-    checkSize(rows, cols);
-    const fg = foregroundConsoles.get(`${this.root}\0${id}`);
-    if (fg) return fg.send('resize', String(rows), String(cols));
-    const path = this.attachSocket(id);
-    await sendFrames(path, [['resize', String(rows), String(cols)]]).catch((e: NodeJS.ErrnoException) => {
-      throw this.attachFailure(id, e);
-    });
+    await resizeTerminal(this.state(id), rows, cols, () => this.running(id));
   }
 
   /** Connect to a detached tty container's terminal (its monitor's attach socket). */
   async attach(id: string, options: AttachOptions): Promise<Attached> {
-    const path = this.attachSocket(id);
-    return attachConsole(path, options).catch((e: NodeJS.ErrnoException) => {
-      throw this.attachFailure(id, e);
-    });
-  }
-
-  private attachSocket(id: string): string {
-    const state = this.state(id);
-    if (!state.exists()) throw new NotFoundError(id, state.dir);
-    const path = state.path(ATTACH_SOCKET);
-    if (existsSync(path)) return path;
-    this.running(id);
-    throw new ExecDriverError('ERR_STATE', 'has no terminal to attach to (start it detached with tty)', { containerId: id });
-  }
-
-  private attachFailure(id: string, e: NodeJS.ErrnoException): Error {
-    if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') return new NotRunningError(id);
-    return new ExecDriverError('ERR_SYSTEM', `connect to the terminal: ${e.message}`, { containerId: id, cause: e });
+    return attachTerminal(this.state(id), options, () => this.running(id));
   }
 
   /** The net namespace of the container this one joins (network mode container:<id>), native or lxc. */

@@ -6,7 +6,9 @@ import { connect, type Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { WriteStream } from 'node:tty';
 import type { Attached, AttachOptions, ConsoleSize } from '../driver.js';
-import { InvalidConfigError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { ExecDriverError, InvalidConfigError, NotFoundError, NotRunningError } from '../errors.js';
+import type { StateDir } from '../state/index.js';
 import { encodeFrame } from './plan.js';
 
 export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
@@ -138,4 +140,65 @@ export async function attachConsole(path: string, opts: AttachOptions): Promise<
     detach: () => finish('detached'),
     done,
   };
+}
+
+/** The attach socket's name in a detached tty container's state directory. */
+export const ATTACH_SOCKET = 'attach.sock';
+
+/** The control channels of the foreground tty containers this process runs, by state directory. */
+const foreground = new Map<string, { send(...fields: string[]): void }>();
+
+/**
+ * A foreground tty container runs: remember its monitor's channel (for `resize` by id) until
+ * `exited` settles. Returns the resize of its `Started`.
+ */
+export function trackForeground(
+  state: StateDir,
+  channel: { send(...fields: string[]): void },
+  exited: Promise<unknown>,
+): (rows: number, cols: number) => void {
+  foreground.set(state.dir, channel);
+  const forget = () => {
+    if (foreground.get(state.dir) === channel) foreground.delete(state.dir);
+  };
+  exited.then(forget, forget);
+  return (rows, cols) => {
+    checkSize(rows, cols);
+    channel.send('resize', String(rows), String(cols));
+  };
+}
+
+/**
+ * The window size of a tty container's terminal: through the control channel of one this process
+ * runs, or the attach socket of a detached one. `ensureRunning` throws when it is not running.
+ */
+export async function resizeTerminal(state: StateDir, rows: number, cols: number, ensureRunning: () => void): Promise<void> {
+  checkSize(rows, cols);
+  const fg = foreground.get(state.dir);
+  if (fg) return fg.send('resize', String(rows), String(cols));
+  const path = attachSocketOf(state, ensureRunning);
+  await sendFrames(path, [['resize', String(rows), String(cols)]]).catch((e: NodeJS.ErrnoException) => {
+    throw attachFailure(state.id, e);
+  });
+}
+
+/** Connect to a detached tty container's terminal (its monitor's attach socket). */
+export async function attachTerminal(state: StateDir, options: AttachOptions, ensureRunning: () => void): Promise<Attached> {
+  const path = attachSocketOf(state, ensureRunning);
+  return attachConsole(path, options).catch((e: NodeJS.ErrnoException) => {
+    throw attachFailure(state.id, e);
+  });
+}
+
+function attachSocketOf(state: StateDir, ensureRunning: () => void): string {
+  if (!state.exists()) throw new NotFoundError(state.id, state.dir);
+  const path = state.path(ATTACH_SOCKET);
+  if (existsSync(path)) return path;
+  ensureRunning();
+  throw new ExecDriverError('ERR_STATE', 'has no terminal to attach to (start it detached with tty)', { containerId: state.id });
+}
+
+function attachFailure(id: string, e: NodeJS.ErrnoException): Error {
+  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') return new NotRunningError(id);
+  return new ExecDriverError('ERR_SYSTEM', `connect to the terminal: ${e.message}`, { containerId: id, cause: e });
 }

@@ -29,7 +29,7 @@ import { isSameProcessAlive, listIds, ownerAlive, processStartTime, StateDir } f
 import { lazyPromise, sleep, within } from '../time.js';
 import { resolveUser } from '../users.js';
 import { packageVersion } from '../version.js';
-import { attachConsole, checkSize, sendFrames, terminalSize } from './console.js';
+import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, type Stdio } from './monitor.js';
 import { buildPlan, capabilitiesInMask, VETH_PEER } from './plan.js';
 import { buildContainerJson, CGROUP_PARENT, type ContainerJson } from './template.js';
@@ -82,8 +82,6 @@ function hostCapabilities(): { names: string[]; lastCap: number } {
 
 const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
 
-/** The control channels of the foreground tty containers this process runs (root + id), for resize. */
-const foregroundConsoles = new Map<string, MonitorChannel>();
 
 function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.ReadStream | NodeJS.WriteStream): Stdio {
   if (!stream) return 'ignore';
@@ -183,7 +181,7 @@ export class NativeDriver implements ManagedDriver {
         cleanupCgroups: cgroup.paths,
         detach: !!opts.detach,
         ...(netnsPath ? { netnsPath } : {}),
-        ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path('attach.sock') } : {}) } } : {}),
+        ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
       });
 
       let stdio: [Stdio, Stdio, Stdio];
@@ -271,16 +269,7 @@ export class NativeDriver implements ManagedDriver {
       }
       const exited = this.awaitExit(cmd, monitor, state, cgroup, net);
       if (!cmd.tty) return { id: cmd.id, pid, exited };
-      const key = `${this.root}\0${cmd.id}`;
-      const channel = monitor;
-      foregroundConsoles.set(key, channel);
-      const forget = () => foregroundConsoles.get(key) === channel && foregroundConsoles.delete(key);
-      exited.then(forget, forget);
-      const resize = (rows: number, cols: number) => {
-        checkSize(rows, cols);
-        channel.send('resize', String(rows), String(cols));
-      };
-      return { id: cmd.id, pid, exited, resize };
+      return { id: cmd.id, pid, exited, resize: trackForeground(state, monitor, exited) };
     } catch (err) {
       trace(cmd.id, 'failed', true);
       if (logFd !== undefined) closeSync(logFd);
@@ -460,35 +449,12 @@ export class NativeDriver implements ManagedDriver {
 
   /** The window size of a tty container's terminal: one this process runs, or a detached one. */
   async resize(id: string, rows: number, cols: number): Promise<void> {
-    checkSize(rows, cols);
-    const fg = foregroundConsoles.get(`${this.root}\0${id}`);
-    if (fg) return fg.send('resize', String(rows), String(cols));
-    const path = this.attachSocket(id);
-    await sendFrames(path, [['resize', String(rows), String(cols)]]).catch((e: NodeJS.ErrnoException) => {
-      throw this.attachFailure(id, e);
-    });
+    await resizeTerminal(this.state(id), rows, cols, () => this.running(id));
   }
 
   /** Connect to a detached tty container's terminal (its monitor's attach socket). */
   async attach(id: string, options: AttachOptions): Promise<Attached> {
-    const path = this.attachSocket(id);
-    return attachConsole(path, options).catch((e: NodeJS.ErrnoException) => {
-      throw this.attachFailure(id, e);
-    });
-  }
-
-  private attachSocket(id: string): string {
-    const state = this.state(id);
-    if (!state.exists()) throw new NotFoundError(id, state.dir);
-    const path = state.path('attach.sock');
-    if (existsSync(path)) return path;
-    this.running(id);
-    throw new ExecDriverError('ERR_STATE', 'has no terminal to attach to (start it detached with tty)', { containerId: id });
-  }
-
-  private attachFailure(id: string, e: NodeJS.ErrnoException): Error {
-    if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') return new NotRunningError(id);
-    return new ExecDriverError('ERR_SYSTEM', `connect to the terminal: ${e.message}`, { containerId: id, cause: e });
+    return attachTerminal(this.state(id), options, () => this.running(id));
   }
 
   /** Wait for a (detached) container to exit; its exit status, from the monitor's record. */

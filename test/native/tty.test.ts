@@ -4,19 +4,16 @@
  * left once the containers are gone (no pty, process or fd).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { createDriver, type ManagedDriver, type NativeState } from '../../src/index.js';
 import { DetachKeys, parseDetachKeys } from '../../src/native/console.js';
 import { CLI, makeRootfs, sleep, TEST_ROOT, uniqueId } from '../helpers.js';
+import { PtySession, ptyCount } from '../pty.js';
 
-const HELPER = fileURLToPath(new URL('../../../test/pty-session.py', import.meta.url));
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const ptyCount = () => Number(readFileSync('/proc/sys/kernel/pty/nr', 'utf8'));
 const openFds = () =>
   readdirSync('/proc/self/fd').map((fd) => {
     try {
@@ -35,55 +32,6 @@ const running = (pid: number) => {
   }
 };
 
-/** The command line on a pseudo-terminal of its own: type keys, resize, read what it shows. */
-class PtySession {
-  private readonly proc: ChildProcessWithoutNullStreams;
-  private raw = '';
-  private err = '';
-  readonly exited: Promise<number>;
-
-  constructor(rows: number, cols: number, args: string[]) {
-    this.proc = spawn(PYTHON, [HELPER, String(rows), String(cols), '--', CLI, '--root', TEST_ROOT, ...args]);
-    this.proc.stdout.on('data', (d: Buffer) => (this.raw += d.toString()));
-    this.proc.stderr.on('data', (d: Buffer) => (this.err += d.toString()));
-    this.exited = new Promise((resolve) => this.proc.on('close', (code) => resolve(code ?? -1)));
-    sessions.add(this);
-  }
-  /** what the terminal showed, without carriage returns */
-  get out(): string {
-    return this.raw.replace(/\r/g, '');
-  }
-  /** the terminal's mode once the command line has exited */
-  get mode(): string | undefined {
-    return /mode (\w+)\n$/.exec(this.err)?.[1];
-  }
-  type(keys: string): void {
-    this.proc.stdin.write(`w ${Buffer.from(keys).toString('hex')}\n`);
-  }
-  resize(rows: number, cols: number): void {
-    this.proc.stdin.write(`r ${rows} ${cols}\n`);
-  }
-  signal(n: number): void {
-    this.proc.stdin.write(`s ${n}\n`);
-  }
-  async expect(re: RegExp, ms = 15_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!re.test(this.out)) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${re} on the terminal; it shows ${JSON.stringify(this.out)} ${this.err}`);
-      await sleep(20);
-    }
-  }
-  /** the exit code, bounded */
-  async code(ms = 20_000): Promise<number> {
-    const code = await Promise.race([this.exited, sleep(ms).then(() => 'timeout' as const)]);
-    if (code === 'timeout') throw new Error(`the command line did not exit; the terminal shows ${JSON.stringify(this.out)}`);
-    return code;
-  }
-  kill(): void {
-    this.proc.kill('SIGKILL');
-  }
-}
-const sessions = new Set<PtySession>();
 
 describe('terminals (tty)', () => {
   let rootfs: { dir: string; cleanup: () => void };
@@ -98,7 +46,7 @@ describe('terminals (tty)', () => {
     ptys0 = ptyCount();
   });
   after(() => {
-    for (const s of sessions) s.kill();
+    for (const s of PtySession.all) s.kill();
     rootfs.cleanup();
   });
 
@@ -283,7 +231,7 @@ describe('terminals (tty)', () => {
   });
 
   it('nothing left: no pty, no monitor', async () => {
-    for (const s of sessions) await s.code(5000);
+    for (const s of PtySession.all) await s.code(5000);
     const end = Date.now() + 5000;
     while (ptyCount() > ptys0 && Date.now() < end) await sleep(50);
     assert.ok(ptyCount() <= ptys0, `ptys in use: ${ptyCount()}, ${ptys0} before these tests`);
