@@ -29,7 +29,7 @@ import {
   type StartInfo,
   type StartOptions,
 } from '../driver.js';
-import { ExecDriverError, InvalidConfigError, NotFoundError, NotRunningError, StartError, WaitTimeoutError, describeErrno, type ErrorCode } from '../errors.js';
+import { ExecDriverError, InvalidConfigError, NotFoundError, StartError, WaitTimeoutError, describeErrno, type ErrorCode } from '../errors.js';
 import {
   ownerOf,
   prepareNetwork,
@@ -42,7 +42,7 @@ import {
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../native/console.js';
 import { INIT_BINARY, MonitorChannel } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
-import { isSameProcessAlive, listIds, ownerAlive, processStartTime, StateDir, STATE_FILE } from '../state/index.js';
+import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { controllerHomes, lxcDirs, oomCounterFile, parseOomKills, payloadDirsOfPid, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
@@ -747,34 +747,12 @@ export class LxcDriver implements ManagedDriver {
 
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
-    if (options.all) {
-      for (const pid of await payloadPids(rec.cgroupPaths, id)) {
-        try {
-          process.kill(pid, signal);
-        } catch {
-          /* already gone */
-        }
-      }
-      return;
-    }
-    try {
-      process.kill(rec.pid, signal);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new NotRunningError(id);
-      throw e;
-    }
+    signalContainer(id, signal, rec.pid, options.all ? await payloadPids(rec.cgroupPaths, id) : undefined);
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
   private running(id: string): LxcState {
-    const state = this.state(id);
-    const rec = state.readJson<LxcState>(STATE_FILE);
-    if (!rec) {
-      if (!state.exists()) throw new NotFoundError(id, state.dir);
-      throw new NotRunningError(id, 'is not running (not started yet)');
-    }
-    if (!rec.pid || !isSameProcessAlive(rec.pid, rec.startTime)) throw new NotRunningError(id);
-    return rec;
+    return runningRecord<LxcState>(this.state(id));
   }
 
   info(id: string): Info & { pid?: number } {

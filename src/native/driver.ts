@@ -9,7 +9,6 @@ import {
   ExecDriverError,
   InvalidConfigError,
   NotFoundError,
-  NotRunningError,
   StartError,
   WaitTimeoutError,
   describeErrno,
@@ -25,7 +24,7 @@ import {
   writeNetworkFiles,
   type NetworkState,
 } from '../network/container.js';
-import { isSameProcessAlive, listIds, ownerAlive, processStartTime, StateDir } from '../state/index.js';
+import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, StateDir } from '../state/index.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { resolveUser } from '../users.js';
 import { packageVersion } from '../version.js';
@@ -381,35 +380,12 @@ export class NativeDriver implements ManagedDriver {
 
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
-    if (options.all) {
-      const cg = ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id });
-      for (const pid of await cg.pids()) {
-        try {
-          process.kill(pid, signal);
-        } catch {
-          /* already gone */
-        }
-      }
-      return;
-    }
-    try {
-      process.kill(rec.pid, signal);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new NotRunningError(id);
-      throw e;
-    }
+    signalContainer(id, signal, rec.pid, options.all ? await ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).pids() : undefined);
   }
 
-  /** The state of a running container; NotRunningError otherwise. */
+  /** The record of a running container; NotFoundError / NotRunningError otherwise. */
   private running(id: string): NativeState {
-    const state = this.state(id);
-    const rec = state.readJson<NativeState>('state.json');
-    if (!rec) {
-      if (!state.exists()) throw new NotFoundError(id, state.dir);
-      throw new NotRunningError(id, 'is not running (not started yet)');
-    }
-    if (!isSameProcessAlive(rec.pid, rec.startTime)) throw new NotRunningError(id);
-    return rec;
+    return runningRecord<NativeState>(this.state(id));
   }
 
   info(id: string): Info & { pid?: number } {

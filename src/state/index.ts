@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContainerExistsError, ExecDriverError, NotFoundError, systemError } from '../errors.js';
+import { ContainerExistsError, ExecDriverError, NotFoundError, NotRunningError, systemError } from '../errors.js';
 
 /**
  * The state directory of one container: `<root>/<driver>/<id>/`.
@@ -170,3 +170,43 @@ export function ownerAlive(root: string, owner: string): boolean {
 
 /** The record of a started container, in every driver's state directory. */
 export const STATE_FILE = 'state.json';
+
+/** What every driver's state.json holds about the container's init. */
+export interface InitRecord {
+  pid: number;
+  startTime: number;
+}
+
+/**
+ * The record of a running container: NotFoundError without a state directory, NotRunningError
+ * before the container has a pid or once that process (pid + start time) is gone.
+ */
+export function runningRecord<T extends InitRecord>(state: StateDir): T {
+  const rec = state.readJson<T>(STATE_FILE);
+  if (!rec) {
+    if (!state.exists()) throw new NotFoundError(state.id, state.dir);
+    throw new NotRunningError(state.id, 'is not running (not started yet)');
+  }
+  if (!rec.pid || !isSameProcessAlive(rec.pid, rec.startTime)) throw new NotRunningError(state.id);
+  return rec;
+}
+
+/** Signal a container's init (NotRunningError if it is gone), or with `pids` every one of them. */
+export function signalContainer(id: string, signal: NodeJS.Signals | number, init: number, pids?: number[]): void {
+  if (pids) {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* already gone */
+      }
+    }
+    return;
+  }
+  try {
+    process.kill(init, signal);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new NotRunningError(id);
+    throw e;
+  }
+}
