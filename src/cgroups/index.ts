@@ -6,7 +6,7 @@
  * kernel needs an eBPF program (BPF_CGROUP_DEVICE) for that, which is not implemented:
  * `devicesEnforced` is then false and no device rule is applied.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExecDriverError, systemError } from '../errors.js';
@@ -260,8 +260,12 @@ export class ContainerCgroup {
   async remove(opts: TimeoutOptions = {}): Promise<void> {
     const timeoutMs = opts.timeoutMs ?? 10000;
     const deadline = Date.now() + timeoutMs;
+    // Usually the monitor (or LXC) removed them already: a stat each is far cheaper than an rmdir
+    // through the thread pool.
+    const present = this.dirs.filter((d) => existsSync(d.path));
+    if (present.length === 0) return;
     if ((await this.pids()).length > 0) await this.killEverything();
-    await Promise.all(this.dirs.map((d) => this.removeDir(d, d.path, deadline, timeoutMs)));
+    await Promise.all(present.map((d) => this.removeDir(d, d.path, deadline, timeoutMs)));
   }
 
   private async killEverything(): Promise<void> {

@@ -27,10 +27,13 @@ function checkSegment(what: string, value: string, segment: string): void {
   }
 }
 
-/** Throws InvalidConfigError for a name with a slash, `..`, an empty part… */
+/**
+ * Throws InvalidConfigError for a name with a slash, `..`, an empty part… A parent of '' is the
+ * root of each hierarchy (where LXC puts its containers).
+ */
 export function checkNames(parent: string, name: string): void {
-  if (typeof parent !== 'string' || parent === '') throw new InvalidConfigError('invalid cgroup parent "": must not be empty');
-  for (const seg of parent.split('/')) checkSegment('parent', parent, seg);
+  if (typeof parent !== 'string') throw new InvalidConfigError(`invalid cgroup parent ${JSON.stringify(parent)}`);
+  if (parent !== '') for (const seg of parent.split('/')) checkSegment('parent', parent, seg);
   if (typeof name !== 'string') throw new InvalidConfigError(`invalid cgroup name ${JSON.stringify(name)}`);
   checkSegment('name', name, name);
 }

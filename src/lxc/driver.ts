@@ -44,7 +44,7 @@ import { INIT_BINARY, MonitorChannel } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
-import { controllerHomes, lxcDirs, oomCounterFile, parseOomKills, payloadDirsOfPid, payloadPids, removeLeftovers } from './cgroup.js';
+import { controllerHomes, lxcDirs, oomCounterFile, parseOomKills, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { ensureTarget, findExecutable } from './rootfs.js';
@@ -499,7 +499,7 @@ export class LxcDriver implements ManagedDriver {
       record.pid = pid;
       record.startTime = processStartTime(pid) ?? 0;
       record.startedAt = new Date().toISOString();
-      record.cgroupPaths = payloadDirsOfPid(pid, cmd.id);
+      record.cgroupPaths = lxcDirs(cmd.id).filter((d) => d.includes('/lxc.payload.'));
       // (a foreground container that is already gone needs no record: it is removed right away)
       if (!done || opts.detach) state.writeJson(STATE_FILE, record);
 
@@ -681,7 +681,7 @@ export class LxcDriver implements ManagedDriver {
         await within(gone, 2000, undefined);
       }
     }
-    await removeLeftovers(lxcDirs(id), id).catch(() => {});
+    await removeLeftovers(id).catch(() => {});
   }
 
   /** `lxc-stop -k`: LXC kills the container's init; errors (not running) are ignored. */
@@ -706,7 +706,7 @@ export class LxcDriver implements ManagedDriver {
     } finally {
       closeSync(fds.log);
       closeSync(fds.oom);
-      await removeLeftovers([...new Set([...record.cgroupPaths, ...lxcDirs(id)])], id).catch(() => {});
+      await removeLeftovers(id).catch(() => {});
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
       this.state(id).remove();
     }
@@ -747,7 +747,7 @@ export class LxcDriver implements ManagedDriver {
 
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
-    signalContainer(id, signal, rec.pid, options.all ? await payloadPids(rec.cgroupPaths, id) : undefined);
+    signalContainer(id, signal, rec.pid, options.all ? await payloadPids(id) : undefined);
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
@@ -773,7 +773,7 @@ export class LxcDriver implements ManagedDriver {
       if (!state.exists()) throw new NotFoundError(id, state.dir);
       return [];
     }
-    return payloadPids(rec.cgroupPaths.length ? rec.cgroupPaths : lxcDirs(id).filter((d) => d.includes('lxc.payload.')), id);
+    return payloadPids(id);
   }
 
   async terminate(id: string): Promise<void> {
@@ -806,7 +806,7 @@ export class LxcDriver implements ManagedDriver {
         }
       }
     }
-    await removeLeftovers([...new Set([...(rec?.cgroupPaths ?? []), ...lxcDirs(id)])], id);
+    await removeLeftovers(id);
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
     state.remove();
   }
@@ -882,7 +882,7 @@ export class LxcDriver implements ManagedDriver {
   /** Give back what an exited container held (cgroups LXC could not remove, its address). */
   private async reclaim(id: string): Promise<void> {
     const rec = this.state(id).readJson<LxcState>(STATE_FILE);
-    await removeLeftovers([...new Set([...(rec?.cgroupPaths ?? []), ...lxcDirs(id)])], id).catch(() => {});
+    await removeLeftovers(id).catch(() => {});
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
   }
 
