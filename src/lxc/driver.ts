@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { hostLayout } from '../cgroups/layout.js';
 import { envPath, normalizeCommand, type NormalizedCommand } from '../command.js';
 import {
@@ -32,15 +32,14 @@ import {
 import { ExecDriverError, InvalidConfigError, NotFoundError, StartError, WaitTimeoutError, describeErrno, type ErrorCode } from '../errors.js';
 import {
   ownerOf,
-  prepareNetwork,
   reclaimAddresses,
   releaseNetwork,
   validateNetworkConfig,
-  writeNetworkFiles,
+  setupNetwork,
   type NetworkState,
 } from '../network/container.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../native/console.js';
-import { INIT_BINARY, MonitorChannel } from '../native/monitor.js';
+import { INIT_BINARY, MonitorChannel, stdioFor } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
@@ -203,12 +202,6 @@ export function hostFacts(): LxcHostFacts {
 
 type Stdio = 'pipe' | 'ignore' | 'inherit' | number;
 
-function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.ReadStream | NodeJS.WriteStream): Stdio {
-  if (!stream) return 'ignore';
-  if (stream === std) return 'inherit';
-  return 'pipe';
-}
-
 /** The whole content of an open file, from its start. */
 function readFd(fd: number): string {
   const chunks: Buffer[] = [];
@@ -370,21 +363,17 @@ export class LxcDriver implements ManagedDriver {
     let oomFd: number | undefined;
     let outFd: number | undefined;
     try {
-      if (cmd.network.mode === 'bridge') {
-        await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
-        net = await prepareNetwork(this.root, owner, cmd.network);
-        net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
-        const files = await writeNetworkFiles(state.path('net'), net, cmd.hostname);
-        for (const [source, destination] of [
-          [files.hosts, '/etc/hosts'],
-          [files.hostname, '/etc/hostname'],
-          [files.resolvConf, '/etc/resolv.conf'],
-        ] as const) {
-          cmd.mounts.push({ source, destination, writable: false, private: true, kind: 'file' });
-        }
-      } else {
-        net = { mode: cmd.network.mode, ...(cmd.network.mtu !== undefined ? { mtu: cmd.network.mtu } : {}) };
-      }
+      net = await setupNetwork({
+        stateRoot: this.root,
+        owner,
+        network: cmd.network,
+        hostname: cmd.hostname,
+        filesDir: state.path('net'),
+        mounts: cmd.mounts,
+        isAlive: (o) => ownerAlive(this.root, o),
+      });
+      // LXC makes the pair from config.lxc: we name its host end
+      if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
       if (cmd.readonlyRootfs) this.createMountTargets(cmd);
 
       const logPath = state.path(LOG_FILE);

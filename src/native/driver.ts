@@ -1,6 +1,5 @@
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import type { Readable, Writable } from 'node:stream';
 import { ContainerCgroup } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Pipes, Started, StartInfo, StartOptions } from '../driver.js';
@@ -17,11 +16,10 @@ import {
 import { attachVeth } from '../network/veth.js';
 import {
   ownerOf,
-  prepareNetwork,
   reclaimAddresses,
   releaseNetwork,
   validateNetworkConfig,
-  writeNetworkFiles,
+  setupNetwork,
   type NetworkState,
 } from '../network/container.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, StateDir } from '../state/index.js';
@@ -29,7 +27,7 @@ import { lazyPromise, sleep, within } from '../time.js';
 import { resolveUser } from '../users.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
-import { MonitorChannel, type Stdio } from './monitor.js';
+import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, capabilitiesInMask, VETH_PEER } from './plan.js';
 import { buildContainerJson, CGROUP_PARENT, type ContainerJson } from './template.js';
 
@@ -81,12 +79,6 @@ function hostCapabilities(): { names: string[]; lastCap: number } {
 
 const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
 
-
-function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.ReadStream | NodeJS.WriteStream): Stdio {
-  if (!stream) return 'ignore';
-  if (stream === std) return 'inherit';
-  return 'pipe';
-}
 
 /** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its start and exit. */
 const traces = new Map<string, { last: bigint; parts: string[] }>();
@@ -145,20 +137,15 @@ export class NativeDriver implements ManagedDriver {
     let logFd: number | undefined;
     let net: NetworkState | undefined;
     try {
-      if (cmd.network.mode === 'bridge') {
-        await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
-        net = await prepareNetwork(this.root, owner, cmd.network);
-        const files = await writeNetworkFiles(state.path('net'), net, cmd.hostname);
-        for (const [source, destination] of [
-          [files.hosts, '/etc/hosts'],
-          [files.hostname, '/etc/hostname'],
-          [files.resolvConf, '/etc/resolv.conf'],
-        ] as const) {
-          cmd.mounts.push({ source, destination, writable: false, private: true, kind: 'file' });
-        }
-      } else {
-        net = { mode: cmd.network.mode };
-      }
+      net = await setupNetwork({
+        stateRoot: this.root,
+        owner,
+        network: cmd.network,
+        hostname: cmd.hostname,
+        filesDir: state.path('net'),
+        mounts: cmd.mounts,
+        isAlive: (o) => ownerAlive(this.root, o),
+      });
       trace(cmd.id, 'net-prepare');
       const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net });
       state.writeJson('container.json', config);

@@ -1,12 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { ExecDriverError } from '../errors.js';
 import { encodeFrame, encodePlan, FrameDecoder, type Op } from './plan.js';
 
 /** How one of the container's fds 0-2 is given to it. */
 export type Stdio = 'pipe' | 'ignore' | 'inherit' | number;
+
+/** The caller's stream for one fd: none → /dev/null; our own stdin/stdout/stderr → inherited; else a pipe. */
+export function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.ReadStream | NodeJS.WriteStream): Stdio {
+  if (!stream) return 'ignore';
+  if (stream === std) return 'inherit';
+  return 'pipe';
+}
 
 /** The C init, built by `npm run build` (make -C native). */
 export const INIT_BINARY = fileURLToPath(new URL('../../../native/execdriver-init', import.meta.url));

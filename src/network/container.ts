@@ -87,3 +87,33 @@ export async function releaseNetwork(stateRoot: string, owner: string, state: Ne
 export async function reclaimAddresses(stateRoot: string, isAlive: (owner: string) => boolean): Promise<void> {
   await reclaim(stateRoot, isAlive).catch(() => {});
 }
+
+/**
+ * A container's network before it starts, as both drivers do it: in bridge mode reclaim what dead
+ * containers left, take the bridge and an address, write /etc/hosts, /etc/hostname and
+ * /etc/resolv.conf into `filesDir` and add them to `mounts` as read-only binds; other modes need
+ * nothing. `isAlive` tells whether an owner of an address still holds it.
+ */
+export async function setupNetwork(opts: {
+  stateRoot: string;
+  owner: string;
+  network: NetworkConfig;
+  hostname: string;
+  filesDir: string;
+  mounts: { source: string; destination: string; writable?: boolean; private?: boolean; kind: 'dir' | 'file' }[];
+  isAlive: (owner: string) => boolean;
+}): Promise<NetworkState> {
+  const n = opts.network;
+  if (n.mode !== 'bridge') return { mode: n.mode, ...(n.mtu !== undefined ? { mtu: n.mtu } : {}) };
+  await reclaimAddresses(opts.stateRoot, opts.isAlive);
+  const state = await prepareNetwork(opts.stateRoot, opts.owner, n);
+  const files = await writeNetworkFiles(opts.filesDir, state, opts.hostname);
+  for (const [source, destination] of [
+    [files.hosts, '/etc/hosts'],
+    [files.hostname, '/etc/hostname'],
+    [files.resolvConf, '/etc/resolv.conf'],
+  ] as const) {
+    opts.mounts.push({ source, destination, writable: false, private: true, kind: 'file' });
+  }
+  return state;
+}
