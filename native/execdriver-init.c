@@ -479,6 +479,20 @@ static int op_chmod(char **a)
 	return arg(a[2], 8, 07777, &mode, "mode") < 0 ? -1 : chmod_path(a[1], (mode_t)mode);
 }
 
+/* chown PATH UID GID (an absolute PATH such as /proc/self/fd/0 is followed to what it names) */
+static int op_chown(char **a)
+{
+	unsigned long long uid, gid;
+	struct res r;
+	if (arg(a[2], 10, 0xfffffffe, &uid, "uid") < 0 || arg(a[3], 10, 0xfffffffe, &gid, "gid") < 0)
+		return -1;
+	if (resolve(a[1], O_PATH, &r) < 0)
+		return fail(show(a[1]), "open %s", show(a[1]));
+	int rc = chown(r.path, (uid_t)uid, (gid_t)gid) < 0 ? fail(show(a[1]), "chown %s", show(a[1])) : 0;
+	close(r.fd);
+	return rc;
+}
+
 /* mknod PATH TYPE MODE MAJOR MINOR, then chmod (the mode is exact) */
 static int op_mknod(char **a)
 {
@@ -932,7 +946,7 @@ static const struct op ops[] = {
 	{ "root", 1, op_root }, { "unshare", 1, op_unshare }, { "setns", 2, op_setns },
 	{ "mount", 6, op_mount }, { "mount-if", 6, op_mount }, { "mask", 1, op_mask },
 	{ "readonly", 1, op_readonly }, { "mkdir", 2, op_mkdir }, { "mknod", 5, op_mknod },
-	{ "symlink", 2, op_symlink }, { "chmod", 2, op_chmod }, { "pivot", 0, op_pivot },
+	{ "symlink", 2, op_symlink }, { "chmod", 2, op_chmod }, { "chown", 3, op_chown }, { "pivot", 0, op_pivot },
 	{ "chroot-move", 0, op_chroot_move }, { "sethostname", 1, op_sethostname }, { "ifup", 1, op_ifup },
 	{ "ifaddr", 4, op_ifaddr }, { "route-default", 1, op_route_default },
 	{ "umask", 1, op_umask }, { "setsid", 0, op_setsid }, { "bounding", 1, op_bounding },

@@ -153,7 +153,11 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['symlink', '/proc/self/fd/1', 'dev/stdout']);
   ops.push(['symlink', '/proc/self/fd/2', 'dev/stderr']);
   // the terminal: from the container's own devpts, on fds 0-2 and /dev/console (SPEC §2)
-  if (c.tty) ops.push(['console', 'dev/pts/ptmx', 'dev/console']);
+  if (c.tty) {
+    ops.push(['console', 'dev/pts/ptmx', 'dev/console']);
+    // the terminal belongs to the user the command runs as, as a login's does
+    if (p.user.uid !== 0) ops.push(['chown', '/proc/self/fd/0', num(p.user.uid), num(p.user.gid)]);
+  }
   ops.push([c.no_pivot_root ? 'chroot-move' : 'pivot']);
   if (restricted) {
     for (const path of READONLY_PATHS) ops.push(['readonly', path]);

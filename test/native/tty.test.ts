@@ -95,6 +95,12 @@ describe('terminals (tty)', () => {
     assert.match(s.out, /yes xterm\nerr\n/);
   });
 
+  it('-t -u 1000: the terminal belongs to the user, who can open it by its path', async () => {
+    const r = ed(run('-t', '-u', '1000:1000', '--', 'sh', '-c', 'ls -ln "$(tty)" && echo mine > "$(tty)"'));
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^c\S+\s+\d+\s+1000\s+1000\s.*\/dev\/pts\/0\r\nmine\r\n$/);
+  });
+
   it('the terminal is restored after a start error and after a signal', async () => {
     const missing = new PtySession(24, 80, run('-t', '-i', '--', 'no-such-program'));
     assert.equal(await missing.code(), 127);
