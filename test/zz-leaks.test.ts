@@ -64,3 +64,15 @@ it('no veth interface is left', () => {
   const out = execFileSync('ip', ['-o', 'link', 'show', 'type', 'veth'], { encoding: 'utf8' });
   assert.equal(out.trim(), '');
 });
+
+it('no address is still allocated, and no allocator directory outlives its bridge', () => {
+  const dir = join(TEST_ROOT, 'network');
+  const left: string[] = [];
+  if (existsSync(dir)) {
+    for (const bridge of readdirSync(dir)) {
+      if (!existsSync(`/sys/class/net/${bridge}`)) left.push(`${bridge}/ (the bridge is gone)`);
+      for (const f of readdirSync(join(dir, bridge))) if (!f.startsWith('.')) left.push(`${bridge}/${f}`);
+    }
+  }
+  assert.deepEqual(left, []);
+});
