@@ -3,12 +3,29 @@
  * API): type keys, resize, send signals, read what the terminal shows. Shared by the terminal tests.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { processState } from '../src/state/index.js';
 import { fileURLToPath } from 'node:url';
 import { CLI, sleep, TEST_ROOT } from './helpers.js';
 
 const HELPER = fileURLToPath(new URL('../../test/pty-session.py', import.meta.url));
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/** This process's open fds and what they are (to check that nothing was left open). */
+export const openFds = () =>
+  readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return `${fd} ${readlinkSync(`/proc/self/fd/${fd}`)}`;
+    } catch {
+      return fd; // the directory listing's own fd
+    }
+  });
+
+/** Alive and not a zombie (this machine's pid 1 reaps orphans only now and then). */
+export const running = (pid: number) => {
+  const st = processState(pid);
+  return st !== undefined && st !== 'Z';
+};
 
 /** Pseudo-terminals in use on the machine. */
 export const ptyCount = () => Number(readFileSync('/proc/sys/kernel/pty/nr', 'utf8'));

@@ -6,37 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import '../../src/lxc/index.js';
 import { LxcDriver, type LxcState } from '../../src/lxc/index.js';
 import { CLI, makeRootfs, sleep, TEST_ROOT, uniqueId } from '../helpers.js';
-import { PtySession, ptyCount } from '../pty.js';
+import { openFds, PtySession, ptyCount, running } from '../pty.js';
 
 const CGROUP_MOUNTS = readFileSync('/proc/self/mountinfo', 'utf8')
   .split('\n')
   .filter((l) => / - cgroup2? /.test(l))
   .map((l) => l.split(' ')[4]!);
-
-const openFds = () =>
-  readdirSync('/proc/self/fd').map((fd) => {
-    try {
-      return `${fd} ${readlinkSync(`/proc/self/fd/${fd}`)}`;
-    } catch {
-      return fd; // the directory listing's own fd
-    }
-  });
-
-/** Alive and not a zombie (this machine's pid 1 reaps orphans only now and then). */
-const running = (pid: number) => {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 describe('lxc terminals (tty)', () => {
   let rootfs: { dir: string; cleanup: () => void };

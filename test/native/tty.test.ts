@@ -5,33 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createDriver, type ManagedDriver, type NativeState } from '../../src/index.js';
 import { DetachKeys, parseDetachKeys } from '../../src/native/console.js';
 import { CLI, makeRootfs, sleep, TEST_ROOT, uniqueId } from '../helpers.js';
-import { PtySession, ptyCount } from '../pty.js';
-
-const openFds = () =>
-  readdirSync('/proc/self/fd').map((fd) => {
-    try {
-      return `${fd} ${readlinkSync(`/proc/self/fd/${fd}`)}`;
-    } catch {
-      return fd; // the directory listing's own fd
-    }
-  });
-
-/** Alive and not a zombie (this machine's pid 1 reaps orphans only now and then). */
-const running = (pid: number) => {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
-
+import { openFds, PtySession, ptyCount, running } from '../pty.js';
 
 describe('terminals (tty)', () => {
   let rootfs: { dir: string; cleanup: () => void };
