@@ -46,6 +46,8 @@ export class MonitorChannel {
     this.ctl.on('end', end);
     this.ctl.on('close', end);
     this.ctl.on('error', end);
+    // a spawn that fails late (EAGAIN, ENOMEM) ends the channel instead of crashing the process
+    child.on('error', end);
   }
 
   static spawn(stdio: [Stdio, Stdio, Stdio], containerId: string): MonitorChannel {

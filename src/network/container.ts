@@ -107,7 +107,14 @@ export async function setupNetwork(opts: {
   if (n.mode !== 'bridge') return { mode: n.mode, ...(n.mtu !== undefined ? { mtu: n.mtu } : {}) };
   await reclaimAddresses(opts.stateRoot, opts.isAlive);
   const state = await prepareNetwork(opts.stateRoot, opts.owner, n);
-  const files = await writeNetworkFiles(opts.filesDir, state, opts.hostname);
+  let files: ContainerNetFiles;
+  try {
+    files = await writeNetworkFiles(opts.filesDir, state, opts.hostname);
+  } catch (err) {
+    // the caller never sees this state, so the address is given back here
+    await releaseNetwork(opts.stateRoot, opts.owner, state);
+    throw err;
+  }
   for (const [source, destination] of [
     [files.hosts, '/etc/hosts'],
     [files.hostname, '/etc/hostname'],
