@@ -4,6 +4,7 @@ import { normalizeCapability } from './capabilities.js';
 import { validateResources } from './cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from './driver.js';
 import { InvalidConfigError } from './errors.js';
+import { resolveUserns, type UsernsConfig } from './userns.js';
 
 /** A Command after validation: every field present, paths absolute and clean. */
 export interface NormalizedCommand {
@@ -24,6 +25,8 @@ export interface NormalizedCommand {
   capAdd: string[];
   capDrop: string[];
   init: boolean;
+  /** the user namespace; undefined: the host's */
+  userns?: UsernsConfig;
   config: NonNullable<Command['config']>;
 }
 
@@ -128,6 +131,7 @@ export function normalizeCommand(c: Command): NormalizedCommand {
       destination,
       writable: m.writable ?? true,
       private: m.private ?? true,
+      ...(m.idmap ? { idmap: true } : {}),
       kind: s.isDirectory() ? ('dir' as const) : ('file' as const),
     };
   });
@@ -155,6 +159,14 @@ export function normalizeCommand(c: Command): NormalizedCommand {
     throw e;
   }
 
+  const userns = resolveUserns(c.userns, c.uidMappings, c.gidMappings, id);
+  if (!userns && mounts.some((m) => m.idmap)) {
+    throw new InvalidConfigError('an idmapped volume needs a user namespace (--userns=remap)', { containerId: id });
+  }
+  if (userns && validateNetwork(c.network, id).mode.startsWith('container:')) {
+    throw new InvalidConfigError('network mode container:<id> cannot be joined from a user namespace of its own', { containerId: id });
+  }
+
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
   if (c.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
@@ -177,6 +189,7 @@ export function normalizeCommand(c: Command): NormalizedCommand {
     capAdd,
     capDrop,
     init: !!c.init,
+    ...(userns ? { userns } : {}),
     config: c.config ?? {},
   };
 }

@@ -35,6 +35,9 @@ export interface Resources {
   pidsLimit?: number;
 }
 
+import type { IdMapping, UsernsOption } from './userns.js';
+export type { IdMapping, UsernsOption } from './userns.js';
+
 export interface MountSpec {
   /** absolute host path */
   source: string;
@@ -42,6 +45,8 @@ export interface MountSpec {
   destination: string;
   writable?: boolean;
   private?: boolean;
+  /** with a user namespace: an idmapped mount (host ids seen through the container's maps) */
+  idmap?: boolean;
 }
 
 /** What a caller asks for (Docker 0.11's execdriver.Command). */
@@ -67,6 +72,14 @@ export interface Command {
   capDrop?: string[];
   /** run a minimal init as pid 1 in front of the command (reaps zombies, forwards signals) */
   init?: boolean;
+  /**
+   * a user namespace: `remap` (container root is an unprivileged host uid from the subordinate
+   * ranges of user `execdriver`, or of `{ mode: 'remap', user }`), or `host` (the default)
+   */
+  userns?: UsernsOption;
+  /** OCI-style maps (instead of `userns`): a user namespace with exactly these */
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
   /** driver-specific options: raw `lxc.*` lines for lxc (`lxc: string[]`), `native.*` keys */
   config?: { lxc?: string[]; native?: Record<string, string | boolean> };
 }

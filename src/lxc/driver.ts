@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -43,6 +43,7 @@ import { INIT_BINARY, MonitorChannel, stdioFor } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
+import { checkMappable, hostIdOf, lxcUsesShadowTools } from '../userns.js';
 import { controllerHomes, lxcDirs, oomCounterFile, parseOomKills, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
@@ -345,6 +346,7 @@ export class LxcDriver implements ManagedDriver {
     rawLines(cmd);
     cgroupLines(cmd, facts);
     const user = resolveUser(cmd.rootfs, cmd.user);
+    if (cmd.userns) checkMappable(cmd.userns, user, cmd.id, lxcUsesShadowTools());
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     this.checkExecutable(cmd);
     const netnsPath = this.joinedNetns(cmd);
@@ -363,6 +365,13 @@ export class LxcDriver implements ManagedDriver {
     let oomFd: number | undefined;
     let outFd: number | undefined;
     try {
+      if (cmd.userns) {
+        // LXC binds the /etc files from here as the container's root (a mapped host uid): let its
+        // group search the directory, nobody else
+        const gid = hostIdOf(cmd.userns.gidMappings, 0);
+        if (gid !== undefined) chownSync(state.dir, 0, gid);
+        chmodSync(state.dir, 0o710);
+      }
       net = await setupNetwork({
         stateRoot: this.root,
         owner,

@@ -201,7 +201,7 @@ function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
   for (const m of cmd.mounts) {
     const src = escapeMountPath(oneLine(m.source, 'volume source', cmd.id));
     const dst = escapeMountPath(target(oneLine(m.destination, 'volume destination', cmd.id)));
-    const opts = ['bind', m.writable ? 'rw' : 'ro', m.kind === 'dir' ? 'create=dir' : 'create=file'];
+    const opts = ['bind', m.writable ? 'rw' : 'ro', m.kind === 'dir' ? 'create=dir' : 'create=file', ...(m.idmap ? ['idmap=container'] : [])];
     lines.push(`lxc.mount.entry = ${src} ${dst} none ${opts.join(',')} 0 0`);
   }
   return lines;
@@ -234,8 +234,16 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
   out.push([`# config.lxc of container ${id}, written by execdriver for LXC 5`, `lxc.uts.name = ${oneLine(cmd.hostname, 'hostname', id)}`]);
   out.push(networkSection(cmd, ctx));
   const rootfs = ['# root filesystem', `lxc.rootfs.path = dir:${oneLine(cmd.rootfs, 'rootfs', id)}`];
-  if (cmd.readonlyRootfs) rootfs.push('lxc.rootfs.options = ro');
+  const rootfsOptions = [...(cmd.userns ? ['idmap=container'] : []), ...(cmd.readonlyRootfs ? ['ro'] : [])];
+  if (rootfsOptions.length) rootfs.push(`lxc.rootfs.options = ${rootfsOptions.join(',')}`);
   out.push(rootfs);
+  if (cmd.userns) {
+    out.push([
+      '# a user namespace: container ids on these host ranges; the rootfs is idmapped to it',
+      ...cmd.userns.uidMappings.map((m) => `lxc.idmap = u ${m.containerID} ${m.hostID} ${m.size}`),
+      ...cmd.userns.gidMappings.map((m) => `lxc.idmap = g ${m.containerID} ${m.hostID} ${m.size}`),
+    ]);
+  }
   out.push([
     '# a dedicated devpts instance, with a bounded number of pseudo terminals',
     `lxc.pty.max = ${PTY_MAX}`,

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { ContainerCgroup } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
@@ -25,6 +25,7 @@ import {
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, StateDir } from '../state/index.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { resolveUser } from '../users.js';
+import { checkMappable, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
@@ -80,6 +81,22 @@ function hostCapabilities(): { names: string[]; lastCap: number } {
 const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
 
 
+/** The container's uid_map and gid_map (each in one write, as the kernel wants); setgroups stays allowed. */
+function writeIdMaps(id: string, pid: number, uids: IdMapping[], gids: IdMapping[]): void {
+  for (const [file, maps] of [['uid_map', uids], ['gid_map', gids]] as const) {
+    const path = `/proc/${pid}/${file}`;
+    try {
+      writeFileSync(path, mapText(maps));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const errno = err.errno !== undefined ? Math.abs(err.errno) : undefined;
+      throw new StartError('ERR_START_FAILED', `write the user namespace's ${file} (${path})${errno ? `: ${describeErrno(errno)}` : ''}`, {
+        containerId: id, step: 'userns', path, ...(errno ? { errno } : {}), cause: e,
+      });
+    }
+  }
+}
+
 /** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its start and exit. */
 const traces = new Map<string, { last: bigint; parts: string[] }>();
 function trace(id: string, phase: string, end = false): void {
@@ -122,6 +139,7 @@ export class NativeDriver implements ManagedDriver {
     validateNetworkConfig(cmd.network, cmd.id);
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
+    if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
     const netnsPath = this.joinedNetns(cmd);
     const caps = hostCapabilities();
     const owner = ownerOf(DRIVER_NAME, cmd.id);
@@ -201,6 +219,10 @@ export class NativeDriver implements ManagedDriver {
       if (!pidFrame || pidFrame[0] !== 'pid') throw await this.monitorFailure(cmd.id, monitor, pidFrame, 'clone');
       const pid = Number(pidFrame[1]);
       trace(cmd.id, 'pid-frame');
+      if (cmd.userns) {
+        writeIdMaps(cmd.id, pid, cmd.userns.uidMappings, cmd.userns.gidMappings);
+        trace(cmd.id, 'id-maps');
+      }
       await cgroup.join(pid);
       trace(cmd.id, 'cgroup-join');
       if (net.mode === 'bridge') {
@@ -292,7 +314,10 @@ export class NativeDriver implements ManagedDriver {
         code = 'ERR_EXEC_NOT_EXECUTABLE';
         exitCode = 126;
       }
-      const why = errno ? `: ${describeErrno(errno)}` : '';
+      let why = errno ? `: ${describeErrno(errno)}` : '';
+      if (op === 'mount-source' && errno === osConstants.errno.EINVAL && /IDMAP/.test(message)) {
+        why += ' (its filesystem does not allow idmapped mounts: use a rootfs on ext4, xfs, btrfs or tmpfs)';
+      }
       const text =
         code === 'ERR_EXEC_NOT_FOUND'
           ? `executable "${path}" not found in the container${why}`
