@@ -22,15 +22,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# --userns=remap: user `execdriver` with 65536 subordinate uids and gids on a free range, also
-# delegated to root (LXC maps ids with newuidmap, which checks root's own ranges)
+# --userns=remap: user `execdriver` with 65536 subordinate uids and gids on a free range
 if [[ $(id -u) == 0 ]]; then
   id -u execdriver >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin execdriver
   if ! grep -q '^execdriver:' /etc/subuid 2>/dev/null || ! grep -q '^execdriver:' /etc/subgid 2>/dev/null; then
     start=$(cat /etc/subuid /etc/subgid 2>/dev/null | awk -F: 'NF==3 && $2+$3>m {m=$2+$3} END {print (m>100000 ? m : 100000)}')
     range="$start-$((start + 65535))"
     usermod --add-subuids "$range" --add-subgids "$range" execdriver
-    usermod --add-subuids "$range" --add-subgids "$range" root
   fi
 fi
 

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { InvalidConfigError } from './errors.js';
 
 /** One line of a uid_map or gid_map (the OCI runtime spec's LinuxIDMapping). */
@@ -38,11 +38,22 @@ export function parseSubIds(text: string, name: string, uid?: number): [number, 
   return out;
 }
 
+/** The first id after every range of the given /etc/subuid and /etc/subgid texts (at least 100000). */
+export function freeSubIdStart(...texts: string[]): number {
+  let end = 100000;
+  for (const line of texts.join('\n').split('\n')) {
+    const f = line.trim().split(':');
+    if (f.length === 3 && Number(f[1]) + Number(f[2]) > end) end = Number(f[1]) + Number(f[2]);
+  }
+  return end;
+}
+
 /** The command that gives `user` the ranges `--userns=remap` needs (named in the error). */
-export function remapSetupCommand(user: string): string {
+export function remapSetupCommand(user: string, start = 100000): string {
+  const range = `${start}-${start + 65535}`;
   return (
     `useradd --system --no-create-home --shell /usr/sbin/nologin ${user} && ` +
-    `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}`
+    `usermod --add-subuids ${range} --add-subgids ${range} ${user}`
   );
 }
 
@@ -75,7 +86,7 @@ export function remapMappings(user: string, files = { subuid: '/etc/subuid', sub
     const range = parseSubIds(readOr(file), user, uid)[0];
     if (!range) {
       throw new InvalidConfigError(
-        `--userns=remap: user "${user}" has no subordinate ${kind} range in ${file}; create one with: ${remapSetupCommand(user)}`,
+        `--userns=remap: user "${user}" has no subordinate ${kind} range in ${file}; create one with: ${remapSetupCommand(user, freeSubIdStart(readOr(files.subuid), readOr(files.subgid)))}`,
         { ...ctx, path: file },
       );
     }
@@ -159,37 +170,9 @@ export function parseUsernsFlag(v: string): UsernsOption {
   throw new InvalidConfigError(`invalid --userns ${JSON.stringify(v)} (host, remap, remap:USER)`);
 }
 
-/** LXC writes the maps with newuidmap/newgidmap whenever both are installed, even as root. */
-export function lxcUsesShadowTools(): boolean {
-  const dirs = (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':');
-  return ['newuidmap', 'newgidmap'].every((t) => dirs.some((d) => d && existsSync(`${d}/${t}`)));
-}
-
-/**
- * The container's user must be mapped; with `viaShadow` (newuidmap/newgidmap run by root, as LXC
- * does) every host range must also be delegated to root in /etc/subuid and /etc/subgid.
- */
-export function checkMappable(
-  userns: UsernsConfig,
-  user: { uid: number; gid: number },
-  containerId: string,
-  viaShadow = false,
-  files = { subuid: '/etc/subuid', subgid: '/etc/subgid' },
-): void {
+/** The container's user must be mapped in its user namespace. */
+export function checkMappable(userns: UsernsConfig, user: { uid: number; gid: number }, containerId: string): void {
   if (hostIdOf(userns.uidMappings, user.uid) === undefined || hostIdOf(userns.gidMappings, user.gid) === undefined) {
     throw new InvalidConfigError(`user ${user.uid}:${user.gid} is not mapped in the container's user namespace`, { containerId });
-  }
-  if (!viaShadow) return;
-  for (const [file, maps, flag] of [[files.subuid, userns.uidMappings, 'subuids'], [files.subgid, userns.gidMappings, 'subgids']] as const) {
-    const ranges = parseSubIds(readOr(file), 'root', 0);
-    for (const m of maps) {
-      if (!ranges.some(([start, count]) => m.hostID >= start && m.hostID + m.size <= start + count)) {
-        const last = m.hostID + m.size - 1;
-        throw new InvalidConfigError(
-          `the lxc driver maps ids with newuidmap/newgidmap, which need host ids ${m.hostID}-${last} delegated to root in ${file}: usermod --add-${flag} ${m.hostID}-${last} root`,
-          { containerId, path: file },
-        );
-      }
-    }
   }
 }

@@ -301,5 +301,5 @@ export function shellQuote(s: string): string {
  * `$0`/`$1` here and are ignored. The copy never fails the stop.
  */
 export function stopHookCommand(oomCounterFile: string, outFile: string): string {
-  return `/bin/sh -c ${shellQuote('cat "$0" > "$1" 2>/dev/null; exit 0')} ${shellQuote(oomCounterFile)} ${shellQuote(outFile)}`;
+  return `/bin/sh -c ${shellQuote('/bin/cat "$0" > "$1" 2>/dev/null; exit 0')} ${shellQuote(oomCounterFile)} ${shellQuote(outFile)}`;
 }
