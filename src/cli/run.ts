@@ -4,6 +4,7 @@ import { parseSize } from '../cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseUsernsFlag } from '../userns.js';
+import { isRootless } from '../native/rootless.js';
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';
 import { rawMode, watchResize, windowSize } from './terminal.js';
@@ -49,7 +50,7 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   set('cpusetMems', str(values['cpuset-mems']));
   set('pidsLimit', int(values['pids-limit'], '--pids-limit'));
 
-  const net = str(values['net']) ?? 'bridge';
+  const net = str(values['net']) ?? (isRootless() ? 'none' : 'bridge'); // a rootless caller has no bridge
   const network: NetworkConfig = { mode: net as NetworkConfig['mode'] };
   const bridge = str(values['bridge']);
   if (bridge !== undefined) network.bridge = bridge;
@@ -121,7 +122,7 @@ Options:
       --userns MODE            remap: a user namespace, container root is an unprivileged host
                                uid (the subordinate ranges of user execdriver, or remap:USER);
                                host (the default)
-      --net MODE               bridge (default), none, host, container:ID
+      --net MODE               bridge (default; not root: none), none, host, container:ID
       --bridge NAME            bridge for --net bridge (default execdriver0)
       --subnet CIDR            subnet of the bridge, when it is created
       --ip ADDR                the container's address on the bridge

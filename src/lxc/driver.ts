@@ -44,6 +44,7 @@ import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { checkMappable, hostIdOf } from '../userns.js';
+import { isRootless } from '../native/rootless.js';
 import { controllerHomes, lxcDirs, oomCounterFile, parseOomKills, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
@@ -323,6 +324,9 @@ export class LxcDriver implements ManagedDriver {
   private readonly tools: Tools;
 
   constructor(options: LxcDriverOptions = {}) {
+    if (isRootless()) {
+      throw new ExecDriverError('ERR_DRIVER_UNAVAILABLE', 'the lxc driver needs root (rootless containers: the native driver)');
+    }
     this.root = options.root ?? DEFAULT_ROOT;
     this.lxcPath = join(this.root, DRIVER_NAME);
     this.tools = findTools(options.toolsDir);

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { ContainerCgroup } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
@@ -30,6 +30,7 @@ import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, capabilitiesInMask, VETH_PEER } from './plan.js';
+import { checkOwnRoot, checkRootless, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
 import { buildContainerJson, CGROUP_PARENT, type ContainerJson } from './template.js';
 
 export const DRIVER_NAME = 'native';
@@ -115,8 +116,25 @@ function trace(id: string, phase: string, end = false): void {
 export class NativeDriver implements ManagedDriver {
   readonly root: string;
 
+  /** a non-root caller: user namespace from newuidmap, no cgroups, no host network set-up */
+  readonly rootless: boolean;
+
   constructor(options: DriverOptions = {}) {
-    this.root = options.root ?? DEFAULT_ROOT;
+    this.rootless = isRootless();
+    this.root = options.root ?? (this.rootless ? rootlessRoot() : DEFAULT_ROOT);
+  }
+
+  /** The cgroup of a container (rootless: none; its pid namespace stands in for listing and killing). */
+  private cgroupOf(id: string, init?: () => number | undefined): ContainerCgroup | NoCgroup {
+    if (this.rootless) return new NoCgroup(init ?? (() => this.state(id).readJson<NativeState>('state.json')?.pid));
+    return ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id });
+  }
+
+  /** A rootless caller's state root: created 0700 on first use, and it must be the caller's own. */
+  private ownRoot(): void {
+    if (!this.rootless) return;
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    checkOwnRoot(this.root, statSync(this.root));
   }
 
   name(): string {
@@ -135,7 +153,13 @@ export class NativeDriver implements ManagedDriver {
   /** Validate, create, start. Resolves once the command runs (its exec succeeded). */
   async start(command: Command, opts: StartOptions = {}): Promise<Started> {
     trace(String(command.id), 'begin');
-    const cmd = normalizeCommand(command);
+    // rootless: no bridge unless asked for (and then refused), the caller's own maps
+    const cmd = normalizeCommand(this.rootless && !command.network ? { ...command, network: { mode: 'none' } } : command);
+    if (this.rootless) {
+      checkRootless(cmd, { userns: command.userns, mappings: !!(command.uidMappings || command.gidMappings) });
+      cmd.userns = rootlessMappings(undefined, undefined, cmd.id);
+      this.ownRoot();
+    }
     validateNetworkConfig(cmd.network, cmd.id);
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
@@ -150,7 +174,7 @@ export class NativeDriver implements ManagedDriver {
     const state = this.state(cmd.id);
     state.create();
     trace(cmd.id, 'state-dir');
-    let cgroup: ContainerCgroup | undefined;
+    let cgroup: ContainerCgroup | NoCgroup | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
     let net: NetworkState | undefined;
@@ -167,7 +191,8 @@ export class NativeDriver implements ManagedDriver {
       trace(cmd.id, 'net-prepare');
       const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net });
       state.writeJson('container.json', config);
-      cgroup = await ContainerCgroup.create({
+      let childPid: number | undefined;
+      cgroup = this.rootless ? new NoCgroup(() => childPid) : await ContainerCgroup.create({
         parent: CGROUP_PARENT,
         name: cmd.id,
         resources: cmd.resources,
@@ -184,6 +209,7 @@ export class NativeDriver implements ManagedDriver {
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
         detach: !!opts.detach,
+        ...(this.rootless ? { rootless: true } : {}),
         ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
       });
@@ -219,8 +245,10 @@ export class NativeDriver implements ManagedDriver {
       if (!pidFrame || pidFrame[0] !== 'pid') throw await this.monitorFailure(cmd.id, monitor, pidFrame, 'clone');
       const pid = Number(pidFrame[1]);
       trace(cmd.id, 'pid-frame');
+      childPid = pid;
       if (cmd.userns) {
-        writeIdMaps(cmd.id, pid, cmd.userns.uidMappings, cmd.userns.gidMappings);
+        if (this.rootless) await writeRootlessMaps(cmd.id, pid, cmd.userns);
+        else writeIdMaps(cmd.id, pid, cmd.userns.uidMappings, cmd.userns.gidMappings);
         trace(cmd.id, 'id-maps');
       }
       await cgroup.join(pid);
@@ -339,7 +367,7 @@ export class NativeDriver implements ManagedDriver {
   }
 
   /** A start failed half-way: stop the child, remove cgroups and state. */
-  private async undoStart(monitor: MonitorChannel | undefined, cgroup: ContainerCgroup | undefined, state: StateDir): Promise<void> {
+  private async undoStart(monitor: MonitorChannel | undefined, cgroup: ContainerCgroup | NoCgroup | undefined, state: StateDir): Promise<void> {
     if (monitor) {
       monitor.send('abort');
       // wait for the monitor's own cleanup (it reports exit), bounded
@@ -361,7 +389,7 @@ export class NativeDriver implements ManagedDriver {
     cmd: NormalizedCommand,
     monitor: MonitorChannel,
     state: StateDir,
-    cgroup: ContainerCgroup,
+    cgroup: ContainerCgroup | NoCgroup,
     net: NetworkState,
   ): Promise<ExitStatus> {
     let frame: string[] | undefined;
@@ -392,7 +420,7 @@ export class NativeDriver implements ManagedDriver {
 
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
-    signalContainer(id, signal, rec.pid, options.all ? await ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).pids() : undefined);
+    signalContainer(id, signal, rec.pid, options.all ? await this.cgroupOf(id, () => rec.pid).pids() : undefined);
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
@@ -409,14 +437,14 @@ export class NativeDriver implements ManagedDriver {
   async getPidsForContainer(id: string): Promise<number[]> {
     const state = this.state(id);
     if (!state.exists()) throw new NotFoundError(id, state.dir);
-    return ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).pids();
+    return this.cgroupOf(id).pids();
   }
 
   async terminate(id: string): Promise<void> {
     const state = this.state(id);
     const rec = state.readJson<NativeState>('state.json');
     if (!rec && !state.exists()) throw new NotFoundError(id, state.dir);
-    const cg = ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id });
+    const cg = this.cgroupOf(id, () => rec?.pid);
     if (rec && isSameProcessAlive(rec.pid, rec.startTime)) {
       try {
         process.kill(rec.pid, 'SIGKILL');
@@ -520,7 +548,7 @@ export class NativeDriver implements ManagedDriver {
 
   /** Remove what is left of a container whose monitor is gone. */
   private async reclaim(id: string): Promise<void> {
-    await ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).remove().catch(() => {});
+    await this.cgroupOf(id).remove().catch(() => {});
     const rec = this.state(id).readJson<NativeState>('state.json');
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
   }

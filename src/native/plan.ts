@@ -79,6 +79,8 @@ export interface PlanInputs {
   detach: boolean;
   /** the net namespace to join (network mode container:<id>) */
   netnsPath?: string;
+  /** rootless (a non-root caller): the child binds the rootfs and volumes itself, nothing is idmapped */
+  rootless?: boolean;
   /** with `tty`: the terminal's initial size; detached: the attach socket and its output buffer */
   console?: { rows: number; cols: number; attachSocket?: string; bufferSize?: number };
 }
@@ -116,7 +118,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   // (which cannot make an idmapped mount, nor reach host paths only host root may search)
   const userns = !!c.namespaces['NEWUSER'];
   const source = new Map<string, string>();
-  if (userns) {
+  if (userns && !p.rootless) {
     source.set(c.rootfs, num(ops.length));
     ops.push(['mount-source', c.rootfs, 'idmap']);
     for (const m of c.mounts ?? []) {
@@ -146,7 +148,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   const root = c.rootfs;
   ops.push(['root', root]);
   ops.push(['mount', '', '/', '', num(MS.REC | (c.no_pivot_root ? MS.SLAVE : MS.PRIVATE)), '', '']);
-  if (userns) ops.push(['move-mount', source.get(root)!, root, '']);
+  if (source.has(root)) ops.push(['move-mount', source.get(root)!, root, '']);
   else ops.push(['mount', root, root, '', num(MS.BIND | MS.REC), '', '']);
   ops.push(['mount', 'tmpfs', 'dev', 'tmpfs', num(MS.NOSUID | MS.STRICTATIME), 'mode=755,size=65536k', 'dir']);
   ops.push(['mount', 'proc', 'proc', 'proc', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), '', 'dir']);
@@ -164,7 +166,7 @@ export function buildPlan(p: PlanInputs): Op[] {
     if (m.type !== 'bind' || !m.source || !m.destination) continue;
     const target = rel(m.destination);
     const kind = statSync(m.source).isDirectory() ? 'dir' : 'file';
-    if (userns) ops.push(['move-mount', source.get(m.destination)!, target, kind]);
+    if (source.has(m.destination)) ops.push(['move-mount', source.get(m.destination)!, target, kind]);
     else ops.push(['mount', m.source, target, '', num(MS.BIND | MS.REC), '', kind]);
     if (!m.writable) ops.push(['mount', '', target, '', num(MS.REMOUNT | MS.BIND | MS.RDONLY), '', '']);
     if (m.private) ops.push(['mount', '', target, '', num(MS.PRIVATE), '', '']);

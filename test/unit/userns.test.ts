@@ -9,6 +9,7 @@ import { normalizeCommand } from '../../src/command.js';
 import { renderConfig } from '../../src/lxc/template.js';
 import { buildPlan, CLONE, type Op } from '../../src/native/plan.js';
 import { buildContainerJson } from '../../src/native/template.js';
+import { checkRootless, rootlessMappings, rootlessRoot } from '../../src/native/rootless.js';
 import { checkMappable, hostIdOf, mapText, parseSubIds, parseUsernsFlag, remapMappings, resolveUserns, validateMappings } from '../../src/userns.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'execdriver-unit-userns-'));
@@ -107,5 +108,29 @@ describe('user namespaces (pure)', () => {
     assert.match(text, /^lxc\.idmap = g 0 200000 65536$/m);
     assert.match(text, /^lxc\.rootfs\.options = idmap=container,ro$/m);
     assert.match(text, /^lxc\.mount\.entry = \S+ m none bind,rw,create=dir,idmap=container 0 0$/m);
+  });
+
+  it('rootless: the state root, the maps (own id, then the subordinate range), what is refused', () => {
+    assert.equal(rootlessRoot({ XDG_RUNTIME_DIR: '/run/user/1001' }, 1001), '/run/user/1001/execdriver');
+    assert.equal(rootlessRoot({}, 1001), '/tmp/execdriver-1001');
+    assert.equal(rootlessRoot({ XDG_RUNTIME_DIR: 'relative' }, 7), '/tmp/execdriver-7');
+    writeFileSync(join(dir, 'subuid'), 'rl:165536:65536\n');
+    writeFileSync(join(dir, 'subgid'), '1001:300000:1000\n');
+    const files = { subuid: join(dir, 'subuid'), subgid: join(dir, 'subgid') };
+    assert.deepEqual(rootlessMappings(files, { name: 'rl', uid: 1001, gid: 1002 }), {
+      uidMappings: [{ containerID: 0, hostID: 1001, size: 1 }, { containerID: 1, hostID: 165536, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 1002, size: 1 }, { containerID: 1, hostID: 300000, size: 1000 }],
+    });
+    assert.throws(() => rootlessMappings(files, { name: 'other', uid: 1005, gid: 1005 }), /rootless: user other has no subordinate uid range .*usermod --add-subuids START-END other/);
+    const norm = (over: object) => normalizeCommand({ id: 'r1', rootfs: dir, entrypoint: 'true', network: { mode: 'none' }, ...over });
+    const refuse = (over: object, re: RegExp, asked = { userns: undefined as unknown, mappings: false }) =>
+      assert.throws(() => checkRootless(norm(over), asked), re);
+    checkRootless(norm({}), { userns: undefined, mappings: false });
+    checkRootless(norm({ network: { mode: 'host' } }), { userns: 'remap', mappings: false });
+    refuse({ network: { mode: 'bridge' } }, /^.*rootless: bridge networking needs root/);
+    refuse({ resources: { memory: 1 << 26, cpuShares: 512 } }, /cgroup limits \(memory, cpuShares\) cannot be enforced/);
+    refuse({ privileged: true }, /--privileged needs root/);
+    refuse({}, /--userns=host needs root/, { userns: 'host', mappings: false });
+    refuse({}, /other maps need root/, { userns: undefined, mappings: true });
   });
 });
