@@ -972,7 +972,7 @@ static const struct op ops[] = {
 	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "no-new-privs", 0, op_no_new_privs },
 	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
 	{ "env", 1, op_env }, { "console", 2, op_console }, { "console-raw-output", 0, op_console_raw_output },
-	{ "mount-source", 2, NULL }, { "move-mount", 3, op_move_mount },
+	{ "mount-source", 2, NULL }, { "move-mount", 3, op_move_mount }, { "net-helper", -1, NULL },
 	{ "exec", -2, op_exec },                                                                    /* -2: at least 2 arguments */
 };
 
@@ -1089,6 +1089,8 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
 		snprintf(msg, sz, "invalid mount-source mode %.32s (idmap or empty)", a[2]);
 	else if (!strcmp(a[0], "mount-source"))
 		src.count++;
+	else if (!strcmp(a[0], "net-helper") && a[1][0] != '/')
+		snprintf(msg, sz, "net-helper %.64s is not an absolute path", a[1]);
 	else if (!strcmp(a[0], "move-mount") && (num(a[1], 10, i, &v) < 0 || strcmp(plan[v].f[0], "mount-source")))
 		snprintf(msg, sz, "move-mount %.32s is not the index of an earlier mount-source op", a[1]);
 	if (*msg)
@@ -1598,6 +1600,19 @@ static int send_sources(void)
 	if (src.sock >= 0)
 		close(src.sock);
 	src.sock = -1;
+	for (size_t i = 0; i < nplan; i++) {                 /* then the network helpers (slirp4netns) */
+		const char *what;
+		int exit_w;
+		if (strcmp(plan[i].f[0], "net-helper"))
+			continue;
+		if (userns_net_helper(plan[i].f + 1, ct.pid, 10000, &exit_w, &what) < 0) {
+			char msg[PATH_MAX + 64];
+			snprintf(msg, sizeof msg, "net-helper %s: %s", plan[i].f[1], what);
+			ctl_error("net-helper", (long)i, errno, plan[i].f[1], msg);
+			return -1;
+		}
+		/* exit_w stays open until the monitor exits: then the helper sees EOF and exits */
+	}
 	return 0;
 }
 

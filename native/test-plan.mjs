@@ -404,6 +404,20 @@ const scenarios = {
     const bad = await runPlan([['clone', ALL_NS | CLONE.USER], ['move-mount', 0, 'x', ''], ['exec', '/bin', 'true']]);
     expectError(bad, 'plan#1', 22);
   },
+  async netHelper() {
+    // the helper gets fd 3 (EOF when the monitor exits), fd 4 (ready), fds 5-6 the child's namespaces
+    const mark = `/tmp/execdriver-nethelper-${process.pid}`;
+    const helper = ['net-helper', '/bin/sh', '-c', `readlink /proc/self/fd/5 /proc/self/fd/6 > ${mark}; printf r >&4; exec cat <&3 >/dev/null`];
+    const r = await runPlan(plan({ monitorOps: [helper], cmd: sh('readlink /proc/self/ns/net; readlink /proc/self/ns/user') }));
+    expectExit(r, 0);
+    const seen = fs.readFileSync(mark, 'utf8');
+    fs.rmSync(mark);
+    assert(seen === r.out, `the helper got the child's net and user namespaces: ${seen}`, r);
+    const dead = await runPlan(plan({ monitorOps: [['net-helper', '/bin/false']], cmd: ['true'] }));
+    expectError(dead, 'net-helper#1', 10 /* ECHILD */);
+    const bad = await runPlan(plan({ monitorOps: [['net-helper', 'relative']], cmd: ['true'] }));
+    expectError(bad, 'plan#1', 22);
+  },
   async searchPath() {
     // an unreadable dir in SEARCHPATH is skipped, EACCES beats ENOENT, and the first hit wins
     const r = await runPlan(plan({ cmd: ['echo', 'hi'] }).map((op) => (op[0] === 'exec' ? ['exec', '/nope:/bin', 'echo', 'hi'] : op)));

@@ -10,10 +10,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "userns.h"
 
@@ -80,4 +83,71 @@ int userns_recv_fd(int sock)
 	int fd;
 	memcpy(&fd, CMSG_DATA(c), sizeof fd);
 	return fd;
+}
+
+pid_t userns_net_helper(char *const argv[], pid_t pid, int timeout_ms, int *exit_w, const char **what)
+{
+	int ex[2] = { -1, -1 }, ready[2] = { -1, -1 }, ns[2] = { -1, -1 }, e = 0;
+	char path[64];
+	pid_t h = -1;
+	*what = "create the helper's pipes";
+	if (pipe2(ex, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
+		goto out;
+	*what = "open the child's namespaces";
+	snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+	if ((ns[0] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		goto out;
+	snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+	if ((ns[1] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		goto out;
+	*what = "fork the helper";
+	if ((h = fork()) < 0)
+		goto out;
+	if (h == 0) {
+		/* fds 3-6 as documented; dup2 clears close-on-exec. Move them above 6 first. */
+		int from[4] = { ex[0], ready[1], ns[0], ns[1] }, high[4];
+		for (int i = 0; i < 4; i++)
+			if ((high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 16)) < 0)
+				_exit(127);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);     /* the monitor's blocked signals, its SIGPIPE */
+		signal(SIGPIPE, SIG_DFL);
+		int null = open("/dev/null", O_RDWR);
+		for (int fd = 0; null >= 0 && fd < 3; fd++)
+			dup2(null, fd);
+		for (int i = 0; i < 4; i++)
+			if (dup2(high[i], 3 + i) < 0)
+				_exit(127);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(ex[0]), ex[0] = -1;
+	close(ready[1]), ready[1] = -1;
+	*what = "wait for the helper to be ready";
+	struct pollfd p = { ready[0], POLLIN, 0 };
+	int n = RETRY(poll(&p, 1, timeout_ms));
+	char byte;
+	if (n == 0) {
+		errno = ETIMEDOUT;
+	} else if (n > 0 && RETRY(read(ready[0], &byte, 1)) == 1) {
+		*exit_w = ex[1], ex[1] = -1;
+		e = 0;
+		goto done;
+	} else if (n > 0) {
+		errno = ECHILD;                         /* EOF: it exited (or failed to exec) */
+	}
+out:
+	e = errno;
+	if (h > 0) {
+		kill(h, SIGKILL);
+		waitpid(h, NULL, 0);
+	}
+	h = -1;
+done:
+	for (int *fd = (int[]){ ex[0], ex[1], ready[0], ready[1], ns[0], ns[1] }, i = 0; i < 6; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	errno = e;
+	return h;
 }

@@ -18,3 +18,12 @@ int userns_send_fd(int sock, int fd);
 int userns_recv_fd(int sock);
 
 #endif
+
+/*
+ * (monitor) `net-helper PATH ARG...`: start a network helper for the child PID (slirp4netns) with
+ * fd 3 the read end of a pipe whose write end stays in the monitor (EOF: the helper must exit),
+ * fd 4 the write end of a ready pipe, fd 5 the child's net namespace, fd 6 its user namespace,
+ * fds 0-2 /dev/null. Waits (up to TIMEOUT_MS) for one byte on the ready pipe. Returns the helper's
+ * pid and *exit_w (the write end to close at the end), or -1 with errno and *what set.
+ */
+pid_t userns_net_helper(char *const argv[], pid_t pid, int timeout_ms, int *exit_w, const char **what);

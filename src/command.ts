@@ -57,8 +57,8 @@ function containerPath(p: unknown, what: string, id: string): string {
 function validateNetwork(n: NetworkConfig | undefined, id: string): NetworkConfig {
   const net: NetworkConfig = { ...(n ?? { mode: 'bridge' }) };
   const mode = net.mode as string;
-  if (!['none', 'host', 'bridge'].includes(mode) && !/^container:.+$/.test(mode)) {
-    throw new InvalidConfigError(`unknown network mode "${mode}" (none, host, bridge, container:<id>)`, { containerId: id });
+  if (!['none', 'host', 'bridge', 'slirp4netns'].includes(mode) && !/^container:.+$/.test(mode)) {
+    throw new InvalidConfigError(`unknown network mode "${mode}" (none, host, bridge, slirp4netns, container:<id>)`, { containerId: id });
   }
   if (mode.startsWith('container:')) validateId(mode.slice('container:'.length));
   if (net.mtu !== undefined && (!Number.isInteger(net.mtu) || net.mtu < 68 || net.mtu > 65535)) {

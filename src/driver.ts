@@ -6,7 +6,7 @@ import { DriverExistsError, DriverNotFoundError } from './errors.js';
 export interface NetworkConfig {
   /** `none`: own namespace, loopback only; `host`: the host's; `bridge`: a veth on a bridge;
    *  `container:<id>`: join another container's network namespace. */
-  mode: 'none' | 'host' | 'bridge' | `container:${string}`;
+  mode: 'none' | 'host' | 'bridge' | 'slirp4netns' | `container:${string}`;
   /** bridge name (bridge mode), default `execdriver0` */
   bridge?: string;
   /** subnet of the bridge when it has to be created, e.g. `10.88.0.0/16` */

@@ -122,7 +122,8 @@ Options:
       --userns MODE            remap: a user namespace, container root is an unprivileged host
                                uid (the subordinate ranges of user execdriver, or remap:USER);
                                host (the default)
-      --net MODE               bridge (default; not root: none), none, host, container:ID
+      --net MODE               bridge (default; not root: none), none, host, slirp4netns
+                               (user-mode networking, native driver), container:ID
       --bridge NAME            bridge for --net bridge (default execdriver0)
       --subnet CIDR            subnet of the bridge, when it is created
       --ip ADDR                the container's address on the bridge

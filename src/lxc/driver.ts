@@ -354,6 +354,7 @@ export class LxcDriver implements ManagedDriver {
     // Everything the template would refuse is refused before anything exists.
     rawLines(cmd);
     cgroupLines(cmd, facts);
+    if (cmd.network.mode === 'slirp4netns') throw new InvalidConfigError('--net slirp4netns is for the native driver only', { containerId: cmd.id });
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);

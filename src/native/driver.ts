@@ -30,7 +30,7 @@ import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, capabilitiesInMask, VETH_PEER } from './plan.js';
-import { checkOwnRoot, checkRootless, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
+import { checkOwnRoot, checkRootless, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
 import { buildContainerJson, CGROUP_PARENT, type ContainerJson } from './template.js';
 
 export const DRIVER_NAME = 'native';
@@ -81,6 +81,20 @@ function hostCapabilities(): { names: string[]; lastCap: number } {
 
 const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
 
+
+export const SLIRP4NETNS = '/usr/bin/slirp4netns';
+
+/**
+ * `--net slirp4netns`: user-mode networking in the container's own net namespace, the helper
+ * started by the monitor (fds 3-6 as native/PROTOCOL.md's net-helper gives them): tap0 with
+ * 10.0.2.100/24, the gateway 10.0.2.2, DNS at 10.0.2.3; never the host's loopback.
+ */
+function slirpArgv(cmd: NormalizedCommand): string[] {
+  return [
+    SLIRP4NETNS, '--configure', `--mtu=${cmd.network.mtu ?? 65520}`, '--disable-host-loopback', '--exit-fd=3', '--ready-fd=4',
+    '--netns-type=path', ...(cmd.userns ? ['--userns-path=/proc/self/fd/6'] : []), '/proc/self/fd/5', 'tap0',
+  ];
+}
 
 /** The container's uid_map and gid_map (each in one write, as the kernel wants); setgroups stays allowed. */
 function writeIdMaps(id: string, pid: number, uids: IdMapping[], gids: IdMapping[]): void {
@@ -164,6 +178,10 @@ export class NativeDriver implements ManagedDriver {
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
+    if (cmd.network.mode === 'slirp4netns' && !existsSync(SLIRP4NETNS)) {
+      throw new InvalidConfigError(`--net slirp4netns needs ${SLIRP4NETNS} (Debian package slirp4netns)`, { containerId: cmd.id });
+    }
+    if (cmd.network.mode === 'slirp4netns' && this.rootless) checkTun(cmd.id);
     const netnsPath = this.joinedNetns(cmd);
     const caps = hostCapabilities();
     const owner = ownerOf(DRIVER_NAME, cmd.id);
@@ -210,6 +228,7 @@ export class NativeDriver implements ManagedDriver {
         cleanupCgroups: cgroup.paths,
         detach: !!opts.detach,
         ...(this.rootless ? { rootless: true } : {}),
+        ...(cmd.network.mode === 'slirp4netns' ? { netHelper: slirpArgv(cmd) } : {}),
         ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
       });

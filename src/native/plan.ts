@@ -79,6 +79,8 @@ export interface PlanInputs {
   detach: boolean;
   /** the net namespace to join (network mode container:<id>) */
   netnsPath?: string;
+  /** `--net slirp4netns`: the helper's argv, started by the monitor at `go` (net-helper) */
+  netHelper?: string[];
   /** rootless (a non-root caller): the child binds the rootfs and volumes itself, nothing is idmapped */
   rootless?: boolean;
   /** with `tty`: the terminal's initial size; detached: the attach socket and its output buffer */
@@ -114,6 +116,7 @@ export function buildPlan(p: PlanInputs): Op[] {
     ops.push(['tty', num(t.rows), num(t.cols)]);
     if (t.attachSocket) ops.push(['attach-socket', t.attachSocket, num(t.bufferSize ?? ATTACH_BUFFER)]);
   }
+  if (p.netHelper) ops.push(['net-helper', ...(p.netHelper as [string, ...string[]])]);
   // a user namespace: the monitor opens the rootfs (idmapped) and every bind source for the child
   // (which cannot make an idmapped mount, nor reach host paths only host root may search)
   const userns = !!c.namespaces['NEWUSER'];

@@ -5,7 +5,7 @@
  * network set-up. Whatever needs root is refused up front, in one line.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { NormalizedCommand } from '../command.js';
@@ -61,7 +61,7 @@ export function rootlessMappings(
 export function checkRootless(cmd: NormalizedCommand, asked: { userns: unknown; mappings: boolean }): void {
   const no = (what: string) => new InvalidConfigError(`rootless: ${what}`, { containerId: cmd.id });
   const mode = cmd.network.mode;
-  if (mode === 'bridge') throw no('bridge networking needs root (use --net none or --net host)');
+  if (mode === 'bridge') throw no('bridge networking needs root (use --net none, slirp4netns or host)');
   if (mode.startsWith('container:')) throw no('joining another container\'s network needs root');
   if (cmd.privileged) throw no('--privileged needs root (a rootless container has only the capabilities of its own user namespace)');
   if (asked.userns === 'host') throw no('--userns=host needs root (a rootless container always has a user namespace)');
@@ -146,5 +146,22 @@ export function checkOwnRoot(root: string, st: { uid: number; mode: number }): v
   const uid = process.geteuid?.() ?? 0;
   if (st.uid !== uid || (st.mode & 0o077) !== 0) {
     throw new ExecDriverError('ERR_STATE', `rootless: the state root ${root} must belong to uid ${uid} with mode 0700`, { path: root });
+  }
+}
+
+/** slirp4netns opens /dev/net/tun as the caller: it must be readable and writable by it. */
+export function checkTun(containerId: string, path = '/dev/net/tun'): void {
+  try {
+    accessSync(path, fsConstants.R_OK | fsConstants.W_OK);
+  } catch {
+    let mode = '';
+    try {
+      mode = ` (it is mode 0${(statSync(path).mode & 0o777).toString(8)} here; Debian's udev makes it 0666)`;
+    } catch {
+      mode = ' (it does not exist)';
+    }
+    throw new InvalidConfigError(`rootless: --net slirp4netns needs ${path} readable and writable by uid ${process.geteuid?.()}${mode}`, {
+      containerId, path,
+    });
   }
 }

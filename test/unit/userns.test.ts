@@ -97,6 +97,14 @@ describe('user namespaces (pure)', () => {
     assert.ok(!hops.some((o) => o[3] === 'sysfs'));
   });
 
+  it('the plan: --net slirp4netns starts the helper from the monitor with the fds net-helper gives', () => {
+    const config = buildContainerJson(normalizeCommand({ id: 's1', rootfs: dir, entrypoint: 'true', network: { mode: 'slirp4netns' } }), { cgroupNamespace: true });
+    assert.ok(config.namespaces['NEWNET']);
+    const ops = buildPlan({ config, user: { uid: 0, gid: 0, groups: [] }, hostCapabilities: [], lastCap: 40, exitFile: '/e', cleanupCgroups: [], detach: false, netHelper: ['/usr/bin/slirp4netns', '/proc/self/fd/5', 'tap0'] });
+    assert.deepEqual(ops.find((o) => o[0] === 'net-helper'), ['net-helper', '/usr/bin/slirp4netns', '/proc/self/fd/5', 'tap0']);
+    assert.ok(ops.some((o) => o[0] === 'ifup' && o[1] === 'lo'));
+  });
+
   it('config.lxc: lxc.idmap lines, the rootfs idmapped, idmap volumes', () => {
     const vol = mkdtempSync(join(dir, 'vol-'));
     const cmd = normalizeCommand({ id: 'u3', rootfs: dir, entrypoint: 'true', uidMappings: maps, gidMappings: maps, readonlyRootfs: true, network: { mode: 'none' }, mounts: [{ source: vol, destination: '/m', idmap: true }] });

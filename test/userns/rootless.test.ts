@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, makeRootfs, uniqueId, until } from '../helpers.js';
+import { TestNetns } from './slirp.js';
 
 const USER = 'execdriver-rl';
 
@@ -34,9 +35,11 @@ describe('rootless: the native driver run by a non-root user', () => {
   let xdg: string;
   let made: { dir: string; cleanup: () => void };
   /** The CLI as the test user; env: what it gets besides PATH (XDG_RUNTIME_DIR unless null). */
-  const cli = (args: string[], opts: { xdg?: string | null } = {}) => {
+  const cli = (args: string[], opts: { xdg?: string | null; netns?: TestNetns } = {}) => {
     const env = ['PATH=/usr/bin:/bin', ...(opts.xdg === null ? [] : [`XDG_RUNTIME_DIR=${opts.xdg ?? xdg}`])];
-    return spawnSync('runuser', ['-u', USER, '--', 'env', '-i', ...env, process.execPath, CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+    const argv = ['runuser', '-u', USER, '--', 'env', '-i', ...env, process.execPath, CLI, ...args];
+    const [file, ...rest] = opts.netns ? opts.netns.wrap(argv) : argv;
+    return spawnSync(file!, rest, { encoding: 'utf8', timeout: 30_000 });
   };
   const leftovers = () => {
     // processes of the user that still run (a zombie is gone: only the host's init has yet to reap it)
@@ -111,6 +114,33 @@ describe('rootless: the native driver run by a non-root user', () => {
     assert.equal(l.status, 125);
     assert.equal(l.stderr.trim(), 'execdriver: the lxc driver needs root (rootless containers: the native driver)');
     assert.deepEqual(leftovers(), { procs: '', mounts: [], state: [] });
+  });
+
+  it('--net slirp4netns: a tap0 of its own reaches a server in a namespace the test made; not the host loopback', async () => {
+    const tunMode = statSync('/dev/net/tun').mode & 0o777;
+    if (!(tunMode & 0o006)) {
+      // slirp4netns opens /dev/net/tun as the user: refused in one line while it is root's only
+      const r = cli(['run', '--rootfs', rootfs, '--net', 'slirp4netns', '--', 'true']);
+      assert.equal(r.status, 125);
+      assert.match(r.stderr.trim(), /^execdriver: container \S+: rootless: --net slirp4netns needs \/dev\/net\/tun readable and writable by uid \d+ \(it is mode 0600 here/);
+    }
+    const netns = new TestNetns();
+    netns.create();
+    chmodSync('/dev/net/tun', tunMode | 0o666); // Debian's udev default, for this test only
+    try {
+      const server = netns.serve(7788);
+      await server.ready;
+      const r = cli(['run', '--rootfs', rootfs, '--net', 'slirp4netns', '--', 'sh', '-c',
+        `ip -4 addr show tap0 | grep -o "inet [0-9./]*"; echo hello-rootless | nc ${netns.address} 7788 && echo sent; nc -w 2 10.0.2.2 7788 </dev/null 2>/dev/null || echo no-host-loopback`], { netns });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'inet 10.0.2.100/24\nsent\nno-host-loopback\n');
+      assert.equal(await server.received, 'hello-rootless\n');
+      await until(() => leftovers().procs === '', 5000, 'slirp4netns to exit');
+      assert.deepEqual(leftovers(), { procs: '', mounts: [], state: [] });
+    } finally {
+      chmodSync('/dev/net/tun', tunMode);
+      netns.remove();
+    }
   });
 
   it('without XDG_RUNTIME_DIR the state root is /tmp/execdriver-UID, made 0700', () => {

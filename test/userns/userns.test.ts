@@ -4,6 +4,7 @@
  * them), the rootfs is an idmapped mount, volumes are plain binds unless `idmap`.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { createDriver, type Command, type ManagedDriver } from '../../src/index.js';
 import { removeBridgeIfUnused } from '../../src/network/index.js';
 import { remapMappings } from '../../src/userns.js';
-import { capture, makeRootfs, TEST_ROOT, uniqueId, until } from '../helpers.js';
+import { capture, CLI, makeRootfs, TEST_ROOT, uniqueId, until } from '../helpers.js';
+import { TestNetns } from './slirp.js';
 
 const BRIDGE = `edt-userns${process.pid % 1000}`;
 
@@ -127,6 +129,31 @@ for (const driverName of ['native', 'lxc']) {
       }));
       assert.equal(r.status.exitCode, 0, r.err);
       assert.equal(r.out, 'addressed\nrouted\n');
+    });
+
+    it('--net slirp4netns (native driver): reaches a server in a namespace the test made, as root and remapped', async (t) => {
+      if (driverName !== 'native') {
+        await assert.rejects(driver.run(sh('true', { network: { mode: 'slirp4netns' } })), /slirp4netns is for the native driver only/);
+        return;
+      }
+      const netns = new TestNetns();
+      netns.create();
+      try {
+        for (const userns of ['host', 'remap'] as const) {
+          const server = netns.serve(7789);
+          await server.ready;
+          const script = `ip -4 addr show tap0 | grep -o "inet [0-9./]*"; echo "hello-${userns}" | nc ${netns.address} 7789 && echo sent`;
+          // the driver runs in this process: the container's slirp4netns must start in the test's namespace
+          const r = spawnSync('nsenter', [`--net=${netns.path}`, process.execPath, CLI, '--root', TEST_ROOT, 'run', '--rootfs', rootfs.dir,
+            '--net', 'slirp4netns', '--userns', userns, '--', 'sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
+          assert.equal(r.status, 0, r.stderr);
+          assert.equal(r.stdout, 'inet 10.0.2.100/24\nsent\n', userns);
+          assert.equal(await server.received, `hello-${userns}\n`);
+        }
+      } finally {
+        netns.remove();
+      }
+      t.diagnostic('slirp4netns: tap0 10.0.2.100/24, outgoing through the helper in the namespace the test made');
     });
 
     it('bad input is refused before anything is created', async () => {
