@@ -25,8 +25,9 @@ fi
 # --userns=remap: user `execdriver` with 65536 subordinate uids and gids on a free range
 if [[ $(id -u) == 0 ]]; then
   id -u execdriver >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin execdriver
+  touch /etc/subuid /etc/subgid
   if ! grep -q '^execdriver:' /etc/subuid 2>/dev/null || ! grep -q '^execdriver:' /etc/subgid 2>/dev/null; then
-    start=$(cat /etc/subuid /etc/subgid 2>/dev/null | awk -F: 'NF==3 && $2+$3>m {m=$2+$3} END {print (m>100000 ? m : 100000)}')
+    start=$(awk -F: 'NF==3 && $2+$3>m {m=$2+$3} END {print (m>100000 ? m : 100000)}' /etc/subuid /etc/subgid)
     range="$start-$((start + 65535))"
     usermod --add-subuids "$range" --add-subgids "$range" execdriver
   fi
