@@ -187,7 +187,13 @@ export function capabilityLines(cmd: NormalizedCommand, lastCap: number): string
 function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
   const lines = ['# NOTICE: these mounts are made inside the container\'s mount namespace'];
   // proc and sysfs: LXC 5's own keys also apply the restrictions (read-only /proc/sys and /sys).
-  lines.push(cmd.privileged ? 'lxc.mount.auto = proc:rw sys:rw' : 'lxc.mount.auto = proc:mixed sys:ro');
+  if (cmd.userns && cmd.network.mode === 'host') {
+    // sysfs can only be mounted by the owner of a net namespace: the host's, bound
+    lines.push(cmd.privileged ? 'lxc.mount.auto = proc:rw' : 'lxc.mount.auto = proc:mixed');
+    lines.push(`lxc.mount.entry = /sys sys none rbind,${cmd.privileged ? 'rw' : 'ro'},create=dir 0 0`);
+  } else {
+    lines.push(cmd.privileged ? 'lxc.mount.auto = proc:rw sys:rw' : 'lxc.mount.auto = proc:mixed sys:ro');
+  }
   lines.push('# devpts: LXC mounts a new instance on /dev/pts itself (lxc.pty.max), ptmxmode=0666');
   lines.push(`lxc.mount.entry = shm dev/shm tmpfs size=${SHM_SIZE},mode=1777,nosuid,nodev,noexec,create=dir 0 0`);
   lines.push('lxc.mount.entry = mqueue dev/mqueue mqueue nosuid,nodev,noexec,create=dir 0 0');

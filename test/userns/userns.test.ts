@@ -111,6 +111,25 @@ for (const driverName of ['native', 'lxc']) {
       assert.equal(hostUid, String(mapped + 1000));
     });
 
+    it('proc, sysfs, mqueue and devpts are mounted; with --net host the host\'s /sys', async () => {
+      for (const mode of ['none', 'host'] as const) {
+        const r = await runOut(sh('for m in /proc /sys /dev/mqueue /dev/pts; do grep -q " $m " /proc/mounts && echo "$m"; done; ls /sys/class | grep -c net; ls /dev/pts/ptmx', { network: { mode } }));
+        assert.equal(r.status.exitCode, 0, r.err);
+        assert.equal(r.out, '/proc\n/sys\n/dev/mqueue\n/dev/pts\n1\n/dev/pts/ptmx\n', mode);
+      }
+    });
+
+    it('cgroup limits still apply (memory: the OOM kill is seen); detached, kill and wait work', async () => {
+      const s = await driver.run(sh('x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo never', { resources: { memory: 32 << 20, memorySwap: 32 << 20 } }));
+      assert.equal(s.oomKilled, true);
+      const c = sh('sleep 300');
+      await driver.start(c, { detach: true });
+      assert.equal(driver.info(c.id).isRunning(), true);
+      await driver.kill(c.id, 'SIGKILL');
+      assert.equal((await driver.wait(c.id, 10_000)).exitCode, 137);
+      await driver.delete(c.id);
+    });
+
     it('a tty container works', async () => {
       const stdin = new PassThrough();
       const cap = capture();
