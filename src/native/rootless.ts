@@ -68,7 +68,7 @@ export function checkRootless(cmd: NormalizedCommand, asked: { userns: unknown; 
   if (typeof asked.userns === 'object' || asked.mappings) throw no('the maps of a rootless container are the caller\'s own uid and its /etc/subuid range; other maps need root');
   const limits = Object.entries(cmd.resources).filter(([, v]) => v !== undefined).map(([k]) => k);
   if (limits.length) {
-    throw no(`cgroup limits (${limits.join(', ')}) cannot be enforced: no cgroup is delegated to uid ${process.geteuid?.()} (run as root for limits)`);
+    throw no(`cgroup limits (${limits.join(', ')}) cannot be enforced: a rootless container gets no cgroup (delegated cgroup v2 subtrees are not used yet); run as root for limits`);
   }
   if (cmd.mounts.some((m) => m.idmap)) throw no('idmapped volumes need root (the idmap needs CAP_SYS_ADMIN on the host)');
 }
