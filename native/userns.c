@@ -113,7 +113,7 @@ pid_t userns_net_helper(char *const argv[], pid_t pid, int timeout_ms, int *exit
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);     /* the monitor's blocked signals, its SIGPIPE */
 		signal(SIGPIPE, SIG_DFL);
-		int null = open("/dev/null", O_RDWR);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);   /* dup2 clears it on 0-2 */
 		for (int fd = 0; null >= 0 && fd < 3; fd++)
 			dup2(null, fd);
 		for (int i = 0; i < 4; i++)
