@@ -726,6 +726,23 @@ static int op_caps(char **a)
 	return 0;
 }
 
+/* Raise every capability of the mask into the ambient set (it must be permitted and inheritable). */
+static int op_ambient(char **a)
+{
+	unsigned long long m;
+	if (arg(a[1], 16, ULLONG_MAX, &m, "capability mask") < 0)
+		return -1;
+	for (int c = 0; c < 64; c++)
+		if ((m >> c) & 1 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
+			int e = errno;
+			char name[16];
+			snprintf(name, sizeof name, "%d", c);
+			errno = e;
+			return fail(name, "raise capability %d into the ambient set", c);
+		}
+	return 0;
+}
+
 static int op_no_new_privs(char **a UNUSED)
 {
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? fail("", "set no_new_privs") : 0;
@@ -950,7 +967,8 @@ static const struct op ops[] = {
 	{ "chroot-move", 0, op_chroot_move }, { "sethostname", 1, op_sethostname }, { "ifup", 1, op_ifup },
 	{ "ifaddr", 4, op_ifaddr }, { "route-default", 1, op_route_default },
 	{ "umask", 1, op_umask }, { "setsid", 0, op_setsid }, { "bounding", 1, op_bounding },
-	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "no-new-privs", 0, op_no_new_privs },
+	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "ambient", 1, op_ambient },
+	{ "no-new-privs", 0, op_no_new_privs },
 	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
 	{ "env", 1, op_env }, { "console", 2, op_console }, { "console-raw-output", 0, op_console_raw_output },
 	{ "exec", -2, op_exec },                                                                    /* -2: at least 2 arguments */

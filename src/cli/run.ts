@@ -66,6 +66,7 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
     mounts: list(values['volume']).map(parseVolume),
     capAdd: list(values['cap-add']),
     capDrop: list(values['cap-drop']),
+    capAmbient: list(values['cap-ambient']),
     privileged: !!values['privileged'],
     readonlyRootfs: !!values['read-only'],
     tty: !!values['tty'],
@@ -103,6 +104,7 @@ Options:
       --privileged             every capability the host has, every device, no restrictions
       --cap-add CAP            add a capability (repeatable; ALL)
       --cap-drop CAP           drop a capability (repeatable; ALL)
+      --cap-ambient CAP        raise a kept capability into the ambient set, for a non-root -u (repeatable)
   -m, --memory SIZE            memory limit (bytes, or 64m, 1g, 512k)
       --memory-swap SIZE       memory + swap limit (-1: unlimited swap)
       --memory-reservation SIZE  soft memory limit
@@ -140,6 +142,7 @@ not executable, 127 when it is not found.`,
     privileged: { type: 'boolean' },
     'cap-add': { type: 'string', multiple: true },
     'cap-drop': { type: 'string', multiple: true },
+    'cap-ambient': { type: 'string', multiple: true },
     memory: { type: 'string', short: 'm' },
     'memory-swap': { type: 'string' },
     'memory-reservation': { type: 'string' },

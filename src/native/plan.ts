@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { capabilityBits, keptCapabilities, CAPABILITIES } from '../capabilities.js';
+import { capabilityBits, capabilitySets, keptCapabilities, CAPABILITIES } from '../capabilities.js';
 import { envPath } from '../command.js';
 import type { ResolvedUser } from '../users.js';
 import type { ContainerJson } from './template.js';
@@ -170,11 +170,12 @@ export function buildPlan(p: PlanInputs): Op[] {
 
   // capabilities: the bounding set first, then the user, then the process's own sets
   const kept = keptCapabilities(c.capabilities_mask ?? {}, p.lastCap).filter((x) => p.hostCapabilities.includes(x));
-  ops.push(['bounding', capabilityBits(kept)]);
+  const sets = capabilitySets(kept, p.user.uid, c.capabilities_ambient ?? []);
+  ops.push(['bounding', capabilityBits(sets.bounding)]);
   ops.push(['closefds']);
   ops.push(['user', num(p.user.uid), num(p.user.gid), p.user.groups.join(',')]);
-  const own = p.user.uid === 0 ? capabilityBits(kept) : '0x0';
-  ops.push(['caps', own, own, own]);
+  ops.push(['caps', capabilityBits(sets.effective), capabilityBits(sets.permitted), capabilityBits(sets.inheritable)]);
+  if (sets.ambient.length) ops.push(['ambient', capabilityBits(sets.ambient)]);
   // if the monitor dies, so does the container (set after `user`: a uid change clears it)
   ops.push(['pdeathsig', '9']);
   ops.push(['chdir', c.working_dir || '/']);
