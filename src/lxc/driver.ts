@@ -403,7 +403,7 @@ export class LxcDriver implements ManagedDriver {
       } else if (cmd.tty) {
         // stdin always through a pipe fed once the container runs: lxc-start sets up its terminal
         // with TCSAFLUSH, which drops what was typed before. stderr is merged into the terminal.
-        stdio = [pipes.stdin ? 'pipe' : 'ignore', stdioFor(pipes.stdout, process.stdout), 'ignore'];
+        stdio = [pipes.stdin ? 'pipe' : 'ignore', stdioFor(pipes.stdout, process.stdout, true), 'ignore'];
       } else {
         stdio = [stdioFor(pipes.stdin, process.stdin), stdioFor(pipes.stdout, process.stdout), stdioFor(pipes.stderr, process.stderr)];
       }
@@ -447,8 +447,10 @@ export class LxcDriver implements ManagedDriver {
       outFd = undefined;
       if (!opts.detach) {
         if (pipes.stdin && stdio[0] === 'pipe' && child.stdin && !cmd.tty) {
-          child.stdin.on('error', () => {});
-          pipes.stdin.pipe(child.stdin);
+          const [from, to] = [pipes.stdin, child.stdin];
+          to.on('error', () => {});
+          from.pipe(to);
+          child.once('close', () => from.unpipe(to)); // our stdin must not keep the process alive
         }
         if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: false });
         if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: false });
