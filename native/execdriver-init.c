@@ -1009,6 +1009,11 @@ static __attribute__((noreturn)) void child(int go_r, int go_w, int err_r, int e
 	close(go_r);
 	if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)        /* from now on only the plan decides */
 		_exit(1);
+	/* Until exec (and for good in the minimal init of `init`) this process runs our binary: not
+	 * dumpable, so no process of the container can open its /proc/PID/exe (CVE-2019-5736) or
+	 * mem. Set after `go`: the maps of a user namespace are written while /proc/PID is still ours. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(1);
 	errfd = err_w;
 	cmd_umask = umask(0);                               /* the ops create with exact modes */
 
@@ -1682,16 +1687,19 @@ static int monitor(void)
  * setsid, unless already a session leader, as a container's pid 1 is), its process group the
  * foreground, then CMD is exec'd in place (it keeps the pid), looked up in $PATH like `exec`.
  */
-static int console_exec(int argc, char **argv)
+/* `exec` / `console-exec`: no descriptor beyond 0-2 survives into CMD (another runtime's leaks). */
+static int clean_exec(int argc, char **argv, int ctty)
 {
 	extern char **environ;
 	const char *search = getenv("PATH");
 	char **a = xmalloc((size_t)(argc + 3) * sizeof *a);
 	a[0] = "exec", a[1] = (char *)(search ? search : "");
 	memcpy(a + 2, argv, (size_t)(argc + 1) * sizeof *a);     /* argv[argc] is NULL */
-	if (setsid() < 0 && getsid(0) != getpid())
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		fail("", "mark fds 3 and up close-on-exec");
+	else if (ctty && setsid() < 0 && getsid(0) != getpid())
 		fail("", "setsid");
-	else if (ioctl(0, TIOCSCTTY, 0) < 0)
+	else if (ctty && ioctl(0, TIOCSCTTY, 0) < 0)
 		fail("", "make fd 0 the controlling terminal");
 	else {
 		envv = environ;
@@ -1700,7 +1708,7 @@ static int console_exec(int argc, char **argv)
 		dprintf(2, "execdriver-init: %s: %s\n", err.msg, strerror(err.no));
 		return err.no == ENOENT ? 127 : 126;
 	}
-	dprintf(2, "execdriver-init: console-exec: %s: %s\n", err.msg, strerror(err.no));
+	dprintf(2, "execdriver-init: %s: %s: %s\n", ctty ? "console-exec" : "exec", err.msg, strerror(err.no));
 	return 125;
 }
 
@@ -1728,12 +1736,15 @@ static int die_with_parent(char **argv)
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
-		return console_exec(argc - 2, argv + 2);
+		return clean_exec(argc - 2, argv + 2, 1);
+	if (argc >= 3 && !strcmp(argv[1], "exec"))
+		return clean_exec(argc - 2, argv + 2, 0);
 	if (argc >= 3 && !strcmp(argv[1], "die-with-parent"))
 		return die_with_parent(argv + 2);
 	if (argc != 2 || strcmp(argv[1], "monitor")) {
 		dprintf(2, "usage: execdriver-init monitor              (the plan comes on fd 3)\n"
 			   "       execdriver-init console-exec CMD [ARG...]  (fd 0 the controlling terminal, then CMD)\n"
+			   "       execdriver-init exec CMD [ARG...]  (fds above 2 closed, then CMD)\n"
 			   "       execdriver-init die-with-parent PATH [ARG...]  (PATH killed when our parent dies)\n"
 			   "see PROTOCOL.md\n");
 		return 2;

@@ -392,7 +392,7 @@ export class LxcDriver implements ManagedDriver {
         network: net,
         ...(netnsPath ? { netnsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
-        ...(cmd.tty && tool === 'lxc-start' ? { consoleHelper: INIT_BINARY } : {}),
+        ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' ? { consoleHelper: INIT_BINARY } : {}),
       });
       state.writeText(CONFIG_FILE, config);
 
@@ -410,8 +410,14 @@ export class LxcDriver implements ManagedDriver {
       const common = ['-n', cmd.id, '-P', this.lxcPath, '-f', state.path(CONFIG_FILE), '-o', logPath, '-l', 'DEBUG'];
       const bin = tool === 'lxc-start' ? this.tools.start : this.tools.execute;
       // tty: lxc-start leaves the command without a controlling terminal (no ^C, no job control):
-      // our helper makes LXC's console that, then execs the command (LXC's init does it for lxc-execute)
-      const command = cmd.tty && tool === 'lxc-start' ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint] : [cmd.entrypoint];
+      // our helper makes LXC's console that, then execs the command (LXC's init does it for
+      // lxc-execute). lxc-execute's init leaks a pipe of LXC's to its command: our helper closes it.
+      const command =
+        tool === 'lxc-execute'
+          ? [CONSOLE_HELPER, 'exec', cmd.entrypoint]
+          : cmd.tty
+            ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint]
+            : [cmd.entrypoint];
       const args =
         tool === 'lxc-start'
           ? ['-F', '-C', ...common, '--', ...command, ...cmd.arguments]

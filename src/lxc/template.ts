@@ -34,8 +34,9 @@ export interface LxcRenderContext {
   /** the command of an `lxc.hook.stop` hook (runs on the host before LXC removes the cgroups) */
   stopHook?: string;
   /**
-   * tty with lxc-start: the host's execdriver-init, bound read-only on CONSOLE_HELPER to run the
-   * command through `console-exec` (LXC's console is not the command's controlling terminal)
+   * the host's execdriver-init, bound read-only on CONSOLE_HELPER to run the command through
+   * `console-exec` (tty with lxc-start: LXC's console is not the command's controlling terminal)
+   * or `exec` (lxc-execute: its init leaks a descriptor of LXC's to the command)
    */
   consoleHelper?: string;
 }
