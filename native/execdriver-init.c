@@ -173,6 +173,13 @@ static int init_mode;              /* `init`: fork once more, stay pid 1 as a mi
 
 static struct { int no; char path[PATH_MAX]; char msg[2 * PATH_MAX + 128]; } err;
 
+/* `log-relay`: the container's fds 1 and 2 are pipes; the monitor copies them to its own fds 1 and 2. */
+static struct {
+	long index;
+	int r[2], w[2];                 /* the pipes' ends: read (monitor), write (child) */
+	int to[2];                      /* where each goes: the monitor's fds 1 and 2 as Node gave them */
+} logr = { .index = -1, .r = { -1, -1 }, .w = { -1, -1 }, .to = { -1, -1 } };
+
 /* `tty` / `attach-socket` / `console`: the container's terminal (the monitor's part is further down). */
 #define MAX_CLIENTS 16                  /* attach connections at once */
 #define CLIENT_BUF 8192                 /* the largest frame a client may send */
@@ -959,7 +966,7 @@ struct op { const char *name; int nargs; int (*run)(char **a); };   /* run NULL:
 static const struct op ops[] = {
 	{ "clone", 1, NULL }, { "detach", 0, NULL }, { "exit-file", 1, NULL },
 	{ "oom-counter", 1, NULL }, { "cleanup-cgroup", 1, NULL }, { "init", 0, NULL },
-	{ "signals-forward", 0, NULL }, { "tty", 2, NULL }, { "attach-socket", 2, NULL },
+	{ "signals-forward", 0, NULL }, { "tty", 2, NULL }, { "attach-socket", 2, NULL }, { "log-relay", 0, NULL },
 	{ "root", 1, op_root }, { "unshare", 1, op_unshare }, { "setns", 2, op_setns },
 	{ "mount", 6, op_mount }, { "mount-if", 6, op_mount }, { "mask", 1, op_mask },
 	{ "readonly", 1, op_readonly }, { "mkdir", 2, op_mkdir }, { "mknod", 5, op_mknod },
@@ -1002,6 +1009,8 @@ static __attribute__((noreturn)) void child(int go_r, int go_w, int err_r, int e
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		_exit(1);
 	close(CTL), close(sigfd), close(go_w), close(err_r);
+	if (logr.index >= 0 && (dup2(logr.w[0], 1) < 0 || dup2(logr.w[1], 2) < 0))
+		_exit(1);
 	if (tty.sock >= 0)
 		close(tty.sock);                            /* the monitor's end */
 	if (RETRY(read(go_r, &c, 1)) != 1)                 /* EOF: abort, or the monitor died */
@@ -1084,7 +1093,7 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
 	if (*msg)
 		return;
 	long *once = !strcmp(a[0], "tty") ? &tty.index : !strcmp(a[0], "attach-socket") ? &tty.attach_index
-		: !strcmp(a[0], "console") ? &console_index : NULL;
+		: !strcmp(a[0], "console") ? &console_index : !strcmp(a[0], "log-relay") ? &logr.index : NULL;
 	if (once && *once >= 0)
 		snprintf(msg, sz, "%s more than once", a[0]);
 	else if (once)
@@ -1128,6 +1137,8 @@ static int read_plan(void)
 	if (!*msg && tty.index < 0 && needs_tty >= 0)
 		ctl_error("plan", needs_tty, EINVAL, plan[needs_tty].f[0],
 			  strcpy(msg, "console and attach-socket need a tty op"));
+	if (!*msg && logr.index >= 0 && tty.index >= 0)
+		ctl_error("plan", logr.index, EINVAL, "log-relay", strcpy(msg, "log-relay and tty exclude each other"));
 	if (!*msg && raw_index >= 0 && (console_index < 0 || console_index > raw_index))
 		ctl_error("plan", raw_index, EINVAL, plan[raw_index].f[0],
 			  strcpy(msg, "console-raw-output needs a console op before it"));
@@ -1465,7 +1476,23 @@ static int tty_setup(void)
 	return 0;
 }
 
-enum { P_SIG, P_CTL, P_ERR, P_TTYSOCK, P_MASTER, P_IN, P_OUT, P_LISTEN, P_CLIENT, P_COUNT = P_CLIENT + MAX_CLIENTS };
+enum { P_SIG, P_CTL, P_ERR, P_TTYSOCK, P_MASTER, P_IN, P_OUT, P_LISTEN, P_LOG, P_CLIENT = P_LOG + 2,
+       P_COUNT = P_CLIENT + MAX_CLIENTS };
+
+/* Copy what the container wrote on its fd 1 or 2 (I = 0, 1) to ours; at EOF stop watching it. A
+ * write that fails (a full disk, a closed reader) drops the output, never blocks the container. */
+static void log_relay(int i)
+{
+	char buf[16384];
+	ssize_t n = RETRY(read(logr.r[i], buf, sizeof buf));
+	if (n <= 0) {
+		if (n == 0 || errno != EAGAIN)
+			close(logr.r[i]), logr.r[i] = -1;
+		return;
+	}
+	if (logr.to[i] >= 0 && write_full(logr.to[i], buf, (size_t)n) < 0)
+		close(logr.to[i]), logr.to[i] = -1;
+}
 
 /* What the terminal waits for (every entry -1 without `tty`; poll skips those). */
 static void tty_events(struct pollfd *p)
@@ -1623,6 +1650,12 @@ static int monitor(void)
 		return ctl_error("clone", clone_index, errno, "", "set up the monitor"), 1;
 	if (tty.index >= 0 && tty_setup() < 0)
 		return 1;
+	for (int i = 0; logr.index >= 0 && i < 2; i++) {
+		int pp[2];
+		if (pipe2(pp, O_CLOEXEC) < 0 || (logr.to[i] = fcntl(i + 1, F_DUPFD_CLOEXEC, 3)) < 0)
+			return ctl_error("log-relay", logr.index, errno, "", "set up the output pipes"), 1;
+		logr.r[i] = pp[0], logr.w[i] = pp[1];
+	}
 	ct.pid = (pid_t)syscall(SYS_clone, clone_flags | SIGCHLD, 0, 0, 0, 0);
 	if (ct.pid < 0) {
 		tty_close();
@@ -1634,6 +1667,9 @@ static int monitor(void)
 	if (tty.child_sock >= 0)
 		close(tty.child_sock);
 	ct.go_w = go[1], ct.err_r = errp[0];
+	for (int i = 0; i < 2; i++)
+		if (logr.w[i] >= 0)
+			close(logr.w[i]), logr.w[i] = -1;
 	/* fds 0-2 are the container's (so its pipes reach EOF when it closes them); with a terminal,
 	 * 0 and 1 are the relay's */
 	if (tty.index >= 0)
@@ -1651,13 +1687,17 @@ static int monitor(void)
 	for (long long end = 0;;) {
 		if (ct.reaped && !end)
 			end = now_ms(CLOCK_MONOTONIC) + 2000;
-		if (ct.reaped && (tty.index < 0 || tty_drained() || now_ms(CLOCK_MONOTONIC) >= end))
+		if (ct.reaped && (tty.index < 0 || tty_drained()) && logr.r[0] < 0 && logr.r[1] < 0)
+			break;
+		if (ct.reaped && now_ms(CLOCK_MONOTONIC) >= end)
 			break;
 		struct pollfd p[P_COUNT];
 		p[P_SIG] = (struct pollfd){ ct.sigfd, POLLIN, 0 };
 		p[P_CTL] = (struct pollfd){ ct.ctl_open ? CTL : -1, POLLIN, 0 };
 		p[P_ERR] = (struct pollfd){ ct.phase == RUNNING ? ct.err_r : -1, POLLIN, 0 };
 		tty_events(p);
+		p[P_LOG] = (struct pollfd){ logr.r[0], POLLIN, 0 };
+		p[P_LOG + 1] = (struct pollfd){ logr.r[1], POLLIN, 0 };
 		if (poll(p, P_COUNT, ct.reaped ? (int)(end - now_ms(CLOCK_MONOTONIC)) : -1) < 0 && errno != EINTR) {
 			if (!ct.reaped)
 				kill(ct.pid, SIGKILL);          /* cannot watch it any more */
@@ -1671,6 +1711,9 @@ static int monitor(void)
 		if (p[P_ERR].revents)
 			on_error_pipe();
 		tty_handle(p);
+		for (int i = 0; i < 2; i++)
+			if (p[P_LOG + i].revents)
+				log_relay(i);
 	}
 	if (ct.phase != DONE)                       /* a frame written just before the exit */
 		on_error_pipe();

@@ -423,13 +423,14 @@ export class LxcDriver implements ManagedDriver {
           ? ['-F', '-C', ...common, '--', ...command, ...cmd.arguments]
           : [...common, '--', ...command, ...cmd.arguments];
       let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-      if (consoleSize) {
-        // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts)
+      if (consoleSize || opts.detach) {
+        // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts); detached
+        // without one, under the monitor that copies its output pipes to the log
         const env = Object.entries(toolEnv()).map(([k, v]) => `${k}=${v}`);
         const plan = lxcTerminalPlan({
           argv: [bin, ...args],
           env,
-          size: consoleSize,
+          ...(consoleSize ? { size: consoleSize } : {}),
           detach: !!opts.detach,
           ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}),
         });

@@ -107,6 +107,8 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
   if (c.init) ops.push(['init']);
+  // detached, the output goes to a log: through pipes the monitor copies, never the file itself
+  if (p.detach && !c.tty) ops.push(['log-relay']);
   if (c.tty) {
     const t = p.console ?? { rows: 24, cols: 80 };
     ops.push(['tty', num(t.rows), num(t.cols)]);

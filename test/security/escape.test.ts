@@ -120,6 +120,15 @@ for (const driverName of ['native', 'lxc']) {
       assert.ok(text.endsWith('done\n'));
     });
 
+    it("a detached container's output reaches its log through pipes: it never holds the log file", async () => {
+      const c = cmd(['sh', '-c', 'readlink /proc/self/fd/1; readlink /proc/self/fd/2; echo text > /proc/self/fd/1; echo done'], { id: uniqueId('escd') });
+      await driver.start(c, { detach: true });
+      assert.equal((await driver.wait(c.id, 20_000)).exitCode, 0);
+      const r = spawnSync(CLI, ['--root', TEST_ROOT, '--driver', driverName, 'logs', c.id], { encoding: 'utf8' });
+      await driver.delete(c.id);
+      assert.match(r.stdout, /^pipe:\[\d+\]\npipe:\[\d+\]\n(text\n)?done\n$/);
+    });
+
     it('a mount destination swapped to a symlink during start stays inside the rootfs (CVE-2021-30465)', async () => {
       const outside = mkdtempSync(join(tmpdir(), 'execdriver-outside-'));
       const vol = mkdtempSync(join(tmpdir(), 'execdriver-vol-'));
