@@ -196,7 +196,10 @@ export function hostFacts(): LxcHostFacts {
   } catch {
     /* keep the default */
   }
-  factsCache = { controllers, swapAccounting, lastCap };
+  // LXC's built-in lxc.rootfs.mount (lxc-config cannot tell it): the multiarch path Debian's
+  // package uses, or the upstream default
+  const rootfsMount = ['/usr/lib/x86_64-linux-gnu/lxc/rootfs', '/usr/lib/aarch64-linux-gnu/lxc/rootfs', '/usr/lib/lxc/rootfs', '/usr/local/lib/lxc/rootfs'].find((d) => existsSync(d));
+  factsCache = { controllers, swapAccounting, lastCap, ...(rootfsMount ? { rootfsMount } : {}) };
   return factsCache;
 }
 

@@ -11,6 +11,7 @@ import { renderV1, renderV2, type CgroupWrite, type LimitController } from '../c
 import type { NormalizedCommand } from '../command.js';
 import { ExecDriverError, InvalidConfigError } from '../errors.js';
 import type { NetworkState } from '../network/container.js';
+import { MASKED_PATHS, READONLY_PATHS } from '../restrictions.js';
 
 /** What config.lxc depends on about this host. */
 export interface LxcHostFacts {
@@ -20,6 +21,12 @@ export interface LxcHostFacts {
   swapAccounting: boolean;
   /** /proc/sys/kernel/cap_last_cap */
   lastCap: number;
+  /**
+   * where LXC mounts the rootfs in the container's mount namespace before its pivot
+   * (`lxc.rootfs.mount`, LXC's built-in default): read-only binds of /proc paths take their
+   * source there, in the container's own /proc. Without it, no read-only /proc paths beyond LXC's.
+   */
+  rootfsMount?: string;
 }
 
 /** Everything else config.lxc is made of, decided by the driver before rendering. */
@@ -47,8 +54,8 @@ export const CONSOLE_HELPER = '/dev/.execdriver-init';
 export const PTY_MAX = 1024;
 export const SHM_SIZE = '65536k';
 
-/** /proc files an unprivileged container must not read: masked by /dev/null (SPEC §2 restrictions). */
-const MASKED_PROC = ['proc/kcore', 'proc/keys', 'proc/timer_list', 'proc/sched_debug'];
+/** The masked paths (src/restrictions.ts) that are directories: they get an empty read-only tmpfs. */
+const MASKED_DIRS = new Set(['/proc/acpi', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap']);
 
 /** A config value must stay on its line. */
 function oneLine(value: string, what: string, id: string): string {
@@ -188,11 +195,28 @@ function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
   const lines = ['# NOTICE: these mounts are made inside the container\'s mount namespace'];
   // proc and sysfs: LXC 5's own keys also apply the restrictions (read-only /proc/sys and /sys).
   lines.push(cmd.privileged ? 'lxc.mount.auto = proc:rw sys:rw' : 'lxc.mount.auto = proc:mixed sys:ro');
+  // LXC's autodev tmpfs is neither nosuid nor noexec, and LXC cannot remount it: a tmpfs of ours
+  // on top of it, before anything else is mounted under /dev (LXC fills in the nodes and devpts after the entries)
+  lines.push('# /dev: nosuid,noexec (over LXC\'s autodev tmpfs; LXC puts its nodes in this one)');
+  lines.push(`lxc.mount.entry = none dev tmpfs nosuid,noexec,mode=755,size=${SHM_SIZE} 0 0`);
   lines.push('# devpts: LXC mounts a new instance on /dev/pts itself (lxc.pty.max), ptmxmode=0666');
   lines.push(`lxc.mount.entry = shm dev/shm tmpfs size=${SHM_SIZE},mode=1777,nosuid,nodev,noexec,create=dir 0 0`);
   lines.push('lxc.mount.entry = mqueue dev/mqueue mqueue nosuid,nodev,noexec,create=dir 0 0');
   if (!cmd.privileged) {
-    for (const p of MASKED_PROC) lines.push(`lxc.mount.entry = /dev/null ${p} none bind,optional 0 0`);
+    // optional: a path this kernel does not have is skipped
+    if (ctx.facts.rootfsMount) {
+      lines.push('# read-only kernel paths: the container\'s own /proc, bound onto itself read-only');
+      const at = escapeMountPath(oneLine(ctx.facts.rootfsMount, 'rootfs mount', cmd.id));
+      for (const p of READONLY_PATHS) lines.push(`lxc.mount.entry = ${at}${p} ${target(p)} none bind,ro,optional 0 0`);
+    }
+    lines.push('# masked kernel paths: an empty read-only tmpfs on a directory, /dev/null on a file');
+    for (const p of MASKED_PATHS) {
+      lines.push(
+        MASKED_DIRS.has(p)
+          ? `lxc.mount.entry = tmpfs ${target(p)} tmpfs ro,nosuid,nodev,noexec,optional 0 0`
+          : `lxc.mount.entry = /dev/null ${target(p)} none bind,ro,optional 0 0`,
+      );
+    }
   }
   if (ctx.consoleHelper) {
     const helper = escapeMountPath(oneLine(ctx.consoleHelper, 'console helper', cmd.id));
@@ -234,6 +258,7 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
   out.push([`# config.lxc of container ${id}, written by execdriver for LXC 5`, `lxc.uts.name = ${oneLine(cmd.hostname, 'hostname', id)}`]);
   out.push(networkSection(cmd, ctx));
   const rootfs = ['# root filesystem', `lxc.rootfs.path = dir:${oneLine(cmd.rootfs, 'rootfs', id)}`];
+  if (ctx.facts.rootfsMount) rootfs.push(`lxc.rootfs.mount = ${oneLine(ctx.facts.rootfsMount, 'rootfs mount', id)}`);
   if (cmd.readonlyRootfs) rootfs.push('lxc.rootfs.options = ro');
   out.push(rootfs);
   out.push([
