@@ -48,6 +48,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include "bpf.h"
 
 #define CTL 3                                   /* the control socket */
 #define MAX_FIELDS 65536
@@ -943,6 +944,7 @@ static const struct op ops[] = {
 	{ "clone", 1, NULL }, { "detach", 0, NULL }, { "exit-file", 1, NULL },
 	{ "oom-counter", 1, NULL }, { "cleanup-cgroup", 1, NULL }, { "init", 0, NULL },
 	{ "signals-forward", 0, NULL }, { "tty", 2, NULL }, { "attach-socket", 2, NULL },
+	{ "device-filter", 2, NULL },
 	{ "root", 1, op_root }, { "unshare", 1, op_unshare }, { "setns", 2, op_setns },
 	{ "mount", 6, op_mount }, { "mount-if", 6, op_mount }, { "mask", 1, op_mask },
 	{ "readonly", 1, op_readonly }, { "mkdir", 2, op_mkdir }, { "mknod", 5, op_mknod },
@@ -1600,6 +1602,15 @@ static int monitor(void)
 		return ctl_error("clone", clone_index, errno, "", "set up the monitor"), 1;
 	if (tty.index >= 0 && tty_setup() < 0)
 		return 1;
+	/* before the clone: the child is in the cgroup before it runs anything (Node moves it there) */
+	for (size_t i = 0; i < nplan; i++) {
+		char msg[1536];
+		if (strcmp(plan[i].f[0], "device-filter") || device_filter_attach(plan[i].f[1], plan[i].f[2], msg, sizeof msg) == 0)
+			continue;
+		int e = errno;
+		tty_close();
+		return ctl_error("device-filter", (long)i, e, plan[i].f[1], msg), 1;
+	}
 	ct.pid = (pid_t)syscall(SYS_clone, clone_flags | SIGCHLD, 0, 0, 0, 0);
 	if (ct.pid < 0) {
 		tty_close();
@@ -1707,8 +1718,22 @@ static int die_with_parent(char **argv)
 	return errno == ENOENT ? 127 : 126;
 }
 
+/* execdriver-init device-filters DIR: "ATTACHED EFFECTIVE" device programs of a cgroup2 directory. */
+static int device_filters(const char *dir)
+{
+	unsigned attached, effective;
+	if (device_filter_query(dir, &attached, &effective) < 0) {
+		dprintf(2, "execdriver-init: device-filters: query %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	printf("%u %u\n", attached, effective);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "device-filters"))
+		return device_filters(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
 		return console_exec(argc - 2, argv + 2);
 	if (argc >= 3 && !strcmp(argv[1], "die-with-parent"))
@@ -1717,6 +1742,7 @@ int main(int argc, char **argv)
 		dprintf(2, "usage: execdriver-init monitor              (the plan comes on fd 3)\n"
 			   "       execdriver-init console-exec CMD [ARG...]  (fd 0 the controlling terminal, then CMD)\n"
 			   "       execdriver-init die-with-parent PATH [ARG...]  (PATH killed when our parent dies)\n"
+			   "       execdriver-init device-filters DIR  (device programs attached to a cgroup2 dir, in force)\n"
 			   "see PROTOCOL.md\n");
 		return 2;
 	}

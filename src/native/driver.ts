@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { ContainerCgroup } from '../cgroups/index.js';
+import { deviceFilterHex } from '../cgroups/devicefilter.js';
+import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Pipes, Started, StartInfo, StartOptions } from '../driver.js';
 import { DEFAULT_ROOT } from '../driver.js';
@@ -79,6 +80,26 @@ function hostCapabilities(): { names: string[]; lastCap: number } {
 
 const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
 
+/**
+ * Whether the container's device rules are (also) enforced by a BPF device program on its cgroup2
+ * directory: always on a pure v2 host (nothing else enforces them there), on a hybrid host when
+ * `config.native.cgroup2_devices` asks for it (the v1 devices cgroup stays in force too). Never
+ * when privileged (every device: a program that allows everything is no program). Asked for on a
+ * host without a cgroup2 mount: InvalidConfigError, before anything is created.
+ */
+export function usesDeviceFilter(cmd: NormalizedCommand, layout: CgroupLayout): boolean {
+  const asked = cmd.config.native?.['cgroup2_devices'];
+  if (asked !== undefined && asked !== true && asked !== false && asked !== 'true' && asked !== 'false') {
+    throw new InvalidConfigError(`config.native.cgroup2_devices must be true or false, not ${JSON.stringify(asked)}`, { containerId: cmd.id });
+  }
+  const on = asked === true || asked === 'true';
+  if (on && !layout.v2) {
+    throw new InvalidConfigError('cgroup2 device filter asked for (cgroup2_devices), but this host has no cgroup2 mount', { containerId: cmd.id });
+  }
+  if (cmd.privileged || !layout.v2) return false;
+  return layout.mode === 'v2' || on;
+}
+
 
 /** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its start and exit. */
 const traces = new Map<string, { last: bigint; parts: string[] }>();
@@ -123,6 +144,7 @@ export class NativeDriver implements ManagedDriver {
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     const netnsPath = this.joinedNetns(cmd);
+    const deviceFilter = usesDeviceFilter(cmd, hostLayout());
     const caps = hostCapabilities();
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     const size = opts.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
@@ -165,6 +187,7 @@ export class NativeDriver implements ManagedDriver {
         exitFile: state.path('exit.json'),
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
+        ...(deviceFilter ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex('default') } } : {}),
         detach: !!opts.detach,
         ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),

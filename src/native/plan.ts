@@ -64,6 +64,8 @@ export interface PlanInputs {
   exitFile: string;
   oomCounterFile?: string;
   cleanupCgroups: string[];
+  /** a BPF device program (hex, src/cgroups/devicefilter.ts) for the container's cgroup2 directory */
+  deviceFilter?: { dir: string; program: string };
   detach: boolean;
   /** the net namespace to join (network mode container:<id>) */
   netnsPath?: string;
@@ -92,6 +94,8 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['exit-file', p.exitFile]);
   if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
   for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);
+  // attached before the clone: the child is moved into the cgroup before it runs anything
+  if (p.deviceFilter) ops.push(['device-filter', p.deviceFilter.dir, p.deviceFilter.program]);
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
   if (c.init) ops.push(['init']);
