@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDriver, type Command, type ManagedDriver } from '../../src/index.js';
+import { MASKED_PATHS, READONLY_PATHS } from '../../src/restrictions.js';
 import { capture, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
 
 export interface SuiteOptions {
@@ -81,6 +82,44 @@ export function contractSuite(driverName: string, options: SuiteOptions = {}): v
       } finally {
         rmSync(marker, { force: true });
       }
+    });
+
+    test('/dev is nosuid,noexec: a program copied into /dev does not run', async () => {
+      const { out, err } = await runOut(
+        sh('awk \'$5 == "/dev" { o = $6 } END { print o }\' /proc/self/mountinfo; cp /bin/busybox /dev/bb && /dev/bb true; echo rc=$?'),
+      );
+      const [opts = ''] = out.trim().split('\n');
+      assert.ok(opts.split(',').includes('nosuid') && opts.split(',').includes('noexec'), `/dev mounted ${opts}`);
+      assert.match(out, /rc=126/);
+      assert.match(err, /\/dev\/bb: Permission denied/);
+    });
+
+    test("masked and read-only kernel paths, Docker's defaults; none when privileged", async () => {
+      const script = [
+        // masked: present but empty (a directory: no entries; a file: nothing to read)
+        `for p in ${MASKED_PATHS.join(' ')}; do`,
+        '  if [ -d $p ]; then echo "$p $(ls -A $p | wc -l)"; elif [ -e $p ]; then echo "$p $(head -c 64 $p | wc -c)"; else echo "$p absent"; fi',
+        'done',
+        // read-only: the top mount at the path is ro
+        `for p in ${READONLY_PATHS.join(' ')}; do`,
+        '  [ -e $p ] && echo "$p $(awk -v p=$p \'$5 == p { o = $6 } END { print o }\' /proc/self/mountinfo)"',
+        'done; true',
+      ].join('\n');
+      const { status, out } = await runOut(sh(script));
+      assert.equal(status.exitCode, 0);
+      const seen = new Map(out.trim().split('\n').map((l) => l.split(' ') as [string, string]));
+      for (const p of MASKED_PATHS) {
+        if (!existsSync(p)) continue; // this kernel has no such path
+        assert.equal(seen.get(p), '0', `${p} is masked (empty inside; non-empty or absent: ${seen.get(p)})`);
+      }
+      for (const p of READONLY_PATHS) {
+        if (!existsSync(p)) continue;
+        assert.match(seen.get(p) ?? 'not mounted', /^ro(,|$)/, `${p} is read-only`);
+      }
+      assert.ok(seen.has('/proc/timer_list') && existsSync('/proc/timer_list'), 'a masked path this host has was checked');
+      const priv = await runOut(sh('head -c 64 /proc/timer_list | wc -c; ls -A /sys/firmware | wc -l', { privileged: true }));
+      assert.notEqual(priv.out.trim().split('\n')[0], '0', 'privileged: /proc/timer_list readable');
+      assert.notEqual(priv.out.trim().split('\n')[1], '0', 'privileged: /sys/firmware not masked');
     });
 
     test('capabilities: mount needs CAP_SYS_ADMIN; privileged has it', async () => {
