@@ -43,7 +43,7 @@ import { INIT_BINARY, MonitorChannel, stdioFor } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
-import { controllerHomes, lxcDirs, oomCounterFile, parseOomKills, payloadPids, removeLeftovers } from './cgroup.js';
+import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { ensureTarget, findExecutable } from './rootfs.js';
@@ -388,11 +388,12 @@ export class LxcDriver implements ManagedDriver {
       oomFd = openSync(oomPath, 'r');
       // Only a container with a memory limit can be OOM-killed by its own memory cgroup; a stop
       // hook costs ~10 ms per run in LXC, so the others go without it.
-      const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(cmd.id) : undefined;
+      const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(this.root, cmd.id) : undefined;
       const config = renderConfig(cmd, {
         facts,
         user,
         network: net,
+        cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) },
         ...(netnsPath ? { netnsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
         ...(cmd.tty && tool === 'lxc-start' ? { consoleHelper: INIT_BINARY } : {}),
@@ -491,7 +492,7 @@ export class LxcDriver implements ManagedDriver {
       record.pid = pid;
       record.startTime = processStartTime(pid) ?? 0;
       record.startedAt = new Date().toISOString();
-      record.cgroupPaths = lxcDirs(cmd.id).filter((d) => d.includes('/lxc.payload.'));
+      record.cgroupPaths = lxcDirs(this.root, cmd.id).filter((d) => d.includes('/lxc.payload.'));
       // (a foreground container that is already gone needs no record: it is removed right away)
       if (!done || opts.detach) state.writeJson(STATE_FILE, record);
 
@@ -673,7 +674,7 @@ export class LxcDriver implements ManagedDriver {
         await within(gone, 2000, undefined);
       }
     }
-    await removeLeftovers(id).catch(() => {});
+    await removeLeftovers(this.root, id).catch(() => {});
   }
 
   /** `lxc-stop -k`: LXC kills the container's init; errors (not running) are ignored. */
@@ -698,7 +699,7 @@ export class LxcDriver implements ManagedDriver {
     } finally {
       closeSync(fds.log);
       closeSync(fds.oom);
-      await removeLeftovers(id).catch(() => {});
+      await removeLeftovers(this.root, id).catch(() => {});
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
       this.state(id).remove();
     }
@@ -739,7 +740,7 @@ export class LxcDriver implements ManagedDriver {
 
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
-    signalContainer(id, signal, rec.pid, options.all ? await payloadPids(id) : undefined);
+    signalContainer(id, signal, rec.pid, options.all ? await payloadPids(this.root, id) : undefined);
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
@@ -765,7 +766,7 @@ export class LxcDriver implements ManagedDriver {
       if (!state.exists()) throw new NotFoundError(id, state.dir);
       return [];
     }
-    return payloadPids(id);
+    return payloadPids(this.root, id);
   }
 
   async terminate(id: string): Promise<void> {
@@ -798,7 +799,7 @@ export class LxcDriver implements ManagedDriver {
         }
       }
     }
-    await removeLeftovers(id);
+    await removeLeftovers(this.root, id);
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
     state.remove();
   }
@@ -874,7 +875,7 @@ export class LxcDriver implements ManagedDriver {
   /** Give back what an exited container held (cgroups LXC could not remove, its address). */
   private async reclaim(id: string): Promise<void> {
     const rec = this.state(id).readJson<LxcState>(STATE_FILE);
-    await removeLeftovers(id).catch(() => {});
+    await removeLeftovers(this.root, id).catch(() => {});
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
   }
 

@@ -36,6 +36,11 @@ export interface LxcRenderContext {
   user: { uid: number; gid: number; groups: number[] };
   /** the container's network as prepared (bridge: address, gateway, bridge, MTU, host veth name) */
   network: NetworkState;
+  /**
+   * the names of the container's and lxc-start's cgroups (`lxc.cgroup.dir.*`, at the root of every
+   * hierarchy); unset: LXC's own `lxc.payload.<name>`, or `…-1` when that is taken
+   */
+  cgroupDirs?: { container: string; monitor: string };
   /** `container:<id>` mode: the network namespace to join (`/proc/<pid>/ns/net`) */
   netnsPath?: string;
   /** the command of an `lxc.hook.stop` hook (runs on the host before LXC removes the cgroups) */
@@ -280,6 +285,13 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
     ...(devices.length ? devices : ['# (this host has no devices cgroup: no device rules)']),
   ]);
   out.push(mountSection(cmd, ctx));
+  if (ctx.cgroupDirs) {
+    out.push([
+      '# our names for the cgroups (unique per state root): LXC refuses to start when one is taken',
+      `lxc.cgroup.dir.container = ${oneLine(ctx.cgroupDirs.container, 'cgroup', id)}`,
+      `lxc.cgroup.dir.monitor = ${oneLine(ctx.cgroupDirs.monitor, 'cgroup', id)}`,
+    ]);
+  }
   if (resources.length) out.push(['# resources', ...resources]);
 
   const proc = [

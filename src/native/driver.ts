@@ -30,7 +30,7 @@ import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, capabilitiesInMask, VETH_PEER } from './plan.js';
-import { buildContainerJson, CGROUP_PARENT, type ContainerJson } from './template.js';
+import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
 
 export const DRIVER_NAME = 'native';
 
@@ -131,6 +131,11 @@ export class NativeDriver implements ManagedDriver {
     return new StateDir(this.root, DRIVER_NAME, id);
   }
 
+  /** The container's cgroups: `execdriver/<id>`, with a suffix of the state root unless it is the default (cgroupName). */
+  private cgroup(id: string): ContainerCgroup {
+    return ContainerCgroup.open({ parent: CGROUP_PARENT, name: cgroupName(this.root, id), containerId: id });
+  }
+
   async run(command: Command, pipes: Pipes = {}, onStart?: (info: StartInfo) => void): Promise<ExitStatus> {
     const started = await this.start(command, { pipes, ...(onStart ? { onStart } : {}) });
     return started.exited;
@@ -169,11 +174,11 @@ export class NativeDriver implements ManagedDriver {
         isAlive: (o) => ownerAlive(this.root, o),
       });
       trace(cmd.id, 'net-prepare');
-      const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net });
+      const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net, cgroupName: cgroupName(this.root, cmd.id) });
       state.writeJson('container.json', config);
       cgroup = await ContainerCgroup.create({
         parent: CGROUP_PARENT,
-        name: cmd.id,
+        name: cgroupName(this.root, cmd.id),
         resources: cmd.resources,
         devices: cmd.privileged ? 'allow-all' : 'default',
         containerId: cmd.id,
@@ -390,7 +395,7 @@ export class NativeDriver implements ManagedDriver {
 
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
-    signalContainer(id, signal, rec.pid, options.all ? await ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).pids() : undefined);
+    signalContainer(id, signal, rec.pid, options.all ? await this.cgroup(id).pids() : undefined);
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
@@ -407,14 +412,14 @@ export class NativeDriver implements ManagedDriver {
   async getPidsForContainer(id: string): Promise<number[]> {
     const state = this.state(id);
     if (!state.exists()) throw new NotFoundError(id, state.dir);
-    return ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).pids();
+    return this.cgroup(id).pids();
   }
 
   async terminate(id: string): Promise<void> {
     const state = this.state(id);
     const rec = state.readJson<NativeState>('state.json');
     if (!rec && !state.exists()) throw new NotFoundError(id, state.dir);
-    const cg = ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id });
+    const cg = this.cgroup(id);
     if (rec && isSameProcessAlive(rec.pid, rec.startTime)) {
       try {
         process.kill(rec.pid, 'SIGKILL');
@@ -518,7 +523,7 @@ export class NativeDriver implements ManagedDriver {
 
   /** Remove what is left of a container whose monitor is gone. */
   private async reclaim(id: string): Promise<void> {
-    await ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).remove().catch(() => {});
+    await this.cgroup(id).remove().catch(() => {});
     const rec = this.state(id).readJson<NativeState>('state.json');
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
   }

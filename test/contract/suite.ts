@@ -217,6 +217,38 @@ export function contractSuite(driverName: string, options: SuiteOptions = {}): v
       }
     });
 
+    test('the same id under two state roots at once: both run, each sees only its own', async () => {
+      const otherRoot = `${TEST_ROOT}-second-root`;
+      const other = createDriver(driverName, { root: otherRoot });
+      const a = sh('sleep 1000 & wait');
+      const b = { ...a };
+      const sa = await driver.start(a, { detach: true });
+      try {
+        const sb = await other.start(b, { detach: true });
+        try {
+          assert.notEqual(sa.pid, sb.pid);
+          const [pa, pb] = [await driver.getPidsForContainer(a.id), await other.getPidsForContainer(b.id)];
+          assert.ok(pa.includes(sa.pid) && !pa.includes(sb.pid), `root 1 pids ${pa}`);
+          assert.ok(pb.includes(sb.pid) && !pb.includes(sa.pid), `root 2 pids ${pb}`);
+          assert.equal(pa.filter((p) => pb.includes(p)).length, 0, 'no pid in both');
+          // kill --all and terminate reach only their own root's container
+          await other.kill(b.id, 'SIGKILL', { all: true });
+          assert.equal((await other.wait(b.id, 20_000)).exitCode, 137);
+          assert.equal(driver.info(a.id).isRunning(), true);
+          assert.deepEqual(await driver.getPidsForContainer(a.id), pa);
+        } finally {
+          await other.delete(b.id, { force: true });
+        }
+        assert.equal(driver.info(a.id).isRunning(), true, 'deleting the other root\'s container left this one');
+        assert.deepEqual((await other.list()).map((c) => c.id), []);
+        assert.ok((await driver.list()).some((c) => c.id === a.id && c.running));
+      } finally {
+        await driver.terminate(a.id);
+        await driver.delete(a.id).catch(() => {});
+        rmSync(otherRoot, { recursive: true, force: true });
+      }
+    });
+
     test('detached: kill KILL → 137 SIGKILL; terminate ends a sleep at once', async () => {
       const a = cmd({ entrypoint: 'sleep', arguments: ['1000'] });
       await driver.start(a, { detach: true });

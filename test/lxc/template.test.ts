@@ -250,4 +250,23 @@ describe('lxc template', () => {
     );
     assert.ok(!lines(render()).some((x) => x.startsWith('lxc.hook')), 'no hook unless asked');
   });
+
+  it("masked and read-only kernel paths, /dev nosuid,noexec; our cgroup names; none of the paths when privileged", () => {
+    const text = render({}, { facts: { ...V1, rootfsMount: '/usr/lib/lxc/rootfs' }, cgroupDirs: { container: 'lxc.payload.c1@0123abcd', monitor: 'lxc.monitor.c1@0123abcd' } });
+    const l = lines(text);
+    assert.ok(l.includes('lxc.rootfs.mount = /usr/lib/lxc/rootfs'));
+    assert.ok(l.includes('lxc.mount.entry = none dev tmpfs nosuid,noexec,mode=755,size=65536k 0 0'));
+    // our /dev comes before anything mounted under it
+    assert.ok(l.findIndex((x) => x.includes(' dev tmpfs ')) < l.findIndex((x) => x.includes(' dev/shm ')));
+    assert.ok(l.includes('lxc.mount.entry = /usr/lib/lxc/rootfs/proc/sysrq-trigger proc/sysrq-trigger none bind,ro,optional 0 0'));
+    assert.ok(l.includes('lxc.mount.entry = /usr/lib/lxc/rootfs/proc/fs proc/fs none bind,ro,optional 0 0'));
+    assert.ok(l.includes('lxc.mount.entry = tmpfs sys/firmware tmpfs ro,nosuid,nodev,noexec,optional 0 0'));
+    assert.ok(l.includes('lxc.mount.entry = /dev/null proc/timer_stats none bind,ro,optional 0 0'));
+    assert.equal(l.filter((x) => / (proc|sys)\//.test(x) && x.startsWith('lxc.mount.entry')).length, 15);
+    assert.ok(l.includes('lxc.cgroup.dir.container = lxc.payload.c1@0123abcd'));
+    assert.ok(l.includes('lxc.cgroup.dir.monitor = lxc.monitor.c1@0123abcd'));
+    const priv = lines(render({ privileged: true }, { facts: { ...V1, rootfsMount: '/usr/lib/lxc/rootfs' } }));
+    assert.equal(priv.filter((x) => / (proc|sys)\//.test(x) && x.startsWith('lxc.mount.entry')).length, 0);
+    assert.ok(priv.includes('lxc.mount.entry = none dev tmpfs nosuid,noexec,mode=755,size=65536k 0 0'));
+  });
 });
