@@ -46,7 +46,7 @@ import { resolveUser } from '../users.js';
 import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
-import { ensureTarget, findExecutable } from './rootfs.js';
+import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
 import { cgroupLines, CONSOLE_HELPER, rawLines, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
 
@@ -377,7 +377,7 @@ export class LxcDriver implements ManagedDriver {
       });
       // LXC makes the pair from config.lxc: we name its host end
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
-      if (cmd.readonlyRootfs) this.createMountTargets(cmd);
+      const mountTargets = this.createMountTargets(cmd);
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
@@ -394,6 +394,7 @@ export class LxcDriver implements ManagedDriver {
         user,
         network: net,
         cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) },
+        mountTargets,
         ...(netnsPath ? { netnsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
         ...(cmd.tty && tool === 'lxc-start' ? { consoleHelper: INIT_BINARY } : {}),
@@ -546,21 +547,24 @@ export class LxcDriver implements ManagedDriver {
     }
   }
 
-  /** A read-only rootfs: LXC cannot create mount targets in it, so they are made beforehand. */
-  private createMountTargets(cmd: NormalizedCommand): void {
-    for (const m of cmd.mounts) {
-      try {
-        ensureTarget(cmd.rootfs, m.destination, m.kind);
-      } catch (e) {
-        throw new ExecDriverError('ERR_START_FAILED', `create mount target ${m.destination} in the read-only rootfs ${cmd.rootfs}: ${(e as Error).message}`, {
-          containerId: cmd.id,
-          step: 'mount target',
-          path: m.destination,
-          cause: e,
-        });
-      }
+  /**
+   * Every mount target is made (and resolved) by us inside the rootfs before LXC runs: LXC's own
+   * `create=` follows the rootfs's symlinks onto the host, and cannot create in a read-only rootfs.
+   */
+  private createMountTargets(cmd: NormalizedCommand): string[] {
+    try {
+      return makeMountTargets(cmd.rootfs, cmd.mounts);
+    } catch (e) {
+      if (!(e instanceof MountTargetError)) throw e;
+      throw new ExecDriverError('ERR_START_FAILED', `mount target ${e.destination}: ${e.message}`, {
+        containerId: cmd.id,
+        step: 'mount target',
+        path: e.destination,
+        cause: e,
+      });
     }
   }
+
 
   /**
    * tty: the monitor's `pid`, then `go`, then `started` (the tool was exec'd on the terminal).

@@ -41,6 +41,11 @@ export interface LxcRenderContext {
    * hierarchy); unset: LXC's own `lxc.payload.<name>`, or `…-1` when that is taken
    */
   cgroupDirs?: { container: string; monitor: string };
+  /**
+   * where each of `cmd.mounts` goes, as made inside the rootfs (makeMountTargets: existing, every
+   * symlink resolved in the rootfs); unset: the destinations as they are (unit tests)
+   */
+  mountTargets?: readonly string[];
   /** `container:<id>` mode: the network namespace to join (`/proc/<pid>/ns/net`) */
   netnsPath?: string;
   /** the command of an `lxc.hook.stop` hook (runs on the host before LXC removes the cgroups) */
@@ -227,12 +232,13 @@ function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
     const helper = escapeMountPath(oneLine(ctx.consoleHelper, 'console helper', cmd.id));
     lines.push(`lxc.mount.entry = ${helper} ${target(CONSOLE_HELPER)} none bind,ro,create=file 0 0`);
   }
-  for (const m of cmd.mounts) {
+  // targets made and resolved by us inside the rootfs (mountTargets): LXC creates nothing
+  cmd.mounts.forEach((m, i) => {
     const src = escapeMountPath(oneLine(m.source, 'volume source', cmd.id));
-    const dst = escapeMountPath(target(oneLine(m.destination, 'volume destination', cmd.id)));
-    const opts = ['bind', m.writable ? 'rw' : 'ro', m.kind === 'dir' ? 'create=dir' : 'create=file'];
+    const dst = escapeMountPath(target(oneLine(ctx.mountTargets?.[i] ?? m.destination, 'volume destination', cmd.id)));
+    const opts = ['bind', m.writable ? 'rw' : 'ro'];
     lines.push(`lxc.mount.entry = ${src} ${dst} none ${opts.join(',')} 0 0`);
-  }
+  });
   return lines;
 }
 

@@ -4,7 +4,7 @@
  * `skips` names the case and says why (the README's table shows the same).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -120,6 +120,39 @@ export function contractSuite(driverName: string, options: SuiteOptions = {}): v
       const priv = await runOut(sh('head -c 64 /proc/timer_list | wc -c; ls -A /sys/firmware | wc -l', { privileged: true }));
       assert.notEqual(priv.out.trim().split('\n')[0], '0', 'privileged: /proc/timer_list readable');
       assert.notEqual(priv.out.trim().split('\n')[1], '0', 'privileged: /sys/firmware not masked');
+    });
+
+    test('a mount destination through a symlink of the rootfs never creates anything outside it', async () => {
+      const tag = `${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+      const hostPath = join(tmpdir(), `execdriver-symlink-${tag}`); // where the link points on the host
+      const file = join(tmpdir(), `execdriver-vol-${tag}`);
+      writeFileSync(file, 'content\n');
+      symlinkSync(hostPath, join(rootfs.dir, `dangling-${tag}`));
+      symlinkSync('/tmp', join(rootfs.dir, `to-tmp-${tag}`));
+      try {
+        // dangling in the rootfs: refused in one line, nothing made on the host nor in the rootfs
+        const err = await driver.run(sh('true', { mounts: [{ source: file, destination: `/dangling-${tag}/evil`, writable: false }] })).then(
+          () => assert.fail('the run should fail'),
+          (e: Error & { code: string; exitCode?: number }) => e,
+        );
+        assert.equal(err.code, 'ERR_START_FAILED');
+        assert.equal(err.exitCode, 125);
+        assert.doesNotMatch(err.message, /\n/);
+        assert.match(err.message, new RegExp(`dangling-${tag}/evil.*ENOENT|dangling-${tag}/evil.*[Nn]o such file`));
+        assert.equal(existsSync(hostPath), false, `${hostPath} created on the host`);
+        // a link to a directory of the rootfs: mounted where the link resolves inside the rootfs (as Docker does)
+        const { status, out } = await runOut(
+          sh(`cat /to-tmp-${tag}/evil-${tag} /tmp/evil-${tag}`, { mounts: [{ source: file, destination: `/to-tmp-${tag}/evil-${tag}`, writable: false }] }),
+        );
+        assert.equal(status.exitCode, 0);
+        assert.equal(out, 'content\ncontent\n');
+        assert.equal(existsSync(join(rootfs.dir, 'tmp', `evil-${tag}`)), true, 'the target made in the rootfs');
+        assert.equal(existsSync(join(tmpdir(), `evil-${tag}`)), false, 'nothing in the host /tmp');
+      } finally {
+        for (const p of [`dangling-${tag}`, `to-tmp-${tag}`, `tmp/evil-${tag}`]) rmSync(join(rootfs.dir, p), { force: true });
+        rmSync(file, { force: true });
+        rmSync(hostPath, { recursive: true, force: true });
+      }
     });
 
     test('capabilities: mount needs CAP_SYS_ADMIN; privileged has it', async () => {

@@ -164,18 +164,16 @@ describe('lxc template', () => {
     ]);
   });
 
-  it('bind mounts: bind,rw / bind,ro, create=dir / create=file, spaces as \\040', () => {
-    const l = lines(
-      render({
-        mounts: [
-          { source: spaced, destination: '/data/in here' },
-          { source: join(dir, 'a file'), destination: '/etc/x', writable: false },
-        ],
-      }),
-    );
+  it('bind mounts: bind,rw / bind,ro onto the resolved targets, nothing for LXC to create, spaces as \\040', () => {
+    const mounts = [
+      { source: spaced, destination: '/data/in here' },
+      { source: join(dir, 'a file'), destination: '/link/x', writable: false },
+    ];
+    const l = lines(render({ mounts }, { mountTargets: ['/data/in here', '/etc/x'] }));
     const esc = spaced.replace(/ /g, '\\040');
-    assert.ok(l.includes(`lxc.mount.entry = ${esc} data/in\\040here none bind,rw,create=dir 0 0`), l.join('\n'));
-    assert.ok(l.includes(`lxc.mount.entry = ${dir}/a\\040file etc/x none bind,ro,create=file 0 0`));
+    assert.ok(l.includes(`lxc.mount.entry = ${esc} data/in\\040here none bind,rw 0 0`), l.join('\n'));
+    assert.ok(l.includes(`lxc.mount.entry = ${dir}/a\\040file etc/x none bind,ro 0 0`));
+    assert.ok(!l.some((x) => x.includes(`${dir}/`) && x.includes('create=')));
     assert.equal(escapeMountPath('a b\tc\\d'), 'a\\040b\\011c\\134d');
   });
 
