@@ -12,6 +12,10 @@ import {
   type Insn,
 } from '../../src/cgroups/devicefilter.js';
 import { DEFAULT_DEVICE_RULES } from '../../src/cgroups/resources.js';
+import type { CgroupLayout } from '../../src/cgroups/layout.js';
+import { normalizeCommand } from '../../src/command.js';
+import type { Command } from '../../src/driver.js';
+import { usesDeviceFilter } from '../../src/native/driver.js';
 
 /** Run the program as the kernel would, for the few opcodes it uses (anything else fails the test). */
 function run(prog: readonly Insn[], type: 'b' | 'c', access: string, major: number, minor: number): number {
@@ -156,5 +160,23 @@ describe('device filter (BPF_PROG_TYPE_CGROUP_DEVICE)', () => {
     assert.match(hex, /^[0-9a-f]+$/);
     assert.equal(hex.length % 16, 0);
     assert.equal(hex.length / 16, deviceProgram(deviceRules('default')).length);
+  });
+
+  it('used always on a v2 host, on a hybrid host when asked, never when privileged', () => {
+    const v2: CgroupLayout = { mode: 'v2', v1: new Map(), v2: { mountpoint: '/sys/fs/cgroup', controllers: ['memory', 'pids'] } };
+    const hybrid: CgroupLayout = { mode: 'hybrid', v1: new Map([['devices', { mountpoint: '/sys/fs/cgroup/devices', controllers: ['devices'] }]]), v2: { mountpoint: '/sys/fs/cgroup/unified', controllers: [] } };
+    const v1: CgroupLayout = { mode: 'v1', v1: hybrid.v1 };
+    const cmd = (over: Partial<Command> = {}) => normalizeCommand({ id: 'x', rootfs: '/', entrypoint: 'true', ...over });
+    const asked = (v: unknown) => ({ config: { native: { cgroup2_devices: v as boolean } } });
+    assert.equal(usesDeviceFilter(cmd(), v2), true);
+    assert.equal(usesDeviceFilter(cmd(asked(false)), v2), true, 'nothing else enforces the rules on v2');
+    assert.equal(usesDeviceFilter(cmd(), hybrid), false);
+    assert.equal(usesDeviceFilter(cmd(asked(true)), hybrid), true);
+    assert.equal(usesDeviceFilter(cmd(asked('true')), hybrid), true);
+    assert.equal(usesDeviceFilter(cmd({ privileged: true, ...asked(true) }), hybrid), false);
+    assert.equal(usesDeviceFilter(cmd({ privileged: true }), v2), false);
+    assert.equal(usesDeviceFilter(cmd(), v1), false);
+    assert.throws(() => usesDeviceFilter(cmd(asked(true)), v1), /no cgroup2 mount/);
+    assert.throws(() => usesDeviceFilter(cmd(asked('yes')), hybrid), /must be true or false/);
   });
 });
