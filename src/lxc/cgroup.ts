@@ -49,6 +49,9 @@ export function controllerHomes(layout: CgroupLayout = hostLayout()): Partial<Re
     const v = controllerVersion(layout, c);
     if (v) out[c] = v;
   }
+  // cgroup2 has no `devices` controller to list: LXC 5 enforces `lxc.cgroup2.devices.*` with a
+  // BPF program of its own wherever there is a cgroup2 tree and no v1 devices hierarchy
+  if (!out.devices && layout.v2) out.devices = 2;
   return out;
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { normalizeCommand, type NormalizedCommand } from '../../src/command.js';
 import type { Command } from '../../src/driver.js';
+import { controllerHomes } from '../../src/lxc/cgroup.js';
 import {
   broadcastAddress,
   escapeMountPath,
@@ -266,5 +267,15 @@ describe('lxc template', () => {
     const priv = lines(render({ privileged: true }, { facts: { ...V1, rootfsMount: '/usr/lib/lxc/rootfs' } }));
     assert.equal(priv.filter((x) => / (proc|sys)\//.test(x) && x.startsWith('lxc.mount.entry')).length, 0);
     assert.ok(priv.includes('lxc.mount.entry = none dev tmpfs nosuid,noexec,mode=755,size=65536k 0 0'));
+  });
+
+  it('device rules go to cgroup2 keys on a v2 host (LXC loads a BPF program), to v1 where a devices hierarchy is', () => {
+    const v2 = { mode: 'v2' as const, v1: new Map(), v2: { mountpoint: '/sys/fs/cgroup', controllers: ['cpu', 'memory', 'pids'] } };
+    assert.deepEqual(controllerHomes(v2), { devices: 2, memory: 2, cpu: 2, pids: 2 });
+    const hybrid = { mode: 'hybrid' as const, v1: new Map([['devices', { mountpoint: '/sys/fs/cgroup/devices', controllers: ['devices'] }]]), v2: v2.v2 };
+    assert.equal(controllerHomes(hybrid).devices, 1);
+    const l = lines(render({}, { facts: { ...V2, controllers: controllerHomes(v2) } }));
+    assert.ok(l.includes('lxc.cgroup2.devices.deny = a'));
+    assert.ok(l.includes('lxc.cgroup2.devices.allow = c 1:3 rwm'));
   });
 });
