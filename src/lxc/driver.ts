@@ -357,7 +357,18 @@ export class LxcDriver implements ManagedDriver {
     const consoleSize = cmd.tty ? checkSize(size.rows, size.cols) : undefined;
 
     const state = this.state(cmd.id);
-    state.create();
+    state.create(); // a duplicate id is refused here first
+    // Our cgroup names taken (another LXC container of that name, not ours): LXC would refuse
+    // with ERANGE, and cleaning up after that would remove the other one's cgroups.
+    const taken = lxcDirs(this.root, cmd.id).find((dir) => existsSync(dir));
+    if (taken) {
+      state.remove();
+      throw new ExecDriverError('ERR_CGROUP', `cgroup ${taken} already exists (another LXC container named ${cmd.id}?): not starting`, {
+        containerId: cmd.id,
+        step: 'cgroup',
+        path: taken,
+      });
+    }
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     let net: NetworkState | undefined;
     let child: ChildProcess | undefined;

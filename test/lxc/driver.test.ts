@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { monitorName, payloadName } from '../../src/lxc/cgroup.js';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -218,6 +218,20 @@ describe('lxc driver (LXC 5, real containers)', () => {
       return true;
     });
     assert.deepEqual(leftovers(c.id), []);
+  });
+
+  it("a cgroup name already taken (another LXC container's) is refused before LXC runs, and left alone", async () => {
+    const c = cmd({ entrypoint: 'true' });
+    const m = CGROUP_MOUNTS.find((x) => x.endsWith('/memory')) ?? CGROUP_MOUNTS[0]!;
+    const taken = join(m, payloadName(TEST_ROOT, c.id));
+    mkdirSync(taken);
+    try {
+      await assert.rejects(driver.run(c), (e: Error & { code: string }) => e.code === 'ERR_CGROUP' && e.message.includes(`${taken} already exists`));
+      assert.equal(existsSync(taken), true, 'the other container\'s cgroup is untouched');
+      assert.equal(existsSync(join(TEST_ROOT, 'lxc', c.id)), false);
+    } finally {
+      rmdirSync(taken);
+    }
   });
 
   it('onStart: config.lxc in <root>/lxc/<id>, lxc-info RUNNING with the pid, pids from lxc.payload.<id>; stdin', async () => {
