@@ -53,8 +53,6 @@ const DEVICES: [string, number, number][] = [
   ['tty', 5, 0],
 ];
 
-
-
 export interface PlanInputs {
   config: ContainerJson;
   user: ResolvedUser;
