@@ -48,6 +48,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include "bpf.h"
 
 #define CTL 3                                   /* the control socket */
 #define MAX_FIELDS 65536
@@ -967,6 +968,7 @@ static const struct op ops[] = {
 	{ "clone", 1, NULL }, { "detach", 0, NULL }, { "exit-file", 1, NULL },
 	{ "oom-counter", 1, NULL }, { "cleanup-cgroup", 1, NULL }, { "init", 0, NULL },
 	{ "signals-forward", 0, NULL }, { "tty", 2, NULL }, { "attach-socket", 2, NULL }, { "log-relay", 0, NULL },
+	{ "device-filter", 2, NULL },
 	{ "root", 1, op_root }, { "unshare", 1, op_unshare }, { "setns", 2, op_setns },
 	{ "mount", 6, op_mount }, { "mount-if", 6, op_mount }, { "mask", 1, op_mask },
 	{ "readonly", 1, op_readonly }, { "mkdir", 2, op_mkdir }, { "mknod", 5, op_mknod },
@@ -1656,6 +1658,15 @@ static int monitor(void)
 			return ctl_error("log-relay", logr.index, errno, "", "set up the output pipes"), 1;
 		logr.r[i] = pp[0], logr.w[i] = pp[1];
 	}
+	/* before the clone: the child is in the cgroup before it runs anything (Node moves it there) */
+	for (size_t i = 0; i < nplan; i++) {
+		char msg[1536];
+		if (strcmp(plan[i].f[0], "device-filter") || device_filter_attach(plan[i].f[1], plan[i].f[2], msg, sizeof msg) == 0)
+			continue;
+		int e = errno;
+		tty_close();
+		return ctl_error("device-filter", (long)i, e, plan[i].f[1], msg), 1;
+	}
 	ct.pid = (pid_t)syscall(SYS_clone, clone_flags | SIGCHLD, 0, 0, 0, 0);
 	if (ct.pid < 0) {
 		tty_close();
@@ -1776,8 +1787,77 @@ static int die_with_parent(char **argv)
 	return errno == ENOENT ? 127 : 126;
 }
 
+/*
+ * execdriver-init mkpath ROOT KIND:PATH...: for the lxc driver, which must not let LXC create mount
+ * targets (LXC follows the rootfs's symlinks out of it). Each PATH (a path in the container) is
+ * resolved inside ROOT like a container op's (RESOLVE_IN_ROOT: symlinks as the container sees
+ * them, never out of ROOT), its missing parts created as MKTARGET does (KIND `dir` or `file`; a
+ * dangling symlink is never followed), and where it resolved to is printed, one line each,
+ * relative to ROOT with a leading '/'. The first failure: one line on stderr, exit status 1.
+ */
+static int mkpath(int argc, char **argv)
+{
+	char rootreal[PATH_MAX], real[PATH_MAX], link[64];
+	if (argv[0][0] != '/' || !realpath(argv[0], rootreal)) {
+		dprintf(2, "execdriver-init: mkpath: the root %s: %s\n", argv[0], argv[0][0] != '/' ? "not absolute" : strerror(errno));
+		return 1;
+	}
+	root = rootreal;
+	umask(0);
+	for (int i = 1; i < argc; i++) {
+		char *colon = strchr(argv[i], ':'), *p;
+		int dir = colon && !strncmp(argv[i], "dir:", 4), file = colon && !strncmp(argv[i], "file:", 5);
+		struct res r = { .fd = -1 };
+		struct stat st;
+		ssize_t n = -1;
+		if (!dir && !file) {
+			dprintf(2, "execdriver-init: mkpath: %s: expected dir:PATH or file:PATH\n", argv[i]);
+			return 1;
+		}
+		for (p = colon + 1; *p == '/'; p++)
+			;
+		if (!*p) {                                  /* the root itself */
+			printf("/\n");
+			continue;
+		}
+		if ((dir ? mkdir_p(p) : mkfile(p)) < 0 || resolve(p, O_PATH, &r) < 0 || fstat(r.fd, &st) < 0 ||
+		    (dir && !S_ISDIR(st.st_mode) && (errno = ENOTDIR)) || (file && S_ISDIR(st.st_mode) && (errno = EISDIR))) {
+			dprintf(2, "execdriver-init: mkpath: /%s in %s: %s%s\n", p, rootreal, strerror(errno),
+				errno == ENOENT ? " (a symbolic link on the way points to nothing: it is not followed to create)" : "");
+			return 1;
+		}
+		snprintf(link, sizeof link, "/proc/self/fd/%d", r.fd);
+		if ((n = readlink(link, real, sizeof real - 1)) >= 0)
+			real[n] = 0;
+		close(r.fd);
+		size_t rl = strlen(rootreal);
+		if (n < 0 || strncmp(real, rootreal, rl) || (real[rl] != '/' && real[rl] != 0)) {
+			dprintf(2, "execdriver-init: mkpath: /%s in %s: resolves to %s, not inside the root\n", p, rootreal, n < 0 ? "?" : real);
+			return 1;
+		}
+		printf("%s\n", real[rl] ? real + rl : "/");
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* execdriver-init device-filters DIR: "ATTACHED EFFECTIVE" device programs of a cgroup2 directory. */
+static int device_filters(const char *dir)
+{
+	unsigned attached, effective;
+	if (device_filter_query(dir, &attached, &effective) < 0) {
+		dprintf(2, "execdriver-init: device-filters: query %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	printf("%u %u\n", attached, effective);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 4 && !strcmp(argv[1], "mkpath"))
+		return mkpath(argc - 2, argv + 2);
+	if (argc == 3 && !strcmp(argv[1], "device-filters"))
+		return device_filters(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
 		return clean_exec(argc - 2, argv + 2, 1);
 	if (argc >= 3 && !strcmp(argv[1], "exec"))
@@ -1789,6 +1869,8 @@ int main(int argc, char **argv)
 			   "       execdriver-init console-exec CMD [ARG...]  (fd 0 the controlling terminal, then CMD)\n"
 			   "       execdriver-init exec CMD [ARG...]  (fds above 2 closed, then CMD)\n"
 			   "       execdriver-init die-with-parent PATH [ARG...]  (PATH killed when our parent dies)\n"
+			   "       execdriver-init mkpath ROOT dir:PATH|file:PATH...  (mount targets made inside ROOT)\n"
+			   "       execdriver-init device-filters DIR  (device programs attached to a cgroup2 dir, in force)\n"
 			   "see PROTOCOL.md\n");
 		return 2;
 	}

@@ -82,6 +82,7 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   if (user !== undefined) cmd.user = user;
   const lxc = list(values['lxc-conf']);
   if (lxc.length) cmd.config = { lxc };
+  if (values['cgroup2-devices']) cmd.config = { ...cmd.config, native: { cgroup2_devices: true } };
   return cmd;
 }
 
@@ -121,6 +122,8 @@ Options:
       --ip ADDR                the container's address on the bridge
       --mtu N                  MTU of the container's interface
       --lxc-conf KEY=VALUE     raw lxc.* line for the lxc driver (repeatable)
+      --cgroup2-devices        native driver, hybrid host: enforce the device rules with a BPF
+                               program on the cgroup2 directory too (always so on a cgroup v2 host)
       --init                   run a minimal init as pid 1 (reaps zombies, forwards signals)
   -t, --tty                    allocate a pseudo-terminal (stderr goes to it too); with -d,
                                'execdriver attach ID' connects to it later
@@ -159,6 +162,7 @@ not executable, 127 when it is not found.`,
     ip: { type: 'string' },
     mtu: { type: 'string' },
     'lxc-conf': { type: 'string', multiple: true },
+    'cgroup2-devices': { type: 'boolean' },
     init: { type: 'boolean' },
     tty: { type: 'boolean', short: 't' },
     interactive: { type: 'boolean', short: 'i' },

@@ -43,10 +43,10 @@ import { INIT_BINARY, MonitorChannel, stdioFor } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
-import { controllerHomes, lxcDirs, oomCounterFile, parseOomKills, payloadPids, removeLeftovers } from './cgroup.js';
+import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
-import { ensureTarget, findExecutable } from './rootfs.js';
+import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
 import { cgroupLines, CONSOLE_HELPER, rawLines, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
 
@@ -196,7 +196,10 @@ export function hostFacts(): LxcHostFacts {
   } catch {
     /* keep the default */
   }
-  factsCache = { controllers, swapAccounting, lastCap };
+  // LXC's built-in lxc.rootfs.mount (lxc-config cannot tell it): the multiarch path Debian's
+  // package uses, or the upstream default
+  const rootfsMount = ['/usr/lib/x86_64-linux-gnu/lxc/rootfs', '/usr/lib/aarch64-linux-gnu/lxc/rootfs', '/usr/lib/lxc/rootfs', '/usr/local/lib/lxc/rootfs'].find((d) => existsSync(d));
+  factsCache = { controllers, swapAccounting, lastCap, ...(rootfsMount ? { rootfsMount } : {}) };
   return factsCache;
 }
 
@@ -354,7 +357,18 @@ export class LxcDriver implements ManagedDriver {
     const consoleSize = cmd.tty ? checkSize(size.rows, size.cols) : undefined;
 
     const state = this.state(cmd.id);
-    state.create();
+    state.create(); // a duplicate id is refused here first
+    // Our cgroup names taken (another LXC container of that name, not ours): LXC would refuse
+    // with ERANGE, and cleaning up after that would remove the other one's cgroups.
+    const taken = lxcDirs(this.root, cmd.id).find((dir) => existsSync(dir));
+    if (taken) {
+      state.remove();
+      throw new ExecDriverError('ERR_CGROUP', `cgroup ${taken} already exists (another LXC container named ${cmd.id}?): not starting`, {
+        containerId: cmd.id,
+        step: 'cgroup',
+        path: taken,
+      });
+    }
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     let net: NetworkState | undefined;
     let child: ChildProcess | undefined;
@@ -374,7 +388,7 @@ export class LxcDriver implements ManagedDriver {
       });
       // LXC makes the pair from config.lxc: we name its host end
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
-      if (cmd.readonlyRootfs) this.createMountTargets(cmd);
+      const mountTargets = this.createMountTargets(cmd);
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
@@ -385,11 +399,13 @@ export class LxcDriver implements ManagedDriver {
       oomFd = openSync(oomPath, 'r');
       // Only a container with a memory limit can be OOM-killed by its own memory cgroup; a stop
       // hook costs ~10 ms per run in LXC, so the others go without it.
-      const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(cmd.id) : undefined;
+      const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(this.root, cmd.id) : undefined;
       const config = renderConfig(cmd, {
         facts,
         user,
         network: net,
+        cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) },
+        mountTargets,
         ...(netnsPath ? { netnsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
         ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' ? { consoleHelper: INIT_BINARY } : {}),
@@ -497,7 +513,7 @@ export class LxcDriver implements ManagedDriver {
       record.pid = pid;
       record.startTime = processStartTime(pid) ?? 0;
       record.startedAt = new Date().toISOString();
-      record.cgroupPaths = lxcDirs(cmd.id).filter((d) => d.includes('/lxc.payload.'));
+      record.cgroupPaths = lxcDirs(this.root, cmd.id).filter((d) => d.includes('/lxc.payload.'));
       // (a foreground container that is already gone needs no record: it is removed right away)
       if (!done || opts.detach) state.writeJson(STATE_FILE, record);
 
@@ -551,21 +567,24 @@ export class LxcDriver implements ManagedDriver {
     }
   }
 
-  /** A read-only rootfs: LXC cannot create mount targets in it, so they are made beforehand. */
-  private createMountTargets(cmd: NormalizedCommand): void {
-    for (const m of cmd.mounts) {
-      try {
-        ensureTarget(cmd.rootfs, m.destination, m.kind);
-      } catch (e) {
-        throw new ExecDriverError('ERR_START_FAILED', `create mount target ${m.destination} in the read-only rootfs ${cmd.rootfs}: ${(e as Error).message}`, {
-          containerId: cmd.id,
-          step: 'mount target',
-          path: m.destination,
-          cause: e,
-        });
-      }
+  /**
+   * Every mount target is made (and resolved) by us inside the rootfs before LXC runs: LXC's own
+   * `create=` follows the rootfs's symlinks onto the host, and cannot create in a read-only rootfs.
+   */
+  private createMountTargets(cmd: NormalizedCommand): string[] {
+    try {
+      return makeMountTargets(cmd.rootfs, cmd.mounts);
+    } catch (e) {
+      if (!(e instanceof MountTargetError)) throw e;
+      throw new ExecDriverError('ERR_START_FAILED', `mount target ${e.destination}: ${e.message}`, {
+        containerId: cmd.id,
+        step: 'mount target',
+        path: e.destination,
+        cause: e,
+      });
     }
   }
+
 
   /**
    * tty: the monitor's `pid`, then `go`, then `started` (the tool was exec'd on the terminal).
@@ -679,7 +698,7 @@ export class LxcDriver implements ManagedDriver {
         await within(gone, 2000, undefined);
       }
     }
-    await removeLeftovers(id).catch(() => {});
+    await removeLeftovers(this.root, id).catch(() => {});
   }
 
   /** `lxc-stop -k`: LXC kills the container's init; errors (not running) are ignored. */
@@ -704,7 +723,7 @@ export class LxcDriver implements ManagedDriver {
     } finally {
       closeSync(fds.log);
       closeSync(fds.oom);
-      await removeLeftovers(id).catch(() => {});
+      await removeLeftovers(this.root, id).catch(() => {});
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
       this.state(id).remove();
     }
@@ -745,7 +764,7 @@ export class LxcDriver implements ManagedDriver {
 
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
-    signalContainer(id, signal, rec.pid, options.all ? await payloadPids(id) : undefined);
+    signalContainer(id, signal, rec.pid, options.all ? await payloadPids(this.root, id) : undefined);
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
@@ -771,7 +790,7 @@ export class LxcDriver implements ManagedDriver {
       if (!state.exists()) throw new NotFoundError(id, state.dir);
       return [];
     }
-    return payloadPids(id);
+    return payloadPids(this.root, id);
   }
 
   async terminate(id: string): Promise<void> {
@@ -804,7 +823,7 @@ export class LxcDriver implements ManagedDriver {
         }
       }
     }
-    await removeLeftovers(id);
+    await removeLeftovers(this.root, id);
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
     state.remove();
   }
@@ -880,7 +899,7 @@ export class LxcDriver implements ManagedDriver {
   /** Give back what an exited container held (cgroups LXC could not remove, its address). */
   private async reclaim(id: string): Promise<void> {
     const rec = this.state(id).readJson<LxcState>(STATE_FILE);
-    await removeLeftovers(id).catch(() => {});
+    await removeLeftovers(this.root, id).catch(() => {});
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
   }
 

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { ContainerCgroup } from '../cgroups/index.js';
+import { deviceFilterHex } from '../cgroups/devicefilter.js';
+import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Pipes, Started, StartInfo, StartOptions } from '../driver.js';
 import { DEFAULT_ROOT } from '../driver.js';
@@ -29,7 +30,7 @@ import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, capabilitiesInMask, VETH_PEER } from './plan.js';
-import { buildContainerJson, CGROUP_PARENT, type ContainerJson } from './template.js';
+import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
 
 export const DRIVER_NAME = 'native';
 
@@ -79,6 +80,26 @@ function hostCapabilities(): { names: string[]; lastCap: number } {
 
 const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
 
+/**
+ * Whether the container's device rules are (also) enforced by a BPF device program on its cgroup2
+ * directory: always on a pure v2 host (nothing else enforces them there), on a hybrid host when
+ * `config.native.cgroup2_devices` asks for it (the v1 devices cgroup stays in force too). Never
+ * when privileged (every device: a program that allows everything is no program). Asked for on a
+ * host without a cgroup2 mount: InvalidConfigError, before anything is created.
+ */
+export function usesDeviceFilter(cmd: NormalizedCommand, layout: CgroupLayout): boolean {
+  const asked = cmd.config.native?.['cgroup2_devices'];
+  if (asked !== undefined && asked !== true && asked !== false && asked !== 'true' && asked !== 'false') {
+    throw new InvalidConfigError(`config.native.cgroup2_devices must be true or false, not ${JSON.stringify(asked)}`, { containerId: cmd.id });
+  }
+  const on = asked === true || asked === 'true';
+  if (on && !layout.v2) {
+    throw new InvalidConfigError('cgroup2 device filter asked for (cgroup2_devices), but this host has no cgroup2 mount', { containerId: cmd.id });
+  }
+  if (cmd.privileged || !layout.v2) return false;
+  return layout.mode === 'v2' || on;
+}
+
 
 /** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its start and exit. */
 const traces = new Map<string, { last: bigint; parts: string[] }>();
@@ -110,6 +131,11 @@ export class NativeDriver implements ManagedDriver {
     return new StateDir(this.root, DRIVER_NAME, id);
   }
 
+  /** The container's cgroups: `execdriver/<id>`, with a suffix of the state root unless it is the default (cgroupName). */
+  private cgroup(id: string): ContainerCgroup {
+    return ContainerCgroup.open({ parent: CGROUP_PARENT, name: cgroupName(this.root, id), containerId: id });
+  }
+
   async run(command: Command, pipes: Pipes = {}, onStart?: (info: StartInfo) => void): Promise<ExitStatus> {
     const started = await this.start(command, { pipes, ...(onStart ? { onStart } : {}) });
     return started.exited;
@@ -123,6 +149,7 @@ export class NativeDriver implements ManagedDriver {
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     const netnsPath = this.joinedNetns(cmd);
+    const deviceFilter = usesDeviceFilter(cmd, hostLayout());
     const caps = hostCapabilities();
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     const size = opts.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
@@ -147,11 +174,11 @@ export class NativeDriver implements ManagedDriver {
         isAlive: (o) => ownerAlive(this.root, o),
       });
       trace(cmd.id, 'net-prepare');
-      const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net });
+      const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net, cgroupName: cgroupName(this.root, cmd.id) });
       state.writeJson('container.json', config);
       cgroup = await ContainerCgroup.create({
         parent: CGROUP_PARENT,
-        name: cmd.id,
+        name: cgroupName(this.root, cmd.id),
         resources: cmd.resources,
         devices: cmd.privileged ? 'allow-all' : 'default',
         containerId: cmd.id,
@@ -165,6 +192,7 @@ export class NativeDriver implements ManagedDriver {
         exitFile: state.path('exit.json'),
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
+        ...(deviceFilter ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex('default') } } : {}),
         detach: !!opts.detach,
         ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
@@ -370,7 +398,7 @@ export class NativeDriver implements ManagedDriver {
 
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
-    signalContainer(id, signal, rec.pid, options.all ? await ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).pids() : undefined);
+    signalContainer(id, signal, rec.pid, options.all ? await this.cgroup(id).pids() : undefined);
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
@@ -387,14 +415,14 @@ export class NativeDriver implements ManagedDriver {
   async getPidsForContainer(id: string): Promise<number[]> {
     const state = this.state(id);
     if (!state.exists()) throw new NotFoundError(id, state.dir);
-    return ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).pids();
+    return this.cgroup(id).pids();
   }
 
   async terminate(id: string): Promise<void> {
     const state = this.state(id);
     const rec = state.readJson<NativeState>('state.json');
     if (!rec && !state.exists()) throw new NotFoundError(id, state.dir);
-    const cg = ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id });
+    const cg = this.cgroup(id);
     if (rec && isSameProcessAlive(rec.pid, rec.startTime)) {
       try {
         process.kill(rec.pid, 'SIGKILL');
@@ -498,7 +526,7 @@ export class NativeDriver implements ManagedDriver {
 
   /** Remove what is left of a container whose monitor is gone. */
   private async reclaim(id: string): Promise<void> {
-    await ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id }).remove().catch(() => {});
+    await this.cgroup(id).remove().catch(() => {});
     const rec = this.state(id).readJson<NativeState>('state.json');
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
   }

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { capabilityBits, capabilitySets, keptCapabilities, CAPABILITIES } from '../capabilities.js';
 import { envPath } from '../command.js';
+import { MASKED_PATHS, READONLY_PATHS } from '../restrictions.js';
 import type { ResolvedUser } from '../users.js';
 import type { ContainerJson } from './template.js';
 
@@ -52,21 +53,6 @@ const DEVICES: [string, number, number][] = [
   ['tty', 5, 0],
 ];
 
-/** Read-only in the container unless privileged. */
-const READONLY_PATHS = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'];
-/** Hidden in the container unless privileged. */
-const MASKED_PATHS = [
-  '/proc/kcore',
-  '/proc/keys',
-  '/proc/timer_list',
-  '/proc/sched_debug',
-  '/proc/acpi',
-  '/proc/scsi',
-  '/proc/latency_stats',
-  '/sys/firmware',
-  '/sys/devices/virtual/powercap',
-];
-
 export interface PlanInputs {
   config: ContainerJson;
   user: ResolvedUser;
@@ -76,6 +62,8 @@ export interface PlanInputs {
   exitFile: string;
   oomCounterFile?: string;
   cleanupCgroups: string[];
+  /** a BPF device program (hex, src/cgroups/devicefilter.ts) for the container's cgroup2 directory */
+  deviceFilter?: { dir: string; program: string };
   detach: boolean;
   /** the net namespace to join (network mode container:<id>) */
   netnsPath?: string;
@@ -104,6 +92,8 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['exit-file', p.exitFile]);
   if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
   for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);
+  // attached before the clone: the child is moved into the cgroup before it runs anything
+  if (p.deviceFilter) ops.push(['device-filter', p.deviceFilter.dir, p.deviceFilter.program]);
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
   if (c.init) ops.push(['init']);
@@ -134,7 +124,8 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['root', root]);
   ops.push(['mount', '', '/', '', num(MS.REC | (c.no_pivot_root ? MS.SLAVE : MS.PRIVATE)), '', '']);
   ops.push(['mount', root, root, '', num(MS.BIND | MS.REC), '', '']);
-  ops.push(['mount', 'tmpfs', 'dev', 'tmpfs', num(MS.NOSUID | MS.STRICTATIME), 'mode=755,size=65536k', 'dir']);
+  // nosuid,noexec as Docker's: nothing copied into /dev runs
+  ops.push(['mount', 'tmpfs', 'dev', 'tmpfs', num(MS.NOSUID | MS.NOEXEC | MS.STRICTATIME), 'mode=755,size=65536k', 'dir']);
   ops.push(['mount', 'proc', 'proc', 'proc', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), '', 'dir']);
   ops.push(['mount', 'sysfs', 'sys', 'sysfs', num(MS.NOSUID | MS.NODEV | MS.NOEXEC | (restricted ? MS.RDONLY : 0)), '', 'dir']);
   ops.push(['mount', 'shm', 'dev/shm', 'tmpfs', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), 'mode=1777,size=65536k', 'dir']);

@@ -1,5 +1,6 @@
 import { capabilityMask } from '../capabilities.js';
 import type { NormalizedCommand } from '../command.js';
+import { rootTag } from '../state/index.js';
 import type { NetworkState } from '../network/container.js';
 
 /** One entry of container.json's `networks` (the seed's libcontainer.Network). */
@@ -60,6 +61,15 @@ export interface ContainerJson {
 
 export const CGROUP_PARENT = 'execdriver';
 
+/**
+ * The name of a container's cgroup under CGROUP_PARENT, unique per state root: `<id>` under the
+ * default root, `<id>@<8 hex digits>` under another (rootTag), so the same id under two roots
+ * never shares a cgroup.
+ */
+export function cgroupName(root: string, id: string): string {
+  return id + rootTag(root);
+}
+
 function compact<T extends object>(o: T): T {
   return Object.fromEntries(
     Object.entries(o).filter(([, v]) => v !== undefined && v !== '' && v !== false && !(Array.isArray(v) && v.length === 0)),
@@ -72,7 +82,7 @@ function compact<T extends object>(o: T): T {
  */
 export function buildContainerJson(
   cmd: NormalizedCommand,
-  opts: { cgroupNamespace: boolean; network?: NetworkState },
+  opts: { cgroupNamespace: boolean; network?: NetworkState; cgroupName?: string },
 ): ContainerJson {
   const native = cmd.config.native ?? {};
   const netMode = cmd.network.mode;
@@ -103,7 +113,7 @@ export function buildContainerJson(
 
   const r = cmd.resources;
   const cgroups: CgroupJson = compact({
-    name: cmd.id,
+    name: opts.cgroupName ?? cmd.id,
     parent: CGROUP_PARENT,
     device_access: cmd.privileged,
     memory: r.memory,
