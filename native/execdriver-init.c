@@ -49,6 +49,8 @@
 #include <linux/capability.h>
 #include <linux/openat2.h>
 
+#include "security.h"
+
 #define CTL 3                                   /* the control socket */
 #define MAX_FIELDS 65536
 #define MAX_FIELD (16u << 20)
@@ -935,6 +937,37 @@ static int op_exec(char **a)
 	return errno = ENOENT, fail(cmd, "exec %s: not found in %s", cmd, search);
 }
 
+/* ------------------------------------------------------------------ seccomp, keyring (security.c) */
+
+static long sec_failed = -1;            /* the build op whose preparation failed (plan index) */
+static struct sec_err sec_error;
+static struct frame *plan;
+static size_t nplan;
+
+static int sec_fail(const struct sec_err *e)
+{
+	errno = e->no;
+	return fail(e->path, "%s", e->msg);
+}
+
+/* seccomp-default / -arch / -rule: built before "go" (sec_seccomp_prepare); only a failure shows here */
+static int op_seccomp_build(char **a)
+{
+	return sec_failed >= 0 && plan[sec_failed].f == a ? sec_fail(&sec_error) : 0;
+}
+
+static int op_seccomp_load(char **a UNUSED)
+{
+	struct sec_err e;
+	return sec_seccomp_load(&e) < 0 ? sec_fail(&e) : 0;
+}
+
+static int op_session_keyring(char **a)
+{
+	struct sec_err e;
+	return sec_join_session_keyring(a[1], &e) < 0 ? sec_fail(&e) : 0;
+}
+
 /* ------------------------------------------------------------------ the op table */
 
 struct op { const char *name; int nargs; int (*run)(char **a); };   /* run NULL: a monitor op */
@@ -953,6 +986,9 @@ static const struct op ops[] = {
 	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "no-new-privs", 0, op_no_new_privs },
 	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
 	{ "env", 1, op_env }, { "console", 2, op_console }, { "console-raw-output", 0, op_console_raw_output },
+	{ "session-keyring", 1, op_session_keyring }, { "seccomp-default", 4, op_seccomp_build },
+	{ "seccomp-arch", 1, op_seccomp_build }, { "seccomp-rule", -3, op_seccomp_build },
+	{ "seccomp-load", 0, op_seccomp_load },
 	{ "exec", -2, op_exec },                                                                    /* -2: at least 2 arguments */
 };
 
@@ -964,10 +1000,17 @@ static const struct op *find_op(const char *name)
 	return NULL;
 }
 
-static struct frame *plan;
-static size_t nplan;
-
 /* ------------------------------------------------------------------ container child */
+
+/* Compile the seccomp filter while Node finishes its part (cgroups, veth) before "go". */
+static void prepare_seccomp(void)
+{
+	char ***ops = xmalloc(nplan * sizeof *ops);
+	for (size_t i = 0; i < nplan; i++)
+		ops[i] = plan[i].f;
+	sec_failed = sec_seccomp_prepare((char **const *)ops, nplan, &sec_error);
+	free(ops);
+}
 
 static __attribute__((noreturn)) void child(int go_r, int go_w, int err_r, int err_w, int sigfd)
 {
@@ -986,6 +1029,7 @@ static __attribute__((noreturn)) void child(int go_r, int go_w, int err_r, int e
 	close(CTL), close(sigfd), close(go_w), close(err_r);
 	if (tty.sock >= 0)
 		close(tty.sock);                            /* the monitor's end */
+	prepare_seccomp();
 	if (RETRY(read(go_r, &c, 1)) != 1)                 /* EOF: abort, or the monitor died */
 		_exit(1);
 	close(go_r);
@@ -1105,6 +1149,13 @@ static int read_plan(void)
 	if (!*msg && tty.index < 0 && needs_tty >= 0)
 		ctl_error("plan", needs_tty, EINVAL, plan[needs_tty].f[0],
 			  strcpy(msg, "console and attach-socket need a tty op"));
+	long sc_default = -1;
+	for (size_t i = 0; i < nplan && !*msg; i++) {     /* the filter is built from ops before its load */
+		if (!strcmp(plan[i].f[0], "seccomp-default") && sc_default < 0)
+			sc_default = (long)i;
+		else if ((sec_is_build_op(plan[i].f[0]) || !strcmp(plan[i].f[0], "seccomp-load")) && sc_default < 0)
+			ctl_error("plan", (long)i, EINVAL, plan[i].f[0], strcpy(msg, "seccomp ops need a seccomp-default op before them"));
+	}
 	if (!*msg && raw_index >= 0 && (console_index < 0 || console_index > raw_index))
 		ctl_error("plan", raw_index, EINVAL, plan[raw_index].f[0],
 			  strcpy(msg, "console-raw-output needs a console op before it"));

@@ -166,6 +166,7 @@ export class NativeDriver implements ManagedDriver {
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
         detach: !!opts.detach,
+        ...(cmd.seccomp !== 'unconfined' ? { seccomp: cmd.seccomp } : {}),
         ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
       });
