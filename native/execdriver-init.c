@@ -939,27 +939,16 @@ static int op_exec(char **a)
 
 /* ------------------------------------------------------------------ seccomp, keyring (security.c) */
 
-static long sec_failed = -1;            /* the build op whose preparation failed (plan index) */
-static struct sec_err sec_error;
-static struct frame *plan;
-static size_t nplan;
-
 static int sec_fail(const struct sec_err *e)
 {
 	errno = e->no;
 	return fail(e->path, "%s", e->msg);
 }
 
-/* seccomp-default / -arch / -rule: built before "go" (sec_seccomp_prepare); only a failure shows here */
-static int op_seccomp_build(char **a)
-{
-	return sec_failed >= 0 && plan[sec_failed].f == a ? sec_fail(&sec_error) : 0;
-}
-
-static int op_seccomp_load(char **a UNUSED)
+static int op_seccomp_filter(char **a)
 {
 	struct sec_err e;
-	return sec_seccomp_load(&e) < 0 ? sec_fail(&e) : 0;
+	return sec_seccomp_load_hex(a[1], &e) < 0 ? sec_fail(&e) : 0;
 }
 
 static int op_session_keyring(char **a)
@@ -986,9 +975,7 @@ static const struct op ops[] = {
 	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "no-new-privs", 0, op_no_new_privs },
 	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
 	{ "env", 1, op_env }, { "console", 2, op_console }, { "console-raw-output", 0, op_console_raw_output },
-	{ "session-keyring", 1, op_session_keyring }, { "seccomp-default", 4, op_seccomp_build },
-	{ "seccomp-arch", 1, op_seccomp_build }, { "seccomp-rule", -3, op_seccomp_build },
-	{ "seccomp-load", 0, op_seccomp_load },
+	{ "session-keyring", 1, op_session_keyring }, { "seccomp-filter", 1, op_seccomp_filter },
 	{ "exec", -2, op_exec },                                                                    /* -2: at least 2 arguments */
 };
 
@@ -1000,17 +987,10 @@ static const struct op *find_op(const char *name)
 	return NULL;
 }
 
-/* ------------------------------------------------------------------ container child */
+static struct frame *plan;
+static size_t nplan;
 
-/* Compile the seccomp filter while Node finishes its part (cgroups, veth) before "go". */
-static void prepare_seccomp(void)
-{
-	char ***ops = xmalloc(nplan * sizeof *ops);
-	for (size_t i = 0; i < nplan; i++)
-		ops[i] = plan[i].f;
-	sec_failed = sec_seccomp_prepare((char **const *)ops, nplan, &sec_error);
-	free(ops);
-}
+/* ------------------------------------------------------------------ container child */
 
 static __attribute__((noreturn)) void child(int go_r, int go_w, int err_r, int err_w, int sigfd)
 {
@@ -1029,7 +1009,6 @@ static __attribute__((noreturn)) void child(int go_r, int go_w, int err_r, int e
 	close(CTL), close(sigfd), close(go_w), close(err_r);
 	if (tty.sock >= 0)
 		close(tty.sock);                            /* the monitor's end */
-	prepare_seccomp();
 	if (RETRY(read(go_r, &c, 1)) != 1)                 /* EOF: abort, or the monitor died */
 		_exit(1);
 	close(go_r);
@@ -1149,13 +1128,6 @@ static int read_plan(void)
 	if (!*msg && tty.index < 0 && needs_tty >= 0)
 		ctl_error("plan", needs_tty, EINVAL, plan[needs_tty].f[0],
 			  strcpy(msg, "console and attach-socket need a tty op"));
-	long sc_default = -1;
-	for (size_t i = 0; i < nplan && !*msg; i++) {     /* the filter is built from ops before its load */
-		if (!strcmp(plan[i].f[0], "seccomp-default") && sc_default < 0)
-			sc_default = (long)i;
-		else if ((sec_is_build_op(plan[i].f[0]) || !strcmp(plan[i].f[0], "seccomp-load")) && sc_default < 0)
-			ctl_error("plan", (long)i, EINVAL, plan[i].f[0], strcpy(msg, "seccomp ops need a seccomp-default op before them"));
-	}
 	if (!*msg && raw_index >= 0 && (console_index < 0 || console_index > raw_index))
 		ctl_error("plan", raw_index, EINVAL, plan[raw_index].f[0],
 			  strcpy(msg, "console-raw-output needs a console op before it"));
@@ -1758,8 +1730,39 @@ static int die_with_parent(char **argv)
 	return errno == ENOENT ? 127 : 126;
 }
 
+/*
+ * execdriver-init seccomp-compile: the build ops as frames on fd 0 up to ["end"] (security.h),
+ * the compiled BPF program (a struct sock_filter array) on fd 1. A failure is one line on fd 2,
+ * `STEP<TAB>ERRNO<TAB>PATH<TAB>MESSAGE` (STEP `op#index`, `compile#N` for the compilation), and
+ * exit status 1.
+ */
+static int seccomp_compile(void)
+{
+	struct frame f;
+	char **fields[4096];
+	size_t n = 0;
+	int r;
+	struct sec_bpf out = { 0 };
+	struct sec_err e = { 0 };
+	while ((r = read_frame(0, &f)) == 1 && strcmp(f.f[0], "end") && n < NELEM(fields))
+		fields[n++] = f.f;
+	if (r != 1 || strcmp(f.f[0], "end")) {
+		dprintf(2, "plan#%zu\t%d\t\tread the seccomp rules (at most %zu, ended by [\"end\"])\n", n,
+			r < 0 ? errno : EPROTO, NELEM(fields));
+		return 1;
+	}
+	long failed = sec_seccomp_compile((char **const *)fields, n, &out, &e);
+	if (failed >= 0) {
+		dprintf(2, "%s#%ld\t%d\t%s\t%s\n", (size_t)failed < n ? fields[failed][0] : "compile", failed, e.no, e.path, e.msg);
+		return 1;
+	}
+	return write_full(1, out.bytes, out.len) < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "seccomp-compile"))
+		return seccomp_compile();
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
 		return console_exec(argc - 2, argv + 2);
 	if (argc >= 3 && !strcmp(argv[1], "die-with-parent"))
@@ -1768,6 +1771,7 @@ int main(int argc, char **argv)
 		dprintf(2, "usage: execdriver-init monitor              (the plan comes on fd 3)\n"
 			   "       execdriver-init console-exec CMD [ARG...]  (fd 0 the controlling terminal, then CMD)\n"
 			   "       execdriver-init die-with-parent PATH [ARG...]  (PATH killed when our parent dies)\n"
+			   "       execdriver-init seccomp-compile          (rules on fd 0, the BPF program on fd 1)\n"
 			   "see PROTOCOL.md\n");
 		return 2;
 	}

@@ -3,9 +3,10 @@
  *
  * libseccomp does what is hard to get right by hand: the per-architecture syscall tables, the
  * compat architectures of one filter (x86 and x32 beside x86_64, arm beside aarch64), the
- * multiplexed calls (socketcall, ipc) and 64-bit argument comparisons on 32-bit ABIs. The filter
- * is built and compiled to BPF by the child while it waits for "go" (in parallel with Node's own
- * setup), and only loaded when the plan's seccomp-load op comes.
+ * multiplexed calls (socketcall, ipc) and 64-bit argument comparisons on 32-bit ABIs. Building a
+ * filter of Docker's size takes libseccomp ~10 ms, so it is not done per container: the
+ * `seccomp-compile` mode turns the resolved rules into a BPF program once (TypeScript keeps it,
+ * src/native/seccomp.ts), and a container's `seccomp-filter` op only loads that program.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,19 +24,12 @@
 
 #include "security.h"
 
-static struct sock_fprog prog;          /* the compiled filter; filter NULL: none built */
-
 static int set_err(struct sec_err *e, int no, const char *path, const char *msg)
 {
 	e->no = no;
 	snprintf(e->path, sizeof e->path, "%s", path);
 	snprintf(e->msg, sizeof e->msg, "%s", msg);
 	return -1;
-}
-
-int sec_is_build_op(const char *name)
-{
-	return !strcmp(name, "seccomp-default") || !strcmp(name, "seccomp-arch") || !strcmp(name, "seccomp-rule");
 }
 
 static int number(const char *s, unsigned long long max, unsigned long long *v)
@@ -99,8 +93,8 @@ static int condition(const char *s, struct scmp_arg_cmp *c, struct sec_err *e)
 	return set_err(e, EINVAL, f[1], "unknown comparison in an argument condition");
 }
 
-/* Compile CTX to BPF (through a memfd: libseccomp 2.5 exports only to an fd) into `prog`. */
-static int compile(scmp_filter_ctx ctx, struct sec_err *e)
+/* Compile CTX to BPF (through a memfd: libseccomp 2.5 exports only to an fd) into OUT. */
+static int compile(scmp_filter_ctx ctx, struct sec_bpf *out, struct sec_err *e)
 {
 	int fd = memfd_create("seccomp-bpf", MFD_CLOEXEC), rc;
 	off_t size;
@@ -113,19 +107,19 @@ static int compile(scmp_filter_ctx ctx, struct sec_err *e)
 	size = lseek(fd, 0, SEEK_END);
 	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) || size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
 		close(fd);
-		return set_err(e, size < 0 ? errno : E2BIG, "", "the compiled seccomp filter has a bad size");
+		return set_err(e, size < 0 ? errno : E2BIG, "", "the compiled seccomp filter has a bad size (more than 4096 instructions?)");
 	}
-	prog.filter = malloc((size_t)size);
-	if (!prog.filter || pread(fd, prog.filter, (size_t)size, 0) != size) {
+	out->bytes = malloc((size_t)size);
+	if (!out->bytes || pread(fd, out->bytes, (size_t)size, 0) != size) {
 		close(fd);
-		return set_err(e, prog.filter ? errno : ENOMEM, "", "read the compiled seccomp filter");
+		return set_err(e, out->bytes ? errno : ENOMEM, "", "read the compiled seccomp filter");
 	}
-	prog.len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+	out->len = (size_t)size;
 	close(fd);
 	return 0;
 }
 
-long sec_seccomp_prepare(char **const *ops, size_t n, struct sec_err *e)
+long sec_seccomp_compile(char **const *ops, size_t n, struct sec_bpf *out, struct sec_err *e)
 {
 	scmp_filter_ctx ctx = NULL;
 	long failed = -1;
@@ -133,11 +127,11 @@ long sec_seccomp_prepare(char **const *ops, size_t n, struct sec_err *e)
 	for (size_t i = 0; i < n && failed < 0; i++) {
 		char **a = ops[i];
 		uint32_t act, bad;
-		if (!sec_is_build_op(a[0]))
-			continue;
 		if (!strcmp(a[0], "seccomp-default")) {
 			if (ctx) {
 				failed = (long)i, set_err(e, EINVAL, "", "seccomp-default more than once");
+			} else if (!a[1] || !a[2] || !a[3] || !a[4] || a[5]) {
+				failed = (long)i, set_err(e, EINVAL, a[0], "seccomp-default takes 4 arguments");
 			} else if (action(a[1], a[2], &act, e) < 0 || action(a[3], a[4], &bad, e) < 0) {
 				failed = (long)i;
 			} else if (!(ctx = seccomp_init(act))) {
@@ -148,17 +142,21 @@ long sec_seccomp_prepare(char **const *ops, size_t n, struct sec_err *e)
 				failed = (long)i, set_err(e, -rc, a[3], "set the seccomp filter's attributes");
 			}
 		} else if (!ctx) {
-			failed = (long)i, set_err(e, EINVAL, a[0], "seccomp op before seccomp-default");
+			failed = (long)i, set_err(e, EINVAL, a[0], "seccomp-default must come first");
 		} else if (!strcmp(a[0], "seccomp-arch")) {
-			uint32_t arch = seccomp_arch_resolve_name(a[1]);
+			uint32_t arch = a[1] && !a[2] ? seccomp_arch_resolve_name(a[1]) : 0;
 			if (!arch)
-				failed = (long)i, set_err(e, EINVAL, a[1], "unknown seccomp architecture");
+				failed = (long)i, set_err(e, EINVAL, a[1] ? a[1] : "", "unknown seccomp architecture");
 			else if ((rc = seccomp_arch_add(ctx, arch)) < 0 && rc != -EEXIST)
 				failed = (long)i, set_err(e, -rc, a[1], "add the architecture to the seccomp filter");
-		} else {                                        /* seccomp-rule ACTION ERRNO SYSCALL [COND...] */
+		} else if (!strcmp(a[0], "seccomp-rule")) {      /* ACTION ERRNO SYSCALL [COND...] */
 			struct scmp_arg_cmp conds[6];
 			unsigned nc = 0;
 			int nr;
+			if (!a[1] || !a[2] || !a[3]) {
+				failed = (long)i, set_err(e, EINVAL, a[0], "seccomp-rule takes at least 3 arguments");
+				continue;
+			}
 			if (action(a[1], a[2], &act, e) < 0) {
 				failed = (long)i;
 				continue;
@@ -175,25 +173,46 @@ long sec_seccomp_prepare(char **const *ops, size_t n, struct sec_err *e)
 				continue;                       /* not a syscall of this architecture: skipped */
 			if ((rc = seccomp_rule_add_array(ctx, act, nr, nc, conds)) < 0)
 				failed = (long)i, set_err(e, -rc, a[3], "add a seccomp rule");
+		} else {
+			failed = (long)i, set_err(e, EINVAL, a[0], "unknown seccomp op");
 		}
 	}
-	if (failed < 0 && ctx && compile(ctx, e) < 0) {
-		for (size_t i = 0; i < n; i++)          /* report it at the first build op */
-			if (!strcmp(ops[i][0], "seccomp-default"))
-				failed = (long)i;
-	}
+	if (failed < 0 && !ctx)
+		failed = (long)n, set_err(e, EINVAL, "", "no seccomp-default op");
+	if (failed < 0 && compile(ctx, out, e) < 0)
+		failed = (long)n;
 	if (ctx)
 		seccomp_release(ctx);
 	return failed;
 }
 
-int sec_seccomp_load(struct sec_err *e)
+static int hexval(char c)
 {
-	if (!prog.filter)
-		return set_err(e, EINVAL, "", "no seccomp filter was built (seccomp-default missing)");
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-		return set_err(e, errno, "", "load the seccomp filter");
-	return 0;
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int sec_seccomp_load_hex(const char *hex, struct sec_err *e)
+{
+	size_t n = strlen(hex), len = n / 2;
+	struct sock_fprog prog;
+	unsigned char *b;
+	if (n % 2 || len == 0 || len % sizeof(struct sock_filter) || len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return set_err(e, EINVAL, "", "invalid seccomp program (hexadecimal sock_filter array, 1 to 4096 instructions)");
+	if (!(b = malloc(len)))
+		return set_err(e, ENOMEM, "", "decode the seccomp program");
+	for (size_t i = 0; i < len; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(b);
+			return set_err(e, EINVAL, "", "invalid seccomp program (not hexadecimal)");
+		}
+		b[i] = (unsigned char)(hi << 4 | lo);
+	}
+	prog.len = (unsigned short)(len / sizeof(struct sock_filter));
+	prog.filter = (struct sock_filter *)(void *)b;
+	int rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? set_err(e, errno, "", "load the seccomp filter") : 0;
+	free(b);
+	return rc;
 }
 
 int sec_join_session_keyring(const char *name, struct sec_err *e)

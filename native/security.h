@@ -1,6 +1,6 @@
 /*
- * security.c: the seccomp filter (built with libseccomp from the plan's seccomp-* ops) and the
- * session keyring. No policy: the rules come resolved from TypeScript (src/security/seccomp/).
+ * security.c: the seccomp filter (compiled with libseccomp from rules TypeScript resolved, see
+ * src/security/seccomp/) and the session keyring. No policy here.
  */
 #ifndef EXECDRIVER_SECURITY_H
 #define EXECDRIVER_SECURITY_H
@@ -13,18 +13,22 @@ struct sec_err {
 	char msg[256];          /* lower case, without the errno text */
 };
 
-/* 1 for the ops sec_seccomp_prepare consumes (seccomp-default, seccomp-arch, seccomp-rule). */
-int sec_is_build_op(const char *name);
+/* A compiled filter: an array of struct sock_filter. */
+struct sec_bpf {
+	void *bytes;
+	size_t len;
+};
 
 /*
- * Build the filter from the build ops among OPS (each an op's NULL-terminated fields, in plan
- * order) and compile it to BPF, kept in memory for sec_seccomp_load. Returns -1 when all went
- * well (or there is nothing to build), else the index in OPS of the op that failed, with E set.
+ * Build a filter from OPS (each a NULL-terminated field list: `seccomp-default ACTION ERRNO
+ * BADARCH-ACTION BADARCH-ERRNO` first, then `seccomp-arch NAME` and `seccomp-rule ACTION ERRNO
+ * SYSCALL [INDEX:OP:VALUE:VALUETWO...]`) with libseccomp and compile it into OUT. Returns -1 when
+ * all went well, else the index of the op that failed (N: the compilation), with E set.
  */
-long sec_seccomp_prepare(char **const *ops, size_t n, struct sec_err *e);
+long sec_seccomp_compile(char **const *ops, size_t n, struct sec_bpf *out, struct sec_err *e);
 
-/* Load the compiled filter into this process (seccomp(2)); -1 with E set on failure. */
-int sec_seccomp_load(struct sec_err *e);
+/* Load a compiled filter, given as hexadecimal, into this process (seccomp(2)); -1 with E set. */
+int sec_seccomp_load_hex(const char *hex, struct sec_err *e);
 
 /* Join a new session keyring named NAME (keyctl JOIN_SESSION_KEYRING); ENOSYS is no error. */
 int sec_join_session_keyring(const char *name, struct sec_err *e);

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
 import { ContainerCgroup } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Pipes, Started, StartInfo, StartOptions } from '../driver.js';
@@ -28,7 +29,8 @@ import { resolveUser } from '../users.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
-import { buildPlan, capabilitiesInMask, VETH_PEER } from './plan.js';
+import { buildPlan, capabilitiesInMask, finalCapabilities, VETH_PEER } from './plan.js';
+import { seccompFilter } from './seccomp.js';
 import { buildContainerJson, CGROUP_PARENT, type ContainerJson } from './template.js';
 
 export const DRIVER_NAME = 'native';
@@ -166,7 +168,14 @@ export class NativeDriver implements ManagedDriver {
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
         detach: !!opts.detach,
-        ...(cmd.seccomp !== 'unconfined' ? { seccomp: cmd.seccomp } : {}),
+        ...(cmd.seccomp !== 'unconfined'
+          ? {
+              seccompFilter: seccompFilter(cmd.seccomp, finalCapabilities(config, caps.names, caps.lastCap), {
+                cacheDir: join(this.root, 'seccomp'),
+                containerId: cmd.id,
+              }),
+            }
+          : {}),
         ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
       });

@@ -1,9 +1,7 @@
 import { statSync } from 'node:fs';
 import { capabilityBits, keptCapabilities, CAPABILITIES } from '../capabilities.js';
 import { envPath } from '../command.js';
-import { resolveSeccomp, type Platform, type SeccompProfile } from '../security/seccomp/profile.js';
 import type { ResolvedUser } from '../users.js';
-import { seccompBuildOps } from './seccomp.js';
 import type { ContainerJson } from './template.js';
 
 /** One op of the plan handed to the C init (native/PROTOCOL.md): its name and arguments. */
@@ -83,10 +81,16 @@ export interface PlanInputs {
   netnsPath?: string;
   /** with `tty`: the terminal's initial size; detached: the attach socket and its output buffer */
   console?: { rows: number; cols: number; attachSocket?: string; bufferSize?: number };
-  /** the seccomp profile (resolved here against the final capabilities); absent: none */
-  seccomp?: SeccompProfile;
-  /** the host's architecture and kernel, for the profile's conditions (default: this host) */
-  platform?: Platform;
+  /**
+   * the container's compiled seccomp filter (hexadecimal BPF, src/native/seccomp.ts), from its
+   * profile resolved against finalCapabilities(); absent: none
+   */
+  seccompFilter?: string;
+}
+
+/** The capabilities the container keeps: its mask, limited to what this kernel and the host have. */
+export function finalCapabilities(c: ContainerJson, hostCapabilities: string[], lastCap: number): string[] {
+  return keptCapabilities(c.capabilities_mask ?? {}, lastCap).filter((x) => hostCapabilities.includes(x));
 }
 
 /** The output a detached terminal keeps for the next attach (bytes). */
@@ -175,16 +179,15 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (c.namespaces['NEWUTS'] && c.hostname) ops.push(['sethostname', c.hostname]);
 
   // capabilities: the bounding set first, then the user, then the process's own sets
-  const kept = keptCapabilities(c.capabilities_mask ?? {}, p.lastCap).filter((x) => p.hostCapabilities.includes(x));
+  const kept = finalCapabilities(c, p.hostCapabilities, p.lastCap);
   // a keyring of its own: the host's session keyring stays out of reach (before seccomp blocks keyctl)
   ops.push(['session-keyring', c.id]);
   if (c.no_new_privileges) ops.push(['no-new-privs']);
-  // seccomp: the filter depends on the final capabilities; without no_new_privs loading it needs
-  // CAP_SYS_ADMIN, so it goes in before `user`/`caps` drop it, else last before exec (as runc)
-  const seccomp = p.seccomp ? seccompBuildOps(resolveSeccomp(p.seccomp, kept, p.platform)) : [];
   ops.push(['bounding', capabilityBits(kept)]);
   ops.push(['closefds']);
-  if (seccomp.length && !c.no_new_privileges) ops.push(...seccomp, ['seccomp-load']);
+  // seccomp: without no_new_privs loading the filter needs CAP_SYS_ADMIN, so it goes in before
+  // `user`/`caps` drop it; with it, last before exec (as runc does)
+  if (p.seccompFilter && !c.no_new_privileges) ops.push(['seccomp-filter', p.seccompFilter]);
   ops.push(['user', num(p.user.uid), num(p.user.gid), p.user.groups.join(',')]);
   const own = p.user.uid === 0 ? capabilityBits(kept) : '0x0';
   ops.push(['caps', own, own, own]);
@@ -193,7 +196,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['chdir', c.working_dir || '/']);
   const env = c.environment ?? [];
   for (const e of env) ops.push(['env', e]);
-  if (seccomp.length && c.no_new_privileges) ops.push(...seccomp, ['seccomp-load']);
+  if (p.seccompFilter && c.no_new_privileges) ops.push(['seccomp-filter', p.seccompFilter]);
   ops.push(['exec', envPath(env), ...(c.args as [string, ...string[]])]);
   return ops;
 }

@@ -6,7 +6,8 @@ import { after, describe, it } from 'node:test';
 import { normalizeCommand } from '../../src/command.js';
 import { ExecDriverError } from '../../src/errors.js';
 import { lxcSeccompProfile } from '../../src/lxc/template.js';
-import { buildPlan, type Op } from '../../src/native/plan.js';
+import { buildPlan, finalCapabilities, type Op } from '../../src/native/plan.js';
+import { compileProgram, seccompBuildOps, seccompFilter } from '../../src/native/seccomp.js';
 import { buildContainerJson } from '../../src/native/template.js';
 import { DEFAULT_PROFILE } from '../../src/security/seccomp/default-profile.js';
 import { renderLxcSeccomp } from '../../src/security/seccomp/lxc.js';
@@ -216,35 +217,52 @@ describe('seccomp: the native plan', () => {
   after(() => rmSync(rootfs, { recursive: true, force: true }));
   const plan = (over = {}, uid = 0): Op[] => {
     const cmd = normalizeCommand({ id: 'sc3', rootfs, entrypoint: 'true', ...over });
+    const config = buildContainerJson(cmd, { cgroupNamespace: false });
+    const filter = cmd.seccomp !== 'unconfined' ? seccompFilter(cmd.seccomp, finalCapabilities(config, DOCKER, 40)) : undefined;
     return buildPlan({
-      config: buildContainerJson(cmd, { cgroupNamespace: false }),
+      config,
       user: { uid, gid: uid, groups: [] },
       hostCapabilities: DOCKER,
       lastCap: 40,
       exitFile: '/e',
       cleanupCgroups: [],
       detach: false,
-      ...(cmd.seccomp !== 'unconfined' ? { seccomp: cmd.seccomp } : {}),
-      platform: X64,
+      ...(filter ? { seccompFilter: filter } : {}),
     });
   };
   const at = (ops: Op[], name: string) => ops.findIndex((o) => o[0] === name);
 
-  it('without no_new_privs the filter is loaded before user and caps drop CAP_SYS_ADMIN', () => {
-    const ops = plan({}, 1000);
-    assert.ok(at(ops, 'session-keyring') < at(ops, 'seccomp-default'));
-    assert.ok(at(ops, 'seccomp-default') < at(ops, 'seccomp-load'));
-    assert.ok(at(ops, 'seccomp-load') < at(ops, 'user'));
-    assert.equal(at(ops, 'no-new-privs'), -1);
-    assert.deepEqual(ops.find((o) => o[0] === 'seccomp-default'), ['seccomp-default', 'errno', '1', 'errno', '1']);
+  it('the build ops: default, architectures, one rule per call with its conditions', () => {
+    const ops = seccompBuildOps(resolveSeccomp(DEFAULT_PROFILE, DOCKER, X64));
+    assert.deepEqual(ops[0], ['seccomp-default', 'errno', '1', 'errno', '1']);
     assert.deepEqual(ops.filter((o) => o[0] === 'seccomp-arch').map((o) => o[1]), ['x86_64', 'x86', 'x32']);
     assert.deepEqual(ops.find((o) => o[0] === 'seccomp-rule' && o[3] === 'clone'), ['seccomp-rule', 'allow', '0', 'clone', `0:masked-eq:${0x7e020000}:0`]);
   });
 
+  it('compiled once by the C init (libseccomp): a BPF program, kept', () => {
+    const hex = seccompFilter(DEFAULT_PROFILE, DOCKER);
+    assert.match(hex, /^([0-9a-f]{16})+$/);
+    assert.ok(hex.length / 16 > 100 && hex.length / 16 <= 4096, `${hex.length / 16} instructions`);
+    const t0 = process.hrtime.bigint();
+    assert.equal(seccompFilter(DEFAULT_PROFILE, DOCKER), hex);
+    assert.ok(Number(process.hrtime.bigint() - t0) / 1e6 < 1, 'the second time comes from memory');
+    assert.notEqual(seccompFilter(DEFAULT_PROFILE, [...DOCKER, 'SYS_ADMIN']), hex, 'other capabilities, another program');
+    // what libseccomp refuses is one clear error
+    const bad = { ...resolveSeccomp(DEFAULT_PROFILE, DOCKER), arches: ['x86_64', 'nosucharch'] };
+    assert.throws(() => compileProgram(bad), (e: unknown) => e instanceof ExecDriverError && /unknown seccomp architecture \(nosucharch\)/.test(e.message));
+  });
+
+  it('without no_new_privs the filter is loaded before user and caps drop CAP_SYS_ADMIN', () => {
+    const ops = plan({}, 1000);
+    assert.ok(at(ops, 'session-keyring') < at(ops, 'seccomp-filter'));
+    assert.ok(at(ops, 'seccomp-filter') < at(ops, 'user'));
+    assert.equal(at(ops, 'no-new-privs'), -1);
+  });
+
   it('with no_new_privs it is the last op before exec', () => {
     const ops = plan({ noNewPrivileges: true });
-    assert.ok(at(ops, 'no-new-privs') >= 0 && at(ops, 'no-new-privs') < at(ops, 'seccomp-load'));
-    assert.equal(at(ops, 'seccomp-load'), ops.length - 2);
+    assert.ok(at(ops, 'no-new-privs') >= 0 && at(ops, 'no-new-privs') < at(ops, 'seccomp-filter'));
+    assert.equal(at(ops, 'seccomp-filter'), ops.length - 2);
     assert.equal(ops.at(-1)![0], 'exec');
   });
 
