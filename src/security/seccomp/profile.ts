@@ -201,7 +201,9 @@ function checkStrings(v: unknown, field: string): string[] {
   return v as string[];
 }
 
-function checkArch(v: unknown, field: string): void {
+function checkArch(v: unknown, field: string, strict = true): void {
+  // archMap lists every platform's architectures: one we do not know is only an error where used
+  if (!strict && typeof v === 'string' && /^SCMP_ARCH_[A-Z0-9_]+$/.test(v)) return;
   if (typeof v !== 'string' || !(v in ARCHES)) bad(field, `${JSON.stringify(v)} is not a known architecture (${Object.keys(ARCHES).join(', ')})`);
 }
 
@@ -237,8 +239,8 @@ export function validateSeccompProfile(p: unknown): SeccompProfile {
     if (arches.length) bad('archMap', 'and architectures cannot both be given');
     map.forEach((m, i) => {
       if (!isObject(m)) bad(`archMap[${i}]`, 'must be an object');
-      checkArch(m['architecture'], `archMap[${i}].architecture`);
-      checkStrings(m['subArchitectures'], `archMap[${i}].subArchitectures`).forEach((a, j) => checkArch(a, `archMap[${i}].subArchitectures[${j}]`));
+      checkArch(m['architecture'], `archMap[${i}].architecture`, false);
+      checkStrings(m['subArchitectures'], `archMap[${i}].subArchitectures`).forEach((a, j) => checkArch(a, `archMap[${i}].subArchitectures[${j}]`, false));
     });
   }
   checkStrings(p['flags'], 'flags').forEach((f, i) => {
@@ -296,7 +298,8 @@ function resolveArches(p: SeccompProfile, nativeOci: string): string[] {
   }
   const out = [ARCHES[nativeOci] ?? ''].filter(Boolean);
   for (const n of names) {
-    const lib = ARCHES[n]!;
+    const lib = ARCHES[n];
+    if (!lib) bad('archMap', `architecture ${JSON.stringify(n)} of this host's entry is not known here`);
     if (!out.includes(lib)) out.push(lib);
   }
   return out;
