@@ -217,7 +217,8 @@ int sec_seccomp_load_hex(const char *hex, struct sec_err *e)
 
 int sec_join_session_keyring(const char *name, struct sec_err *e)
 {
-	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name) < 0 && errno != ENOSYS)
+	/* an empty name: an anonymous keyring, always a new one (a named one is joined if it exists) */
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, *name ? name : NULL) < 0 && errno != ENOSYS)
 		return set_err(e, errno, name, "join a new session keyring");
 	return 0;
 }

@@ -30,7 +30,8 @@ long sec_seccomp_compile(char **const *ops, size_t n, struct sec_bpf *out, struc
 /* Load a compiled filter, given as hexadecimal, into this process (seccomp(2)); -1 with E set. */
 int sec_seccomp_load_hex(const char *hex, struct sec_err *e);
 
-/* Join a new session keyring named NAME (keyctl JOIN_SESSION_KEYRING); ENOSYS is no error. */
+/* Join a session keyring (keyctl JOIN_SESSION_KEYRING): NAME's, or a new anonymous one when NAME
+ * is empty; ENOSYS is no error. */
 int sec_join_session_keyring(const char *name, struct sec_err *e);
 
 #endif

@@ -180,8 +180,9 @@ export function buildPlan(p: PlanInputs): Op[] {
 
   // capabilities: the bounding set first, then the user, then the process's own sets
   const kept = finalCapabilities(c, p.hostCapabilities, p.lastCap);
-  // a keyring of its own: the host's session keyring stays out of reach (before seccomp blocks keyctl)
-  ops.push(['session-keyring', c.id]);
+  // a session keyring of its own (before seccomp blocks keyctl): anonymous, so that nothing can
+  // make one of the container's name in advance for it to join
+  ops.push(['session-keyring', '']);
   if (c.no_new_privileges) ops.push(['no-new-privs']);
   ops.push(['bounding', capabilityBits(kept)]);
   ops.push(['closefds']);
