@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, normalize, resolve } from 'node:path';
-import { normalizeCapability } from './capabilities.js';
+import { capabilityMask, normalizeCapability } from './capabilities.js';
 import { validateResources } from './cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from './driver.js';
 import { InvalidConfigError } from './errors.js';
@@ -25,6 +25,7 @@ export interface NormalizedCommand {
   mounts: (MountSpec & { kind: 'dir' | 'file' })[];
   capAdd: string[];
   capDrop: string[];
+  capAmbient: string[];
   init: boolean;
   /** the profile to apply (resolved against the final capabilities by the backend), or none */
   seccomp: SeccompProfile | 'unconfined';
@@ -137,20 +138,27 @@ export function normalizeCommand(c: Command): NormalizedCommand {
     };
   });
 
-  const capAdd = (c.capAdd ?? []).map((x) => {
-    try {
-      return normalizeCapability(x);
-    } catch (e) {
-      throw new InvalidConfigError((e as Error).message, { containerId: id });
-    }
-  });
-  const capDrop = (c.capDrop ?? []).map((x) => {
-    try {
-      return normalizeCapability(x);
-    } catch (e) {
-      throw new InvalidConfigError((e as Error).message, { containerId: id });
-    }
-  });
+  const capList = (list: unknown, field: string): string[] => {
+    if (list === undefined) return [];
+    if (!Array.isArray(list)) throw new InvalidConfigError(`${field} must be an array of capability names`, { containerId: id });
+    return list.map((x) => {
+      try {
+        return normalizeCapability(String(x));
+      } catch (e) {
+        throw new InvalidConfigError((e as Error).message, { containerId: id });
+      }
+    });
+  };
+  const capAdd = capList(c.capAdd, 'capAdd');
+  const capDrop = capList(c.capDrop, 'capDrop');
+  const capAmbient = capList(c.capAmbient, 'capAmbient');
+  const keptMask = capabilityMask(!!c.privileged, capAdd, capDrop);
+  const notKept = capAmbient.filter((x) => x === 'ALL' || !keptMask[x]);
+  if (notKept.length) {
+    throw new InvalidConfigError(`ambient capabilities ${notKept.join(', ')} are not kept by the container (add them with capAdd)`, {
+      containerId: id,
+    });
+  }
 
   const resources = { ...(c.resources ?? {}) };
   try {
@@ -186,6 +194,7 @@ export function normalizeCommand(c: Command): NormalizedCommand {
     mounts,
     capAdd,
     capDrop,
+    capAmbient,
     init: !!c.init,
     seccomp,
     noNewPrivileges: !!c.noNewPrivileges,

@@ -66,6 +66,8 @@ export interface Command {
   mounts?: MountSpec[];
   capAdd?: string[];
   capDrop?: string[];
+  /** capabilities raised into the ambient set, so that a non-root user's command has them (must be kept) */
+  capAmbient?: string[];
   /** run a minimal init as pid 1 in front of the command (reaps zombies, forwards signals) */
   init?: boolean;
   /**

@@ -111,6 +111,7 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
     mounts: list(values['volume']).map(parseVolume),
     capAdd: list(values['cap-add']),
     capDrop: list(values['cap-drop']),
+    capAmbient: list(values['cap-ambient']),
     privileged: !!values['privileged'],
     readonlyRootfs: !!values['read-only'],
     tty: !!values['tty'],
@@ -151,6 +152,7 @@ Options:
       --cap-drop CAP           drop a capability (repeatable; ALL)
       --security-opt OPT       seccomp=unconfined, seccomp=FILE (Docker's or the OCI profile
                                format; default: Docker's default policy), no-new-privileges
+      --cap-ambient CAP        raise a kept capability into the ambient set, for a non-root -u (repeatable)
   -m, --memory SIZE            memory limit (bytes, or 64m, 1g, 512k)
       --memory-swap SIZE       memory + swap limit (-1: unlimited swap)
       --memory-reservation SIZE  soft memory limit
@@ -189,6 +191,7 @@ not executable, 127 when it is not found.`,
     'cap-add': { type: 'string', multiple: true },
     'cap-drop': { type: 'string', multiple: true },
     'security-opt': { type: 'string', multiple: true },
+    'cap-ambient': { type: 'string', multiple: true },
     memory: { type: 'string', short: 'm' },
     'memory-swap': { type: 'string' },
     'memory-reservation': { type: 'string' },

@@ -397,7 +397,7 @@ export class LxcDriver implements ManagedDriver {
         network: net,
         ...(netnsPath ? { netnsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
-        ...(cmd.tty && tool === 'lxc-start' ? { consoleHelper: INIT_BINARY } : {}),
+        ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' ? { consoleHelper: INIT_BINARY } : {}),
       });
       state.writeText(CONFIG_FILE, config);
 
@@ -408,27 +408,34 @@ export class LxcDriver implements ManagedDriver {
       } else if (cmd.tty) {
         // stdin always through a pipe fed once the container runs: lxc-start sets up its terminal
         // with TCSAFLUSH, which drops what was typed before. stderr is merged into the terminal.
-        stdio = [pipes.stdin ? 'pipe' : 'ignore', stdioFor(pipes.stdout, process.stdout), 'ignore'];
+        stdio = [pipes.stdin ? 'pipe' : 'ignore', stdioFor(pipes.stdout, process.stdout, true), 'ignore'];
       } else {
         stdio = [stdioFor(pipes.stdin, process.stdin), stdioFor(pipes.stdout, process.stdout), stdioFor(pipes.stderr, process.stderr)];
       }
       const common = ['-n', cmd.id, '-P', this.lxcPath, '-f', state.path(CONFIG_FILE), '-o', logPath, '-l', 'DEBUG'];
       const bin = tool === 'lxc-start' ? this.tools.start : this.tools.execute;
       // tty: lxc-start leaves the command without a controlling terminal (no ^C, no job control):
-      // our helper makes LXC's console that, then execs the command (LXC's init does it for lxc-execute)
-      const command = cmd.tty && tool === 'lxc-start' ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint] : [cmd.entrypoint];
+      // our helper makes LXC's console that, then execs the command (LXC's init does it for
+      // lxc-execute). lxc-execute's init leaks a pipe of LXC's to its command: our helper closes it.
+      const command =
+        tool === 'lxc-execute'
+          ? [CONSOLE_HELPER, 'exec', cmd.entrypoint]
+          : cmd.tty
+            ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint]
+            : [cmd.entrypoint];
       const args =
         tool === 'lxc-start'
           ? ['-F', '-C', ...common, '--', ...command, ...cmd.arguments]
           : [...common, '--', ...command, ...cmd.arguments];
       let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-      if (consoleSize) {
-        // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts)
+      if (consoleSize || opts.detach) {
+        // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts); detached
+        // without one, under the monitor that copies its output pipes to the log
         const env = Object.entries(toolEnv()).map(([k, v]) => `${k}=${v}`);
         const plan = lxcTerminalPlan({
           argv: [bin, ...args],
           env,
-          size: consoleSize,
+          ...(consoleSize ? { size: consoleSize } : {}),
           detach: !!opts.detach,
           ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}),
         });
@@ -452,8 +459,10 @@ export class LxcDriver implements ManagedDriver {
       outFd = undefined;
       if (!opts.detach) {
         if (pipes.stdin && stdio[0] === 'pipe' && child.stdin && !cmd.tty) {
-          child.stdin.on('error', () => {});
-          pipes.stdin.pipe(child.stdin);
+          const [from, to] = [pipes.stdin, child.stdin];
+          to.on('error', () => {});
+          from.pipe(to);
+          child.once('close', () => from.unpipe(to)); // our stdin must not keep the process alive
         }
         if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: false });
         if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: false });

@@ -36,8 +36,9 @@ export interface LxcRenderContext {
   /** the command of an `lxc.hook.stop` hook (runs on the host before LXC removes the cgroups) */
   stopHook?: string;
   /**
-   * tty with lxc-start: the host's execdriver-init, bound read-only on CONSOLE_HELPER to run the
-   * command through `console-exec` (LXC's console is not the command's controlling terminal)
+   * the host's execdriver-init, bound read-only on CONSOLE_HELPER to run the command through
+   * `console-exec` (tty with lxc-start: LXC's console is not the command's controlling terminal)
+   * or `exec` (lxc-execute: its init leaks a descriptor of LXC's to the command)
    */
   consoleHelper?: string;
   /** the file of the container's seccomp profile in LXC's language (lxcSeccompProfile); absent: none */
@@ -175,17 +176,21 @@ export function cgroupLines(cmd: NormalizedCommand, facts: LxcHostFacts): { devi
   return { devices, resources };
 }
 
-/** `lxc.cap.drop` or, when ALL is dropped, `lxc.cap.keep`; nothing when everything is kept. */
+/**
+ * `lxc.cap.keep` with the capabilities the container keeps (an allow-list, so a capability that a
+ * newer kernel adds is never kept by default); nothing when it keeps every capability this kernel has.
+ */
 export function capabilityLines(cmd: NormalizedCommand, lastCap: number): string[] {
+  if (cmd.capAmbient.length) {
+    throw new InvalidConfigError('the lxc driver cannot raise ambient capabilities (LXC 5 has no key for them): use the native driver', {
+      containerId: cmd.id,
+    });
+  }
   const mask = capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop);
   const known = CAPABILITIES.filter((_c, i) => i <= lastCap);
-  const lower = (names: string[]) => names.map((n) => n.toLowerCase()).join(' ');
-  if (cmd.capDrop.includes('ALL')) {
-    const kept = known.filter((c) => mask[c] !== false);
-    return [`lxc.cap.keep = ${kept.length ? lower(kept) : 'none'}`];
-  }
-  const dropped = known.filter((c) => mask[c] === false);
-  return dropped.length ? [`lxc.cap.drop = ${lower(dropped)}`] : [];
+  const kept = known.filter((c) => mask[c]);
+  if (kept.length === known.length && lastCap < CAPABILITIES.length) return [];
+  return [`lxc.cap.keep = ${kept.length ? kept.map((n) => n.toLowerCase()).join(' ') : 'none'}`];
 }
 
 function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {

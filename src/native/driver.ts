@@ -186,9 +186,10 @@ export class NativeDriver implements ManagedDriver {
         logFd = openSync(state.path('container.log'), 'a', 0o600);
         stdio = ['ignore', logFd, logFd];
       } else {
+        // with a terminal the container's fds are its pty, the monitor relays it to ours
         stdio = [
-          stdioFor(pipes.stdin, process.stdin),
-          stdioFor(pipes.stdout, process.stdout),
+          stdioFor(pipes.stdin, process.stdin, cmd.tty),
+          stdioFor(pipes.stdout, process.stdout, cmd.tty),
           cmd.tty ? 'ignore' : stdioFor(pipes.stderr, process.stderr), // a terminal merges stderr into stdout
         ];
       }
@@ -198,8 +199,10 @@ export class NativeDriver implements ManagedDriver {
       const child = monitor.child;
       if (!opts.detach) {
         if (pipes.stdin && stdio[0] === 'pipe' && child.stdin) {
-          child.stdin.on('error', () => {});
-          pipes.stdin.pipe(child.stdin);
+          const [from, to] = [pipes.stdin, child.stdin];
+          to.on('error', () => {});
+          from.pipe(to);
+          child.once('close', () => from.unpipe(to)); // our stdin must not keep the process alive
         }
         if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: false });
         if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: false });

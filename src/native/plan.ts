@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { capabilityBits, keptCapabilities, CAPABILITIES } from '../capabilities.js';
+import { capabilityBits, capabilitySets, keptCapabilities, CAPABILITIES } from '../capabilities.js';
 import { envPath } from '../command.js';
 import type { ResolvedUser } from '../users.js';
 import type { ContainerJson } from './template.js';
@@ -117,6 +117,8 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
   if (c.init) ops.push(['init']);
+  // detached, the output goes to a log: through pipes the monitor copies, never the file itself
+  if (p.detach && !c.tty) ops.push(['log-relay']);
   if (c.tty) {
     const t = p.console ?? { rows: 24, cols: 80 };
     ops.push(['tty', num(t.rows), num(t.cols)]);
@@ -180,18 +182,19 @@ export function buildPlan(p: PlanInputs): Op[] {
 
   // capabilities: the bounding set first, then the user, then the process's own sets
   const kept = finalCapabilities(c, p.hostCapabilities, p.lastCap);
+  const sets = capabilitySets(kept, p.user.uid, c.capabilities_ambient ?? []);
   // a session keyring of its own (before seccomp blocks keyctl): anonymous, so that nothing can
   // make one of the container's name in advance for it to join
   ops.push(['session-keyring', '']);
   if (c.no_new_privileges) ops.push(['no-new-privs']);
-  ops.push(['bounding', capabilityBits(kept)]);
+  ops.push(['bounding', capabilityBits(sets.bounding)]);
   ops.push(['closefds']);
   // seccomp: without no_new_privs loading the filter needs CAP_SYS_ADMIN, so it goes in before
   // `user`/`caps` drop it; with it, last before exec (as runc does)
   if (p.seccompFilter && !c.no_new_privileges) ops.push(['seccomp-filter', p.seccompFilter]);
   ops.push(['user', num(p.user.uid), num(p.user.gid), p.user.groups.join(',')]);
-  const own = p.user.uid === 0 ? capabilityBits(kept) : '0x0';
-  ops.push(['caps', own, own, own]);
+  ops.push(['caps', capabilityBits(sets.effective), capabilityBits(sets.permitted), capabilityBits(sets.inheritable)]);
+  if (sets.ambient.length) ops.push(['ambient', capabilityBits(sets.ambient)]);
   // if the monitor dies, so does the container (set after `user`: a uid change clears it)
   ops.push(['pdeathsig', '9']);
   ops.push(['chdir', c.working_dir || '/']);

@@ -50,6 +50,8 @@ export interface ContainerJson {
   init?: boolean;
   namespaces: Record<string, boolean>;
   capabilities_mask?: Record<string, boolean>;
+  /** raised into the ambient set (with inheritable and permitted), for a non-root user */
+  capabilities_ambient?: string[];
   networks?: NetworkJson[];
   cgroups: CgroupJson;
   context?: Record<string, string>;
@@ -68,7 +70,7 @@ function compact<T extends object>(o: T): T {
 }
 
 /**
- * The default template (SPEC §2): five namespaces (plus cgroup), Docker 0.11's capability mask,
+ * The default template (SPEC §2): five namespaces (plus cgroup), the default capability allow-list,
  * a tmpfs /dev, restrictions on. Privileged: every capability, access to every device, no restrictions.
  */
 export function buildContainerJson(
@@ -137,6 +139,7 @@ export function buildContainerJson(
     init: cmd.init,
     namespaces,
     capabilities_mask: capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop),
+    capabilities_ambient: cmd.capAmbient,
     networks,
     cgroups,
     context: compact({

@@ -1,3 +1,4 @@
+import { DEFAULT_CAPABILITIES } from '../../src/capabilities.js';
 /**
  * config.lxc rendering (pure): the seed's sections in LXC 5 key names.
  */
@@ -149,19 +150,15 @@ describe('lxc template', () => {
     assert.ok(!l.some((x) => x.includes('proc/kcore')));
   });
 
-  it("capabilities: Docker's default drop list, cap-add and cap-drop, drop ALL → keep", () => {
-    const l = lines(render({ capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'] }));
-    const drop = l.find((x) => x.startsWith('lxc.cap.drop = '));
-    assert.ok(drop);
-    const names = drop.slice('lxc.cap.drop = '.length).split(' ');
-    assert.ok(names.includes('sys_admin'));
-    assert.ok(names.includes('chown'));
-    assert.ok(!names.includes('net_admin'));
-    assert.ok(!names.includes('mknod'));
-    assert.deepEqual(lines(render({ capDrop: ['ALL'] })).filter((x) => x.startsWith('lxc.cap.')), ['lxc.cap.keep = none']);
-    assert.deepEqual(lines(render({ capDrop: ['ALL'], capAdd: ['KILL', 'CHOWN'] })).filter((x) => x.startsWith('lxc.cap.')), [
-      'lxc.cap.keep = chown kill',
-    ]);
+  it('capabilities: the default allow-list as lxc.cap.keep, cap-add and cap-drop, drop ALL → none', () => {
+    const keep = (l: string[]) => l.filter((x) => x.startsWith('lxc.cap.'));
+    const names = (l: string[]) => keep(l)[0]!.slice('lxc.cap.keep = '.length).split(' ').sort();
+    assert.deepEqual(names(lines(render({}))), DEFAULT_CAPABILITIES.map((c) => c.toLowerCase()).sort());
+    const l = names(lines(render({ capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'] })));
+    assert.ok(l.includes('net_admin') && !l.includes('chown') && !l.includes('sys_admin') && l.includes('mknod'));
+    assert.deepEqual(keep(lines(render({ capDrop: ['ALL'] }))), ['lxc.cap.keep = none']);
+    assert.deepEqual(keep(lines(render({ capDrop: ['ALL'], capAdd: ['KILL', 'CHOWN'] }))), ['lxc.cap.keep = chown kill']);
+    assert.throws(() => render({ capAmbient: ['CHOWN'] }), /ambient/);
   });
 
   it('bind mounts: bind,rw / bind,ro, create=dir / create=file, spaces as \\040', () => {
