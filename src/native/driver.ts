@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
+import { capabilityMask } from '../capabilities.js';
 import { ContainerCgroup } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Pipes, Started, StartInfo, StartOptions } from '../driver.js';
@@ -129,6 +130,16 @@ export class NativeDriver implements ManagedDriver {
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     const size = opts.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = checkSize(size.rows, size.cols);
+    // the seccomp program for the capabilities the container will keep (compiled once, then kept)
+    const filter =
+      cmd.seccomp === 'unconfined'
+        ? undefined
+        : seccompFilter(cmd.seccomp, finalCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), caps.names, caps.lastCap), {
+            cacheDir: join(this.root, 'seccomp'),
+            containerId: cmd.id,
+            noNewPrivileges: cmd.noNewPrivileges,
+            init: cmd.init,
+          });
     trace(cmd.id, 'normalize');
 
     const state = this.state(cmd.id);
@@ -168,14 +179,7 @@ export class NativeDriver implements ManagedDriver {
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
         detach: !!opts.detach,
-        ...(cmd.seccomp !== 'unconfined'
-          ? {
-              seccompFilter: seccompFilter(cmd.seccomp, finalCapabilities(config, caps.names, caps.lastCap), {
-                cacheDir: join(this.root, 'seccomp'),
-                containerId: cmd.id,
-              }),
-            }
-          : {}),
+        ...(filter ? { seccompFilter: filter } : {}),
         ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
       });

@@ -89,8 +89,8 @@ export interface PlanInputs {
 }
 
 /** The capabilities the container keeps: its mask, limited to what this kernel and the host have. */
-export function finalCapabilities(c: ContainerJson, hostCapabilities: string[], lastCap: number): string[] {
-  return keptCapabilities(c.capabilities_mask ?? {}, lastCap).filter((x) => hostCapabilities.includes(x));
+export function finalCapabilities(mask: Record<string, boolean>, hostCapabilities: string[], lastCap: number): string[] {
+  return keptCapabilities(mask, lastCap).filter((x) => hostCapabilities.includes(x));
 }
 
 /** The output a detached terminal keeps for the next attach (bytes). */
@@ -181,7 +181,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (c.namespaces['NEWUTS'] && c.hostname) ops.push(['sethostname', c.hostname]);
 
   // capabilities: the bounding set first, then the user, then the process's own sets
-  const kept = finalCapabilities(c, p.hostCapabilities, p.lastCap);
+  const kept = finalCapabilities(c.capabilities_mask ?? {}, p.hostCapabilities, p.lastCap);
   const sets = capabilitySets(kept, p.user.uid, c.capabilities_ambient ?? []);
   // a session keyring of its own (before seccomp blocks keyctl): anonymous, so that nothing can
   // make one of the container's name in advance for it to join

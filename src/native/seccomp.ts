@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExecDriverError, describeErrno } from '../errors.js';
-import { hostPlatform, resolveSeccomp, type Platform, type ResolvedSeccomp, type SeccompProfile } from '../security/seccomp/profile.js';
+import { deniedSyscalls, hostPlatform, resolveSeccomp, type Platform, type ResolvedSeccomp, type SeccompProfile } from '../security/seccomp/profile.js';
+import { InvalidConfigError } from '../errors.js';
 import { INIT_BINARY } from './monitor.js';
 import { encodePlan, type Op } from './plan.js';
 
@@ -22,6 +23,16 @@ export function seccompBuildOps(r: ResolvedSeccomp): Op[] {
   return ops;
 }
 
+/**
+ * What the C init itself calls once the filter is loaded: without no_new_privs the filter comes
+ * before `user`, `caps`, `pdeathsig`, `chdir` and `exec` (and the error report, a write); with
+ * it, only `exec` follows. A profile that denies one of them could not start anything (the
+ * child could not even report why): it is refused up front.
+ */
+const INIT_AFTER_FILTER = ['execve', 'write', 'exit_group', 'umask'];
+const INIT_AFTER_FILTER_WITHOUT_NNP = [...INIT_AFTER_FILTER, 'prctl', 'setgroups', 'setresgid', 'setresuid', 'capset', 'open', 'openat', 'openat2', 'fchdir', 'close'];
+const INIT_FORK = ['rt_sigprocmask', 'wait4', 'rt_sigtimedwait', 'kill', 'setpgid'];
+
 let binaryId: string | undefined;
 const memory = new WeakMap<SeccompProfile, Map<string, string>>();
 
@@ -35,10 +46,11 @@ const memory = new WeakMap<SeccompProfile, Map<string, string>>();
 export function seccompFilter(
   profile: SeccompProfile,
   caps: readonly string[],
-  opts: { cacheDir?: string; containerId?: string; platform?: Platform } = {},
+  opts: { cacheDir?: string; containerId?: string; platform?: Platform; noNewPrivileges?: boolean; init?: boolean } = {},
 ): string {
   const platform = opts.platform ?? hostPlatform();
-  const sub = `${[...caps].sort().join(',')}|${platform.arch}|${platform.kernel}`;
+  const needs = [...(opts.noNewPrivileges ? INIT_AFTER_FILTER : INIT_AFTER_FILTER_WITHOUT_NNP), ...(opts.init ? INIT_FORK : [])];
+  const sub = `${[...caps].sort().join(',')}|${platform.arch}|${platform.kernel}|${needs.join(',')}`;
   let byCaps = memory.get(profile);
   const hit = byCaps?.get(sub);
   if (hit) return hit;
@@ -57,7 +69,15 @@ export function seccompFilter(
     }
   }
   if (!program || program.length === 0 || program.length % 8) {
-    program = compileProgram(resolveSeccomp(profile, caps, platform), opts.containerId);
+    const resolved = resolveSeccomp(profile, caps, platform);
+    const denied = deniedSyscalls(resolved, needs);
+    if (denied.length) {
+      throw new InvalidConfigError(
+        `seccomp profile "${resolved.name}" denies ${denied.join(', ')}, which the container's init needs after the filter is loaded`,
+        opts.containerId ? { containerId: opts.containerId } : {},
+      );
+    }
+    program = compileProgram(resolved, opts.containerId);
     if (file) {
       try {
         mkdirSync(opts.cacheDir!, { recursive: true, mode: 0o700 });

@@ -11,7 +11,7 @@ import { compileProgram, seccompBuildOps, seccompFilter } from '../../src/native
 import { buildContainerJson } from '../../src/native/template.js';
 import { DEFAULT_PROFILE } from '../../src/security/seccomp/default-profile.js';
 import { renderLxcSeccomp } from '../../src/security/seccomp/lxc.js';
-import { kernelAtLeast, resolveSeccomp, validateSeccompProfile, type ResolvedSeccomp, type SeccompProfile } from '../../src/security/seccomp/profile.js';
+import { deniedSyscalls, kernelAtLeast, resolveSeccomp, validateSeccompProfile, type ResolvedSeccomp, type SeccompProfile } from '../../src/security/seccomp/profile.js';
 
 /** Docker's 14 default capabilities. */
 const DOCKER = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'];
@@ -220,7 +220,7 @@ describe('seccomp: the native plan', () => {
   const plan = (over = {}, uid = 0): Op[] => {
     const cmd = normalizeCommand({ id: 'sc3', rootfs, entrypoint: 'true', ...over });
     const config = buildContainerJson(cmd, { cgroupNamespace: false });
-    const filter = cmd.seccomp !== 'unconfined' ? seccompFilter(cmd.seccomp, finalCapabilities(config, DOCKER, 40)) : undefined;
+    const filter = cmd.seccomp !== 'unconfined' ? seccompFilter(cmd.seccomp, finalCapabilities(config.capabilities_mask ?? {}, DOCKER, 40), { noNewPrivileges: cmd.noNewPrivileges }) : undefined;
     return buildPlan({
       config,
       user: { uid, gid: uid, groups: [] },
@@ -255,6 +255,19 @@ describe('seccomp: the native plan', () => {
     // what libseccomp refuses is one clear error
     const bad = { ...resolveSeccomp(DEFAULT_PROFILE, DOCKER), arches: ['x86_64', 'nosucharch'] };
     assert.throws(() => compileProgram(bad), (e: unknown) => e instanceof ExecDriverError && /unknown seccomp architecture \(nosucharch\)/.test(e.message));
+  });
+
+  it("a profile that denies what the init calls after loading it is refused (it could not even report why)", () => {
+    const p = validateSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['setresuid', 'wait4'], action: 'SCMP_ACT_ERRNO' }], name: 'strict' });
+    assert.deepEqual(deniedSyscalls(resolveSeccomp(p, DOCKER), ['execve', 'setresuid', 'wait4']), ['setresuid', 'wait4']);
+    assert.deepEqual(deniedSyscalls(resolveSeccomp(DEFAULT_PROFILE, DOCKER), ['execve', 'write', 'clone', 'setresuid', 'openat2', 'close_range']), []);
+    assert.deepEqual(deniedSyscalls(resolveSeccomp(DEFAULT_PROFILE, DOCKER), ['mount', 'keyctl']), ['mount', 'keyctl']);
+    const refused = (opts: { noNewPrivileges?: boolean; init?: boolean }, what: RegExp) =>
+      assert.throws(() => seccompFilter(p, DOCKER, { ...opts, containerId: 'c1' }), (e: unknown) => e instanceof ExecDriverError && e.code === 'ERR_INVALID_CONFIG' && what.test(e.message));
+    refused({}, /seccomp profile "strict" denies setresuid, which the container's init needs/);
+    refused({ noNewPrivileges: true, init: true }, /denies wait4,/);
+    // with no_new_privs only exec follows the filter
+    assert.match(seccompFilter(p, DOCKER, { noNewPrivileges: true }), /^[0-9a-f]+$/);
   });
 
   it('without no_new_privs the filter is loaded before user and caps drop CAP_SYS_ADMIN', () => {

@@ -357,3 +357,17 @@ export function resolveSeccomp(p: SeccompProfile, caps: readonly string[], platf
     rules,
   };
 }
+
+/**
+ * The names among `needed` that `r` denies for certain: no unconditional rule allows them and the
+ * default does not (a call with conditional rules counts as allowed: its arguments decide).
+ */
+export function deniedSyscalls(r: ResolvedSeccomp, needed: readonly string[]): string[] {
+  const lets = (a: ResolvedAction) => a === 'allow' || a === 'log';
+  return needed.filter((name) => {
+    const rules = r.rules.filter((x) => x.syscall === name);
+    if (rules.some((x) => x.args.length > 0)) return false;
+    const plain = rules.find((x) => x.args.length === 0);
+    return plain ? !lets(plain.action) : !lets(r.defaultAction);
+  });
+}
