@@ -50,6 +50,8 @@
 #include <linux/openat2.h>
 #include "bpf.h"
 
+#include "security.h"
+
 #define CTL 3                                   /* the control socket */
 #define MAX_FIELDS 65536
 #define MAX_FIELD (16u << 20)
@@ -960,6 +962,26 @@ static int op_exec(char **a)
 	return errno = ENOENT, fail(cmd, "exec %s: not found in %s", cmd, search);
 }
 
+/* ------------------------------------------------------------------ seccomp, keyring (security.c) */
+
+static int sec_fail(const struct sec_err *e)
+{
+	errno = e->no;
+	return fail(e->path, "%s", e->msg);
+}
+
+static int op_seccomp_filter(char **a)
+{
+	struct sec_err e;
+	return sec_seccomp_load_hex(a[1], &e) < 0 ? sec_fail(&e) : 0;
+}
+
+static int op_session_keyring(char **a)
+{
+	struct sec_err e;
+	return sec_join_session_keyring(a[1], &e) < 0 ? sec_fail(&e) : 0;
+}
+
 /* ------------------------------------------------------------------ the op table */
 
 struct op { const char *name; int nargs; int (*run)(char **a); };   /* run NULL: a monitor op */
@@ -980,6 +1002,7 @@ static const struct op ops[] = {
 	{ "no-new-privs", 0, op_no_new_privs },
 	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
 	{ "env", 1, op_env }, { "console", 2, op_console }, { "console-raw-output", 0, op_console_raw_output },
+	{ "session-keyring", 1, op_session_keyring }, { "seccomp-filter", 1, op_seccomp_filter },
 	{ "exec", -2, op_exec },                                                                    /* -2: at least 2 arguments */
 };
 
@@ -1852,12 +1875,43 @@ static int device_filters(const char *dir)
 	return 0;
 }
 
+/*
+ * execdriver-init seccomp-compile: the build ops as frames on fd 0 up to ["end"] (security.h),
+ * the compiled BPF program (a struct sock_filter array) on fd 1. A failure is one line on fd 2,
+ * `STEP<TAB>ERRNO<TAB>PATH<TAB>MESSAGE` (STEP `op#index`, `compile#N` for the compilation), and
+ * exit status 1.
+ */
+static int seccomp_compile(void)
+{
+	struct frame f;
+	char **fields[4096];
+	size_t n = 0;
+	int r;
+	struct sec_bpf out = { 0 };
+	struct sec_err e = { 0 };
+	while ((r = read_frame(0, &f)) == 1 && strcmp(f.f[0], "end") && n < NELEM(fields))
+		fields[n++] = f.f;
+	if (r != 1 || strcmp(f.f[0], "end")) {
+		dprintf(2, "plan#%zu\t%d\t\tread the seccomp rules (at most %zu, ended by [\"end\"])\n", n,
+			r < 0 ? errno : EPROTO, NELEM(fields));
+		return 1;
+	}
+	long failed = sec_seccomp_compile((char **const *)fields, n, &out, &e);
+	if (failed >= 0) {
+		dprintf(2, "%s#%ld\t%d\t%s\t%s\n", (size_t)failed < n ? fields[failed][0] : "compile", failed, e.no, e.path, e.msg);
+		return 1;
+	}
+	return write_full(1, out.bytes, out.len) < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "mkpath"))
 		return mkpath(argc - 2, argv + 2);
 	if (argc == 3 && !strcmp(argv[1], "device-filters"))
 		return device_filters(argv[2]);
+	if (argc == 2 && !strcmp(argv[1], "seccomp-compile"))
+		return seccomp_compile();
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
 		return clean_exec(argc - 2, argv + 2, 1);
 	if (argc >= 3 && !strcmp(argv[1], "exec"))
@@ -1871,6 +1925,7 @@ int main(int argc, char **argv)
 			   "       execdriver-init die-with-parent PATH [ARG...]  (PATH killed when our parent dies)\n"
 			   "       execdriver-init mkpath ROOT dir:PATH|file:PATH...  (mount targets made inside ROOT)\n"
 			   "       execdriver-init device-filters DIR  (device programs attached to a cgroup2 dir, in force)\n"
+			   "       execdriver-init seccomp-compile          (rules on fd 0, the BPF program on fd 1)\n"
 			   "see PROTOCOL.md\n");
 		return 2;
 	}

@@ -4,6 +4,8 @@ import { capabilityMask, normalizeCapability } from './capabilities.js';
 import { validateResources } from './cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from './driver.js';
 import { InvalidConfigError } from './errors.js';
+import { DEFAULT_PROFILE } from './security/seccomp/default-profile.js';
+import { validateSeccompProfile, type SeccompProfile } from './security/seccomp/profile.js';
 
 /** A Command after validation: every field present, paths absolute and clean. */
 export interface NormalizedCommand {
@@ -25,6 +27,9 @@ export interface NormalizedCommand {
   capDrop: string[];
   capAmbient: string[];
   init: boolean;
+  /** the profile to apply (resolved against the final capabilities by the backend), or none */
+  seccomp: SeccompProfile | 'unconfined';
+  noNewPrivileges: boolean;
   config: NonNullable<Command['config']>;
 }
 
@@ -163,6 +168,11 @@ export function normalizeCommand(c: Command): NormalizedCommand {
     throw e;
   }
 
+  const seccomp = normalizeSeccomp(c, id);
+  if (c.noNewPrivileges !== undefined && typeof c.noNewPrivileges !== 'boolean') {
+    throw new InvalidConfigError(`noNewPrivileges must be true or false, not ${JSON.stringify(c.noNewPrivileges)}`, { containerId: id });
+  }
+
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
   if (c.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
@@ -186,8 +196,27 @@ export function normalizeCommand(c: Command): NormalizedCommand {
     capDrop,
     capAmbient,
     init: !!c.init,
+    seccomp,
+    noNewPrivileges: !!c.noNewPrivileges,
     config: c.config ?? {},
   };
+}
+
+/** The profile a container gets: the default, none (unconfined, privileged) or the caller's, checked. */
+function normalizeSeccomp(c: Command, id: string): SeccompProfile | 'unconfined' {
+  const s = c.seccomp;
+  if (s === 'unconfined') return 'unconfined';
+  let profile = DEFAULT_PROFILE;
+  if (s !== undefined) {
+    try {
+      profile = validateSeccompProfile(s);
+    } catch (e) {
+      if (e instanceof InvalidConfigError) throw new InvalidConfigError(e.message, { containerId: id, cause: e });
+      throw e;
+    }
+  }
+  // as Docker: privileged means no filter at all, whatever profile was asked for
+  return c.privileged ? 'unconfined' : profile;
 }
 
 /** The value of PATH in an env list. */

@@ -47,13 +47,15 @@ import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, p
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
-import { cgroupLines, CONSOLE_HELPER, rawLines, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
+import { cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, rawLines, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
 
 export const DRIVER_NAME = 'lxc';
 
 /** Files in `<root>/lxc/<id>/`. */
 export const CONFIG_FILE = 'config.lxc';
+/** The container's seccomp profile, in LXC's language. */
+export const SECCOMP_FILE = 'seccomp.lxc';
 export const LOG_FILE = 'lxc.log';
 const OOM_FILE = 'oom';
 const EXIT_FILE = 'exit.json';
@@ -347,6 +349,7 @@ export class LxcDriver implements ManagedDriver {
     // Everything the template would refuse is refused before anything exists.
     rawLines(cmd);
     cgroupLines(cmd, facts);
+    const seccomp = lxcSeccompProfile(cmd, facts.lastCap);
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     this.checkExecutable(cmd);
@@ -400,7 +403,9 @@ export class LxcDriver implements ManagedDriver {
       // Only a container with a memory limit can be OOM-killed by its own memory cgroup; a stop
       // hook costs ~10 ms per run in LXC, so the others go without it.
       const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(this.root, cmd.id) : undefined;
+      if (seccomp !== undefined) state.writeText(SECCOMP_FILE, seccomp);
       const config = renderConfig(cmd, {
+        ...(seccomp !== undefined ? { seccompProfile: state.path(SECCOMP_FILE) } : {}),
         facts,
         user,
         network: net,

@@ -1,5 +1,7 @@
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+import { capabilityMask } from '../capabilities.js';
 import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
@@ -29,7 +31,8 @@ import { resolveUser } from '../users.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
-import { buildPlan, capabilitiesInMask, VETH_PEER } from './plan.js';
+import { buildPlan, capabilitiesInMask, finalCapabilities, VETH_PEER } from './plan.js';
+import { seccompFilter } from './seccomp.js';
 import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
 
 export const DRIVER_NAME = 'native';
@@ -154,6 +157,16 @@ export class NativeDriver implements ManagedDriver {
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     const size = opts.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = checkSize(size.rows, size.cols);
+    // the seccomp program for the capabilities the container will keep (compiled once, then kept)
+    const filter =
+      cmd.seccomp === 'unconfined'
+        ? undefined
+        : seccompFilter(cmd.seccomp, finalCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), caps.names, caps.lastCap), {
+            cacheDir: join(this.root, 'seccomp'),
+            containerId: cmd.id,
+            noNewPrivileges: cmd.noNewPrivileges,
+            init: cmd.init,
+          });
     trace(cmd.id, 'normalize');
 
     const state = this.state(cmd.id);
@@ -194,6 +207,7 @@ export class NativeDriver implements ManagedDriver {
         cleanupCgroups: cgroup.paths,
         ...(deviceFilter ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex('default') } } : {}),
         detach: !!opts.detach,
+        ...(filter ? { seccompFilter: filter } : {}),
         ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
       });

@@ -69,6 +69,16 @@ export interface PlanInputs {
   netnsPath?: string;
   /** with `tty`: the terminal's initial size; detached: the attach socket and its output buffer */
   console?: { rows: number; cols: number; attachSocket?: string; bufferSize?: number };
+  /**
+   * the container's compiled seccomp filter (hexadecimal BPF, src/native/seccomp.ts), from its
+   * profile resolved against finalCapabilities(); absent: none
+   */
+  seccompFilter?: string;
+}
+
+/** The capabilities the container keeps: its mask, limited to what this kernel and the host have. */
+export function finalCapabilities(mask: Record<string, boolean>, hostCapabilities: string[], lastCap: number): string[] {
+  return keptCapabilities(mask, lastCap).filter((x) => hostCapabilities.includes(x));
 }
 
 /** The output a detached terminal keeps for the next attach (bytes). */
@@ -162,10 +172,17 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (c.namespaces['NEWUTS'] && c.hostname) ops.push(['sethostname', c.hostname]);
 
   // capabilities: the bounding set first, then the user, then the process's own sets
-  const kept = keptCapabilities(c.capabilities_mask ?? {}, p.lastCap).filter((x) => p.hostCapabilities.includes(x));
+  const kept = finalCapabilities(c.capabilities_mask ?? {}, p.hostCapabilities, p.lastCap);
   const sets = capabilitySets(kept, p.user.uid, c.capabilities_ambient ?? []);
+  // a session keyring of its own (before seccomp blocks keyctl): anonymous, so that nothing can
+  // make one of the container's name in advance for it to join
+  ops.push(['session-keyring', '']);
+  if (c.no_new_privileges) ops.push(['no-new-privs']);
   ops.push(['bounding', capabilityBits(sets.bounding)]);
   ops.push(['closefds']);
+  // seccomp: without no_new_privs loading the filter needs CAP_SYS_ADMIN, so it goes in before
+  // `user`/`caps` drop it; with it, last before exec (as runc does)
+  if (p.seccompFilter && !c.no_new_privileges) ops.push(['seccomp-filter', p.seccompFilter]);
   ops.push(['user', num(p.user.uid), num(p.user.gid), p.user.groups.join(',')]);
   ops.push(['caps', capabilityBits(sets.effective), capabilityBits(sets.permitted), capabilityBits(sets.inheritable)]);
   if (sets.ambient.length) ops.push(['ambient', capabilityBits(sets.ambient)]);
@@ -174,6 +191,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['chdir', c.working_dir || '/']);
   const env = c.environment ?? [];
   for (const e of env) ops.push(['env', e]);
+  if (p.seccompFilter && c.no_new_privileges) ops.push(['seccomp-filter', p.seccompFilter]);
   ops.push(['exec', envPath(env), ...(c.args as [string, ...string[]])]);
   return ops;
 }

@@ -57,6 +57,9 @@ export interface ContainerJson {
   cgroups: CgroupJson;
   context?: Record<string, string>;
   mounts?: MountJson[];
+  /** the seccomp profile applied: `default`, `unconfined`, or the custom profile's name */
+  seccomp?: string;
+  no_new_privileges?: boolean;
 }
 
 export const CGROUP_PARENT = 'execdriver';
@@ -156,5 +159,7 @@ export function buildContainerJson(
       restrictions: cmd.privileged ? '' : 'true',
     }),
     mounts,
+    seccomp: cmd.seccomp === 'unconfined' ? 'unconfined' : (cmd.seccomp.name ?? 'custom'),
+    no_new_privileges: cmd.noNewPrivileges,
   });
 }
