@@ -48,6 +48,9 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include "bpf.h"
+
+#include "security.h"
 #include "userns.h"
 
 #define CTL 3                                   /* the control socket */
@@ -173,6 +176,13 @@ static mode_t cmd_umask;           /* the command's umask (the ops themselves ru
 static int init_mode;              /* `init`: fork once more, stay pid 1 as a minimal init */
 
 static struct { int no; char path[PATH_MAX]; char msg[2 * PATH_MAX + 128]; } err;
+
+/* `log-relay`: the container's fds 1 and 2 are pipes; the monitor copies them to its own fds 1 and 2. */
+static struct {
+	long index;
+	int r[2], w[2];                 /* the pipes' ends: read (monitor), write (child) */
+	int to[2];                      /* where each goes: the monitor's fds 1 and 2 as Node gave them */
+} logr = { .index = -1, .r = { -1, -1 }, .w = { -1, -1 }, .to = { -1, -1 } };
 
 /* `tty` / `attach-socket` / `console`: the container's terminal (the monitor's part is further down). */
 #define MAX_CLIENTS 16                  /* attach connections at once */
@@ -727,6 +737,23 @@ static int op_caps(char **a)
 	return 0;
 }
 
+/* Raise every capability of the mask into the ambient set (it must be permitted and inheritable). */
+static int op_ambient(char **a)
+{
+	unsigned long long m;
+	if (arg(a[1], 16, ULLONG_MAX, &m, "capability mask") < 0)
+		return -1;
+	for (int c = 0; c < 64; c++)
+		if ((m >> c) & 1 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
+			int e = errno;
+			char name[16];
+			snprintf(name, sizeof name, "%d", c);
+			errno = e;
+			return fail(name, "raise capability %d into the ambient set", c);
+		}
+	return 0;
+}
+
 static int op_no_new_privs(char **a UNUSED)
 {
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? fail("", "set no_new_privs") : 0;
@@ -954,6 +981,26 @@ static int op_move_mount(char **a)
 	return rc;
 }
 
+/* ------------------------------------------------------------------ seccomp, keyring (security.c) */
+
+static int sec_fail(const struct sec_err *e)
+{
+	errno = e->no;
+	return fail(e->path, "%s", e->msg);
+}
+
+static int op_seccomp_filter(char **a)
+{
+	struct sec_err e;
+	return sec_seccomp_load_hex(a[1], &e) < 0 ? sec_fail(&e) : 0;
+}
+
+static int op_session_keyring(char **a)
+{
+	struct sec_err e;
+	return sec_join_session_keyring(a[1], &e) < 0 ? sec_fail(&e) : 0;
+}
+
 /* ------------------------------------------------------------------ the op table */
 
 struct op { const char *name; int nargs; int (*run)(char **a); };   /* run NULL: a monitor op */
@@ -961,7 +1008,8 @@ struct op { const char *name; int nargs; int (*run)(char **a); };   /* run NULL:
 static const struct op ops[] = {
 	{ "clone", 1, NULL }, { "detach", 0, NULL }, { "exit-file", 1, NULL },
 	{ "oom-counter", 1, NULL }, { "cleanup-cgroup", 1, NULL }, { "init", 0, NULL },
-	{ "signals-forward", 0, NULL }, { "tty", 2, NULL }, { "attach-socket", 2, NULL },
+	{ "signals-forward", 0, NULL }, { "tty", 2, NULL }, { "attach-socket", 2, NULL }, { "log-relay", 0, NULL },
+	{ "device-filter", 2, NULL },
 	{ "root", 1, op_root }, { "unshare", 1, op_unshare }, { "setns", 2, op_setns },
 	{ "mount", 6, op_mount }, { "mount-if", 6, op_mount }, { "mask", 1, op_mask },
 	{ "readonly", 1, op_readonly }, { "mkdir", 2, op_mkdir }, { "mknod", 5, op_mknod },
@@ -969,9 +1017,11 @@ static const struct op ops[] = {
 	{ "chroot-move", 0, op_chroot_move }, { "sethostname", 1, op_sethostname }, { "ifup", 1, op_ifup },
 	{ "ifaddr", 4, op_ifaddr }, { "route-default", 1, op_route_default },
 	{ "umask", 1, op_umask }, { "setsid", 0, op_setsid }, { "bounding", 1, op_bounding },
-	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "no-new-privs", 0, op_no_new_privs },
+	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "ambient", 1, op_ambient },
+	{ "no-new-privs", 0, op_no_new_privs },
 	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
 	{ "env", 1, op_env }, { "console", 2, op_console }, { "console-raw-output", 0, op_console_raw_output },
+	{ "session-keyring", 1, op_session_keyring }, { "seccomp-filter", 1, op_seccomp_filter },
 	{ "mount-source", 2, NULL }, { "move-mount", 3, op_move_mount }, { "net-helper", -1, NULL },
 	{ "exec", -2, op_exec },                                                                    /* -2: at least 2 arguments */
 };
@@ -1004,6 +1054,8 @@ static __attribute__((noreturn)) void child(int go_r, int go_w, int err_r, int e
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		_exit(1);
 	close(CTL), close(sigfd), close(go_w), close(err_r);
+	if (logr.index >= 0 && (dup2(logr.w[0], 1) < 0 || dup2(logr.w[1], 2) < 0))
+		_exit(1);
 	if (tty.sock >= 0)
 		close(tty.sock);                            /* the monitor's end */
 	if (src.sock >= 0)
@@ -1017,6 +1069,11 @@ static __attribute__((noreturn)) void child(int go_r, int go_w, int err_r, int e
 	if (src.child_sock >= 0)
 		close(src.child_sock);
 	if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)        /* from now on only the plan decides */
+		_exit(1);
+	/* Until exec (and for good in the minimal init of `init`) this process runs our binary: not
+	 * dumpable, so no process of the container can open its /proc/PID/exe (CVE-2019-5736) or
+	 * mem. Set after `go`: the maps of a user namespace are written while /proc/PID is still ours. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		_exit(1);
 	errfd = err_w;
 	cmd_umask = umask(0);                               /* the ops create with exact modes */
@@ -1096,7 +1153,7 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
 	if (*msg)
 		return;
 	long *once = !strcmp(a[0], "tty") ? &tty.index : !strcmp(a[0], "attach-socket") ? &tty.attach_index
-		: !strcmp(a[0], "console") ? &console_index : NULL;
+		: !strcmp(a[0], "console") ? &console_index : !strcmp(a[0], "log-relay") ? &logr.index : NULL;
 	if (once && *once >= 0)
 		snprintf(msg, sz, "%s more than once", a[0]);
 	else if (once)
@@ -1144,6 +1201,8 @@ static int read_plan(void)
 	if (!*msg && tty.index < 0 && needs_tty >= 0)
 		ctl_error("plan", needs_tty, EINVAL, plan[needs_tty].f[0],
 			  strcpy(msg, "console and attach-socket need a tty op"));
+	if (!*msg && logr.index >= 0 && tty.index >= 0)
+		ctl_error("plan", logr.index, EINVAL, "log-relay", strcpy(msg, "log-relay and tty exclude each other"));
 	if (!*msg && raw_index >= 0 && (console_index < 0 || console_index > raw_index))
 		ctl_error("plan", raw_index, EINVAL, plan[raw_index].f[0],
 			  strcpy(msg, "console-raw-output needs a console op before it"));
@@ -1481,7 +1540,23 @@ static int tty_setup(void)
 	return 0;
 }
 
-enum { P_SIG, P_CTL, P_ERR, P_TTYSOCK, P_MASTER, P_IN, P_OUT, P_LISTEN, P_CLIENT, P_COUNT = P_CLIENT + MAX_CLIENTS };
+enum { P_SIG, P_CTL, P_ERR, P_TTYSOCK, P_MASTER, P_IN, P_OUT, P_LISTEN, P_LOG, P_CLIENT = P_LOG + 2,
+       P_COUNT = P_CLIENT + MAX_CLIENTS };
+
+/* Copy what the container wrote on its fd 1 or 2 (I = 0, 1) to ours; at EOF stop watching it. A
+ * write that fails (a full disk, a closed reader) drops the output, never blocks the container. */
+static void log_relay(int i)
+{
+	char buf[16384];
+	ssize_t n = RETRY(read(logr.r[i], buf, sizeof buf));
+	if (n <= 0) {
+		if (n == 0 || errno != EAGAIN)
+			close(logr.r[i]), logr.r[i] = -1;
+		return;
+	}
+	if (logr.to[i] >= 0 && write_full(logr.to[i], buf, (size_t)n) < 0)
+		close(logr.to[i]), logr.to[i] = -1;
+}
 
 /* What the terminal waits for (every entry -1 without `tty`; poll skips those). */
 static void tty_events(struct pollfd *p)
@@ -1677,6 +1752,21 @@ static int monitor(void)
 		return ctl_error("clone", clone_index, errno, "", "set up the monitor"), 1;
 	if (tty.index >= 0 && tty_setup() < 0)
 		return 1;
+	for (int i = 0; logr.index >= 0 && i < 2; i++) {
+		int pp[2];
+		if (pipe2(pp, O_CLOEXEC) < 0 || (logr.to[i] = fcntl(i + 1, F_DUPFD_CLOEXEC, 3)) < 0)
+			return ctl_error("log-relay", logr.index, errno, "", "set up the output pipes"), 1;
+		logr.r[i] = pp[0], logr.w[i] = pp[1];
+	}
+	/* before the clone: the child is in the cgroup before it runs anything (Node moves it there) */
+	for (size_t i = 0; i < nplan; i++) {
+		char msg[1536];
+		if (strcmp(plan[i].f[0], "device-filter") || device_filter_attach(plan[i].f[1], plan[i].f[2], msg, sizeof msg) == 0)
+			continue;
+		int e = errno;
+		tty_close();
+		return ctl_error("device-filter", (long)i, e, plan[i].f[1], msg), 1;
+	}
 	int sv[2];
 	if (src.count && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return tty_close(), ctl_error("clone", clone_index, errno, "", "create the mount-source socketpair"), 1;
@@ -1695,6 +1785,9 @@ static int monitor(void)
 	if (src.child_sock >= 0)
 		close(src.child_sock);
 	ct.go_w = go[1], ct.err_r = errp[0];
+	for (int i = 0; i < 2; i++)
+		if (logr.w[i] >= 0)
+			close(logr.w[i]), logr.w[i] = -1;
 	/* fds 0-2 are the container's (so its pipes reach EOF when it closes them); with a terminal,
 	 * 0 and 1 are the relay's */
 	if (tty.index >= 0)
@@ -1712,13 +1805,17 @@ static int monitor(void)
 	for (long long end = 0;;) {
 		if (ct.reaped && !end)
 			end = now_ms(CLOCK_MONOTONIC) + 2000;
-		if (ct.reaped && (tty.index < 0 || tty_drained() || now_ms(CLOCK_MONOTONIC) >= end))
+		if (ct.reaped && (tty.index < 0 || tty_drained()) && logr.r[0] < 0 && logr.r[1] < 0)
+			break;
+		if (ct.reaped && now_ms(CLOCK_MONOTONIC) >= end)
 			break;
 		struct pollfd p[P_COUNT];
 		p[P_SIG] = (struct pollfd){ ct.sigfd, POLLIN, 0 };
 		p[P_CTL] = (struct pollfd){ ct.ctl_open ? CTL : -1, POLLIN, 0 };
 		p[P_ERR] = (struct pollfd){ ct.phase == RUNNING ? ct.err_r : -1, POLLIN, 0 };
 		tty_events(p);
+		p[P_LOG] = (struct pollfd){ logr.r[0], POLLIN, 0 };
+		p[P_LOG + 1] = (struct pollfd){ logr.r[1], POLLIN, 0 };
 		if (poll(p, P_COUNT, ct.reaped ? (int)(end - now_ms(CLOCK_MONOTONIC)) : -1) < 0 && errno != EINTR) {
 			if (!ct.reaped)
 				kill(ct.pid, SIGKILL);          /* cannot watch it any more */
@@ -1732,6 +1829,9 @@ static int monitor(void)
 		if (p[P_ERR].revents)
 			on_error_pipe();
 		tty_handle(p);
+		for (int i = 0; i < 2; i++)
+			if (p[P_LOG + i].revents)
+				log_relay(i);
 	}
 	if (ct.phase != DONE)                       /* a frame written just before the exit */
 		on_error_pipe();
@@ -1748,16 +1848,19 @@ static int monitor(void)
  * setsid, unless already a session leader, as a container's pid 1 is), its process group the
  * foreground, then CMD is exec'd in place (it keeps the pid), looked up in $PATH like `exec`.
  */
-static int console_exec(int argc, char **argv)
+/* `exec` / `console-exec`: no descriptor beyond 0-2 survives into CMD (another runtime's leaks). */
+static int clean_exec(int argc, char **argv, int ctty)
 {
 	extern char **environ;
 	const char *search = getenv("PATH");
 	char **a = xmalloc((size_t)(argc + 3) * sizeof *a);
 	a[0] = "exec", a[1] = (char *)(search ? search : "");
 	memcpy(a + 2, argv, (size_t)(argc + 1) * sizeof *a);     /* argv[argc] is NULL */
-	if (setsid() < 0 && getsid(0) != getpid())
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		fail("", "mark fds 3 and up close-on-exec");
+	else if (ctty && setsid() < 0 && getsid(0) != getpid())
 		fail("", "setsid");
-	else if (ioctl(0, TIOCSCTTY, 0) < 0)
+	else if (ctty && ioctl(0, TIOCSCTTY, 0) < 0)
 		fail("", "make fd 0 the controlling terminal");
 	else {
 		envv = environ;
@@ -1766,7 +1869,7 @@ static int console_exec(int argc, char **argv)
 		dprintf(2, "execdriver-init: %s: %s\n", err.msg, strerror(err.no));
 		return err.no == ENOENT ? 127 : 126;
 	}
-	dprintf(2, "execdriver-init: console-exec: %s: %s\n", err.msg, strerror(err.no));
+	dprintf(2, "execdriver-init: %s: %s: %s\n", ctty ? "console-exec" : "exec", err.msg, strerror(err.no));
 	return 125;
 }
 
@@ -1791,16 +1894,122 @@ static int die_with_parent(char **argv)
 	return errno == ENOENT ? 127 : 126;
 }
 
+/*
+ * execdriver-init mkpath ROOT KIND:PATH...: for the lxc driver, which must not let LXC create mount
+ * targets (LXC follows the rootfs's symlinks out of it). Each PATH (a path in the container) is
+ * resolved inside ROOT like a container op's (RESOLVE_IN_ROOT: symlinks as the container sees
+ * them, never out of ROOT), its missing parts created as MKTARGET does (KIND `dir` or `file`; a
+ * dangling symlink is never followed), and where it resolved to is printed, one line each,
+ * relative to ROOT with a leading '/'. The first failure: one line on stderr, exit status 1.
+ */
+static int mkpath(int argc, char **argv)
+{
+	char rootreal[PATH_MAX], real[PATH_MAX], link[64];
+	if (argv[0][0] != '/' || !realpath(argv[0], rootreal)) {
+		dprintf(2, "execdriver-init: mkpath: the root %s: %s\n", argv[0], argv[0][0] != '/' ? "not absolute" : strerror(errno));
+		return 1;
+	}
+	root = rootreal;
+	umask(0);
+	for (int i = 1; i < argc; i++) {
+		char *colon = strchr(argv[i], ':'), *p;
+		int dir = colon && !strncmp(argv[i], "dir:", 4), file = colon && !strncmp(argv[i], "file:", 5);
+		struct res r = { .fd = -1 };
+		struct stat st;
+		ssize_t n = -1;
+		if (!dir && !file) {
+			dprintf(2, "execdriver-init: mkpath: %s: expected dir:PATH or file:PATH\n", argv[i]);
+			return 1;
+		}
+		for (p = colon + 1; *p == '/'; p++)
+			;
+		if (!*p) {                                  /* the root itself */
+			printf("/\n");
+			continue;
+		}
+		if ((dir ? mkdir_p(p) : mkfile(p)) < 0 || resolve(p, O_PATH, &r) < 0 || fstat(r.fd, &st) < 0 ||
+		    (dir && !S_ISDIR(st.st_mode) && (errno = ENOTDIR)) || (file && S_ISDIR(st.st_mode) && (errno = EISDIR))) {
+			dprintf(2, "execdriver-init: mkpath: /%s in %s: %s%s\n", p, rootreal, strerror(errno),
+				errno == ENOENT ? " (a symbolic link on the way points to nothing: it is not followed to create)" : "");
+			return 1;
+		}
+		snprintf(link, sizeof link, "/proc/self/fd/%d", r.fd);
+		if ((n = readlink(link, real, sizeof real - 1)) >= 0)
+			real[n] = 0;
+		close(r.fd);
+		size_t rl = strlen(rootreal);
+		if (n < 0 || strncmp(real, rootreal, rl) || (real[rl] != '/' && real[rl] != 0)) {
+			dprintf(2, "execdriver-init: mkpath: /%s in %s: resolves to %s, not inside the root\n", p, rootreal, n < 0 ? "?" : real);
+			return 1;
+		}
+		printf("%s\n", real[rl] ? real + rl : "/");
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* execdriver-init device-filters DIR: "ATTACHED EFFECTIVE" device programs of a cgroup2 directory. */
+static int device_filters(const char *dir)
+{
+	unsigned attached, effective;
+	if (device_filter_query(dir, &attached, &effective) < 0) {
+		dprintf(2, "execdriver-init: device-filters: query %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	printf("%u %u\n", attached, effective);
+	return 0;
+}
+
+/*
+ * execdriver-init seccomp-compile: the build ops as frames on fd 0 up to ["end"] (security.h),
+ * the compiled BPF program (a struct sock_filter array) on fd 1. A failure is one line on fd 2,
+ * `STEP<TAB>ERRNO<TAB>PATH<TAB>MESSAGE` (STEP `op#index`, `compile#N` for the compilation), and
+ * exit status 1.
+ */
+static int seccomp_compile(void)
+{
+	struct frame f;
+	char **fields[4096];
+	size_t n = 0;
+	int r;
+	struct sec_bpf out = { 0 };
+	struct sec_err e = { 0 };
+	while ((r = read_frame(0, &f)) == 1 && strcmp(f.f[0], "end") && n < NELEM(fields))
+		fields[n++] = f.f;
+	if (r != 1 || strcmp(f.f[0], "end")) {
+		dprintf(2, "plan#%zu\t%d\t\tread the seccomp rules (at most %zu, ended by [\"end\"])\n", n,
+			r < 0 ? errno : EPROTO, NELEM(fields));
+		return 1;
+	}
+	long failed = sec_seccomp_compile((char **const *)fields, n, &out, &e);
+	if (failed >= 0) {
+		dprintf(2, "%s#%ld\t%d\t%s\t%s\n", (size_t)failed < n ? fields[failed][0] : "compile", failed, e.no, e.path, e.msg);
+		return 1;
+	}
+	return write_full(1, out.bytes, out.len) < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 4 && !strcmp(argv[1], "mkpath"))
+		return mkpath(argc - 2, argv + 2);
+	if (argc == 3 && !strcmp(argv[1], "device-filters"))
+		return device_filters(argv[2]);
+	if (argc == 2 && !strcmp(argv[1], "seccomp-compile"))
+		return seccomp_compile();
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
-		return console_exec(argc - 2, argv + 2);
+		return clean_exec(argc - 2, argv + 2, 1);
+	if (argc >= 3 && !strcmp(argv[1], "exec"))
+		return clean_exec(argc - 2, argv + 2, 0);
 	if (argc >= 3 && !strcmp(argv[1], "die-with-parent"))
 		return die_with_parent(argv + 2);
 	if (argc != 2 || strcmp(argv[1], "monitor")) {
 		dprintf(2, "usage: execdriver-init monitor              (the plan comes on fd 3)\n"
 			   "       execdriver-init console-exec CMD [ARG...]  (fd 0 the controlling terminal, then CMD)\n"
+			   "       execdriver-init exec CMD [ARG...]  (fds above 2 closed, then CMD)\n"
 			   "       execdriver-init die-with-parent PATH [ARG...]  (PATH killed when our parent dies)\n"
+			   "       execdriver-init mkpath ROOT dir:PATH|file:PATH...  (mount targets made inside ROOT)\n"
+			   "       execdriver-init device-filters DIR  (device programs attached to a cgroup2 dir, in force)\n"
+			   "       execdriver-init seccomp-compile          (rules on fd 0, the BPF program on fd 1)\n"
 			   "see PROTOCOL.md\n");
 		return 2;
 	}

@@ -549,6 +549,25 @@ const scenarios = {
     assert(JSON.parse(fs.readFileSync(ef, 'utf8')).exitCode === 3, 'exit recorded');
     fs.rmSync(ef);
   },
+  async seccomp() {
+    // seccomp-compile: rules in, a BPF program out; then a container loads it (seccomp-filter) and
+    // a denied call gets the rule's errno; a bad program or rule is a clear error
+    const { spawnSync } = await import('node:child_process');
+    const compile = (ops) => spawnSync(BIN, ['seccomp-compile'], { input: encodePlan(ops) });
+    const c = compile([['seccomp-default', 'allow', 0, 'errno', 1], ['seccomp-arch', 'x86'], ['seccomp-rule', 'errno', 13, 'mkdir'],
+      ['seccomp-rule', 'errno', 13, 'mkdirat'], ['seccomp-rule', 'errno', 1, 'personality', '0:ne:0:0'], ['seccomp-rule', 'allow', 0, 'no_such_call']]);
+    assert(c.status === 0 && c.stdout.length > 0 && c.stdout.length % 8 === 0, `compiled: ${c.stderr}`);
+    const hex = c.stdout.toString('hex');
+    const r = await runPlan(plan({ late: [['session-keyring', ''], ['seccomp-filter', hex]], cmd: sh('grep ^Seccomp: /proc/self/status; mkdir /tmp/x 2>&1; echo $?') }));
+    assert(/^Seccomp:\s+2\n.*Permission denied\n1\n$/s.test(r.out), 'filtered, mkdir denied with EACCES', r);
+    expectExit(r, 0);
+    const bad = compile([['seccomp-default', 'allow', 0, 'errno', 1], ['seccomp-rule', 'explode', 0, 'mkdir']]);
+    assert(bad.status === 1 && /^seccomp-rule#1\t22\texplode\tunknown seccomp action/.test(bad.stderr.toString()), `bad rule: ${bad.stderr}`);
+    const none = compile([['seccomp-arch', 'x86']]);
+    assert(none.status === 1 && /seccomp-default must come first/.test(none.stderr.toString()), `no default: ${none.stderr}`);
+    const r2 = await runPlan(plan({ late: [['seccomp-filter', 'abc']], cmd: ['true'] }));
+    expectError(r2, `seccomp-filter#${plan({ late: [['seccomp-filter', 'abc']], cmd: ['true'] }).findIndex((o) => o[0] === 'seccomp-filter')}`, 22);
+  },
   async consoleRawOutput() {
     // output processing locked off: the command's `stty opost onlcr` cannot bring \n → \r\n back
     const r = await runPlan([

@@ -10,10 +10,15 @@ export const CAPABILITIES: readonly string[] = [
   'CHECKPOINT_RESTORE',
 ];
 
-/** What Docker 0.11's default template dropped (SPEC §2); everything else is kept. */
-export const DEFAULT_DROPPED: readonly string[] = [
-  'SETPCAP', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME',
-  'SYS_TTY_CONFIG', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'MAC_OVERRIDE', 'MAC_ADMIN', 'NET_ADMIN', 'SYSLOG',
+/**
+ * The capabilities a default container keeps: the allow-list Docker has used since 1.0 (after the
+ * 2014 "Shocker" escape through DAC_READ_SEARCH). Docker 0.11 instead dropped a list (SPEC §2), which
+ * on a 41-capability kernel keeps 26, and every capability a newer kernel adds. Everything not
+ * listed here is dropped unless asked for with capAdd.
+ */
+export const DEFAULT_CAPABILITIES: readonly string[] = [
+  'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP',
+  'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
 ];
 
 /** `cap_sys_admin`, `CAP_SYS_ADMIN`, `sys_admin` → `SYS_ADMIN`; `all` → `ALL`. Throws on an unknown name. */
@@ -30,11 +35,14 @@ export function capabilityNumber(name: string): number {
   return CAPABILITIES.indexOf(name);
 }
 
-/** The capabilities_mask of container.json: a key set to false is dropped, anything absent is kept. */
+/**
+ * The capabilities_mask of container.json: every known capability, true when kept. The start is the
+ * default allow-list (privileged: everything); `ALL` in capDrop empties it, `ALL` in capAdd fills it;
+ * then single drops, then single adds (an add wins over a drop of the same name, as in Docker).
+ */
 export function capabilityMask(privileged: boolean, capAdd: string[], capDrop: string[]): Record<string, boolean> {
   const mask: Record<string, boolean> = {};
-  if (!privileged) for (const c of DEFAULT_DROPPED) mask[c] = false;
-  mask['MKNOD'] = true;
+  for (const c of CAPABILITIES) mask[c] = privileged || DEFAULT_CAPABILITIES.includes(c);
   const add = capAdd.map(normalizeCapability);
   const drop = capDrop.map(normalizeCapability);
   if (drop.includes('ALL')) for (const c of CAPABILITIES) mask[c] = false;
@@ -42,6 +50,33 @@ export function capabilityMask(privileged: boolean, capAdd: string[], capDrop: s
   for (const c of drop) if (c !== 'ALL') mask[c] = false;
   for (const c of add) if (c !== 'ALL') mask[c] = true;
   return Object.fromEntries(Object.entries(mask).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The five capability sets of a process, as capability names. */
+export interface CapabilitySets {
+  bounding: string[];
+  effective: string[];
+  permitted: string[];
+  inheritable: string[];
+  ambient: string[];
+}
+
+/**
+ * The sets the container's command runs with, from what it may keep (`kept`, already limited to
+ * what the host can grant). Root gets `kept` as bounding, permitted and effective; a non-root user
+ * only the bounding set, as after execve by an ordinary user. The inheritable set stays empty
+ * (CVE-2022-24769: a non-empty one hands file-inheritable capabilities to unprivileged programs)
+ * except for the ambient capabilities asked for, which the kernel requires to be inheritable and
+ * permitted too; ambient ones make sense for a non-root user, and must be among `kept`.
+ */
+export function capabilitySets(kept: string[], uid: number, ambient: string[] = []): CapabilitySets {
+  const amb = ambient.map(normalizeCapability).filter((c) => c !== 'ALL');
+  const missing = amb.filter((c) => !kept.includes(c));
+  if (missing.length) {
+    throw new InvalidConfigError(`ambient capabilities ${missing.join(', ')} are not in the container's capability set (add them with capAdd)`);
+  }
+  const own = uid === 0 ? [...kept] : [...amb];
+  return { bounding: [...kept], effective: own, permitted: own, inheritable: [...amb], ambient: amb };
 }
 
 /** The capabilities kept by a mask, limited to what this kernel knows (lastCap from /proc/sys/kernel/cap_last_cap). */

@@ -1,10 +1,12 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, normalize, resolve } from 'node:path';
-import { normalizeCapability } from './capabilities.js';
+import { capabilityMask, normalizeCapability } from './capabilities.js';
 import { validateResources } from './cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from './driver.js';
 import { InvalidConfigError } from './errors.js';
 import { resolveUserns, type UsernsConfig } from './userns.js';
+import { DEFAULT_PROFILE } from './security/seccomp/default-profile.js';
+import { validateSeccompProfile, type SeccompProfile } from './security/seccomp/profile.js';
 
 /** A Command after validation: every field present, paths absolute and clean. */
 export interface NormalizedCommand {
@@ -24,9 +26,13 @@ export interface NormalizedCommand {
   mounts: (MountSpec & { kind: 'dir' | 'file' })[];
   capAdd: string[];
   capDrop: string[];
+  capAmbient: string[];
   init: boolean;
   /** the user namespace; undefined: the host's */
   userns?: UsernsConfig;
+  /** the profile to apply (resolved against the final capabilities by the backend), or none */
+  seccomp: SeccompProfile | 'unconfined';
+  noNewPrivileges: boolean;
   config: NonNullable<Command['config']>;
 }
 
@@ -136,20 +142,27 @@ export function normalizeCommand(c: Command): NormalizedCommand {
     };
   });
 
-  const capAdd = (c.capAdd ?? []).map((x) => {
-    try {
-      return normalizeCapability(x);
-    } catch (e) {
-      throw new InvalidConfigError((e as Error).message, { containerId: id });
-    }
-  });
-  const capDrop = (c.capDrop ?? []).map((x) => {
-    try {
-      return normalizeCapability(x);
-    } catch (e) {
-      throw new InvalidConfigError((e as Error).message, { containerId: id });
-    }
-  });
+  const capList = (list: unknown, field: string): string[] => {
+    if (list === undefined) return [];
+    if (!Array.isArray(list)) throw new InvalidConfigError(`${field} must be an array of capability names`, { containerId: id });
+    return list.map((x) => {
+      try {
+        return normalizeCapability(String(x));
+      } catch (e) {
+        throw new InvalidConfigError((e as Error).message, { containerId: id });
+      }
+    });
+  };
+  const capAdd = capList(c.capAdd, 'capAdd');
+  const capDrop = capList(c.capDrop, 'capDrop');
+  const capAmbient = capList(c.capAmbient, 'capAmbient');
+  const keptMask = capabilityMask(!!c.privileged, capAdd, capDrop);
+  const notKept = capAmbient.filter((x) => x === 'ALL' || !keptMask[x]);
+  if (notKept.length) {
+    throw new InvalidConfigError(`ambient capabilities ${notKept.join(', ')} are not kept by the container (add them with capAdd)`, {
+      containerId: id,
+    });
+  }
 
   const resources = { ...(c.resources ?? {}) };
   try {
@@ -165,6 +178,10 @@ export function normalizeCommand(c: Command): NormalizedCommand {
   }
   if (userns && validateNetwork(c.network, id).mode.startsWith('container:')) {
     throw new InvalidConfigError('network mode container:<id> cannot be joined from a user namespace of its own', { containerId: id });
+  }
+  const seccomp = normalizeSeccomp(c, id);
+  if (c.noNewPrivileges !== undefined && typeof c.noNewPrivileges !== 'boolean') {
+    throw new InvalidConfigError(`noNewPrivileges must be true or false, not ${JSON.stringify(c.noNewPrivileges)}`, { containerId: id });
   }
 
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
@@ -188,10 +205,30 @@ export function normalizeCommand(c: Command): NormalizedCommand {
     mounts,
     capAdd,
     capDrop,
+    capAmbient,
     init: !!c.init,
     ...(userns ? { userns } : {}),
+    seccomp,
+    noNewPrivileges: !!c.noNewPrivileges,
     config: c.config ?? {},
   };
+}
+
+/** The profile a container gets: the default, none (unconfined, privileged) or the caller's, checked. */
+function normalizeSeccomp(c: Command, id: string): SeccompProfile | 'unconfined' {
+  const s = c.seccomp;
+  if (s === 'unconfined') return 'unconfined';
+  let profile = DEFAULT_PROFILE;
+  if (s !== undefined) {
+    try {
+      profile = validateSeccompProfile(s);
+    } catch (e) {
+      if (e instanceof InvalidConfigError) throw new InvalidConfigError(e.message, { containerId: id, cause: e });
+      throw e;
+    }
+  }
+  // as Docker: privileged means no filter at all, whatever profile was asked for
+  return c.privileged ? 'unconfined' : profile;
 }
 
 /** The value of PATH in an env list. */

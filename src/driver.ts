@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { NetworkState } from './network/container.js';
+import type { SeccompProfile } from './security/seccomp/profile.js';
 import { DriverExistsError, DriverNotFoundError } from './errors.js';
 
 /** How a container is networked. */
@@ -70,6 +71,8 @@ export interface Command {
   mounts?: MountSpec[];
   capAdd?: string[];
   capDrop?: string[];
+  /** capabilities raised into the ambient set, so that a non-root user's command has them (must be kept) */
+  capAmbient?: string[];
   /** run a minimal init as pid 1 in front of the command (reaps zombies, forwards signals) */
   init?: boolean;
   /**
@@ -80,6 +83,13 @@ export interface Command {
   /** OCI-style maps (instead of `userns`): a user namespace with exactly these */
   uidMappings?: IdMapping[];
   gidMappings?: IdMapping[];
+  /**
+   * The seccomp filter: absent → the default profile (Docker's policy); `'unconfined'` → none; or
+   * a profile in Docker's format or an OCI `linux.seccomp` object. `privileged` → none.
+   */
+  seccomp?: 'unconfined' | SeccompProfile;
+  /** `PR_SET_NO_NEW_PRIVS`: setuid binaries and file capabilities give nothing (OCI `noNewPrivileges`) */
+  noNewPrivileges?: boolean;
   /** driver-specific options: raw `lxc.*` lines for lxc (`lxc: string[]`), `native.*` keys */
   config?: { lxc?: string[]; native?: Record<string, string | boolean> };
 }

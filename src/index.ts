@@ -13,3 +13,5 @@ export { parseSize } from './cgroups/resources.js';
 export function createDriver(name: string = DEFAULT_DRIVER, options: DriverOptions = {}): ManagedDriver {
   return createDriverFrom(name, options);
 }
+export { DEFAULT_PROFILE as DEFAULT_SECCOMP_PROFILE } from './security/seccomp/default-profile.js';
+export { resolveSeccomp, validateSeccompProfile, type SeccompProfile, type ResolvedSeccomp } from './security/seccomp/profile.js';

@@ -63,3 +63,26 @@ export async function until<T>(fn: () => T | Promise<T>, ms = 10_000, what = 'a 
 }
 
 export const CLI = new URL('../../bin/execdriver', import.meta.url).pathname;
+
+let probeBinary: string | undefined;
+/**
+ * test/security/probe.c, compiled static once per test process, copied to `rootfsDir`/bin/probe.
+ * `probe SYSCALL...` prints `NAME ok` or `NAME ERRNONAME` for each call (see probe.c).
+ */
+export function buildProbe(rootfsDir: string): string {
+  if (!probeBinary) {
+    const out = join(tmpdir(), `execdriver-probe-${process.pid}`);
+    const src = new URL('../../test/security/probe.c', import.meta.url).pathname;
+    execFileSync('gcc', ['-static', '-O2', '-Wall', '-Werror', '-o', out, src], { stdio: ['ignore', 'ignore', 'inherit'] });
+    probeBinary = out;
+    process.on('exit', () => rmSync(out, { force: true }));
+  }
+  copyFileSync(probeBinary, join(rootfsDir, 'bin/probe'));
+  chmodSync(join(rootfsDir, 'bin/probe'), 0o755);
+  return '/bin/probe';
+}
+
+/** `probe` output → { NAME: 'ok' | 'EPERM' | … }. */
+export function parseProbe(out: string): Record<string, string> {
+  return Object.fromEntries(out.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/) as [string, string]));
+}

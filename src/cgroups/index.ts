@@ -2,9 +2,9 @@
  * A container's cgroups on v1, v2 and hybrid hosts: create with limits, join, list pids,
  * freeze/thaw, signal, count OOM kills, remove. Knows nothing of drivers.
  *
- * Device rules are enforced only through a v1 `devices` hierarchy. On a pure cgroup v2 host the
- * kernel needs an eBPF program (BPF_CGROUP_DEVICE) for that, which is not implemented:
- * `devicesEnforced` is then false and no device rule is applied.
+ * Device rules are written here only to a v1 `devices` hierarchy (`devicesEnforced`). On cgroup
+ * v2 the kernel needs a BPF_CGROUP_DEVICE program instead: devicefilter.ts renders it, the native
+ * driver has its C init load and attach it to `v2Path` (the `device-filter` op).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { readFile, rmdir, stat } from 'node:fs/promises';
@@ -116,9 +116,14 @@ export class ContainerCgroup {
     return this.dirs.map((d) => join(d.path, 'cgroup.procs'));
   }
 
-  /** Device rules apply only through a v1 devices hierarchy (see the module comment). */
+  /** Device rules are written to a v1 devices hierarchy (see the module comment for v2). */
   get devicesEnforced(): boolean {
     return this.dirs.some((d) => d.version === 1 && d.controllers.includes('devices'));
+  }
+
+  /** The container's directory in the cgroup2 tree, if the host has one (where a device program goes). */
+  get v2Path(): string | undefined {
+    return this.dirs.find((d) => d.version === 2)?.path;
   }
 
   /** The container's directory that enforces `controller` (`memory`, `cpu`…), if any. */

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseSize } from '../cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseUsernsFlag } from '../userns.js';
 import { isRootless } from '../native/rootless.js';
+import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp/profile.js';
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';
 import { rawMode, watchResize, windowSize } from './terminal.js';
@@ -23,6 +25,49 @@ export function parseVolume(spec: string): MountSpec {
   if (!isAbsolute(parts[0])) throw new InvalidConfigError(`volume source "${parts[0]}" must be an absolute host path`);
   if (!isAbsolute(parts[1])) throw new InvalidConfigError(`volume destination "${parts[1]}" must be an absolute path`);
   return { source: parts[0], destination: parts[1], writable: !opts.includes('ro'), ...(opts.includes('idmap') ? { idmap: true } : {}) };
+}
+
+/** `--security-opt` values: `seccomp=unconfined|FILE`, `no-new-privileges[=true|false]` (also Docker's `:` form). */
+export function parseSecurityOpts(opts: string[]): Pick<Command, 'seccomp' | 'noNewPrivileges'> {
+  const out: Pick<Command, 'seccomp' | 'noNewPrivileges'> = {};
+  for (const opt of opts) {
+    const m = /^([a-z-]+)(?:[=:](.*))?$/s.exec(opt);
+    const key = m?.[1];
+    const value = m?.[2];
+    if (key === 'no-new-privileges') {
+      if (value !== undefined && value !== 'true' && value !== 'false') {
+        throw new InvalidConfigError(`invalid --security-opt "${opt}": no-new-privileges takes true or false`);
+      }
+      out.noNewPrivileges = value !== 'false';
+    } else if (key === 'seccomp' && value) {
+      out.seccomp = value === 'unconfined' ? 'unconfined' : readProfile(value);
+    } else {
+      throw new InvalidConfigError(`invalid --security-opt "${opt}" (seccomp=unconfined, seccomp=FILE, no-new-privileges[=true|false])`);
+    }
+  }
+  return out;
+}
+
+/** A seccomp profile file (Docker's format or an OCI linux.seccomp object), checked. */
+function readProfile(file: string): SeccompProfile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InvalidConfigError(`seccomp profile ${file}: cannot be read: ${(e as Error).message}`, { path: file, cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InvalidConfigError(`seccomp profile ${file}: not JSON: ${(e as Error).message}`, { path: file, cause: e });
+  }
+  try {
+    const p = validateSeccompProfile(json);
+    return p.name ? p : { ...p, name: file };
+  } catch (e) {
+    throw new InvalidConfigError(`${file}: ${(e as Error).message}`, { path: file, cause: e });
+  }
 }
 
 export function commandFromFlags(values: Values, argv: string[]): Command {
@@ -70,6 +115,7 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
     mounts: list(values['volume']).map(parseVolume),
     capAdd: list(values['cap-add']),
     capDrop: list(values['cap-drop']),
+    capAmbient: list(values['cap-ambient']),
     privileged: !!values['privileged'],
     readonlyRootfs: !!values['read-only'],
     tty: !!values['tty'],
@@ -84,8 +130,10 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   if (workdir !== undefined) cmd.workingDir = workdir;
   const user = str(values['user']);
   if (user !== undefined) cmd.user = user;
+  Object.assign(cmd, parseSecurityOpts(list(values['security-opt'])));
   const lxc = list(values['lxc-conf']);
   if (lxc.length) cmd.config = { lxc };
+  if (values['cgroup2-devices']) cmd.config = { ...cmd.config, native: { cgroup2_devices: true } };
   return cmd;
 }
 
@@ -108,6 +156,9 @@ Options:
       --privileged             every capability the host has, every device, no restrictions
       --cap-add CAP            add a capability (repeatable; ALL)
       --cap-drop CAP           drop a capability (repeatable; ALL)
+      --security-opt OPT       seccomp=unconfined, seccomp=FILE (Docker's or the OCI profile
+                               format; default: Docker's default policy), no-new-privileges
+      --cap-ambient CAP        raise a kept capability into the ambient set, for a non-root -u (repeatable)
   -m, --memory SIZE            memory limit (bytes, or 64m, 1g, 512k)
       --memory-swap SIZE       memory + swap limit (-1: unlimited swap)
       --memory-reservation SIZE  soft memory limit
@@ -129,6 +180,8 @@ Options:
       --ip ADDR                the container's address on the bridge
       --mtu N                  MTU of the container's interface
       --lxc-conf KEY=VALUE     raw lxc.* line for the lxc driver (repeatable)
+      --cgroup2-devices        native driver, hybrid host: enforce the device rules with a BPF
+                               program on the cgroup2 directory too (always so on a cgroup v2 host)
       --init                   run a minimal init as pid 1 (reaps zombies, forwards signals)
   -t, --tty                    allocate a pseudo-terminal (stderr goes to it too); with -d,
                                'execdriver attach ID' connects to it later
@@ -150,6 +203,8 @@ not executable, 127 when it is not found.`,
     privileged: { type: 'boolean' },
     'cap-add': { type: 'string', multiple: true },
     'cap-drop': { type: 'string', multiple: true },
+    'security-opt': { type: 'string', multiple: true },
+    'cap-ambient': { type: 'string', multiple: true },
     memory: { type: 'string', short: 'm' },
     'memory-swap': { type: 'string' },
     'memory-reservation': { type: 'string' },
@@ -166,6 +221,7 @@ not executable, 127 when it is not found.`,
     ip: { type: 'string' },
     mtu: { type: 'string' },
     'lxc-conf': { type: 'string', multiple: true },
+    'cgroup2-devices': { type: 'boolean' },
     init: { type: 'boolean' },
     userns: { type: 'string' },
     tty: { type: 'boolean', short: 't' },

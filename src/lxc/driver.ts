@@ -45,17 +45,19 @@ import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecor
 import { resolveUser } from '../users.js';
 import { checkMappable, hostIdOf } from '../userns.js';
 import { isRootless } from '../native/rootless.js';
-import { controllerHomes, lxcDirs, oomCounterFile, parseOomKills, payloadPids, removeLeftovers } from './cgroup.js';
+import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
-import { ensureTarget, findExecutable } from './rootfs.js';
-import { cgroupLines, CONSOLE_HELPER, rawLines, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
+import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
+import { cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, rawLines, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
 
 export const DRIVER_NAME = 'lxc';
 
 /** Files in `<root>/lxc/<id>/`. */
 export const CONFIG_FILE = 'config.lxc';
+/** The container's seccomp profile, in LXC's language. */
+export const SECCOMP_FILE = 'seccomp.lxc';
 export const LOG_FILE = 'lxc.log';
 const OOM_FILE = 'oom';
 const EXIT_FILE = 'exit.json';
@@ -203,7 +205,10 @@ export function hostFacts(): LxcHostFacts {
   } catch {
     /* keep the default */
   }
-  factsCache = { controllers, swapAccounting, lastCap };
+  // LXC's built-in lxc.rootfs.mount (lxc-config cannot tell it): the multiarch path Debian's
+  // package uses, or the upstream default
+  const rootfsMount = ['/usr/lib/x86_64-linux-gnu/lxc/rootfs', '/usr/lib/aarch64-linux-gnu/lxc/rootfs', '/usr/lib/lxc/rootfs', '/usr/local/lib/lxc/rootfs'].find((d) => existsSync(d));
+  factsCache = { controllers, swapAccounting, lastCap, ...(rootfsMount ? { rootfsMount } : {}) };
   return factsCache;
 }
 
@@ -355,6 +360,7 @@ export class LxcDriver implements ManagedDriver {
     rawLines(cmd);
     cgroupLines(cmd, facts);
     if (cmd.network.mode === 'slirp4netns') throw new InvalidConfigError('--net slirp4netns is for the native driver only', { containerId: cmd.id });
+    const seccomp = lxcSeccompProfile(cmd, facts.lastCap);
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
@@ -366,7 +372,18 @@ export class LxcDriver implements ManagedDriver {
     const consoleSize = cmd.tty ? checkSize(size.rows, size.cols) : undefined;
 
     const state = this.state(cmd.id);
-    state.create();
+    state.create(); // a duplicate id is refused here first
+    // Our cgroup names taken (another LXC container of that name, not ours): LXC would refuse
+    // with ERANGE, and cleaning up after that would remove the other one's cgroups.
+    const taken = lxcDirs(this.root, cmd.id).find((dir) => existsSync(dir));
+    if (taken) {
+      state.remove();
+      throw new ExecDriverError('ERR_CGROUP', `cgroup ${taken} already exists (another LXC container named ${cmd.id}?): not starting`, {
+        containerId: cmd.id,
+        step: 'cgroup',
+        path: taken,
+      });
+    }
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     let net: NetworkState | undefined;
     let child: ChildProcess | undefined;
@@ -393,7 +410,7 @@ export class LxcDriver implements ManagedDriver {
       });
       // LXC makes the pair from config.lxc: we name its host end
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
-      if (cmd.readonlyRootfs) this.createMountTargets(cmd);
+      const mountTargets = this.createMountTargets(cmd);
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
@@ -404,14 +421,18 @@ export class LxcDriver implements ManagedDriver {
       oomFd = openSync(oomPath, 'r');
       // Only a container with a memory limit can be OOM-killed by its own memory cgroup; a stop
       // hook costs ~10 ms per run in LXC, so the others go without it.
-      const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(cmd.id) : undefined;
+      const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(this.root, cmd.id) : undefined;
+      if (seccomp !== undefined) state.writeText(SECCOMP_FILE, seccomp);
       const config = renderConfig(cmd, {
+        ...(seccomp !== undefined ? { seccompProfile: state.path(SECCOMP_FILE) } : {}),
         facts,
         user,
         network: net,
+        cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) },
+        mountTargets,
         ...(netnsPath ? { netnsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
-        ...(cmd.tty && tool === 'lxc-start' ? { consoleHelper: INIT_BINARY } : {}),
+        ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' ? { consoleHelper: INIT_BINARY } : {}),
       });
       state.writeText(CONFIG_FILE, config);
 
@@ -422,27 +443,34 @@ export class LxcDriver implements ManagedDriver {
       } else if (cmd.tty) {
         // stdin always through a pipe fed once the container runs: lxc-start sets up its terminal
         // with TCSAFLUSH, which drops what was typed before. stderr is merged into the terminal.
-        stdio = [pipes.stdin ? 'pipe' : 'ignore', stdioFor(pipes.stdout, process.stdout), 'ignore'];
+        stdio = [pipes.stdin ? 'pipe' : 'ignore', stdioFor(pipes.stdout, process.stdout, true), 'ignore'];
       } else {
         stdio = [stdioFor(pipes.stdin, process.stdin), stdioFor(pipes.stdout, process.stdout), stdioFor(pipes.stderr, process.stderr)];
       }
       const common = ['-n', cmd.id, '-P', this.lxcPath, '-f', state.path(CONFIG_FILE), '-o', logPath, '-l', 'DEBUG'];
       const bin = tool === 'lxc-start' ? this.tools.start : this.tools.execute;
       // tty: lxc-start leaves the command without a controlling terminal (no ^C, no job control):
-      // our helper makes LXC's console that, then execs the command (LXC's init does it for lxc-execute)
-      const command = cmd.tty && tool === 'lxc-start' ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint] : [cmd.entrypoint];
+      // our helper makes LXC's console that, then execs the command (LXC's init does it for
+      // lxc-execute). lxc-execute's init leaks a pipe of LXC's to its command: our helper closes it.
+      const command =
+        tool === 'lxc-execute'
+          ? [CONSOLE_HELPER, 'exec', cmd.entrypoint]
+          : cmd.tty
+            ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint]
+            : [cmd.entrypoint];
       const args =
         tool === 'lxc-start'
           ? ['-F', '-C', ...common, '--', ...command, ...cmd.arguments]
           : [...common, '--', ...command, ...cmd.arguments];
       let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-      if (consoleSize) {
-        // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts)
+      if (consoleSize || opts.detach) {
+        // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts); detached
+        // without one, under the monitor that copies its output pipes to the log
         const env = Object.entries(toolEnv(!!cmd.userns)).map(([k, v]) => `${k}=${v}`);
         const plan = lxcTerminalPlan({
           argv: [bin, ...args],
           env,
-          size: consoleSize,
+          ...(consoleSize ? { size: consoleSize } : {}),
           detach: !!opts.detach,
           ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}),
         });
@@ -466,8 +494,10 @@ export class LxcDriver implements ManagedDriver {
       outFd = undefined;
       if (!opts.detach) {
         if (pipes.stdin && stdio[0] === 'pipe' && child.stdin && !cmd.tty) {
-          child.stdin.on('error', () => {});
-          pipes.stdin.pipe(child.stdin);
+          const [from, to] = [pipes.stdin, child.stdin];
+          to.on('error', () => {});
+          from.pipe(to);
+          child.once('close', () => from.unpipe(to)); // our stdin must not keep the process alive
         }
         if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: false });
         if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: false });
@@ -507,7 +537,7 @@ export class LxcDriver implements ManagedDriver {
       record.pid = pid;
       record.startTime = processStartTime(pid) ?? 0;
       record.startedAt = new Date().toISOString();
-      record.cgroupPaths = lxcDirs(cmd.id).filter((d) => d.includes('/lxc.payload.'));
+      record.cgroupPaths = lxcDirs(this.root, cmd.id).filter((d) => d.includes('/lxc.payload.'));
       // (a foreground container that is already gone needs no record: it is removed right away)
       if (!done || opts.detach) state.writeJson(STATE_FILE, record);
 
@@ -561,21 +591,24 @@ export class LxcDriver implements ManagedDriver {
     }
   }
 
-  /** A read-only rootfs: LXC cannot create mount targets in it, so they are made beforehand. */
-  private createMountTargets(cmd: NormalizedCommand): void {
-    for (const m of cmd.mounts) {
-      try {
-        ensureTarget(cmd.rootfs, m.destination, m.kind);
-      } catch (e) {
-        throw new ExecDriverError('ERR_START_FAILED', `create mount target ${m.destination} in the read-only rootfs ${cmd.rootfs}: ${(e as Error).message}`, {
-          containerId: cmd.id,
-          step: 'mount target',
-          path: m.destination,
-          cause: e,
-        });
-      }
+  /**
+   * Every mount target is made (and resolved) by us inside the rootfs before LXC runs: LXC's own
+   * `create=` follows the rootfs's symlinks onto the host, and cannot create in a read-only rootfs.
+   */
+  private createMountTargets(cmd: NormalizedCommand): string[] {
+    try {
+      return makeMountTargets(cmd.rootfs, cmd.mounts);
+    } catch (e) {
+      if (!(e instanceof MountTargetError)) throw e;
+      throw new ExecDriverError('ERR_START_FAILED', `mount target ${e.destination}: ${e.message}`, {
+        containerId: cmd.id,
+        step: 'mount target',
+        path: e.destination,
+        cause: e,
+      });
     }
   }
+
 
   /**
    * tty: the monitor's `pid`, then `go`, then `started` (the tool was exec'd on the terminal).
@@ -689,7 +722,7 @@ export class LxcDriver implements ManagedDriver {
         await within(gone, 2000, undefined);
       }
     }
-    await removeLeftovers(id).catch(() => {});
+    await removeLeftovers(this.root, id).catch(() => {});
   }
 
   /** `lxc-stop -k`: LXC kills the container's init; errors (not running) are ignored. */
@@ -714,7 +747,7 @@ export class LxcDriver implements ManagedDriver {
     } finally {
       closeSync(fds.log);
       closeSync(fds.oom);
-      await removeLeftovers(id).catch(() => {});
+      await removeLeftovers(this.root, id).catch(() => {});
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
       this.state(id).remove();
     }
@@ -755,7 +788,7 @@ export class LxcDriver implements ManagedDriver {
 
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
-    signalContainer(id, signal, rec.pid, options.all ? await payloadPids(id) : undefined);
+    signalContainer(id, signal, rec.pid, options.all ? await payloadPids(this.root, id) : undefined);
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
@@ -781,7 +814,7 @@ export class LxcDriver implements ManagedDriver {
       if (!state.exists()) throw new NotFoundError(id, state.dir);
       return [];
     }
-    return payloadPids(id);
+    return payloadPids(this.root, id);
   }
 
   async terminate(id: string): Promise<void> {
@@ -814,7 +847,7 @@ export class LxcDriver implements ManagedDriver {
         }
       }
     }
-    await removeLeftovers(id);
+    await removeLeftovers(this.root, id);
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
     state.remove();
   }
@@ -890,7 +923,7 @@ export class LxcDriver implements ManagedDriver {
   /** Give back what an exited container held (cgroups LXC could not remove, its address). */
   private async reclaim(id: string): Promise<void> {
     const rec = this.state(id).readJson<LxcState>(STATE_FILE);
-    await removeLeftovers(id).catch(() => {});
+    await removeLeftovers(this.root, id).catch(() => {});
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
   }
 

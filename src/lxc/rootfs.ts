@@ -2,10 +2,12 @@
  * Looking at the container's rootfs from the host, with the container's view of paths:
  * symlinks are followed inside the rootfs (an absolute link starts again at the rootfs), never
  * out of it. Used before start to find the command (127/126 before LXC runs anything) and to
- * create mount targets on a read-only rootfs.
+ * create mount targets (through the C init's resolver).
  */
-import { closeSync, constants as fsConstants, lstatSync, mkdirSync, openSync, readlinkSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { INIT_BINARY } from '../native/monitor.js';
 
 const MAX_LINKS = 40;
 
@@ -106,30 +108,60 @@ export function findExecutable(
   return unknown ?? denied ?? { kind: 'not-found', path: entrypoint };
 }
 
-/**
- * Make sure a mount target exists in the rootfs (a directory, or an empty file), creating the
- * missing parts through the rootfs's own links. Used for a read-only rootfs, where LXC cannot
- * create them (`create=dir` fails with EROFS once the root is mounted read-only).
- */
-export function ensureTarget(rootfs: string, containerPath: string, kind: 'dir' | 'file'): void {
-  const parts = posix.normalize('/' + containerPath).split('/').filter(Boolean);
-  let current = '/';
-  for (let i = 0; i < parts.length; i++) {
-    const next = posix.join(current, parts[i]!);
-    const r = resolveInRootfs(rootfs, next);
-    const last = i === parts.length - 1;
-    if (r.kind === 'found') {
-      current = next;
-      continue;
-    }
-    if (r.kind === 'unknown') throw new Error(`cannot resolve ${next} in ${rootfs}`);
-    // missing: create it where its parent resolves to
-    const parent = resolveInRootfs(rootfs, current);
-    if (parent.kind !== 'found') throw new Error(`cannot resolve ${current} in ${rootfs}`);
-    const host = join(parent.hostPath, parts[i]!);
-    // O_EXCL: never through a (dangling) link, never onto something that appeared meanwhile
-    if (last && kind === 'file') closeSync(openSync(host, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o644));
-    else mkdirSync(host, { mode: 0o755 });
-    current = next;
+/** Thrown by makeMountTargets: the destination and one line saying why. */
+export class MountTargetError extends Error {
+  constructor(
+    readonly destination: string,
+    message: string,
+  ) {
+    super(message);
   }
+}
+
+function mkpath(root: string, items: readonly { kind: 'dir' | 'file'; path: string; destination: string }[]): string[] {
+  try {
+    const out = execFileSync(INIT_BINARY, ['mkpath', root, ...items.map((i) => `${i.kind}:${i.path}`)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 10_000,
+    });
+    return out.split('\n').slice(0, items.length);
+  } catch (e) {
+    const err = e as { stderr?: string; stdout?: string; message: string };
+    const line = (err.stderr ?? '').trim().split('\n').pop() || err.message;
+    const done = (err.stdout ?? '').split('\n').filter(Boolean).length;
+    const what = items[Math.min(done, items.length - 1)]!;
+    throw new MountTargetError(what.destination, line.replace(/^execdriver-init: mkpath: /, ''));
+  }
+}
+
+/**
+ * Create the targets of `mounts` (in order) inside the rootfs, and say where each one is: its
+ * path in the container with every symlink resolved as the container sees it. Done by the C init
+ * (`execdriver-init mkpath`, openat2 with RESOLVE_IN_ROOT: a link never leads out of the rootfs,
+ * a dangling one is not followed to create), so that LXC is handed existing, resolved targets and
+ * creates nothing itself (LXC's `create=` follows the rootfs's links onto the host). A mount under
+ * an earlier directory mount's destination has its target made in that mount's source, where it
+ * will be once mounted. Throws MountTargetError for the first that fails.
+ */
+export function makeMountTargets(rootfs: string, mounts: readonly { source: string; destination: string; kind: 'dir' | 'file' }[]): string[] {
+  const dests = mounts.map((m) => posix.normalize('/' + m.destination).replace(/(.)\/$/, '$1'));
+  const parentOf = dests.map((d, i) => {
+    for (let j = i - 1; j >= 0; j--) {
+      const p = dests[j]!;
+      if (mounts[j]!.kind === 'dir' && p !== d && d.startsWith(p === '/' ? '/' : p + '/')) return j;
+    }
+    return -1;
+  });
+  const targets: string[] = new Array<string>(mounts.length);
+  const top = mounts.map((m, i) => ({ i, kind: m.kind, path: dests[i]!, destination: m.destination })).filter((x) => parentOf[x.i] === -1);
+  if (top.length) mkpath(rootfs, top).forEach((t, k) => (targets[top[k]!.i] = t));
+  mounts.forEach((m, i) => {
+    const j = parentOf[i]!;
+    if (j < 0) return;
+    const within = dests[i]!.slice(dests[j]! === '/' ? 0 : dests[j]!.length);
+    const [t] = mkpath(mounts[j]!.source, [{ kind: m.kind, path: within, destination: m.destination }]);
+    targets[i] = posix.join(targets[j]!, t!);
+  });
+  return targets;
 }

@@ -6,11 +6,14 @@
  * mounts, resources), then what LXC 5 can do that 0.11's dockerinit did by hand (user, working
  * directory, environment, capabilities), then the raw `lxc.*` lines of the command, last.
  */
-import { capabilityMask, CAPABILITIES } from '../capabilities.js';
+import { capabilityMask, CAPABILITIES, keptCapabilities } from '../capabilities.js';
+import { renderLxcSeccomp } from '../security/seccomp/lxc.js';
+import { resolveSeccomp, type Platform } from '../security/seccomp/profile.js';
 import { renderV1, renderV2, type CgroupWrite, type LimitController } from '../cgroups/resources.js';
 import type { NormalizedCommand } from '../command.js';
 import { ExecDriverError, InvalidConfigError } from '../errors.js';
 import type { NetworkState } from '../network/container.js';
+import { MASKED_PATHS, READONLY_PATHS } from '../restrictions.js';
 
 /** What config.lxc depends on about this host. */
 export interface LxcHostFacts {
@@ -20,6 +23,12 @@ export interface LxcHostFacts {
   swapAccounting: boolean;
   /** /proc/sys/kernel/cap_last_cap */
   lastCap: number;
+  /**
+   * where LXC mounts the rootfs in the container's mount namespace before its pivot
+   * (`lxc.rootfs.mount`, LXC's built-in default): read-only binds of /proc paths take their
+   * source there, in the container's own /proc. Without it, no read-only /proc paths beyond LXC's.
+   */
+  rootfsMount?: string;
 }
 
 /** Everything else config.lxc is made of, decided by the driver before rendering. */
@@ -29,15 +38,28 @@ export interface LxcRenderContext {
   user: { uid: number; gid: number; groups: number[] };
   /** the container's network as prepared (bridge: address, gateway, bridge, MTU, host veth name) */
   network: NetworkState;
+  /**
+   * the names of the container's and lxc-start's cgroups (`lxc.cgroup.dir.*`, at the root of every
+   * hierarchy); unset: LXC's own `lxc.payload.<name>`, or `…-1` when that is taken
+   */
+  cgroupDirs?: { container: string; monitor: string };
+  /**
+   * where each of `cmd.mounts` goes, as made inside the rootfs (makeMountTargets: existing, every
+   * symlink resolved in the rootfs); unset: the destinations as they are (unit tests)
+   */
+  mountTargets?: readonly string[];
   /** `container:<id>` mode: the network namespace to join (`/proc/<pid>/ns/net`) */
   netnsPath?: string;
   /** the command of an `lxc.hook.stop` hook (runs on the host before LXC removes the cgroups) */
   stopHook?: string;
   /**
-   * tty with lxc-start: the host's execdriver-init, bound read-only on CONSOLE_HELPER to run the
-   * command through `console-exec` (LXC's console is not the command's controlling terminal)
+   * the host's execdriver-init, bound read-only on CONSOLE_HELPER to run the command through
+   * `console-exec` (tty with lxc-start: LXC's console is not the command's controlling terminal)
+   * or `exec` (lxc-execute: its init leaks a descriptor of LXC's to the command)
    */
   consoleHelper?: string;
+  /** the file of the container's seccomp profile in LXC's language (lxcSeccompProfile); absent: none */
+  seccompProfile?: string;
 }
 
 /** Where the console helper is in the container (/dev is LXC's autodev tmpfs: nothing lands in the rootfs). */
@@ -47,8 +69,8 @@ export const CONSOLE_HELPER = '/dev/.execdriver-init';
 export const PTY_MAX = 1024;
 export const SHM_SIZE = '65536k';
 
-/** /proc files an unprivileged container must not read: masked by /dev/null (SPEC §2 restrictions). */
-const MASKED_PROC = ['proc/kcore', 'proc/keys', 'proc/timer_list', 'proc/sched_debug'];
+/** The masked paths (src/restrictions.ts) that are directories: they get an empty read-only tmpfs. */
+const MASKED_DIRS = new Set(['/proc/acpi', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap']);
 
 /** A config value must stay on its line. */
 function oneLine(value: string, what: string, id: string): string {
@@ -171,17 +193,21 @@ export function cgroupLines(cmd: NormalizedCommand, facts: LxcHostFacts): { devi
   return { devices, resources };
 }
 
-/** `lxc.cap.drop` or, when ALL is dropped, `lxc.cap.keep`; nothing when everything is kept. */
+/**
+ * `lxc.cap.keep` with the capabilities the container keeps (an allow-list, so a capability that a
+ * newer kernel adds is never kept by default); nothing when it keeps every capability this kernel has.
+ */
 export function capabilityLines(cmd: NormalizedCommand, lastCap: number): string[] {
+  if (cmd.capAmbient.length) {
+    throw new InvalidConfigError('the lxc driver cannot raise ambient capabilities (LXC 5 has no key for them): use the native driver', {
+      containerId: cmd.id,
+    });
+  }
   const mask = capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop);
   const known = CAPABILITIES.filter((_c, i) => i <= lastCap);
-  const lower = (names: string[]) => names.map((n) => n.toLowerCase()).join(' ');
-  if (cmd.capDrop.includes('ALL')) {
-    const kept = known.filter((c) => mask[c] !== false);
-    return [`lxc.cap.keep = ${kept.length ? lower(kept) : 'none'}`];
-  }
-  const dropped = known.filter((c) => mask[c] === false);
-  return dropped.length ? [`lxc.cap.drop = ${lower(dropped)}`] : [];
+  const kept = known.filter((c) => mask[c]);
+  if (kept.length === known.length && lastCap < CAPABILITIES.length) return [];
+  return [`lxc.cap.keep = ${kept.length ? kept.map((n) => n.toLowerCase()).join(' ') : 'none'}`];
 }
 
 function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
@@ -194,23 +220,69 @@ function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
   } else {
     lines.push(cmd.privileged ? 'lxc.mount.auto = proc:rw sys:rw' : 'lxc.mount.auto = proc:mixed sys:ro');
   }
+  // LXC's autodev tmpfs is neither nosuid nor noexec, and LXC cannot remount it: a tmpfs of ours
+  // on top of it, before anything else is mounted under /dev (LXC fills in the nodes and devpts after the entries)
+  lines.push('# /dev: nosuid,noexec (over LXC\'s autodev tmpfs; LXC puts its nodes in this one)');
+  lines.push(`lxc.mount.entry = none dev tmpfs nosuid,noexec,mode=755,size=${SHM_SIZE} 0 0`);
   lines.push('# devpts: LXC mounts a new instance on /dev/pts itself (lxc.pty.max), ptmxmode=0666');
   lines.push(`lxc.mount.entry = shm dev/shm tmpfs size=${SHM_SIZE},mode=1777,nosuid,nodev,noexec,create=dir 0 0`);
   lines.push('lxc.mount.entry = mqueue dev/mqueue mqueue nosuid,nodev,noexec,create=dir 0 0');
   if (!cmd.privileged) {
-    for (const p of MASKED_PROC) lines.push(`lxc.mount.entry = /dev/null ${p} none bind,optional 0 0`);
+    // optional: a path this kernel does not have is skipped
+    if (ctx.facts.rootfsMount) {
+      lines.push('# read-only kernel paths: the container\'s own /proc, bound onto itself read-only');
+      const at = escapeMountPath(oneLine(ctx.facts.rootfsMount, 'rootfs mount', cmd.id));
+      for (const p of READONLY_PATHS) lines.push(`lxc.mount.entry = ${at}${p} ${target(p)} none bind,ro,optional 0 0`);
+    }
+    lines.push('# masked kernel paths: an empty read-only tmpfs on a directory, /dev/null on a file');
+    for (const p of MASKED_PATHS) {
+      lines.push(
+        MASKED_DIRS.has(p)
+          ? `lxc.mount.entry = tmpfs ${target(p)} tmpfs ro,nosuid,nodev,noexec,optional 0 0`
+          : `lxc.mount.entry = /dev/null ${target(p)} none bind,ro,optional 0 0`,
+      );
+    }
   }
   if (ctx.consoleHelper) {
     const helper = escapeMountPath(oneLine(ctx.consoleHelper, 'console helper', cmd.id));
     lines.push(`lxc.mount.entry = ${helper} ${target(CONSOLE_HELPER)} none bind,ro,create=file 0 0`);
   }
-  for (const m of cmd.mounts) {
+  // targets made and resolved by us inside the rootfs (mountTargets): LXC creates nothing
+  cmd.mounts.forEach((m, i) => {
     const src = escapeMountPath(oneLine(m.source, 'volume source', cmd.id));
-    const dst = escapeMountPath(target(oneLine(m.destination, 'volume destination', cmd.id)));
-    const opts = ['bind', m.writable ? 'rw' : 'ro', m.kind === 'dir' ? 'create=dir' : 'create=file', ...(m.idmap ? ['idmap=container'] : [])];
+    const dst = escapeMountPath(target(oneLine(ctx.mountTargets?.[i] ?? m.destination, 'volume destination', cmd.id)));
+    const opts = ['bind', m.writable ? 'rw' : 'ro', ...(m.idmap ? ['idmap=container'] : [])];
     lines.push(`lxc.mount.entry = ${src} ${dst} none ${opts.join(',')} 0 0`);
-  }
+  });
   return lines;
+}
+
+/**
+ * The container's seccomp profile in LXC's language, resolved against the capabilities it keeps;
+ * undefined when it has none (unconfined, privileged). Throws for what LXC cannot express.
+ */
+export function lxcSeccompProfile(cmd: NormalizedCommand, lastCap: number, platform?: Platform): string | undefined {
+  if (cmd.seccomp === 'unconfined') return undefined;
+  const caps = keptCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), lastCap);
+  try {
+    return renderLxcSeccomp(resolveSeccomp(cmd.seccomp, caps, platform));
+  } catch (e) {
+    if (e instanceof InvalidConfigError) throw new InvalidConfigError(e.message, { containerId: cmd.id, cause: e });
+    throw e;
+  }
+}
+
+/** seccomp, no_new_privs and a session keyring of the container's own (as the native driver). */
+function securityLines(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
+  return [
+    ctx.seccompProfile
+      ? `lxc.seccomp.profile = ${oneLine(ctx.seccompProfile, 'seccomp profile path', cmd.id)}`
+      : '# seccomp: unconfined',
+    ...(cmd.noNewPrivileges ? ['lxc.no_new_privs = 1'] : []),
+    // a new session keyring is LXC's default; LXC 5.0 reads this key inverted (1 turns it off,
+    // against its manual): no line for it, and a raw line cannot be relied on either way
+    '# lxc.keyring.session: left to the default (a new session keyring)',
+  ];
 }
 
 /** Raw lines from `command.config.lxc`: each one `lxc.<key> = <value>`, on one line. */
@@ -240,6 +312,7 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
   out.push([`# config.lxc of container ${id}, written by execdriver for LXC 5`, `lxc.uts.name = ${oneLine(cmd.hostname, 'hostname', id)}`]);
   out.push(networkSection(cmd, ctx));
   const rootfs = ['# root filesystem', `lxc.rootfs.path = dir:${oneLine(cmd.rootfs, 'rootfs', id)}`];
+  if (ctx.facts.rootfsMount) rootfs.push(`lxc.rootfs.mount = ${oneLine(ctx.facts.rootfsMount, 'rootfs mount', id)}`);
   const rootfsOptions = [...(cmd.userns ? ['idmap=container'] : []), ...(cmd.readonlyRootfs ? ['ro'] : [])];
   if (rootfsOptions.length) rootfs.push(`lxc.rootfs.options = ${rootfsOptions.join(',')}`);
   out.push(rootfs);
@@ -269,6 +342,13 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
     ...(devices.length ? devices : ['# (this host has no devices cgroup: no device rules)']),
   ]);
   out.push(mountSection(cmd, ctx));
+  if (ctx.cgroupDirs) {
+    out.push([
+      '# our names for the cgroups (unique per state root): LXC refuses to start when one is taken',
+      `lxc.cgroup.dir.container = ${oneLine(ctx.cgroupDirs.container, 'cgroup', id)}`,
+      `lxc.cgroup.dir.monitor = ${oneLine(ctx.cgroupDirs.monitor, 'cgroup', id)}`,
+    ]);
+  }
   if (resources.length) out.push(['# resources', ...resources]);
 
   const proc = [
@@ -286,6 +366,7 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
     '# capabilities and confinement',
     ...(caps.length ? caps : ['# (privileged: every capability kept)']),
     'lxc.apparmor.profile = unconfined',
+    ...securityLines(cmd, ctx),
   ]);
   if (ctx.stopHook) {
     out.push(['# copy the OOM-kill counter before LXC removes the cgroup', `lxc.hook.stop = ${oneLine(ctx.stopHook, 'hook', id)}`]);

@@ -14,7 +14,8 @@ export interface LxcTerminalPlan {
   argv: [string, ...string[]];
   /** the tool's whole environment */
   env: string[];
-  size: ConsoleSize;
+  /** a terminal of this size; without one (detached only) the output goes through pipes */
+  size?: ConsoleSize;
   detach: boolean;
   /** detached: where clients attach */
   attachSocket?: string;
@@ -27,6 +28,8 @@ export interface LxcTerminalPlan {
  * - `console-raw-output`: lxc-start sets OPOST|ONLCR on its terminal, while its container's
  *   console has already turned every \n into \r\n: locked off, the output stays \r\n as with the
  *   native driver (not \r\r\n).
+ * Detached without a terminal the same plan has `log-relay` instead of the terminal.
+ *
  * - `pdeathsig 9`: a monitor that is killed takes lxc-start along (and LXC its container).
  * - no `signals-forward`: lxc-start leaves its terminal on SIGTERM ("Detaching from the
  *   terminal") and the start fails; signals go to the container's init instead (driver.kill).
@@ -36,10 +39,16 @@ export interface LxcTerminalPlan {
 export function lxcTerminalPlan(p: LxcTerminalPlan): Op[] {
   const ops: Op[] = [];
   if (p.detach) ops.push(['detach']);
-  ops.push(['tty', String(p.size.rows), String(p.size.cols)]);
-  if (p.attachSocket) ops.push(['attach-socket', p.attachSocket, String(ATTACH_BUFFER)]);
-  ops.push(['console', '/dev/ptmx', '']);
-  ops.push(['console-raw-output']);
+  if (p.size) {
+    ops.push(['tty', String(p.size.rows), String(p.size.cols)]);
+    if (p.attachSocket) ops.push(['attach-socket', p.attachSocket, String(ATTACH_BUFFER)]);
+    ops.push(['console', '/dev/ptmx', '']);
+    ops.push(['console-raw-output']);
+  } else {
+    // detached without a terminal: lxc-start (and the container, which inherits its stdio) write
+    // into pipes that the monitor copies to the log: the container never holds the log file
+    ops.push(['log-relay']);
+  }
   ops.push(['closefds']);
   ops.push(['pdeathsig', '9']);
   for (const e of p.env) ops.push(['env', e]);

@@ -1,6 +1,9 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { ContainerCgroup } from '../cgroups/index.js';
+import { join } from 'node:path';
+import { capabilityMask } from '../capabilities.js';
+import { deviceFilterHex } from '../cgroups/devicefilter.js';
+import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Pipes, Started, StartInfo, StartOptions } from '../driver.js';
 import { DEFAULT_ROOT } from '../driver.js';
@@ -29,9 +32,10 @@ import { checkMappable, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
-import { buildPlan, capabilitiesInMask, VETH_PEER } from './plan.js';
+import { buildPlan, capabilitiesInMask, finalCapabilities, VETH_PEER } from './plan.js';
 import { checkOwnRoot, checkRootless, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
-import { buildContainerJson, CGROUP_PARENT, type ContainerJson } from './template.js';
+import { seccompFilter } from './seccomp.js';
+import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
 
 export const DRIVER_NAME = 'native';
 
@@ -80,6 +84,26 @@ function hostCapabilities(): { names: string[]; lastCap: number } {
 }
 
 const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
+
+/**
+ * Whether the container's device rules are (also) enforced by a BPF device program on its cgroup2
+ * directory: always on a pure v2 host (nothing else enforces them there), on a hybrid host when
+ * `config.native.cgroup2_devices` asks for it (the v1 devices cgroup stays in force too). Never
+ * when privileged (every device: a program that allows everything is no program). Asked for on a
+ * host without a cgroup2 mount: InvalidConfigError, before anything is created.
+ */
+export function usesDeviceFilter(cmd: NormalizedCommand, layout: CgroupLayout): boolean {
+  const asked = cmd.config.native?.['cgroup2_devices'];
+  if (asked !== undefined && asked !== true && asked !== false && asked !== 'true' && asked !== 'false') {
+    throw new InvalidConfigError(`config.native.cgroup2_devices must be true or false, not ${JSON.stringify(asked)}`, { containerId: cmd.id });
+  }
+  const on = asked === true || asked === 'true';
+  if (on && !layout.v2) {
+    throw new InvalidConfigError('cgroup2 device filter asked for (cgroup2_devices), but this host has no cgroup2 mount', { containerId: cmd.id });
+  }
+  if (cmd.privileged || !layout.v2) return false;
+  return layout.mode === 'v2' || on;
+}
 
 
 export const SLIRP4NETNS = '/usr/bin/slirp4netns';
@@ -138,12 +162,6 @@ export class NativeDriver implements ManagedDriver {
     this.root = options.root ?? (this.rootless ? rootlessRoot() : DEFAULT_ROOT);
   }
 
-  /** The cgroup of a container (rootless: none; its pid namespace stands in for listing and killing). */
-  private cgroupOf(id: string, init?: () => number | undefined): ContainerCgroup | NoCgroup {
-    if (this.rootless) return new NoCgroup(init ?? (() => this.state(id).readJson<NativeState>('state.json')?.pid));
-    return ContainerCgroup.open({ parent: CGROUP_PARENT, name: id, containerId: id });
-  }
-
   /** A rootless caller's state root: created 0700 on first use, and it must be the caller's own. */
   private ownRoot(): void {
     if (!this.rootless) return;
@@ -157,6 +175,13 @@ export class NativeDriver implements ManagedDriver {
 
   private state(id: string): StateDir {
     return new StateDir(this.root, DRIVER_NAME, id);
+  }
+
+  /** The container's cgroups: `execdriver/<id>`, with a suffix of the state root unless it is the default (cgroupName). */
+  private cgroup(id: string): ContainerCgroup | NoCgroup {
+    // rootless: no cgroup; the container's pid namespace stands in for listing and killing
+    if (this.rootless) return new NoCgroup(() => this.state(id).readJson<NativeState>('state.json')?.pid);
+    return ContainerCgroup.open({ parent: CGROUP_PARENT, name: cgroupName(this.root, id), containerId: id });
   }
 
   async run(command: Command, pipes: Pipes = {}, onStart?: (info: StartInfo) => void): Promise<ExitStatus> {
@@ -183,10 +208,21 @@ export class NativeDriver implements ManagedDriver {
     }
     if (cmd.network.mode === 'slirp4netns' && this.rootless) checkTun(cmd.id);
     const netnsPath = this.joinedNetns(cmd);
+    const deviceFilter = !this.rootless && usesDeviceFilter(cmd, hostLayout()); // rootless: no cgroup to attach it to
     const caps = hostCapabilities();
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     const size = opts.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = checkSize(size.rows, size.cols);
+    // the seccomp program for the capabilities the container will keep (compiled once, then kept)
+    const filter =
+      cmd.seccomp === 'unconfined'
+        ? undefined
+        : seccompFilter(cmd.seccomp, finalCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), caps.names, caps.lastCap), {
+            cacheDir: join(this.root, 'seccomp'),
+            containerId: cmd.id,
+            noNewPrivileges: cmd.noNewPrivileges,
+            init: cmd.init,
+          });
     trace(cmd.id, 'normalize');
 
     const state = this.state(cmd.id);
@@ -207,12 +243,12 @@ export class NativeDriver implements ManagedDriver {
         isAlive: (o) => ownerAlive(this.root, o),
       });
       trace(cmd.id, 'net-prepare');
-      const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net });
+      const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net, cgroupName: cgroupName(this.root, cmd.id) });
       state.writeJson('container.json', config);
       let childPid: number | undefined;
       cgroup = this.rootless ? new NoCgroup(() => childPid) : await ContainerCgroup.create({
         parent: CGROUP_PARENT,
-        name: cmd.id,
+        name: cgroupName(this.root, cmd.id),
         resources: cmd.resources,
         devices: cmd.privileged ? 'allow-all' : 'default',
         containerId: cmd.id,
@@ -226,9 +262,11 @@ export class NativeDriver implements ManagedDriver {
         exitFile: state.path('exit.json'),
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
+        ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex('default') } } : {}),
         detach: !!opts.detach,
         ...(this.rootless ? { rootless: true } : {}),
         ...(cmd.network.mode === 'slirp4netns' ? { netHelper: slirpArgv(cmd) } : {}),
+        ...(filter ? { seccompFilter: filter } : {}),
         ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
       });
@@ -239,9 +277,10 @@ export class NativeDriver implements ManagedDriver {
         logFd = openSync(state.path('container.log'), 'a', 0o600);
         stdio = ['ignore', logFd, logFd];
       } else {
+        // with a terminal the container's fds are its pty, the monitor relays it to ours
         stdio = [
-          stdioFor(pipes.stdin, process.stdin),
-          stdioFor(pipes.stdout, process.stdout),
+          stdioFor(pipes.stdin, process.stdin, cmd.tty),
+          stdioFor(pipes.stdout, process.stdout, cmd.tty),
           cmd.tty ? 'ignore' : stdioFor(pipes.stderr, process.stderr), // a terminal merges stderr into stdout
         ];
       }
@@ -251,8 +290,10 @@ export class NativeDriver implements ManagedDriver {
       const child = monitor.child;
       if (!opts.detach) {
         if (pipes.stdin && stdio[0] === 'pipe' && child.stdin) {
-          child.stdin.on('error', () => {});
-          pipes.stdin.pipe(child.stdin);
+          const [from, to] = [pipes.stdin, child.stdin];
+          to.on('error', () => {});
+          from.pipe(to);
+          child.once('close', () => from.unpipe(to)); // our stdin must not keep the process alive
         }
         if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: false });
         if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: false });
@@ -439,7 +480,7 @@ export class NativeDriver implements ManagedDriver {
 
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
-    signalContainer(id, signal, rec.pid, options.all ? await this.cgroupOf(id, () => rec.pid).pids() : undefined);
+    signalContainer(id, signal, rec.pid, options.all ? await this.cgroup(id).pids() : undefined);
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
@@ -456,14 +497,14 @@ export class NativeDriver implements ManagedDriver {
   async getPidsForContainer(id: string): Promise<number[]> {
     const state = this.state(id);
     if (!state.exists()) throw new NotFoundError(id, state.dir);
-    return this.cgroupOf(id).pids();
+    return this.cgroup(id).pids();
   }
 
   async terminate(id: string): Promise<void> {
     const state = this.state(id);
     const rec = state.readJson<NativeState>('state.json');
     if (!rec && !state.exists()) throw new NotFoundError(id, state.dir);
-    const cg = this.cgroupOf(id, () => rec?.pid);
+    const cg = this.cgroup(id);
     if (rec && isSameProcessAlive(rec.pid, rec.startTime)) {
       try {
         process.kill(rec.pid, 'SIGKILL');
@@ -567,7 +608,7 @@ export class NativeDriver implements ManagedDriver {
 
   /** Remove what is left of a container whose monitor is gone. */
   private async reclaim(id: string): Promise<void> {
-    await this.cgroupOf(id).remove().catch(() => {});
+    await this.cgroup(id).remove().catch(() => {});
     const rec = this.state(id).readJson<NativeState>('state.json');
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
   }

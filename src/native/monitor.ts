@@ -8,10 +8,16 @@ import { encodeFrame, encodePlan, FrameDecoder, type Op } from './plan.js';
 /** How one of the container's fds 0-2 is given to it. */
 export type Stdio = 'pipe' | 'ignore' | 'inherit' | number;
 
-/** The caller's stream for one fd: none → /dev/null; our own stdin/stdout/stderr → inherited; else a pipe. */
-export function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.ReadStream | NodeJS.WriteStream): Stdio {
+/**
+ * How the caller's stream for one fd reaches the process spawned: none → /dev/null, else a pipe
+ * that Node relays. A container never gets the caller's own descriptors, not even our own
+ * stdin/stdout/stderr: through `/proc/self/fd/N` it could reopen the file behind them for writing,
+ * or reach our terminal (TIOCSTI, job control). `direct` (our own streams handed straight over) is
+ * only for a process that keeps them on the host side, as the monitor of a `tty` container does.
+ */
+export function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.ReadStream | NodeJS.WriteStream, direct = false): Stdio {
   if (!stream) return 'ignore';
-  if (stream === std) return 'inherit';
+  if (direct && stream === std) return 'inherit';
   return 'pipe';
 }
 

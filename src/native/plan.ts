@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
-import { capabilityBits, keptCapabilities, CAPABILITIES } from '../capabilities.js';
+import { capabilityBits, capabilitySets, keptCapabilities, CAPABILITIES } from '../capabilities.js';
 import { envPath } from '../command.js';
+import { MASKED_PATHS, READONLY_PATHS } from '../restrictions.js';
 import type { ResolvedUser } from '../users.js';
 import type { ContainerJson } from './template.js';
 
@@ -52,21 +53,6 @@ const DEVICES: [string, number, number][] = [
   ['tty', 5, 0],
 ];
 
-/** Read-only in the container unless privileged. */
-const READONLY_PATHS = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'];
-/** Hidden in the container unless privileged. */
-const MASKED_PATHS = [
-  '/proc/kcore',
-  '/proc/keys',
-  '/proc/timer_list',
-  '/proc/sched_debug',
-  '/proc/acpi',
-  '/proc/scsi',
-  '/proc/latency_stats',
-  '/sys/firmware',
-  '/sys/devices/virtual/powercap',
-];
-
 export interface PlanInputs {
   config: ContainerJson;
   user: ResolvedUser;
@@ -76,6 +62,8 @@ export interface PlanInputs {
   exitFile: string;
   oomCounterFile?: string;
   cleanupCgroups: string[];
+  /** a BPF device program (hex, src/cgroups/devicefilter.ts) for the container's cgroup2 directory */
+  deviceFilter?: { dir: string; program: string };
   detach: boolean;
   /** the net namespace to join (network mode container:<id>) */
   netnsPath?: string;
@@ -85,6 +73,16 @@ export interface PlanInputs {
   rootless?: boolean;
   /** with `tty`: the terminal's initial size; detached: the attach socket and its output buffer */
   console?: { rows: number; cols: number; attachSocket?: string; bufferSize?: number };
+  /**
+   * the container's compiled seccomp filter (hexadecimal BPF, src/native/seccomp.ts), from its
+   * profile resolved against finalCapabilities(); absent: none
+   */
+  seccompFilter?: string;
+}
+
+/** The capabilities the container keeps: its mask, limited to what this kernel and the host have. */
+export function finalCapabilities(mask: Record<string, boolean>, hostCapabilities: string[], lastCap: number): string[] {
+  return keptCapabilities(mask, lastCap).filter((x) => hostCapabilities.includes(x));
 }
 
 /** The output a detached terminal keeps for the next attach (bytes). */
@@ -108,9 +106,13 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['exit-file', p.exitFile]);
   if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
   for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);
+  // attached before the clone: the child is moved into the cgroup before it runs anything
+  if (p.deviceFilter) ops.push(['device-filter', p.deviceFilter.dir, p.deviceFilter.program]);
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
   if (c.init) ops.push(['init']);
+  // detached, the output goes to a log: through pipes the monitor copies, never the file itself
+  if (p.detach && !c.tty) ops.push(['log-relay']);
   if (c.tty) {
     const t = p.console ?? { rows: 24, cols: 80 };
     ops.push(['tty', num(t.rows), num(t.cols)]);
@@ -153,7 +155,8 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['mount', '', '/', '', num(MS.REC | (c.no_pivot_root ? MS.SLAVE : MS.PRIVATE)), '', '']);
   if (source.has(root)) ops.push(['move-mount', source.get(root)!, root, '']);
   else ops.push(['mount', root, root, '', num(MS.BIND | MS.REC), '', '']);
-  ops.push(['mount', 'tmpfs', 'dev', 'tmpfs', num(MS.NOSUID | MS.STRICTATIME), 'mode=755,size=65536k', 'dir']);
+  // nosuid,noexec as Docker's: nothing copied into /dev runs
+  ops.push(['mount', 'tmpfs', 'dev', 'tmpfs', num(MS.NOSUID | MS.NOEXEC | MS.STRICTATIME), 'mode=755,size=65536k', 'dir']);
   ops.push(['mount', 'proc', 'proc', 'proc', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), '', 'dir']);
   if (userns && !c.namespaces['NEWNET']) {
     // sysfs can be mounted only by the owner of the net namespace: the host's, bound
@@ -201,17 +204,26 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (c.namespaces['NEWUTS'] && c.hostname) ops.push(['sethostname', c.hostname]);
 
   // capabilities: the bounding set first, then the user, then the process's own sets
-  const kept = keptCapabilities(c.capabilities_mask ?? {}, p.lastCap).filter((x) => p.hostCapabilities.includes(x));
-  ops.push(['bounding', capabilityBits(kept)]);
+  const kept = finalCapabilities(c.capabilities_mask ?? {}, p.hostCapabilities, p.lastCap);
+  const sets = capabilitySets(kept, p.user.uid, c.capabilities_ambient ?? []);
+  // a session keyring of its own (before seccomp blocks keyctl): anonymous, so that nothing can
+  // make one of the container's name in advance for it to join
+  ops.push(['session-keyring', '']);
+  if (c.no_new_privileges) ops.push(['no-new-privs']);
+  ops.push(['bounding', capabilityBits(sets.bounding)]);
   ops.push(['closefds']);
+  // seccomp: without no_new_privs loading the filter needs CAP_SYS_ADMIN, so it goes in before
+  // `user`/`caps` drop it; with it, last before exec (as runc does)
+  if (p.seccompFilter && !c.no_new_privileges) ops.push(['seccomp-filter', p.seccompFilter]);
   ops.push(['user', num(p.user.uid), num(p.user.gid), p.user.groups.join(',')]);
-  const own = p.user.uid === 0 ? capabilityBits(kept) : '0x0';
-  ops.push(['caps', own, own, own]);
+  ops.push(['caps', capabilityBits(sets.effective), capabilityBits(sets.permitted), capabilityBits(sets.inheritable)]);
+  if (sets.ambient.length) ops.push(['ambient', capabilityBits(sets.ambient)]);
   // if the monitor dies, so does the container (set after `user`: a uid change clears it)
   ops.push(['pdeathsig', '9']);
   ops.push(['chdir', c.working_dir || '/']);
   const env = c.environment ?? [];
   for (const e of env) ops.push(['env', e]);
+  if (p.seccompFilter && c.no_new_privileges) ops.push(['seccomp-filter', p.seccompFilter]);
   ops.push(['exec', envPath(env), ...(c.args as [string, ...string[]])]);
   return ops;
 }

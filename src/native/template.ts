@@ -1,5 +1,6 @@
 import { capabilityMask } from '../capabilities.js';
 import type { NormalizedCommand } from '../command.js';
+import { rootTag } from '../state/index.js';
 import type { NetworkState } from '../network/container.js';
 import type { IdMapping } from '../userns.js';
 
@@ -52,6 +53,8 @@ export interface ContainerJson {
   init?: boolean;
   namespaces: Record<string, boolean>;
   capabilities_mask?: Record<string, boolean>;
+  /** raised into the ambient set (with inheritable and permitted), for a non-root user */
+  capabilities_ambient?: string[];
   networks?: NetworkJson[];
   cgroups: CgroupJson;
   context?: Record<string, string>;
@@ -59,9 +62,21 @@ export interface ContainerJson {
   /** with NEWUSER: the maps Node writes (OCI's linux.uidMappings / gidMappings) */
   uid_mappings?: IdMapping[];
   gid_mappings?: IdMapping[];
+  /** the seccomp profile applied: `default`, `unconfined`, or the custom profile's name */
+  seccomp?: string;
+  no_new_privileges?: boolean;
 }
 
 export const CGROUP_PARENT = 'execdriver';
+
+/**
+ * The name of a container's cgroup under CGROUP_PARENT, unique per state root: `<id>` under the
+ * default root, `<id>@<8 hex digits>` under another (rootTag), so the same id under two roots
+ * never shares a cgroup.
+ */
+export function cgroupName(root: string, id: string): string {
+  return id + rootTag(root);
+}
 
 function compact<T extends object>(o: T): T {
   return Object.fromEntries(
@@ -70,12 +85,12 @@ function compact<T extends object>(o: T): T {
 }
 
 /**
- * The default template (SPEC §2): five namespaces (plus cgroup), Docker 0.11's capability mask,
+ * The default template (SPEC §2): five namespaces (plus cgroup), the default capability allow-list,
  * a tmpfs /dev, restrictions on. Privileged: every capability, access to every device, no restrictions.
  */
 export function buildContainerJson(
   cmd: NormalizedCommand,
-  opts: { cgroupNamespace: boolean; network?: NetworkState },
+  opts: { cgroupNamespace: boolean; network?: NetworkState; cgroupName?: string },
 ): ContainerJson {
   const native = cmd.config.native ?? {};
   const netMode = cmd.network.mode;
@@ -107,7 +122,7 @@ export function buildContainerJson(
 
   const r = cmd.resources;
   const cgroups: CgroupJson = compact({
-    name: cmd.id,
+    name: opts.cgroupName ?? cmd.id,
     parent: CGROUP_PARENT,
     device_access: cmd.privileged,
     memory: r.memory,
@@ -140,6 +155,7 @@ export function buildContainerJson(
     init: cmd.init,
     namespaces,
     capabilities_mask: capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop),
+    capabilities_ambient: cmd.capAmbient,
     networks,
     cgroups,
     context: compact({
@@ -151,5 +167,7 @@ export function buildContainerJson(
     mounts,
     uid_mappings: cmd.userns?.uidMappings,
     gid_mappings: cmd.userns?.gidMappings,
+    seccomp: cmd.seccomp === 'unconfined' ? 'unconfined' : (cmd.seccomp.name ?? 'custom'),
+    no_new_privileges: cmd.noNewPrivileges,
   });
 }

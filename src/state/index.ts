@@ -1,6 +1,18 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { DEFAULT_ROOT } from '../driver.js';
 import { ContainerExistsError, ExecDriverError, NotFoundError, NotRunningError, systemError } from '../errors.js';
+
+/**
+ * What tells the kernel objects (cgroups) of one state root's containers from another's with the
+ * same id: '' for the default root (`/run/execdriver`), else `@` and 8 hex digits of the sha256
+ * of the root's absolute path. Ids cannot hold `@`, so `<id><tag>` never is another id's name.
+ */
+export function rootTag(root: string): string {
+  const abs = resolve(root);
+  return abs === DEFAULT_ROOT ? '' : `@${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
+}
 
 /**
  * The state directory of one container: `<root>/<driver>/<id>/`.

@@ -299,7 +299,7 @@ describe('ContainerCgroup on the cgroup2 tree alone', { skip: skip || (!layout?.
     assert.equal(existsSync(join(l.v2!.mountpoint, PARENT, 'nopids')), false);
   });
 
-  it('has no device control (eBPF is not implemented)', () => {
+  it('has no v1 device control (on v2 the native driver attaches a BPF program)', () => {
     assert.equal(ContainerCgroup.open({ layout: l, parent: PARENT, name: 'x' }).devicesEnforced, false);
   });
 });

@@ -4,11 +4,12 @@
  * `skips` names the case and says why (the README's table shows the same).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDriver, type Command, type ManagedDriver } from '../../src/index.js';
+import { MASKED_PATHS, READONLY_PATHS } from '../../src/restrictions.js';
 import { capture, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
 
 export interface SuiteOptions {
@@ -80,6 +81,77 @@ export function contractSuite(driverName: string, options: SuiteOptions = {}): v
         assert.match(out, /unreachable/);
       } finally {
         rmSync(marker, { force: true });
+      }
+    });
+
+    test('/dev is nosuid,noexec: a program copied into /dev does not run', async () => {
+      const { out, err } = await runOut(
+        sh('awk \'$5 == "/dev" { o = $6 } END { print o }\' /proc/self/mountinfo; cp /bin/busybox /dev/bb && /dev/bb true; echo rc=$?'),
+      );
+      const [opts = ''] = out.trim().split('\n');
+      assert.ok(opts.split(',').includes('nosuid') && opts.split(',').includes('noexec'), `/dev mounted ${opts}`);
+      assert.match(out, /rc=126/);
+      assert.match(err, /\/dev\/bb: Permission denied/);
+    });
+
+    test("masked and read-only kernel paths, Docker's defaults; none when privileged", async () => {
+      const script = [
+        // masked: present but empty (a directory: no entries; a file: nothing to read)
+        `for p in ${MASKED_PATHS.join(' ')}; do`,
+        '  if [ -d $p ]; then echo "$p $(ls -A $p | wc -l)"; elif [ -e $p ]; then echo "$p $(head -c 64 $p | wc -c)"; else echo "$p absent"; fi',
+        'done',
+        // read-only: the top mount at the path is ro
+        `for p in ${READONLY_PATHS.join(' ')}; do`,
+        '  [ -e $p ] && echo "$p $(awk -v p=$p \'$5 == p { o = $6 } END { print o }\' /proc/self/mountinfo)"',
+        'done; true',
+      ].join('\n');
+      const { status, out } = await runOut(sh(script));
+      assert.equal(status.exitCode, 0);
+      const seen = new Map(out.trim().split('\n').map((l) => l.split(' ') as [string, string]));
+      for (const p of MASKED_PATHS) {
+        if (!existsSync(p)) continue; // this kernel has no such path
+        assert.equal(seen.get(p), '0', `${p} is masked (empty inside; non-empty or absent: ${seen.get(p)})`);
+      }
+      for (const p of READONLY_PATHS) {
+        if (!existsSync(p)) continue;
+        assert.match(seen.get(p) ?? 'not mounted', /^ro(,|$)/, `${p} is read-only`);
+      }
+      assert.ok(seen.has('/proc/timer_list') && existsSync('/proc/timer_list'), 'a masked path this host has was checked');
+      const priv = await runOut(sh('head -c 64 /proc/timer_list | wc -c; ls -A /sys/firmware | wc -l', { privileged: true }));
+      assert.notEqual(priv.out.trim().split('\n')[0], '0', 'privileged: /proc/timer_list readable');
+      assert.notEqual(priv.out.trim().split('\n')[1], '0', 'privileged: /sys/firmware not masked');
+    });
+
+    test('a mount destination through a symlink of the rootfs never creates anything outside it', async () => {
+      const tag = `${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+      const hostPath = join(tmpdir(), `execdriver-symlink-${tag}`); // where the link points on the host
+      const file = join(tmpdir(), `execdriver-vol-${tag}`);
+      writeFileSync(file, 'content\n');
+      symlinkSync(hostPath, join(rootfs.dir, `dangling-${tag}`));
+      symlinkSync('/tmp', join(rootfs.dir, `to-tmp-${tag}`));
+      try {
+        // dangling in the rootfs: refused in one line, nothing made on the host nor in the rootfs
+        const err = await driver.run(sh('true', { mounts: [{ source: file, destination: `/dangling-${tag}/evil`, writable: false }] })).then(
+          () => assert.fail('the run should fail'),
+          (e: Error & { code: string; exitCode?: number }) => e,
+        );
+        assert.equal(err.code, 'ERR_START_FAILED');
+        assert.equal(err.exitCode, 125);
+        assert.doesNotMatch(err.message, /\n/);
+        assert.match(err.message, new RegExp(`dangling-${tag}/evil.*ENOENT|dangling-${tag}/evil.*[Nn]o such file`));
+        assert.equal(existsSync(hostPath), false, `${hostPath} created on the host`);
+        // a link to a directory of the rootfs: mounted where the link resolves inside the rootfs (as Docker does)
+        const { status, out } = await runOut(
+          sh(`cat /to-tmp-${tag}/evil-${tag} /tmp/evil-${tag}`, { mounts: [{ source: file, destination: `/to-tmp-${tag}/evil-${tag}`, writable: false }] }),
+        );
+        assert.equal(status.exitCode, 0);
+        assert.equal(out, 'content\ncontent\n');
+        assert.equal(existsSync(join(rootfs.dir, 'tmp', `evil-${tag}`)), true, 'the target made in the rootfs');
+        assert.equal(existsSync(join(tmpdir(), `evil-${tag}`)), false, 'nothing in the host /tmp');
+      } finally {
+        for (const p of [`dangling-${tag}`, `to-tmp-${tag}`, `tmp/evil-${tag}`]) rmSync(join(rootfs.dir, p), { force: true });
+        rmSync(file, { force: true });
+        rmSync(hostPath, { recursive: true, force: true });
       }
     });
 
@@ -175,6 +247,38 @@ export function contractSuite(driverName: string, options: SuiteOptions = {}): v
         assert.equal(driver.info(c.id).isRunning(), false);
       } finally {
         await driver.delete(c.id, { force: true });
+      }
+    });
+
+    test('the same id under two state roots at once: both run, each sees only its own', async () => {
+      const otherRoot = `${TEST_ROOT}-second-root`;
+      const other = createDriver(driverName, { root: otherRoot });
+      const a = sh('sleep 1000 & wait');
+      const b = { ...a };
+      const sa = await driver.start(a, { detach: true });
+      try {
+        const sb = await other.start(b, { detach: true });
+        try {
+          assert.notEqual(sa.pid, sb.pid);
+          const [pa, pb] = [await driver.getPidsForContainer(a.id), await other.getPidsForContainer(b.id)];
+          assert.ok(pa.includes(sa.pid) && !pa.includes(sb.pid), `root 1 pids ${pa}`);
+          assert.ok(pb.includes(sb.pid) && !pb.includes(sa.pid), `root 2 pids ${pb}`);
+          assert.equal(pa.filter((p) => pb.includes(p)).length, 0, 'no pid in both');
+          // kill --all and terminate reach only their own root's container
+          await other.kill(b.id, 'SIGKILL', { all: true });
+          assert.equal((await other.wait(b.id, 20_000)).exitCode, 137);
+          assert.equal(driver.info(a.id).isRunning(), true);
+          assert.deepEqual(await driver.getPidsForContainer(a.id), pa);
+        } finally {
+          await other.delete(b.id, { force: true });
+        }
+        assert.equal(driver.info(a.id).isRunning(), true, 'deleting the other root\'s container left this one');
+        assert.deepEqual((await other.list()).map((c) => c.id), []);
+        assert.ok((await driver.list()).some((c) => c.id === a.id && c.running));
+      } finally {
+        await driver.terminate(a.id);
+        await driver.delete(a.id).catch(() => {});
+        rmSync(otherRoot, { recursive: true, force: true });
       }
     });
 

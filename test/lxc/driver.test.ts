@@ -4,8 +4,9 @@
  * cgroup, no veth. Traffic only between this test's own containers, on its own bridge.
  */
 import assert from 'node:assert/strict';
+import { monitorName, payloadName } from '../../src/lxc/cgroup.js';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +31,7 @@ function leftovers(id: string): string[] {
   const left: string[] = [];
   if (existsSync(join(TEST_ROOT, 'lxc', id))) left.push(join(TEST_ROOT, 'lxc', id));
   for (const m of CGROUP_MOUNTS) {
-    for (const n of [`lxc.payload.${id}`, `lxc.monitor.${id}`]) if (existsSync(join(m, n))) left.push(join(m, n));
+    for (const n of [payloadName(TEST_ROOT, id), monitorName(TEST_ROOT, id)]) if (existsSync(join(m, n))) left.push(join(m, n));
   }
   return left;
 }
@@ -179,7 +180,7 @@ describe('lxc driver (LXC 5, real containers)', () => {
     try {
       const read = (ctrl: string, file: string): string | undefined => {
         const m = CGROUP_MOUNTS.find((x) => x.split('/').pop()!.split(',').includes(ctrl));
-        return m ? readFileSync(join(m, `lxc.payload.${c.id}`, file), 'utf8').trim() : undefined;
+        return m ? readFileSync(join(m, payloadName(TEST_ROOT, c.id), file), 'utf8').trim() : undefined;
       };
       const memV1 = read('memory', 'memory.limit_in_bytes');
       if (memV1 !== undefined) {
@@ -219,6 +220,20 @@ describe('lxc driver (LXC 5, real containers)', () => {
     assert.deepEqual(leftovers(c.id), []);
   });
 
+  it("a cgroup name already taken (another LXC container's) is refused before LXC runs, and left alone", async () => {
+    const c = cmd({ entrypoint: 'true' });
+    const m = CGROUP_MOUNTS.find((x) => x.endsWith('/memory')) ?? CGROUP_MOUNTS[0]!;
+    const taken = join(m, payloadName(TEST_ROOT, c.id));
+    mkdirSync(taken);
+    try {
+      await assert.rejects(driver.run(c), (e: Error & { code: string }) => e.code === 'ERR_CGROUP' && e.message.includes(`${taken} already exists`));
+      assert.equal(existsSync(taken), true, 'the other container\'s cgroup is untouched');
+      assert.equal(existsSync(join(TEST_ROOT, 'lxc', c.id)), false);
+    } finally {
+      rmdirSync(taken);
+    }
+  });
+
   it('onStart: config.lxc in <root>/lxc/<id>, lxc-info RUNNING with the pid, pids from lxc.payload.<id>; stdin', async () => {
     const stdin = new PassThrough();
     const cap = capture();
@@ -235,7 +250,7 @@ describe('lxc driver (LXC 5, real containers)', () => {
           assert.equal(li?.pid, info.pid);
           const pids = await driver.getPidsForContainer(c.id);
           assert.deepEqual(pids, [info.pid]);
-          const procs = readFileSync(join(CGROUP_MOUNTS.find((m) => m.endsWith('/memory')) ?? CGROUP_MOUNTS[0]!, `lxc.payload.${c.id}`, 'cgroup.procs'), 'utf8');
+          const procs = readFileSync(join(CGROUP_MOUNTS.find((m) => m.endsWith('/memory')) ?? CGROUP_MOUNTS[0]!, payloadName(TEST_ROOT, c.id), 'cgroup.procs'), 'utf8');
           assert.equal(procs.trim(), String(info.pid));
           assert.ok(!existsSync(join('/var/lib/lxc', c.id)), 'nothing in /var/lib/lxc');
         } finally {

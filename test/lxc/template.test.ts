@@ -1,3 +1,4 @@
+import { DEFAULT_CAPABILITIES } from '../../src/capabilities.js';
 /**
  * config.lxc rendering (pure): the seed's sections in LXC 5 key names.
  */
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { normalizeCommand, type NormalizedCommand } from '../../src/command.js';
 import type { Command } from '../../src/driver.js';
+import { controllerHomes } from '../../src/lxc/cgroup.js';
 import {
   broadcastAddress,
   escapeMountPath,
@@ -149,33 +151,27 @@ describe('lxc template', () => {
     assert.ok(!l.some((x) => x.includes('proc/kcore')));
   });
 
-  it("capabilities: Docker's default drop list, cap-add and cap-drop, drop ALL → keep", () => {
-    const l = lines(render({ capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'] }));
-    const drop = l.find((x) => x.startsWith('lxc.cap.drop = '));
-    assert.ok(drop);
-    const names = drop.slice('lxc.cap.drop = '.length).split(' ');
-    assert.ok(names.includes('sys_admin'));
-    assert.ok(names.includes('chown'));
-    assert.ok(!names.includes('net_admin'));
-    assert.ok(!names.includes('mknod'));
-    assert.deepEqual(lines(render({ capDrop: ['ALL'] })).filter((x) => x.startsWith('lxc.cap.')), ['lxc.cap.keep = none']);
-    assert.deepEqual(lines(render({ capDrop: ['ALL'], capAdd: ['KILL', 'CHOWN'] })).filter((x) => x.startsWith('lxc.cap.')), [
-      'lxc.cap.keep = chown kill',
-    ]);
+  it('capabilities: the default allow-list as lxc.cap.keep, cap-add and cap-drop, drop ALL → none', () => {
+    const keep = (l: string[]) => l.filter((x) => x.startsWith('lxc.cap.'));
+    const names = (l: string[]) => keep(l)[0]!.slice('lxc.cap.keep = '.length).split(' ').sort();
+    assert.deepEqual(names(lines(render({}))), DEFAULT_CAPABILITIES.map((c) => c.toLowerCase()).sort());
+    const l = names(lines(render({ capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'] })));
+    assert.ok(l.includes('net_admin') && !l.includes('chown') && !l.includes('sys_admin') && l.includes('mknod'));
+    assert.deepEqual(keep(lines(render({ capDrop: ['ALL'] }))), ['lxc.cap.keep = none']);
+    assert.deepEqual(keep(lines(render({ capDrop: ['ALL'], capAdd: ['KILL', 'CHOWN'] }))), ['lxc.cap.keep = chown kill']);
+    assert.throws(() => render({ capAmbient: ['CHOWN'] }), /ambient/);
   });
 
-  it('bind mounts: bind,rw / bind,ro, create=dir / create=file, spaces as \\040', () => {
-    const l = lines(
-      render({
-        mounts: [
-          { source: spaced, destination: '/data/in here' },
-          { source: join(dir, 'a file'), destination: '/etc/x', writable: false },
-        ],
-      }),
-    );
+  it('bind mounts: bind,rw / bind,ro onto the resolved targets, nothing for LXC to create, spaces as \\040', () => {
+    const mounts = [
+      { source: spaced, destination: '/data/in here' },
+      { source: join(dir, 'a file'), destination: '/link/x', writable: false },
+    ];
+    const l = lines(render({ mounts }, { mountTargets: ['/data/in here', '/etc/x'] }));
     const esc = spaced.replace(/ /g, '\\040');
-    assert.ok(l.includes(`lxc.mount.entry = ${esc} data/in\\040here none bind,rw,create=dir 0 0`), l.join('\n'));
-    assert.ok(l.includes(`lxc.mount.entry = ${dir}/a\\040file etc/x none bind,ro,create=file 0 0`));
+    assert.ok(l.includes(`lxc.mount.entry = ${esc} data/in\\040here none bind,rw 0 0`), l.join('\n'));
+    assert.ok(l.includes(`lxc.mount.entry = ${dir}/a\\040file etc/x none bind,ro 0 0`));
+    assert.ok(!l.some((x) => x.includes(`${dir}/`) && x.includes('create=')));
     assert.equal(escapeMountPath('a b\tc\\d'), 'a\\040b\\011c\\134d');
   });
 
@@ -249,5 +245,34 @@ describe('lxc template', () => {
       `/bin/sh -c '/bin/cat "$0" > "$1" 2>/dev/null; exit 0' '/sys/fs/cgroup/memory/lxc.payload.c'\\''1/memory.oom_control' '/run/x/oom'`,
     );
     assert.ok(!lines(render()).some((x) => x.startsWith('lxc.hook')), 'no hook unless asked');
+  });
+
+  it("masked and read-only kernel paths, /dev nosuid,noexec; our cgroup names; none of the paths when privileged", () => {
+    const text = render({}, { facts: { ...V1, rootfsMount: '/usr/lib/lxc/rootfs' }, cgroupDirs: { container: 'lxc.payload.c1@0123abcd', monitor: 'lxc.monitor.c1@0123abcd' } });
+    const l = lines(text);
+    assert.ok(l.includes('lxc.rootfs.mount = /usr/lib/lxc/rootfs'));
+    assert.ok(l.includes('lxc.mount.entry = none dev tmpfs nosuid,noexec,mode=755,size=65536k 0 0'));
+    // our /dev comes before anything mounted under it
+    assert.ok(l.findIndex((x) => x.includes(' dev tmpfs ')) < l.findIndex((x) => x.includes(' dev/shm ')));
+    assert.ok(l.includes('lxc.mount.entry = /usr/lib/lxc/rootfs/proc/sysrq-trigger proc/sysrq-trigger none bind,ro,optional 0 0'));
+    assert.ok(l.includes('lxc.mount.entry = /usr/lib/lxc/rootfs/proc/fs proc/fs none bind,ro,optional 0 0'));
+    assert.ok(l.includes('lxc.mount.entry = tmpfs sys/firmware tmpfs ro,nosuid,nodev,noexec,optional 0 0'));
+    assert.ok(l.includes('lxc.mount.entry = /dev/null proc/timer_stats none bind,ro,optional 0 0'));
+    assert.equal(l.filter((x) => / (proc|sys)\//.test(x) && x.startsWith('lxc.mount.entry')).length, 15);
+    assert.ok(l.includes('lxc.cgroup.dir.container = lxc.payload.c1@0123abcd'));
+    assert.ok(l.includes('lxc.cgroup.dir.monitor = lxc.monitor.c1@0123abcd'));
+    const priv = lines(render({ privileged: true }, { facts: { ...V1, rootfsMount: '/usr/lib/lxc/rootfs' } }));
+    assert.equal(priv.filter((x) => / (proc|sys)\//.test(x) && x.startsWith('lxc.mount.entry')).length, 0);
+    assert.ok(priv.includes('lxc.mount.entry = none dev tmpfs nosuid,noexec,mode=755,size=65536k 0 0'));
+  });
+
+  it('device rules go to cgroup2 keys on a v2 host (LXC loads a BPF program), to v1 where a devices hierarchy is', () => {
+    const v2 = { mode: 'v2' as const, v1: new Map(), v2: { mountpoint: '/sys/fs/cgroup', controllers: ['cpu', 'memory', 'pids'] } };
+    assert.deepEqual(controllerHomes(v2), { devices: 2, memory: 2, cpu: 2, pids: 2 });
+    const hybrid = { mode: 'hybrid' as const, v1: new Map([['devices', { mountpoint: '/sys/fs/cgroup/devices', controllers: ['devices'] }]]), v2: v2.v2 };
+    assert.equal(controllerHomes(hybrid).devices, 1);
+    const l = lines(render({}, { facts: { ...V2, controllers: controllerHomes(v2) } }));
+    assert.ok(l.includes('lxc.cgroup2.devices.deny = a'));
+    assert.ok(l.includes('lxc.cgroup2.devices.allow = c 1:3 rwm'));
   });
 });

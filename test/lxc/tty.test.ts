@@ -5,6 +5,7 @@
  * library's process.
  */
 import assert from 'node:assert/strict';
+import { monitorName, payloadName } from '../../src/lxc/cgroup.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -247,7 +248,7 @@ describe('lxc terminals (tty)', () => {
     for (const i of ids) {
       assert.equal(existsSync(join(TEST_ROOT, 'lxc', i)), false, `state of ${i}`);
       for (const m of CGROUP_MOUNTS) {
-        for (const n of [`lxc.payload.${i}`, `lxc.monitor.${i}`]) assert.equal(existsSync(join(m, n)), false, join(m, n));
+        for (const n of [payloadName(TEST_ROOT, i), monitorName(TEST_ROOT, i)]) assert.equal(existsSync(join(m, n)), false, join(m, n));
       }
     }
   });

@@ -27,6 +27,12 @@ describe('command line parsing', () => {
     assert.equal(c.init, true);
     assert.match(c.id, /^[0-9a-f]{12}$/);
   });
+  it('--cgroup2-devices asks for the device program (config.native), next to --lxc-conf', () => {
+    const { values, positionals } = parseVerbArgs(runVerb, ['--rootfs', '/r', '--cgroup2-devices', '--lxc-conf', 'lxc.a = b', 'true']);
+    assert.deepEqual(commandFromFlags(values, positionals).config, { lxc: ['lxc.a = b'], native: { cgroup2_devices: true } });
+    const plain = parseVerbArgs(runVerb, ['--rootfs', '/r', 'true']);
+    assert.equal(commandFromFlags(plain.values, plain.positionals).config, undefined);
+  });
   it('bad sizes and volumes are named', () => {
     const { values, positionals } = parseVerbArgs(runVerb, ['--rootfs', '/r', '-m', '12q', 'true']);
     assert.throws(() => commandFromFlags(values, positionals), /12q/);

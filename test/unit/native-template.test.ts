@@ -45,7 +45,8 @@ describe('container.json (the default template)', () => {
   });
   it('privileged: every capability, all devices, no restrictions', () => {
     const c = buildContainerJson(normalizeCommand({ ...base, privileged: true }), { cgroupNamespace: false });
-    assert.equal(c.capabilities_mask?.['SYS_ADMIN'], undefined);
+    assert.equal(c.capabilities_mask?.['SYS_ADMIN'], true);
+    assert.ok(Object.values(c.capabilities_mask ?? {}).every(Boolean));
     assert.equal(c.cgroups.device_access, true);
     assert.equal(c.context?.['restrictions'], undefined);
   });
@@ -92,6 +93,22 @@ describe('the plan', () => {
     assert.deepEqual(p.find((o) => o[0] === 'user'), ['user', '1000', '1000', '5']);
     assert.deepEqual(p.find((o) => o[0] === 'caps'), ['caps', '0x0', '0x0', '0x0']);
     assert.ok(names(p).includes('detach'));
+  });
+  it('ambient capabilities: permitted, inheritable and ambient for a non-root user, raised after caps', () => {
+    const p = buildPlan({
+      config: buildContainerJson(normalizeCommand({ ...base, capAmbient: ['NET_RAW'] }), { cgroupNamespace: false }),
+      user: { uid: 1000, gid: 1000, groups: [] },
+      hostCapabilities: ['CHOWN', 'NET_RAW'],
+      lastCap: 40,
+      exitFile: '/e',
+      cleanupCgroups: [],
+      detach: false,
+    });
+    assert.deepEqual(p.find((o) => o[0] === 'caps'), ['caps', '0x2000', '0x2000', '0x2000']);
+    const n = names(p);
+    assert.equal(n.indexOf('ambient'), n.indexOf('caps') + 1);
+    assert.deepEqual(p.find((o) => o[0] === 'ambient'), ['ambient', '0x2000']);
+    assert.throws(() => normalizeCommand({ ...base, capAmbient: ['SYS_ADMIN'] }), /SYS_ADMIN are not kept/);
   });
   it('read-only volumes are remounted read-only; read-only root after pivot', () => {
     const vol = mkdtempSync(join(tmpdir(), 'execdriver-unit-vol-'));

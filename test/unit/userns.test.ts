@@ -115,7 +115,7 @@ describe('user namespaces (pure)', () => {
     assert.match(text, /^lxc\.idmap = u 0 200000 65536$/m);
     assert.match(text, /^lxc\.idmap = g 0 200000 65536$/m);
     assert.match(text, /^lxc\.rootfs\.options = idmap=container,ro$/m);
-    assert.match(text, /^lxc\.mount\.entry = \S+ m none bind,rw,create=dir,idmap=container 0 0$/m);
+    assert.match(text, /^lxc\.mount\.entry = \S+ m none bind,rw,idmap=container 0 0$/m);
     const host = renderConfig(normalizeCommand({ id: 'u4', rootfs: dir, entrypoint: 'true', uidMappings: maps, gidMappings: maps, network: { mode: 'host' } }), {
       facts: { controllers: { devices: 1, memory: 1, cpu: 1, cpuset: 1, pids: 1 }, swapAccounting: true, lastCap: 40 },
       user: { uid: 0, gid: 0, groups: [] }, network: { mode: 'host' },
