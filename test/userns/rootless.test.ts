@@ -97,6 +97,13 @@ describe('rootless: the native driver run by a non-root user', () => {
     assert.deepEqual(leftovers(), { procs: '', mounts: [], state: [] });
   });
 
+  it('a terminal (-t) and --init work rootless', () => {
+    const r = cli(['run', '-t', '--init', '--rootfs', rootfs, '--', 'sh', '-c', 'tty; echo "pid $$"; exit 3']);
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stdout, /^\/dev\/pts\/\d+\r\npid (?!1\r)\d+\r\n$/);
+    assert.deepEqual(leftovers(), { procs: '', mounts: [], state: [] });
+  });
+
   it('what needs root is one line saying so', () => {
     for (const [args, re] of [
       [['--net', 'bridge'], /^execdriver: container \S+: rootless: bridge networking needs root/],
