@@ -60,6 +60,8 @@ export interface LxcRenderContext {
   consoleHelper?: string;
   /** the file of the container's seccomp profile in LXC's language (lxcSeccompProfile); absent: none */
   seccompProfile?: string;
+  /** a non-root caller: no cgroup keys (nothing is delegated), the rootfs not idmapped (its own uid is root) */
+  rootless?: boolean;
 }
 
 /** Where the console helper is in the container (/dev is LXC's autodev tmpfs: nothing lands in the rootfs). */
@@ -313,7 +315,7 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
   out.push(networkSection(cmd, ctx));
   const rootfs = ['# root filesystem', `lxc.rootfs.path = dir:${oneLine(cmd.rootfs, 'rootfs', id)}`];
   if (ctx.facts.rootfsMount) rootfs.push(`lxc.rootfs.mount = ${oneLine(ctx.facts.rootfsMount, 'rootfs mount', id)}`);
-  const rootfsOptions = [...(cmd.userns ? ['idmap=container'] : []), ...(cmd.readonlyRootfs ? ['ro'] : [])];
+  const rootfsOptions = [...(cmd.userns && !ctx.rootless ? ['idmap=container'] : []), ...(cmd.readonlyRootfs ? ['ro'] : [])];
   if (rootfsOptions.length) rootfs.push(`lxc.rootfs.options = ${rootfsOptions.join(',')}`);
   out.push(rootfs);
   if (cmd.userns) {
@@ -337,10 +339,14 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
     '# a fresh /dev (tmpfs) with the standard nodes',
     'lxc.autodev = 1',
   ]);
-  out.push([
-    cmd.privileged ? '# privileged: access to every device' : '# no implicit access to devices: Docker\'s allow-list',
-    ...(devices.length ? devices : ['# (this host has no devices cgroup: no device rules)']),
-  ]);
+  if (ctx.rootless) {
+    out.push(['# rootless: no cgroup of ours (nothing is delegated), so no device rules; a user namespace makes no device node']);
+  } else {
+    out.push([
+      cmd.privileged ? '# privileged: access to every device' : '# no implicit access to devices: Docker\'s allow-list',
+      ...(devices.length ? devices : ['# (this host has no devices cgroup: no device rules)']),
+    ]);
+  }
   out.push(mountSection(cmd, ctx));
   if (ctx.cgroupDirs) {
     out.push([

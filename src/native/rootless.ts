@@ -5,7 +5,7 @@
  * network set-up. Whatever needs root is refused up front, in one line.
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants as fsConstants, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { NormalizedCommand } from '../command.js';
@@ -164,4 +164,10 @@ export function checkTun(containerId: string, path = '/dev/net/tun'): void {
       containerId, path,
     });
   }
+}
+
+/** A rootless caller's state root: created 0700 on first use, and it must be the caller's own. */
+export function ownRoot(root: string): void {
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  checkOwnRoot(root, statSync(root));
 }

@@ -121,6 +121,12 @@ describe('user namespaces (pure)', () => {
       user: { uid: 0, gid: 0, groups: [] }, network: { mode: 'host' },
     });
     assert.match(host, /^lxc\.mount\.auto = proc:mixed$/m);
+    const rl = renderConfig(normalizeCommand({ id: 'u5', rootfs: dir, entrypoint: 'true', uidMappings: maps, gidMappings: maps, network: { mode: 'none' } }), {
+      facts: { controllers: { devices: 1, memory: 1, cpu: 1, cpuset: 1, pids: 1 }, swapAccounting: true, lastCap: 40 },
+      user: { uid: 0, gid: 0, groups: [] }, network: { mode: 'none' }, rootless: true,
+    });
+    assert.match(rl, /^lxc\.idmap = u 0 200000 65536$/m);
+    assert.doesNotMatch(rl, /idmap=container|lxc\.cgroup/, 'rootless: the own uid is root (no idmap), no cgroup keys');
     assert.match(host, /^lxc\.mount\.entry = \/sys sys none rbind,ro,create=dir 0 0$/m);
   });
 

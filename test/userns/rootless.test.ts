@@ -29,7 +29,7 @@ function ensureUser(): { uid: number; gid: number } {
   return { uid: Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' })) };
 }
 
-describe('rootless: the native driver run by a non-root user', () => {
+describe('rootless: both drivers run by a non-root user', () => {
   let me: { uid: number; gid: number };
   let rootfs: string;
   let xdg: string;
@@ -46,8 +46,8 @@ describe('rootless: the native driver run by a non-root user', () => {
     const procs = spawnSync('ps', ['-o', 'pid=,stat=', '-u', USER], { encoding: 'utf8' })
       .stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter(([pid, stat]) => pid && !stat?.startsWith('Z')).map(([pid]) => pid).join(' ');
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(rootfs));
-    const native = join(xdg, 'execdriver', 'native');
-    return { procs, mounts, state: existsSync(native) ? readdirSync(native) : [] };
+    const state = ['native', 'lxc'].flatMap((d) => (existsSync(join(xdg, 'execdriver', d)) ? readdirSync(join(xdg, 'execdriver', d)) : []));
+    return { procs, mounts, state };
   };
 
   before(() => {
@@ -65,8 +65,8 @@ describe('rootless: the native driver run by a non-root user', () => {
     rmSync(xdg, { recursive: true, force: true });
   });
 
-  it('a busybox container runs and exits with its code; root inside, pid 1, its hostname, no host files', () => {
-    const r = cli(['run', '--rootfs', rootfs, '--hostname', 'rlbox', '--', 'sh', '-c',
+  for (const driver of ['native', 'lxc']) it(`${driver}: a busybox container runs and exits with its code; root inside, pid 1, its hostname, no host files`, () => {
+    const r = cli(['--driver', driver, 'run', '--rootfs', rootfs, '--hostname', 'rlbox', '--', 'sh', '-c',
       'echo "$$ $(id -u) $(hostname)"; cat /proc/1/cmdline | tr "\\0" " "; echo; ls /work /home 2>&1 | head -1; stat -c %u /bin/busybox; exit 7']);
     assert.equal(r.status, 7, r.stderr);
     const [first, cmdline, work, owner] = r.stdout.split('\n');
@@ -77,22 +77,23 @@ describe('rootless: the native driver run by a non-root user', () => {
     assert.deepEqual(leftovers(), { procs: '', mounts: [], state: [] });
   });
 
-  it("on the host the container runs as the caller's uid; kill, pids, wait, delete work; nothing is left", async () => {
+  for (const driver of ['native', 'lxc']) it(`${driver}: on the host the container runs as the caller's uid; kill, pids, wait, delete work; nothing is left`, async () => {
     const id = uniqueId('userns-rl');
-    const r = cli(['run', '-d', '--id', id, '--rootfs', rootfs, '--', 'sh', '-c', 'sleep 300 & sleep 301; true']);
+    const d = ['--driver', driver];
+    const r = cli([...d, 'run', '-d', '--id', id, '--rootfs', rootfs, '--', 'sh', '-c', 'sleep 300 & sleep 301; true']);
     try {
     assert.equal(r.status, 0, r.stderr);
     const pids = (await until(() => {
-      const p = cli(['pids', id]).stdout.trim().split('\n').filter(Boolean).map(Number);
+      const p = cli([...d, 'pids', id]).stdout.trim().split('\n').filter(Boolean).map(Number);
       return p.length === 3 ? p : undefined;
     }, 10_000, 'three processes'))!;
     for (const pid of pids) assert.equal(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1], String(me.uid));
-    assert.equal(cli(['kill', id, 'KILL']).status, 0);
-    const w = cli(['wait', id]);
+    assert.equal(cli([...d, 'kill', id, 'KILL']).status, 0);
+    const w = cli([...d, 'wait', id]);
     assert.equal(w.stdout.trim(), '137 SIGKILL');
-    assert.equal(cli(['delete', id]).status, 0);
+    assert.equal(cli([...d, 'delete', id]).status, 0);
     } finally {
-      cli(['delete', '--force', id]);
+      cli([...d, 'delete', '--force', id]);
     }
     assert.deepEqual(leftovers(), { procs: '', mounts: [], state: [] });
   });
@@ -117,9 +118,16 @@ describe('rootless: the native driver run by a non-root user', () => {
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
-    const l = cli(['--driver', 'lxc', 'run', '--rootfs', rootfs, '--', 'true']);
-    assert.equal(l.status, 125);
-    assert.equal(l.stderr.trim(), 'execdriver: the lxc driver needs root (rootless containers: the native driver)');
+    for (const [args, re] of [
+      [['-m', '64m'], /rootless: cgroup limits \(memory\) cannot be enforced/],
+      [['-t'], /rootless: a terminal \(-t\) on the lxc driver needs root/],
+      [['--net', 'slirp4netns'], /slirp4netns is for the native driver only/],
+    ] as const) {
+      const l = cli(['--driver', 'lxc', 'run', '--rootfs', rootfs, ...args, '--', 'true']);
+      assert.equal(l.status, 125, `lxc ${args.join(' ')}: ${l.stderr}`);
+      assert.match(l.stderr, re);
+      assert.equal(l.stderr.trim().split('\n').length, 1, l.stderr);
+    }
     assert.deepEqual(leftovers(), { procs: '', mounts: [], state: [] });
   });
 
