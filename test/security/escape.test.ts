@@ -51,8 +51,9 @@ for (const driverName of ['native', 'lxc']) {
     });
     after(() => rootfs.cleanup());
 
-    it("the capability sets are Docker's: 14 for root, none of its own for a user, inheritable and ambient empty", async () => {
+    it("the capability sets are Docker's (14 for root, none of its own for a user, inheritable and ambient empty), with a seccomp filter", async () => {
       const status = (o: string) => Object.fromEntries(o.trim().split('\n').map((l) => l.split(/:\s+/) as [string, string]));
+      assert.match(await out(cmd(['grep', '^Seccomp:', '/proc/self/status'])), /^Seccomp:\s+2\n$/);
       const root = status(await out(cmd(['sh', '-c', 'grep ^Cap /proc/self/status'])));
       assert.deepEqual(root, { CapInh: '0'.repeat(16), CapPrm: DOCKER_CAPS, CapEff: DOCKER_CAPS, CapBnd: DOCKER_CAPS, CapAmb: '0'.repeat(16) });
       const user = status(await out(cmd(['sh', '-c', 'grep ^Cap /proc/self/status'], { user: 'nobody' })));
@@ -170,6 +171,6 @@ for (const driverName of ['native', 'lxc']) {
 
 /** What turns the syscall filter off, for the cases that show an attack works without our defaults. */
 function unconfined(): Partial<Command> {
-  return {};
+  return { seccomp: 'unconfined' };
 }
 
