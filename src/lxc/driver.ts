@@ -44,7 +44,7 @@ import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { checkMappable, hostIdOf } from '../userns.js';
-import { checkRootless, isRootless, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
+import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
 import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
@@ -360,7 +360,7 @@ export class LxcDriver implements ManagedDriver {
 
   /** Validate, write config.lxc, start; resolves once the container runs (or has already run). */
   async start(command: Command, opts: StartOptions = {}): Promise<Started> {
-    const cmd = normalizeCommand(this.rootless && !command.network ? { ...command, network: { mode: 'none' } } : command);
+    const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
     validateNetworkConfig(cmd.network, cmd.id);
     if (this.rootless) {
       checkRootless(cmd, { userns: command.userns, mappings: !!(command.uidMappings || command.gidMappings) });

@@ -33,7 +33,7 @@ import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, capabilitiesInMask, finalCapabilities, VETH_PEER } from './plan.js';
-import { checkOwnRoot, checkRootless, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
+import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
 import { seccompFilter } from './seccomp.js';
 import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
 
@@ -193,7 +193,7 @@ export class NativeDriver implements ManagedDriver {
   async start(command: Command, opts: StartOptions = {}): Promise<Started> {
     trace(String(command.id), 'begin');
     // rootless: no bridge unless asked for (and then refused), the caller's own maps
-    const cmd = normalizeCommand(this.rootless && !command.network ? { ...command, network: { mode: 'none' } } : command);
+    const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
     if (this.rootless) {
       checkRootless(cmd, { userns: command.userns, mappings: !!(command.uidMappings || command.gidMappings) });
       cmd.userns = rootlessMappings(undefined, undefined, cmd.id);

@@ -9,6 +9,7 @@ import { accessSync, constants as fsConstants, mkdirSync, readdirSync, readFileS
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { NormalizedCommand } from '../command.js';
+import type { Command } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, StartError } from '../errors.js';
 import { parseSubIds, type IdMapping, type UsernsConfig } from '../userns.js';
 
@@ -55,6 +56,15 @@ export function rootlessMappings(
     ]);
   }
   return { uidMappings: maps[0]!, gidMappings: maps[1]! };
+}
+
+/**
+ * The command as a rootless container gets it: no network asked → none (there is no bridge), and
+ * its user namespace is the caller's own (checkRootless refuses other maps from the original).
+ */
+export function rootlessCommand(command: Command): Command {
+  const { userns: _userns, uidMappings: _u, gidMappings: _g, ...rest } = command;
+  return { ...rest, network: command.network ?? { mode: 'none' } };
 }
 
 /** What a rootless container cannot have: one line each, before anything is created. */
