@@ -51,6 +51,7 @@
 #include "bpf.h"
 
 #include "security.h"
+#include "userns.h"
 
 #define CTL 3                                   /* the control socket */
 #define MAX_FIELDS 65536
@@ -962,6 +963,24 @@ static int op_exec(char **a)
 	return errno = ENOENT, fail(cmd, "exec %s: not found in %s", cmd, search);
 }
 
+/* `mount-source` / `move-mount` (userns.c): trees the monitor opened, passed over a socketpair. */
+static struct { int sock, child_sock; long count; int *fd; } src = { .sock = -1, .child_sock = -1 };
+
+/* move-mount INDEX TARGET MKTARGET: attach the tree of the mount-source op #INDEX onto TARGET */
+static int op_move_mount(char **a)
+{
+	const char *tgt = a[2], *mk = a[3];
+	struct res t;
+	int fd = src.fd[strtol(a[1], NULL, 10)];
+	if (!strcmp(mk, "dir") ? mkdir_p(tgt) < 0 : !strcmp(mk, "file") ? mkfile(tgt) < 0 : 0)
+		return fail(show(tgt), "create %s %s", *mk == 'd' ? "directory" : "file", show(tgt));
+	if (resolve(tgt, O_PATH, &t) < 0)
+		return fail(show(tgt), "open mount target %s", show(tgt));
+	int rc = userns_move_mount(fd, t.fd) < 0 ? fail(show(tgt), "move_mount the tree of op %s onto %s", a[1], show(tgt)) : 0;
+	close(t.fd);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ seccomp, keyring (security.c) */
 
 static int sec_fail(const struct sec_err *e)
@@ -1003,6 +1022,7 @@ static const struct op ops[] = {
 	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
 	{ "env", 1, op_env }, { "console", 2, op_console }, { "console-raw-output", 0, op_console_raw_output },
 	{ "session-keyring", 1, op_session_keyring }, { "seccomp-filter", 1, op_seccomp_filter },
+	{ "mount-source", 2, NULL }, { "move-mount", 3, op_move_mount }, { "net-helper", -1, NULL },
 	{ "exec", -2, op_exec },                                                                    /* -2: at least 2 arguments */
 };
 
@@ -1038,9 +1058,16 @@ static __attribute__((noreturn)) void child(int go_r, int go_w, int err_r, int e
 		_exit(1);
 	if (tty.sock >= 0)
 		close(tty.sock);                            /* the monitor's end */
+	if (src.sock >= 0)
+		close(src.sock);
 	if (RETRY(read(go_r, &c, 1)) != 1)                 /* EOF: abort, or the monitor died */
 		_exit(1);
 	close(go_r);
+	for (size_t i = 0; src.count && i < nplan; i++)     /* the monitor sent them before "go" */
+		if (!strcmp(plan[i].f[0], "mount-source") && (src.fd[i] = userns_recv_fd(src.child_sock)) < 0)
+			_exit(1);
+	if (src.child_sock >= 0)
+		close(src.child_sock);
 	if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)        /* from now on only the plan decides */
 		_exit(1);
 	/* Until exec (and for good in the minimal init of `init`) this process runs our binary: not
@@ -1115,6 +1142,14 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
 		snprintf(msg, sz, "attach socket path longer than %zu bytes", sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 	else if (!strcmp(a[0], "attach-socket"))
 		tty.path = a[1], tty.size = (size_t)v;
+	else if (!strcmp(a[0], "mount-source") && *a[2] && strcmp(a[2], "idmap"))
+		snprintf(msg, sz, "invalid mount-source mode %.32s (idmap or empty)", a[2]);
+	else if (!strcmp(a[0], "mount-source"))
+		src.count++;
+	else if (!strcmp(a[0], "net-helper") && a[1][0] != '/')
+		snprintf(msg, sz, "net-helper %.64s is not an absolute path", a[1]);
+	else if (!strcmp(a[0], "move-mount") && (num(a[1], 10, i, &v) < 0 || strcmp(plan[v].f[0], "mount-source")))
+		snprintf(msg, sz, "move-mount %.32s is not the index of an earlier mount-source op", a[1]);
 	if (*msg)
 		return;
 	long *once = !strcmp(a[0], "tty") ? &tty.index : !strcmp(a[0], "attach-socket") ? &tty.attach_index
@@ -1150,6 +1185,10 @@ static int read_plan(void)
 			_exit(1);
 		plan[nplan++] = f;
 	}
+	if (!(src.fd = malloc((nplan + 1) * sizeof *src.fd)))
+		_exit(1);
+	for (size_t i = 0; i <= nplan; i++)
+		src.fd[i] = -1;
 	for (size_t i = 0; i < nplan && !*msg; i++) {
 		check_op(i, execs, msg, sizeof msg);
 		execs += !strcmp(plan[i].f[0], "exec");
@@ -1614,12 +1653,50 @@ static void on_signals(void)
 			ct.reaped = 1;
 }
 
+/* At "go" (the maps are written by now): open every mount-source and pass it to the child. */
+static int send_sources(void)
+{
+	for (size_t i = 0; src.count && i < nplan; i++) {
+		char **a = plan[i].f;
+		const char *what;
+		if (strcmp(a[0], "mount-source"))
+			continue;
+		int fd = userns_open_source(a[1], !strcmp(a[2], "idmap"), ct.pid, &what);
+		if (fd < 0 || userns_send_fd(src.sock, fd) < 0) {
+			char msg[PATH_MAX + 64];
+			snprintf(msg, sizeof msg, "%s %s", fd < 0 ? what : "pass the tree of", a[1]);
+			ctl_error("mount-source", (long)i, errno, a[1], msg);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	if (src.sock >= 0)
+		close(src.sock);
+	src.sock = -1;
+	for (size_t i = 0; i < nplan; i++) {                 /* then the network helpers (slirp4netns) */
+		const char *what;
+		int exit_w;
+		if (strcmp(plan[i].f[0], "net-helper"))
+			continue;
+		if (userns_net_helper(plan[i].f + 1, ct.pid, 10000, &exit_w, &what) < 0) {
+			char msg[PATH_MAX + 64];
+			snprintf(msg, sizeof msg, "net-helper %s: %s", plan[i].f[1], what);
+			ctl_error("net-helper", (long)i, errno, plan[i].f[1], msg);
+			return -1;
+		}
+		/* exit_w stays open until the monitor exits: then the helper sees EOF and exits */
+	}
+	return 0;
+}
+
 static void on_control(void)
 {
 	struct frame f;
 	if (ct.phase == WAIT_GO) {
 		int r = read_frame(CTL, &f);
-		if (r == 1 && !strcmp(f.f[0], "go") && RETRY(write(ct.go_w, "g", 1)) == 1) {
+		if (r == 1 && !strcmp(f.f[0], "go") && send_sources() == 0 && RETRY(write(ct.go_w, "g", 1)) == 1) {
 			ct.phase = RUNNING;
 		} else {                                /* abort, EOF before go, or garbage */
 			ct.ctl_open = r == 1;
@@ -1690,6 +1767,11 @@ static int monitor(void)
 		tty_close();
 		return ctl_error("device-filter", (long)i, e, plan[i].f[1], msg), 1;
 	}
+	int sv[2];
+	if (src.count && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return tty_close(), ctl_error("clone", clone_index, errno, "", "create the mount-source socketpair"), 1;
+	if (src.count)
+		src.sock = sv[0], src.child_sock = sv[1];
 	ct.pid = (pid_t)syscall(SYS_clone, clone_flags | SIGCHLD, 0, 0, 0, 0);
 	if (ct.pid < 0) {
 		tty_close();
@@ -1700,6 +1782,8 @@ static int monitor(void)
 	close(go[0]), close(errp[1]);
 	if (tty.child_sock >= 0)
 		close(tty.child_sock);
+	if (src.child_sock >= 0)
+		close(src.child_sock);
 	ct.go_w = go[1], ct.err_r = errp[0];
 	for (int i = 0; i < 2; i++)
 		if (logr.w[i] >= 0)

@@ -379,6 +379,45 @@ const scenarios = {
     assert(r.out.replace(/ +/g, ' ') === '0\ninuserns\n 0 100000 65536\n0\n', 'user namespace', r);
     expectExit(r, 0);
   },
+  async usernsIdmap() {
+    // the monitor opens the rootfs idmapped (and /tmp plain) at go; the child attaches both
+    const maps = (pid) => {
+      fs.writeFileSync(`/proc/${pid}/uid_map`, '0 100000 65536');
+      fs.writeFileSync(`/proc/${pid}/gid_map`, '0 100000 65536');
+    };
+    const ops = (src) => [
+      ['clone', ALL_NS | CLONE.USER], ['mount-source', RFS, 'idmap'], ['mount-source', src, ''], ['root', RFS], ['user', 0, 0, ''],
+      ['mount', '', '/', '', MS.REC | MS.PRIVATE, '', ''],
+      ['move-mount', 1, RFS, ''],
+      ['move-mount', 2, 'mnt/plain', 'dir'],
+      ['mount', 'proc', 'proc', 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, '', 'dir'],
+      ['pivot'], ['env', 'PATH=/bin'],
+      ['exec', '/bin', 'sh', '-c', 'stat -c %u /bin/busybox; stat -c %u /mnt/plain; touch /mnt/idmapped-made && stat -c %u /mnt/idmapped-made'],
+    ];
+    const r = await runPlan(ops('/tmp'), { beforeGo: maps });
+    assert(r.out === '0\n65534\n0\n', 'rootfs idmapped (root-owned inside), /tmp plain (host root is nobody)', r);
+    assert(fs.statSync(`${RFS}/mnt/idmapped-made`).uid === 0, 'a file made through the idmapped rootfs is owned by 0 on disk', r);
+    fs.rmSync(`${RFS}/mnt`, { recursive: true });
+    expectExit(r, 0);
+    const missing = await runPlan(ops('/nonexistent-source'), { beforeGo: maps });
+    expectError(missing, 'mount-source#2', 2);
+    const bad = await runPlan([['clone', ALL_NS | CLONE.USER], ['move-mount', 0, 'x', ''], ['exec', '/bin', 'true']]);
+    expectError(bad, 'plan#1', 22);
+  },
+  async netHelper() {
+    // the helper gets fd 3 (EOF when the monitor exits), fd 4 (ready), fds 5-6 the child's namespaces
+    const mark = `/tmp/execdriver-nethelper-${process.pid}`;
+    const helper = ['net-helper', '/bin/sh', '-c', `readlink /proc/self/fd/5 /proc/self/fd/6 > ${mark}; printf r >&4; exec cat <&3 >/dev/null`];
+    const r = await runPlan(plan({ monitorOps: [helper], cmd: sh('readlink /proc/self/ns/net; readlink /proc/self/ns/user') }));
+    expectExit(r, 0);
+    const seen = fs.readFileSync(mark, 'utf8');
+    fs.rmSync(mark);
+    assert(seen === r.out, `the helper got the child's net and user namespaces: ${seen}`, r);
+    const dead = await runPlan(plan({ monitorOps: [['net-helper', '/bin/false']], cmd: ['true'] }));
+    expectError(dead, 'net-helper#1', 10 /* ECHILD */);
+    const bad = await runPlan(plan({ monitorOps: [['net-helper', 'relative']], cmd: ['true'] }));
+    expectError(bad, 'plan#1', 22);
+  },
   async searchPath() {
     // an unreadable dir in SEARCHPATH is skipped, EACCES beats ENOENT, and the first hit wins
     const r = await runPlan(plan({ cmd: ['echo', 'hi'] }).map((op) => (op[0] === 'exec' ? ['exec', '/nope:/bin', 'echo', 'hi'] : op)));

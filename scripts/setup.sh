@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static lxc iproute2 util-linux procps python3 gcc make libc6-dev libseccomp-dev)
+packages=(busybox-static lxc iproute2 util-linux procps python3 gcc make libc6-dev libseccomp-dev uidmap slirp4netns)
 [[ "${1:-}" == "--bench" ]] && packages+=(runc crun hyperfine)
 
 missing=()
@@ -20,6 +20,17 @@ if ((${#missing[@]})); then
   echo "execdriver setup: installing ${missing[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --userns=remap: user `execdriver` with 65536 subordinate uids and gids on a free range
+if [[ $(id -u) == 0 ]]; then
+  id -u execdriver >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin execdriver
+  touch /etc/subuid /etc/subgid
+  if ! grep -q '^execdriver:' /etc/subuid 2>/dev/null || ! grep -q '^execdriver:' /etc/subgid 2>/dev/null; then
+    start=$(awk -F: 'NF==3 && $2+$3>m {m=$2+$3} END {print (m>100000 ? m : 100000)}' /etc/subuid /etc/subgid)
+    range="$start-$((start + 65535))"
+    usermod --add-subuids "$range" --add-subgids "$range" execdriver
+  fi
 fi
 
 if [[ ! -x node_modules/.bin/tsc || package-lock.json -nt node_modules/.package-lock.json ]]; then

@@ -4,6 +4,7 @@ import { capabilityMask, normalizeCapability } from './capabilities.js';
 import { validateResources } from './cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from './driver.js';
 import { InvalidConfigError } from './errors.js';
+import { resolveUserns, type UsernsConfig } from './userns.js';
 import { DEFAULT_PROFILE } from './security/seccomp/default-profile.js';
 import { validateSeccompProfile, type SeccompProfile } from './security/seccomp/profile.js';
 
@@ -27,6 +28,8 @@ export interface NormalizedCommand {
   capDrop: string[];
   capAmbient: string[];
   init: boolean;
+  /** the user namespace; undefined: the host's */
+  userns?: UsernsConfig;
   /** the profile to apply (resolved against the final capabilities by the backend), or none */
   seccomp: SeccompProfile | 'unconfined';
   noNewPrivileges: boolean;
@@ -60,8 +63,8 @@ function containerPath(p: unknown, what: string, id: string): string {
 function validateNetwork(n: NetworkConfig | undefined, id: string): NetworkConfig {
   const net: NetworkConfig = { ...(n ?? { mode: 'bridge' }) };
   const mode = net.mode as string;
-  if (!['none', 'host', 'bridge'].includes(mode) && !/^container:.+$/.test(mode)) {
-    throw new InvalidConfigError(`unknown network mode "${mode}" (none, host, bridge, container:<id>)`, { containerId: id });
+  if (!['none', 'host', 'bridge', 'slirp4netns'].includes(mode) && !/^container:.+$/.test(mode)) {
+    throw new InvalidConfigError(`unknown network mode "${mode}" (none, host, bridge, slirp4netns, container:<id>)`, { containerId: id });
   }
   if (mode.startsWith('container:')) validateId(mode.slice('container:'.length));
   if (net.mtu !== undefined && (!Number.isInteger(net.mtu) || net.mtu < 68 || net.mtu > 65535)) {
@@ -134,6 +137,7 @@ export function normalizeCommand(c: Command): NormalizedCommand {
       destination,
       writable: m.writable ?? true,
       private: m.private ?? true,
+      ...(m.idmap ? { idmap: true } : {}),
       kind: s.isDirectory() ? ('dir' as const) : ('file' as const),
     };
   });
@@ -168,6 +172,13 @@ export function normalizeCommand(c: Command): NormalizedCommand {
     throw e;
   }
 
+  const userns = resolveUserns(c.userns, c.uidMappings, c.gidMappings, id);
+  if (!userns && mounts.some((m) => m.idmap)) {
+    throw new InvalidConfigError('an idmapped volume needs a user namespace (--userns=remap)', { containerId: id });
+  }
+  if (userns && validateNetwork(c.network, id).mode.startsWith('container:')) {
+    throw new InvalidConfigError('network mode container:<id> cannot be joined from a user namespace of its own', { containerId: id });
+  }
   const seccomp = normalizeSeccomp(c, id);
   if (c.noNewPrivileges !== undefined && typeof c.noNewPrivileges !== 'boolean') {
     throw new InvalidConfigError(`noNewPrivileges must be true or false, not ${JSON.stringify(c.noNewPrivileges)}`, { containerId: id });
@@ -196,6 +207,7 @@ export function normalizeCommand(c: Command): NormalizedCommand {
     capDrop,
     capAmbient,
     init: !!c.init,
+    ...(userns ? { userns } : {}),
     seccomp,
     noNewPrivileges: !!c.noNewPrivileges,
     config: c.config ?? {},

@@ -7,7 +7,7 @@ import { DriverExistsError, DriverNotFoundError } from './errors.js';
 export interface NetworkConfig {
   /** `none`: own namespace, loopback only; `host`: the host's; `bridge`: a veth on a bridge;
    *  `container:<id>`: join another container's network namespace. */
-  mode: 'none' | 'host' | 'bridge' | `container:${string}`;
+  mode: 'none' | 'host' | 'bridge' | 'slirp4netns' | `container:${string}`;
   /** bridge name (bridge mode), default `execdriver0` */
   bridge?: string;
   /** subnet of the bridge when it has to be created, e.g. `10.88.0.0/16` */
@@ -36,6 +36,9 @@ export interface Resources {
   pidsLimit?: number;
 }
 
+import type { IdMapping, UsernsOption } from './userns.js';
+export type { IdMapping, UsernsOption } from './userns.js';
+
 export interface MountSpec {
   /** absolute host path */
   source: string;
@@ -43,6 +46,8 @@ export interface MountSpec {
   destination: string;
   writable?: boolean;
   private?: boolean;
+  /** with a user namespace: an idmapped mount (host ids seen through the container's maps) */
+  idmap?: boolean;
 }
 
 /** What a caller asks for (Docker 0.11's execdriver.Command). */
@@ -70,6 +75,14 @@ export interface Command {
   capAmbient?: string[];
   /** run a minimal init as pid 1 in front of the command (reaps zombies, forwards signals) */
   init?: boolean;
+  /**
+   * a user namespace: `remap` (container root is an unprivileged host uid from the subordinate
+   * ranges of user `execdriver`, or of `{ mode: 'remap', user }`), or `host` (the default)
+   */
+  userns?: UsernsOption;
+  /** OCI-style maps (instead of `userns`): a user namespace with exactly these */
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
   /**
    * The seccomp filter: absent → the default profile (Docker's policy); `'unconfined'` → none; or
    * a profile in Docker's format or an OCI `linux.seccomp` object. `privileged` → none.

@@ -1,4 +1,5 @@
 import { DEFAULT_ROOT } from '../driver.js';
+import { isRootless, rootlessRoot } from '../native/rootless.js';
 import { ExecDriverError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { parseVerbArgs, splitAtCommand, type Verb } from './args.js';
@@ -22,7 +23,8 @@ function mainHelp(): string {
 Usage: execdriver [--root DIR] [--driver NAME] VERB [OPTIONS] [ARGS]
 
 Global options:
-  --root DIR       state directory (default ${DEFAULT_ROOT}; env EXECDRIVER_ROOT)
+  --root DIR       state directory (default ${DEFAULT_ROOT}, not root: $XDG_RUNTIME_DIR/execdriver
+                   or /tmp/execdriver-UID; env EXECDRIVER_ROOT)
   --driver NAME    native (default) or lxc
   --version        print the version
 
@@ -36,7 +38,7 @@ Run 'execdriver VERB --help' for a verb's options.
 export async function main(argv: string[]): Promise<number> {
   const globalOptions = { root: { type: 'string' as const }, driver: { type: 'string' as const } };
   const [globals, rest] = splitAtCommand(argv, globalOptions);
-  let root = process.env['EXECDRIVER_ROOT'] || DEFAULT_ROOT;
+  let root = process.env['EXECDRIVER_ROOT'] || (isRootless() ? rootlessRoot() : DEFAULT_ROOT);
   let driver: string | undefined;
   for (let i = 0; i < globals.length; i++) {
     const a = globals[i]!;

@@ -4,23 +4,27 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseSize } from '../cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js';
 import { InvalidConfigError } from '../errors.js';
+import { parseUsernsFlag } from '../userns.js';
+import { isRootless } from '../native/rootless.js';
 import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp/profile.js';
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';
 import { rawMode, watchResize, windowSize } from './terminal.js';
 
-/** `-v SRC:DST[:ro|rw]` */
+/** `-v SRC:DST[:OPTS]`, OPTS a comma-separated list of `ro`, `rw`, `idmap` */
 export function parseVolume(spec: string): MountSpec {
   const parts = spec.split(':');
-  let mode: string | undefined;
-  if (parts.length === 3) mode = parts.pop();
+  let opts: string[] = [];
+  if (parts.length === 3) opts = parts.pop()!.split(',');
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
     throw new InvalidConfigError(`invalid volume "${spec}" (expected SRC:DST or SRC:DST:ro)`);
   }
-  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new InvalidConfigError(`invalid volume mode "${mode}" in "${spec}" (ro or rw)`);
+  for (const o of opts) {
+    if (o !== 'ro' && o !== 'rw' && o !== 'idmap') throw new InvalidConfigError(`invalid volume mode "${o}" in "${spec}" (ro, rw, idmap)`);
+  }
   if (!isAbsolute(parts[0])) throw new InvalidConfigError(`volume source "${parts[0]}" must be an absolute host path`);
   if (!isAbsolute(parts[1])) throw new InvalidConfigError(`volume destination "${parts[1]}" must be an absolute path`);
-  return { source: parts[0], destination: parts[1], writable: mode !== 'ro' };
+  return { source: parts[0], destination: parts[1], writable: !opts.includes('ro'), ...(opts.includes('idmap') ? { idmap: true } : {}) };
 }
 
 /** `--security-opt` values: `seccomp=unconfined|FILE`, `no-new-privileges[=true|false]` (also Docker's `:` form). */
@@ -91,7 +95,7 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   set('cpusetMems', str(values['cpuset-mems']));
   set('pidsLimit', int(values['pids-limit'], '--pids-limit'));
 
-  const net = str(values['net']) ?? 'bridge';
+  const net = str(values['net']) ?? (isRootless() ? 'none' : 'bridge'); // a rootless caller has no bridge
   const network: NetworkConfig = { mode: net as NetworkConfig['mode'] };
   const bridge = str(values['bridge']);
   if (bridge !== undefined) network.bridge = bridge;
@@ -116,6 +120,7 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
     readonlyRootfs: !!values['read-only'],
     tty: !!values['tty'],
     init: !!values['init'],
+    ...(str(values['userns']) !== undefined ? { userns: parseUsernsFlag(str(values['userns'])!) } : {}),
     network,
     resources,
   };
@@ -163,8 +168,13 @@ Options:
       --cpuset-cpus LIST       cpus the container may use (0-1,3)
       --cpuset-mems LIST       memory nodes the container may use
       --pids-limit N           the most processes the container may have
-  -v, --volume SRC:DST[:ro]    bind a host path into the container (repeatable)
-      --net MODE               bridge (default), none, host, container:ID
+  -v, --volume SRC:DST[:OPTS]  bind a host path into the container (repeatable); OPTS: ro, rw,
+                               idmap (with --userns: seen through the container's id maps)
+      --userns MODE            remap: a user namespace, container root is an unprivileged host
+                               uid (the subordinate ranges of user execdriver, or remap:USER);
+                               host (the default)
+      --net MODE               bridge (default; not root: none), none, host, slirp4netns
+                               (user-mode networking, native driver), container:ID
       --bridge NAME            bridge for --net bridge (default execdriver0)
       --subnet CIDR            subnet of the bridge, when it is created
       --ip ADDR                the container's address on the bridge
@@ -213,6 +223,7 @@ not executable, 127 when it is not found.`,
     'lxc-conf': { type: 'string', multiple: true },
     'cgroup2-devices': { type: 'boolean' },
     init: { type: 'boolean' },
+    userns: { type: 'string' },
     tty: { type: 'boolean', short: 't' },
     interactive: { type: 'boolean', short: 'i' },
     detach: { type: 'boolean', short: 'd' },

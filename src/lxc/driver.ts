@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -43,6 +43,8 @@ import { INIT_BINARY, MonitorChannel, stdioFor } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
+import { checkMappable, hostIdOf } from '../userns.js';
+import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
 import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
@@ -173,9 +175,21 @@ function lxcVersion(lxcStart: string): string {
   return v;
 }
 
-/** The environment of the lxc-* tools: C messages (the log is parsed), a PATH for the hook. */
-function toolEnv(): NodeJS.ProcessEnv {
-  return { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+/**
+ * The environment of the lxc-* tools: C messages (the log is parsed), a PATH for the hook. For a
+ * container with a user namespace, a PATH without newuidmap/newgidmap (/usr/bin): LXC, root, then
+ * writes the maps itself, as our native driver does, instead of running the two setuid tools
+ * (measured: ~20 ms a start) that also want the ranges delegated to root in /etc/subuid.
+ */
+function toolEnv(userns = false): NodeJS.ProcessEnv {
+  if (isRootless()) {
+    // rootless: LXC needs newuidmap/newgidmap, and HOME or XDG_RUNTIME_DIR for its own run files
+    const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+    for (const k of ['HOME', 'XDG_RUNTIME_DIR']) if (process.env[k]) env[k] = process.env[k];
+    if (!env['HOME'] && !env['XDG_RUNTIME_DIR']) env['XDG_RUNTIME_DIR'] = rootlessRoot();
+    return env;
+  }
+  return { PATH: userns ? '/usr/local/sbin:/usr/sbin:/sbin' : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 }
 
 let factsCache: LxcHostFacts | undefined;
@@ -317,12 +331,15 @@ function startError(id: string, run: LxcRun, tool: string, exit: { code: number 
 /** Docker 0.11's lxc driver, on LXC 5. */
 export class LxcDriver implements ManagedDriver {
   readonly root: string;
+  /** a non-root caller: its own uid as root, no cgroups (LXC skips what it cannot create) */
+  readonly rootless: boolean;
   /** `-P` of every lxc-* call: LXC's files stay under our root, never in /var/lib/lxc */
   readonly lxcPath: string;
   private readonly tools: Tools;
 
   constructor(options: LxcDriverOptions = {}) {
-    this.root = options.root ?? DEFAULT_ROOT;
+    this.rootless = isRootless();
+    this.root = options.root ?? (this.rootless ? rootlessRoot() : DEFAULT_ROOT);
     this.lxcPath = join(this.root, DRIVER_NAME);
     this.tools = findTools(options.toolsDir);
   }
@@ -343,14 +360,25 @@ export class LxcDriver implements ManagedDriver {
 
   /** Validate, write config.lxc, start; resolves once the container runs (or has already run). */
   async start(command: Command, opts: StartOptions = {}): Promise<Started> {
-    const cmd = normalizeCommand(command);
+    const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
     validateNetworkConfig(cmd.network, cmd.id);
+    if (this.rootless) {
+      checkRootless(cmd, { userns: command.userns, mappings: !!(command.uidMappings || command.gidMappings) });
+      if (cmd.tty) {
+        // lxc-start's relayed output needs its terminal's output processing locked off (TIOCSLCKTRMIOS)
+        throw new InvalidConfigError('rootless: a terminal (-t) on the lxc driver needs root (CAP_SYS_ADMIN to lock its output mode); the native driver has one', { containerId: cmd.id });
+      }
+      cmd.userns = rootlessMappings(undefined, undefined, cmd.id);
+      ownRoot(this.root);
+    }
     const facts = hostFacts();
     // Everything the template would refuse is refused before anything exists.
     rawLines(cmd);
     cgroupLines(cmd, facts);
+    if (cmd.network.mode === 'slirp4netns') throw new InvalidConfigError('--net slirp4netns is for the native driver only', { containerId: cmd.id });
     const seccomp = lxcSeccompProfile(cmd, facts.lastCap);
     const user = resolveUser(cmd.rootfs, cmd.user);
+    if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     this.checkExecutable(cmd);
     const netnsPath = this.joinedNetns(cmd);
@@ -380,6 +408,13 @@ export class LxcDriver implements ManagedDriver {
     let oomFd: number | undefined;
     let outFd: number | undefined;
     try {
+      if (cmd.userns && !this.rootless) {
+        // LXC binds the /etc files from here as the container's root (a mapped host uid): let its
+        // group search the directory, nobody else
+        const gid = hostIdOf(cmd.userns.gidMappings, 0);
+        if (gid !== undefined) chownSync(state.dir, 0, gid);
+        chmodSync(state.dir, 0o710);
+      }
       net = await setupNetwork({
         stateRoot: this.root,
         owner,
@@ -409,7 +444,7 @@ export class LxcDriver implements ManagedDriver {
         facts,
         user,
         network: net,
-        cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) },
+        ...(this.rootless ? { rootless: true } : { cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) } }),
         mountTargets,
         ...(netnsPath ? { netnsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
@@ -447,7 +482,7 @@ export class LxcDriver implements ManagedDriver {
       if (consoleSize || opts.detach) {
         // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts); detached
         // without one, under the monitor that copies its output pipes to the log
-        const env = Object.entries(toolEnv()).map(([k, v]) => `${k}=${v}`);
+        const env = Object.entries(toolEnv(!!cmd.userns)).map(([k, v]) => `${k}=${v}`);
         const plan = lxcTerminalPlan({
           argv: [bin, ...args],
           env,
@@ -464,7 +499,7 @@ export class LxcDriver implements ManagedDriver {
         // In the foreground the tool dies with us (our static helper sets PR_SET_PDEATHSIG, then
         // execs it), and the container with it: a dead Node process never leaves a container behind.
         const [file, argv] = opts.detach ? [bin, args] : [INIT_BINARY, ['die-with-parent', bin, ...args]];
-        child = spawn(file, argv, { stdio, detached: true, env: toolEnv() });
+        child = spawn(file, argv, { stdio, detached: true, env: toolEnv(!!cmd.userns) });
         const spawned = child;
         exited = new Promise((resolve) => {
           spawned.once('exit', (code, signal) => resolve({ code, signal }));
@@ -769,7 +804,7 @@ export class LxcDriver implements ManagedDriver {
 
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
-    signalContainer(id, signal, rec.pid, options.all ? await payloadPids(this.root, id) : undefined);
+    signalContainer(id, signal, rec.pid, options.all ? await this.pidsOf(id, rec.pid) : undefined);
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
@@ -795,7 +830,12 @@ export class LxcDriver implements ManagedDriver {
       if (!state.exists()) throw new NotFoundError(id, state.dir);
       return [];
     }
-    return payloadPids(this.root, id);
+    return this.pidsOf(id, rec.pid);
+  }
+
+  /** The container's processes: its cgroup's, or rootless (no cgroup) its pid namespace's. */
+  private async pidsOf(id: string, init: number): Promise<number[]> {
+    return this.rootless ? (init > 0 ? pidsInNamespaceOf(init) : []) : payloadPids(this.root, id);
   }
 
   async terminate(id: string): Promise<void> {

@@ -71,6 +71,7 @@ function errnoOf(message: string): number | undefined {
 
 export function parseLxcLog(text: string): LxcRun {
   const run: LxcRun = { errors: [] };
+  let foreignChild = false;
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     let m = /ended on error \((\d+)\)/.exec(line);
@@ -86,6 +87,17 @@ export function parseLxcLog(text: string): LxcRun {
       continue;
     }
     if (/Container init process \d+ exited/.test(line)) {
+      run.initExited = true;
+      continue;
+    }
+    // LXC's signal handler, given a SIGCHLD of another child of lxc-start (a helper LXC forks in a
+    // user namespace) once the init already died (checked with waitid WNOWAIT), ends its main
+    // loop without the line above; the clean-up after the loop then says the init is gone
+    if (/ instead of container init \d+/.test(line)) {
+      foreignChild = true;
+      continue;
+    }
+    if (foreignChild && /Deleted network devices/.test(line)) {
       run.initExited = true;
       continue;
     }

@@ -60,6 +60,8 @@ export interface LxcRenderContext {
   consoleHelper?: string;
   /** the file of the container's seccomp profile in LXC's language (lxcSeccompProfile); absent: none */
   seccompProfile?: string;
+  /** a non-root caller: no cgroup keys (nothing is delegated), the rootfs not idmapped (its own uid is root) */
+  rootless?: boolean;
 }
 
 /** Where the console helper is in the container (/dev is LXC's autodev tmpfs: nothing lands in the rootfs). */
@@ -213,7 +215,13 @@ export function capabilityLines(cmd: NormalizedCommand, lastCap: number): string
 function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
   const lines = ['# NOTICE: these mounts are made inside the container\'s mount namespace'];
   // proc and sysfs: LXC 5's own keys also apply the restrictions (read-only /proc/sys and /sys).
-  lines.push(cmd.privileged ? 'lxc.mount.auto = proc:rw sys:rw' : 'lxc.mount.auto = proc:mixed sys:ro');
+  if (cmd.userns && cmd.network.mode === 'host') {
+    // sysfs can only be mounted by the owner of a net namespace: the host's, bound
+    lines.push(cmd.privileged ? 'lxc.mount.auto = proc:rw' : 'lxc.mount.auto = proc:mixed');
+    lines.push(`lxc.mount.entry = /sys sys none rbind,${cmd.privileged ? 'rw' : 'ro'},create=dir 0 0`);
+  } else {
+    lines.push(cmd.privileged ? 'lxc.mount.auto = proc:rw sys:rw' : 'lxc.mount.auto = proc:mixed sys:ro');
+  }
   // LXC's autodev tmpfs is neither nosuid nor noexec, and LXC cannot remount it: a tmpfs of ours
   // on top of it, before anything else is mounted under /dev (LXC fills in the nodes and devpts after the entries)
   lines.push('# /dev: nosuid,noexec (over LXC\'s autodev tmpfs; LXC puts its nodes in this one)');
@@ -245,7 +253,7 @@ function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
   cmd.mounts.forEach((m, i) => {
     const src = escapeMountPath(oneLine(m.source, 'volume source', cmd.id));
     const dst = escapeMountPath(target(oneLine(ctx.mountTargets?.[i] ?? m.destination, 'volume destination', cmd.id)));
-    const opts = ['bind', m.writable ? 'rw' : 'ro'];
+    const opts = ['bind', m.writable ? 'rw' : 'ro', ...(m.idmap ? ['idmap=container'] : [])];
     lines.push(`lxc.mount.entry = ${src} ${dst} none ${opts.join(',')} 0 0`);
   });
   return lines;
@@ -307,8 +315,16 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
   out.push(networkSection(cmd, ctx));
   const rootfs = ['# root filesystem', `lxc.rootfs.path = dir:${oneLine(cmd.rootfs, 'rootfs', id)}`];
   if (ctx.facts.rootfsMount) rootfs.push(`lxc.rootfs.mount = ${oneLine(ctx.facts.rootfsMount, 'rootfs mount', id)}`);
-  if (cmd.readonlyRootfs) rootfs.push('lxc.rootfs.options = ro');
+  const rootfsOptions = [...(cmd.userns && !ctx.rootless ? ['idmap=container'] : []), ...(cmd.readonlyRootfs ? ['ro'] : [])];
+  if (rootfsOptions.length) rootfs.push(`lxc.rootfs.options = ${rootfsOptions.join(',')}`);
   out.push(rootfs);
+  if (cmd.userns) {
+    out.push([
+      '# a user namespace: container ids on these host ranges; the rootfs is idmapped to it',
+      ...cmd.userns.uidMappings.map((m) => `lxc.idmap = u ${m.containerID} ${m.hostID} ${m.size}`),
+      ...cmd.userns.gidMappings.map((m) => `lxc.idmap = g ${m.containerID} ${m.hostID} ${m.size}`),
+    ]);
+  }
   out.push([
     '# a dedicated devpts instance, with a bounded number of pseudo terminals',
     `lxc.pty.max = ${PTY_MAX}`,
@@ -323,10 +339,14 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
     '# a fresh /dev (tmpfs) with the standard nodes',
     'lxc.autodev = 1',
   ]);
-  out.push([
-    cmd.privileged ? '# privileged: access to every device' : '# no implicit access to devices: Docker\'s allow-list',
-    ...(devices.length ? devices : ['# (this host has no devices cgroup: no device rules)']),
-  ]);
+  if (ctx.rootless) {
+    out.push(['# rootless: no cgroup of ours (nothing is delegated), so no device rules; a user namespace makes no device node']);
+  } else {
+    out.push([
+      cmd.privileged ? '# privileged: access to every device' : '# no implicit access to devices: Docker\'s allow-list',
+      ...(devices.length ? devices : ['# (this host has no devices cgroup: no device rules)']),
+    ]);
+  }
   out.push(mountSection(cmd, ctx));
   if (ctx.cgroupDirs) {
     out.push([
@@ -374,5 +394,5 @@ export function shellQuote(s: string): string {
  * `$0`/`$1` here and are ignored. The copy never fails the stop.
  */
 export function stopHookCommand(oomCounterFile: string, outFile: string): string {
-  return `/bin/sh -c ${shellQuote('cat "$0" > "$1" 2>/dev/null; exit 0')} ${shellQuote(oomCounterFile)} ${shellQuote(outFile)}`;
+  return `/bin/sh -c ${shellQuote('/bin/cat "$0" > "$1" 2>/dev/null; exit 0')} ${shellQuote(oomCounterFile)} ${shellQuote(outFile)}`;
 }

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { capabilityMask } from '../capabilities.js';
@@ -28,10 +28,12 @@ import {
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, StateDir } from '../state/index.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { resolveUser } from '../users.js';
+import { checkMappable, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, capabilitiesInMask, finalCapabilities, VETH_PEER } from './plan.js';
+import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
 import { seccompFilter } from './seccomp.js';
 import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
 
@@ -104,6 +106,36 @@ export function usesDeviceFilter(cmd: NormalizedCommand, layout: CgroupLayout): 
 }
 
 
+export const SLIRP4NETNS = '/usr/bin/slirp4netns';
+
+/**
+ * `--net slirp4netns`: user-mode networking in the container's own net namespace, the helper
+ * started by the monitor (fds 3-6 as native/PROTOCOL.md's net-helper gives them): tap0 with
+ * 10.0.2.100/24, the gateway 10.0.2.2, DNS at 10.0.2.3; never the host's loopback.
+ */
+function slirpArgv(cmd: NormalizedCommand): string[] {
+  return [
+    SLIRP4NETNS, '--configure', `--mtu=${cmd.network.mtu ?? 65520}`, '--disable-host-loopback', '--exit-fd=3', '--ready-fd=4',
+    '--netns-type=path', ...(cmd.userns ? ['--userns-path=/proc/self/fd/6'] : []), '/proc/self/fd/5', 'tap0',
+  ];
+}
+
+/** The container's uid_map and gid_map (each in one write, as the kernel wants); setgroups stays allowed. */
+function writeIdMaps(id: string, pid: number, uids: IdMapping[], gids: IdMapping[]): void {
+  for (const [file, maps] of [['uid_map', uids], ['gid_map', gids]] as const) {
+    const path = `/proc/${pid}/${file}`;
+    try {
+      writeFileSync(path, mapText(maps));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const errno = err.errno !== undefined ? Math.abs(err.errno) : undefined;
+      throw new StartError('ERR_START_FAILED', `write the user namespace's ${file} (${path})${errno ? `: ${describeErrno(errno)}` : ''}`, {
+        containerId: id, step: 'userns', path, ...(errno ? { errno } : {}), cause: e,
+      });
+    }
+  }
+}
+
 /** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its start and exit. */
 const traces = new Map<string, { last: bigint; parts: string[] }>();
 function trace(id: string, phase: string, end = false): void {
@@ -122,8 +154,19 @@ function trace(id: string, phase: string, end = false): void {
 export class NativeDriver implements ManagedDriver {
   readonly root: string;
 
+  /** a non-root caller: user namespace from newuidmap, no cgroups, no host network set-up */
+  readonly rootless: boolean;
+
   constructor(options: DriverOptions = {}) {
-    this.root = options.root ?? DEFAULT_ROOT;
+    this.rootless = isRootless();
+    this.root = options.root ?? (this.rootless ? rootlessRoot() : DEFAULT_ROOT);
+  }
+
+  /** A rootless caller's state root: created 0700 on first use, and it must be the caller's own. */
+  private ownRoot(): void {
+    if (!this.rootless) return;
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    checkOwnRoot(this.root, statSync(this.root));
   }
 
   name(): string {
@@ -135,7 +178,9 @@ export class NativeDriver implements ManagedDriver {
   }
 
   /** The container's cgroups: `execdriver/<id>`, with a suffix of the state root unless it is the default (cgroupName). */
-  private cgroup(id: string): ContainerCgroup {
+  private cgroup(id: string): ContainerCgroup | NoCgroup {
+    // rootless: no cgroup; the container's pid namespace stands in for listing and killing
+    if (this.rootless) return new NoCgroup(() => this.state(id).readJson<NativeState>('state.json')?.pid);
     return ContainerCgroup.open({ parent: CGROUP_PARENT, name: cgroupName(this.root, id), containerId: id });
   }
 
@@ -147,12 +192,23 @@ export class NativeDriver implements ManagedDriver {
   /** Validate, create, start. Resolves once the command runs (its exec succeeded). */
   async start(command: Command, opts: StartOptions = {}): Promise<Started> {
     trace(String(command.id), 'begin');
-    const cmd = normalizeCommand(command);
+    // rootless: no bridge unless asked for (and then refused), the caller's own maps
+    const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
+    if (this.rootless) {
+      checkRootless(cmd, { userns: command.userns, mappings: !!(command.uidMappings || command.gidMappings) });
+      cmd.userns = rootlessMappings(undefined, undefined, cmd.id);
+      this.ownRoot();
+    }
     validateNetworkConfig(cmd.network, cmd.id);
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
+    if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
+    if (cmd.network.mode === 'slirp4netns' && !existsSync(SLIRP4NETNS)) {
+      throw new InvalidConfigError(`--net slirp4netns needs ${SLIRP4NETNS} (Debian package slirp4netns)`, { containerId: cmd.id });
+    }
+    if (cmd.network.mode === 'slirp4netns' && this.rootless) checkTun(cmd.id);
     const netnsPath = this.joinedNetns(cmd);
-    const deviceFilter = usesDeviceFilter(cmd, hostLayout());
+    const deviceFilter = !this.rootless && usesDeviceFilter(cmd, hostLayout()); // rootless: no cgroup to attach it to
     const caps = hostCapabilities();
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     const size = opts.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
@@ -172,7 +228,7 @@ export class NativeDriver implements ManagedDriver {
     const state = this.state(cmd.id);
     state.create();
     trace(cmd.id, 'state-dir');
-    let cgroup: ContainerCgroup | undefined;
+    let cgroup: ContainerCgroup | NoCgroup | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
     let net: NetworkState | undefined;
@@ -189,7 +245,8 @@ export class NativeDriver implements ManagedDriver {
       trace(cmd.id, 'net-prepare');
       const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net, cgroupName: cgroupName(this.root, cmd.id) });
       state.writeJson('container.json', config);
-      cgroup = await ContainerCgroup.create({
+      let childPid: number | undefined;
+      cgroup = this.rootless ? new NoCgroup(() => childPid) : await ContainerCgroup.create({
         parent: CGROUP_PARENT,
         name: cgroupName(this.root, cmd.id),
         resources: cmd.resources,
@@ -205,8 +262,10 @@ export class NativeDriver implements ManagedDriver {
         exitFile: state.path('exit.json'),
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
-        ...(deviceFilter ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex('default') } } : {}),
+        ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex('default') } } : {}),
         detach: !!opts.detach,
+        ...(this.rootless ? { rootless: true } : {}),
+        ...(cmd.network.mode === 'slirp4netns' ? { netHelper: slirpArgv(cmd) } : {}),
         ...(filter ? { seccompFilter: filter } : {}),
         ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
@@ -246,6 +305,12 @@ export class NativeDriver implements ManagedDriver {
       if (!pidFrame || pidFrame[0] !== 'pid') throw await this.monitorFailure(cmd.id, monitor, pidFrame, 'clone');
       const pid = Number(pidFrame[1]);
       trace(cmd.id, 'pid-frame');
+      childPid = pid;
+      if (cmd.userns) {
+        if (this.rootless) await writeRootlessMaps(cmd.id, pid, cmd.userns);
+        else writeIdMaps(cmd.id, pid, cmd.userns.uidMappings, cmd.userns.gidMappings);
+        trace(cmd.id, 'id-maps');
+      }
       await cgroup.join(pid);
       trace(cmd.id, 'cgroup-join');
       if (net.mode === 'bridge') {
@@ -337,7 +402,10 @@ export class NativeDriver implements ManagedDriver {
         code = 'ERR_EXEC_NOT_EXECUTABLE';
         exitCode = 126;
       }
-      const why = errno ? `: ${describeErrno(errno)}` : '';
+      let why = errno ? `: ${describeErrno(errno)}` : '';
+      if (op === 'mount-source' && errno === osConstants.errno.EINVAL && /IDMAP/.test(message)) {
+        why += ' (its filesystem does not allow idmapped mounts: use a rootfs on ext4, xfs, btrfs or tmpfs)';
+      }
       const text =
         code === 'ERR_EXEC_NOT_FOUND'
           ? `executable "${path}" not found in the container${why}`
@@ -359,7 +427,7 @@ export class NativeDriver implements ManagedDriver {
   }
 
   /** A start failed half-way: stop the child, remove cgroups and state. */
-  private async undoStart(monitor: MonitorChannel | undefined, cgroup: ContainerCgroup | undefined, state: StateDir): Promise<void> {
+  private async undoStart(monitor: MonitorChannel | undefined, cgroup: ContainerCgroup | NoCgroup | undefined, state: StateDir): Promise<void> {
     if (monitor) {
       monitor.send('abort');
       // wait for the monitor's own cleanup (it reports exit), bounded
@@ -381,7 +449,7 @@ export class NativeDriver implements ManagedDriver {
     cmd: NormalizedCommand,
     monitor: MonitorChannel,
     state: StateDir,
-    cgroup: ContainerCgroup,
+    cgroup: ContainerCgroup | NoCgroup,
     net: NetworkState,
   ): Promise<ExitStatus> {
     let frame: string[] | undefined;

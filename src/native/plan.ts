@@ -67,6 +67,10 @@ export interface PlanInputs {
   detach: boolean;
   /** the net namespace to join (network mode container:<id>) */
   netnsPath?: string;
+  /** `--net slirp4netns`: the helper's argv, started by the monitor at `go` (net-helper) */
+  netHelper?: string[];
+  /** rootless (a non-root caller): the child binds the rootfs and volumes itself, nothing is idmapped */
+  rootless?: boolean;
   /** with `tty`: the terminal's initial size; detached: the attach socket and its output buffer */
   console?: { rows: number; cols: number; attachSocket?: string; bufferSize?: number };
   /**
@@ -114,8 +118,24 @@ export function buildPlan(p: PlanInputs): Op[] {
     ops.push(['tty', num(t.rows), num(t.cols)]);
     if (t.attachSocket) ops.push(['attach-socket', t.attachSocket, num(t.bufferSize ?? ATTACH_BUFFER)]);
   }
+  if (p.netHelper) ops.push(['net-helper', ...(p.netHelper as [string, ...string[]])]);
+  // a user namespace: the monitor opens the rootfs (idmapped) and every bind source for the child
+  // (which cannot make an idmapped mount, nor reach host paths only host root may search)
+  const userns = !!c.namespaces['NEWUSER'];
+  const source = new Map<string, string>();
+  if (userns && !p.rootless) {
+    source.set(c.rootfs, num(ops.length));
+    ops.push(['mount-source', c.rootfs, 'idmap']);
+    for (const m of c.mounts ?? []) {
+      if (m.type !== 'bind' || !m.source || !m.destination) continue;
+      source.set(m.destination, num(ops.length));
+      ops.push(['mount-source', m.source, m.idmap ? 'idmap' : '']);
+    }
+  }
 
   // --- the container's part; the child is in its cgroups by now
+  // in a user namespace, first become its root: files made on its own mounts need a mapped owner
+  if (userns) ops.push(['user', '0', '0', '']);
   if (c.namespaces['NEWCGROUP']) ops.push(['unshare', num(CLONE.NEWCGROUP)]);
   if (p.netnsPath) ops.push(['setns', p.netnsPath, num(CLONE.NEWNET)]);
   for (const n of c.networks ?? []) {
@@ -133,11 +153,18 @@ export function buildPlan(p: PlanInputs): Op[] {
   const root = c.rootfs;
   ops.push(['root', root]);
   ops.push(['mount', '', '/', '', num(MS.REC | (c.no_pivot_root ? MS.SLAVE : MS.PRIVATE)), '', '']);
-  ops.push(['mount', root, root, '', num(MS.BIND | MS.REC), '', '']);
+  if (source.has(root)) ops.push(['move-mount', source.get(root)!, root, '']);
+  else ops.push(['mount', root, root, '', num(MS.BIND | MS.REC), '', '']);
   // nosuid,noexec as Docker's: nothing copied into /dev runs
   ops.push(['mount', 'tmpfs', 'dev', 'tmpfs', num(MS.NOSUID | MS.NOEXEC | MS.STRICTATIME), 'mode=755,size=65536k', 'dir']);
   ops.push(['mount', 'proc', 'proc', 'proc', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), '', 'dir']);
-  ops.push(['mount', 'sysfs', 'sys', 'sysfs', num(MS.NOSUID | MS.NODEV | MS.NOEXEC | (restricted ? MS.RDONLY : 0)), '', 'dir']);
+  if (userns && !c.namespaces['NEWNET']) {
+    // sysfs can be mounted only by the owner of the net namespace: the host's, bound
+    ops.push(['mount', '/sys', 'sys', '', num(MS.BIND | MS.REC), '', 'dir']);
+    if (restricted) ops.push(['mount', '', 'sys', '', num(MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC), '', '']);
+  } else {
+    ops.push(['mount', 'sysfs', 'sys', 'sysfs', num(MS.NOSUID | MS.NODEV | MS.NOEXEC | (restricted ? MS.RDONLY : 0)), '', 'dir']);
+  }
   ops.push(['mount', 'shm', 'dev/shm', 'tmpfs', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), 'mode=1777,size=65536k', 'dir']);
   ops.push(['mount', 'devpts', 'dev/pts', 'devpts', num(MS.NOSUID | MS.NOEXEC), 'newinstance,ptmxmode=0666,mode=0620,gid=5', 'dir']);
   ops.push(['mount', 'mqueue', 'dev/mqueue', 'mqueue', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), '', 'dir']);
@@ -145,11 +172,16 @@ export function buildPlan(p: PlanInputs): Op[] {
     if (m.type !== 'bind' || !m.source || !m.destination) continue;
     const target = rel(m.destination);
     const kind = statSync(m.source).isDirectory() ? 'dir' : 'file';
-    ops.push(['mount', m.source, target, '', num(MS.BIND | MS.REC), '', kind]);
+    if (source.has(m.destination)) ops.push(['move-mount', source.get(m.destination)!, target, kind]);
+    else ops.push(['mount', m.source, target, '', num(MS.BIND | MS.REC), '', kind]);
     if (!m.writable) ops.push(['mount', '', target, '', num(MS.REMOUNT | MS.BIND | MS.RDONLY), '', '']);
     if (m.private) ops.push(['mount', '', target, '', num(MS.PRIVATE), '', '']);
   }
-  for (const [name, major, minor] of DEVICES) ops.push(['mknod', `dev/${name}`, 'c', '666', num(major), num(minor)]);
+  for (const [name, major, minor] of DEVICES) {
+    // no mknod in a user namespace: the host's node is bound instead (the same set)
+    if (userns) ops.push(['mount', `/dev/${name}`, `dev/${name}`, '', num(MS.BIND), '', 'file']);
+    else ops.push(['mknod', `dev/${name}`, 'c', '666', num(major), num(minor)]);
+  }
   ops.push(['symlink', 'pts/ptmx', 'dev/ptmx']);
   ops.push(['symlink', '/proc/self/fd', 'dev/fd']);
   ops.push(['symlink', '/proc/self/fd/0', 'dev/stdin']);

@@ -2,6 +2,7 @@ import { capabilityMask } from '../capabilities.js';
 import type { NormalizedCommand } from '../command.js';
 import { rootTag } from '../state/index.js';
 import type { NetworkState } from '../network/container.js';
+import type { IdMapping } from '../userns.js';
 
 /** One entry of container.json's `networks` (the seed's libcontainer.Network). */
 export interface NetworkJson {
@@ -18,6 +19,7 @@ export interface MountJson {
   destination?: string;
   writable?: boolean;
   private?: boolean;
+  idmap?: boolean;
 }
 
 export interface CgroupJson {
@@ -57,6 +59,9 @@ export interface ContainerJson {
   cgroups: CgroupJson;
   context?: Record<string, string>;
   mounts?: MountJson[];
+  /** with NEWUSER: the maps Node writes (OCI's linux.uidMappings / gidMappings) */
+  uid_mappings?: IdMapping[];
+  gid_mappings?: IdMapping[];
   /** the seccomp profile applied: `default`, `unconfined`, or the custom profile's name */
   seccomp?: string;
   no_new_privileges?: boolean;
@@ -92,6 +97,7 @@ export function buildContainerJson(
   const namespaces: Record<string, boolean> = { NEWNS: true, NEWUTS: true, NEWIPC: true, NEWPID: true };
   if (netMode !== 'host') namespaces['NEWNET'] = true;
   if (opts.cgroupNamespace) namespaces['NEWCGROUP'] = true;
+  if (cmd.userns) namespaces['NEWUSER'] = true;
 
   const networks: NetworkJson[] = [];
   if (netMode !== 'host') {
@@ -132,7 +138,7 @@ export function buildContainerJson(
 
   const mounts: MountJson[] = [{ type: 'devtmpfs' }];
   for (const m of cmd.mounts) {
-    mounts.push(compact({ type: 'bind' as const, source: m.source, destination: m.destination, writable: m.writable, private: m.private }));
+    mounts.push(compact({ type: 'bind' as const, source: m.source, destination: m.destination, writable: m.writable, private: m.private, idmap: m.idmap }));
   }
 
   return compact({
@@ -159,6 +165,8 @@ export function buildContainerJson(
       restrictions: cmd.privileged ? '' : 'true',
     }),
     mounts,
+    uid_mappings: cmd.userns?.uidMappings,
+    gid_mappings: cmd.userns?.gidMappings,
     seccomp: cmd.seccomp === 'unconfined' ? 'unconfined' : (cmd.seccomp.name ?? 'custom'),
     no_new_privileges: cmd.noNewPrivileges,
   });

@@ -77,6 +77,15 @@ describe("LXC's log", () => {
     assert.equal(parseLxcLog(started).initExited, undefined, 'lxc-start killed: no sign of the end');
   });
 
+  it("exit 0 when LXC's loop ends on another child's SIGCHLD (user namespaces): the clean-up line says the init is gone", () => {
+    const started = `${P} NOTICE   start - ../src/lxc/start.c:post_start:2205 - Started "/bin/true" with pid "7"\n`;
+    const foreign = `${P} NOTICE   start - ../src/lxc/start.c:signal_handler:446 - Received 17 from pid 9 instead of container init 7\n`;
+    const cleanup = `${P} DEBUG    network - ../src/lxc/network.c:lxc_delete_network:4173 - Deleted network devices\n`;
+    assert.equal(parseLxcLog(started + foreign + cleanup).initExited, true);
+    assert.equal(parseLxcLog(started + cleanup).initExited, undefined, 'no foreign SIGCHLD: the exited line decides');
+    assert.equal(parseLxcLog(started + foreign).initExited, undefined, 'lxc-start killed in its loop');
+  });
+
   it('an exec failure: the path and the errno', () => {
     const run = parseLxcLog(
       [

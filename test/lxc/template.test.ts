@@ -242,7 +242,7 @@ describe('lxc template', () => {
     assert.ok(l.includes(`lxc.hook.stop = ${hook}`));
     assert.equal(
       hook,
-      `/bin/sh -c 'cat "$0" > "$1" 2>/dev/null; exit 0' '/sys/fs/cgroup/memory/lxc.payload.c'\\''1/memory.oom_control' '/run/x/oom'`,
+      `/bin/sh -c '/bin/cat "$0" > "$1" 2>/dev/null; exit 0' '/sys/fs/cgroup/memory/lxc.payload.c'\\''1/memory.oom_control' '/run/x/oom'`,
     );
     assert.ok(!lines(render()).some((x) => x.startsWith('lxc.hook')), 'no hook unless asked');
   });
