@@ -476,6 +476,11 @@ async function main(): Promise<number> {
     await timeLib(native, libCommand(`${tag}lcheck`, ['/bin/sh', '-c', 'exit 3']), 3);
     checks.push('library (native): exit 3 propagated');
     add('library driver.run() (native)', (i) => timeLib(native, libCommand(`${tag}l${i}`, ['/bin/true'])));
+    // what the security defaults cost (issue 8): the same run without the seccomp filter, and with a user namespace
+    add('library driver.run() (native, seccomp unconfined)', (i) =>
+      timeLib(native, { ...libCommand(`${tag}u${i}`, ['/bin/true']), seccomp: 'unconfined' }),
+    );
+    add('library driver.run() (native, --userns=remap)', (i) => timeLib(native, { ...libCommand(`${tag}n${i}`, ['/bin/true']), userns: 'remap' }));
 
     // --- lxc-execute (the baseline for the lxc driver and for networking)
     const lxcNoneConf = join(tmp, 'lxc-none.conf');
@@ -502,6 +507,9 @@ async function main(): Promise<number> {
       await timeLib(lxcDriver, libCommand(`${tag}mcheck`, ['/bin/sh', '-c', 'exit 3']), 3);
       checks.push('lxc driver (CLI and library): exit 3 propagated');
       add('library driver.run() (lxc)', (i) => timeLib(lxcDriver, libCommand(`${tag}m${i}`, ['/bin/true'])));
+      add('library driver.run() (lxc, seccomp unconfined)', (i) =>
+        timeLib(lxcDriver, { ...libCommand(`${tag}k${i}`, ['/bin/true']), seccomp: 'unconfined' }),
+      );
     }
 
     // --- bridge networking (issue 3): a bridge of our own, a subnet nothing on the host uses, no NAT, no route out
@@ -594,6 +602,15 @@ async function main(): Promise<number> {
   addRatio('CLI / runc', ratio('execdriver run (CLI)', 'runc run'));
   addRatio('lxc driver CLI / lxc-execute', ratio('execdriver --driver lxc run (CLI)', 'lxc-execute'));
   addRatio('lxc driver library / lxc-execute', ratio('library driver.run() (lxc)', 'lxc-execute'));
+  addRatio('native --userns=remap / plain', ratio('library driver.run() (native, --userns=remap)', 'library driver.run() (native)'));
+  const security: Record<string, number> = {};
+  const secCost = (label: string, withIt: string, without: string) => {
+    const a = by(withIt);
+    const b = by(without);
+    if (a && b) security[label] = a.median - b.median;
+  };
+  secCost('seccomp filter, native library, ms', 'library driver.run() (native)', 'library driver.run() (native, seccomp unconfined)');
+  secCost('seccomp profile, lxc library (LXC compiles it), ms', 'library driver.run() (lxc)', 'library driver.run() (lxc, seccomp unconfined)');
   const networking: Record<string, number> = {};
   const nb = by('library driver.run() (native, bridge)');
   const nn = by('library driver.run() (native)');
@@ -620,6 +637,10 @@ async function main(): Promise<number> {
     ),
   );
   out.push('');
+  if (Object.keys(security).length) {
+    out.push('cost of the security defaults (difference of medians):');
+    for (const [k, v] of Object.entries(security)) out.push(`  ${k.padEnd(50)} ${fmt(v, 2)}`);
+  }
   out.push('ratios of medians:');
   for (const [k, v] of Object.entries(ratios)) out.push(`  ${k.padEnd(38)} ${fmt(v, 2)}x`);
   if (Object.keys(networking).length) {
@@ -665,6 +686,7 @@ async function main(): Promise<number> {
         warmup: opts.warmup,
         results,
         ratios,
+        security,
         networkingCostMs: networking,
         phaseMediansMs: traceJson,
         loadAverage: { start: loadStart, end: loadEnd },
