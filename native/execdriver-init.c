@@ -675,6 +675,14 @@ static int op_setsid(char **a UNUSED)
 	return setsid() < 0 ? fail("", "setsid") : 0;
 }
 
+/* Make fd 0 (a terminal) the controlling terminal: a new session first (already leading one is fine). */
+static int op_ctty(char **a UNUSED)
+{
+	if (setsid() < 0 && getsid(0) != getpid())
+		return fail("", "setsid");
+	return ioctl(0, TIOCSCTTY, 0) < 0 ? fail("", "make fd 0 the controlling terminal") : 0;
+}
+
 static int op_bounding(char **a)
 {
 	unsigned long long keep;
@@ -1016,7 +1024,7 @@ static const struct op ops[] = {
 	{ "symlink", 2, op_symlink }, { "chmod", 2, op_chmod }, { "chown", 3, op_chown }, { "pivot", 0, op_pivot },
 	{ "chroot-move", 0, op_chroot_move }, { "sethostname", 1, op_sethostname }, { "ifup", 1, op_ifup },
 	{ "ifaddr", 4, op_ifaddr }, { "route-default", 1, op_route_default },
-	{ "umask", 1, op_umask }, { "setsid", 0, op_setsid }, { "bounding", 1, op_bounding },
+	{ "umask", 1, op_umask }, { "setsid", 0, op_setsid }, { "ctty", 0, op_ctty }, { "bounding", 1, op_bounding },
 	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "ambient", 1, op_ambient },
 	{ "no-new-privs", 0, op_no_new_privs },
 	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
@@ -1873,6 +1881,68 @@ static int clean_exec(int argc, char **argv, int ctty)
 	return 125;
 }
 
+/*
+ * execdriver-init run-plan FILE: the container ops of FILE (frames up to ["end"], ending with
+ * `exec`), carried out in order in this process, which is already in its container: another
+ * runtime (LXC) made it, and we do the last steps the native child does (keyring, capabilities,
+ * seccomp, user, exec). The environment is the one we got, plus `env` ops. Until the exec this
+ * process is named `execdriver-plan` (/proc/PID/comm). A failure is one line on stderr
+ * and exit status 125 (127 or 126 for `exec`, as a shell).
+ */
+static int run_plan(const char *path)
+{
+	extern char **environ;
+	size_t cap = 0;
+	int execs = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* until the exec, /proc/PID/comm says so: the caller waits for another name (the command's) */
+	prctl(PR_SET_NAME, "execdriver-plan", 0, 0, 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);                /* as the native child: until the exec */
+	if (fd < 0) {
+		dprintf(2, "execdriver-init: run-plan: open %s: %s\n", path, strerror(errno));
+		return 125;
+	}
+	for (;;) {
+		struct frame f;
+		int r = read_frame(fd, &f);
+		if (r <= 0) {
+			dprintf(2, "execdriver-init: run-plan: %s: %s\n", path, r < 0 ? strerror(errno) : "the plan ends before [\"end\"]");
+			return 125;
+		}
+		if (!strcmp(f.f[0], "end"))
+			break;
+		const struct op *op = find_op(f.f[0]);
+		int nargs = (int)f.n - 1;
+		if (!op || !op->run || (op->nargs >= 0 ? nargs != op->nargs : nargs < -op->nargs) || execs) {
+			dprintf(2, "execdriver-init: run-plan: %s: op %zu (%.64s): unknown, not a container op, "
+				   "a wrong number of arguments, or after exec\n", path, nplan, f.f[0]);
+			return 125;
+		}
+		execs += op->run == op_exec;
+		if (nplan == cap && !(plan = realloc(plan, (cap = cap * 2 + 16) * sizeof *plan)))
+			_exit(125);
+		plan[nplan++] = f;
+	}
+	close(fd);
+	if (!execs) {
+		dprintf(2, "execdriver-init: run-plan: %s: the plan has no exec\n", path);
+		return 125;
+	}
+	for (char **e = environ; e && *e; e++) {       /* the runtime's environment, then `env` ops */
+		char *add[2] = { "env", *e };
+		op_env(add);
+	}
+	umask(cmd_umask = umask(0));
+	for (size_t i = 0; i < nplan; i++) {
+		const struct op *op = find_op(plan[i].f[0]);
+		if (op->run(plan[i].f) == 0)
+			continue;
+		dprintf(2, "execdriver-init: %s#%zu: %s%s%s: %s\n", op->name, i, err.msg, *err.path ? " " : "", err.path,
+			strerror(err.no));
+		return op->run != op_exec ? 125 : err.no == ENOENT ? 127 : 126;
+	}
+	return 125;
+}
+
 /* ------------------------------------------------------------------ die-with-parent */
 
 /*
@@ -1996,6 +2066,8 @@ int main(int argc, char **argv)
 		return device_filters(argv[2]);
 	if (argc == 2 && !strcmp(argv[1], "seccomp-compile"))
 		return seccomp_compile();
+	if (argc == 3 && !strcmp(argv[1], "run-plan"))
+		return run_plan(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
 		return clean_exec(argc - 2, argv + 2, 1);
 	if (argc >= 3 && !strcmp(argv[1], "exec"))
@@ -2006,6 +2078,7 @@ int main(int argc, char **argv)
 		dprintf(2, "usage: execdriver-init monitor              (the plan comes on fd 3)\n"
 			   "       execdriver-init console-exec CMD [ARG...]  (fd 0 the controlling terminal, then CMD)\n"
 			   "       execdriver-init exec CMD [ARG...]  (fds above 2 closed, then CMD)\n"
+			   "       execdriver-init run-plan FILE  (the container ops of FILE, in a container another runtime made)\n"
 			   "       execdriver-init die-with-parent PATH [ARG...]  (PATH killed when our parent dies)\n"
 			   "       execdriver-init mkpath ROOT dir:PATH|file:PATH...  (mount targets made inside ROOT)\n"
 			   "       execdriver-init device-filters DIR  (device programs attached to a cgroup2 dir, in force)\n"

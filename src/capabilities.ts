@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { InvalidConfigError } from './errors.js';
 
 /** Linux capabilities by number (linux/capability.h), without the CAP_ prefix. */
@@ -89,4 +90,22 @@ export function capabilityBits(names: string[]): string {
   let bits = 0n;
   for (const n of names) bits |= 1n << BigInt(capabilityNumber(n));
   return '0x' + bits.toString(16);
+}
+
+/** The capability names in a hex mask such as /proc/self/status's CapBnd. */
+export function capabilitiesInMask(hex: string): string[] {
+  const bits = BigInt('0x' + hex.replace(/^0x/, ''));
+  return CAPABILITIES.filter((_, i) => (bits >> BigInt(i)) & 1n);
+}
+
+let hostCaps: { names: string[]; lastCap: number } | undefined;
+/** What this host can grant: our own bounding set, and the kernel's last capability. */
+export function hostCapabilities(): { names: string[]; lastCap: number } {
+  if (!hostCaps) {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const bnd = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0';
+    const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+    hostCaps = { names: capabilitiesInMask(bnd), lastCap };
+  }
+  return hostCaps;
 }

@@ -42,14 +42,17 @@ import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize,
 import { INIT_BINARY, MonitorChannel, stdioFor } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
-import { resolveUser } from '../users.js';
+import { resolveUser, type ResolvedUser } from '../users.js';
+import { capabilityMask, capabilitySets, hostCapabilities } from '../capabilities.js';
+import { encodePlan, finalCapabilities, processTail, type Op } from '../native/plan.js';
+import { seccompFilter } from '../native/seccomp.js';
 import { checkMappable, hostIdOf } from '../userns.js';
 import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
 import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
-import { cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, rawLines, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
+import { cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, rawLines, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
 
 export const DRIVER_NAME = 'lxc';
@@ -58,10 +61,25 @@ export const DRIVER_NAME = 'lxc';
 export const CONFIG_FILE = 'config.lxc';
 /** The container's seccomp profile, in LXC's language. */
 export const SECCOMP_FILE = 'seccomp.lxc';
+/** The process plan `execdriver-init run-plan` carries out in the container (lxc-start). */
+export const PLAN_FILE = 'process.plan';
 export const LOG_FILE = 'lxc.log';
 const OOM_FILE = 'oom';
 const EXIT_FILE = 'exit.json';
 const OUTPUT_FILE = 'container.log';
+
+/** `execdriver-init run-plan` until it execs the command (/proc/PID/comm); how long to wait for that. */
+const PLAN_COMM = 'execdriver-plan';
+const EXEC_WAIT_MS = 2000;
+
+/** /proc/PID/comm without its newline; undefined once the process is gone. */
+function readComm(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+  } catch {
+    return undefined;
+  }
+}
 
 /** How long a container may take to be RUNNING. */
 const START_TIMEOUT_MS = 30_000;
@@ -376,13 +394,18 @@ export class LxcDriver implements ManagedDriver {
     rawLines(cmd);
     cgroupLines(cmd, facts);
     if (cmd.network.mode === 'slirp4netns') throw new InvalidConfigError('--net slirp4netns is for the native driver only', { containerId: cmd.id });
-    const seccomp = lxcSeccompProfile(cmd, facts.lastCap);
+    const tool = cmd.init ? ('lxc-execute' as const) : ('lxc-start' as const);
+    // lxc-start's command is our helper with a process plan: it sets the keyring, capabilities,
+    // compiled seccomp filter and user as the native child does (LXC would compile the profile at
+    // every start, ~35 ms). lxc-execute (LXC's init at pid 1) and rootless containers leave it to LXC.
+    const usePlan = tool === 'lxc-start' && !this.rootless;
+    const seccomp = usePlan ? undefined : lxcSeccompProfile(cmd, facts.lastCap);
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     this.checkExecutable(cmd);
+    const processPlan = usePlan ? this.processPlan(cmd, user) : undefined;
     const netnsPath = this.joinedNetns(cmd);
-    const tool = cmd.init ? ('lxc-execute' as const) : ('lxc-start' as const);
     const pipes = opts.pipes ?? {};
     const size = opts.consoleSize ?? terminalSize(pipes.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = cmd.tty ? checkSize(size.rows, size.cols) : undefined;
@@ -439,7 +462,10 @@ export class LxcDriver implements ManagedDriver {
       // hook costs ~10 ms per run in LXC, so the others go without it.
       const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(this.root, cmd.id) : undefined;
       if (seccomp !== undefined) state.writeText(SECCOMP_FILE, seccomp);
+      // readable by the container's root also when it is a mapped uid (LXC binds it from inside)
+      if (processPlan) writeFileSync(state.path(PLAN_FILE), processPlan, { mode: 0o644 });
       const config = renderConfig(cmd, {
+        ...(processPlan ? { processPlan: state.path(PLAN_FILE) } : {}),
         ...(seccomp !== undefined ? { seccompProfile: state.path(SECCOMP_FILE) } : {}),
         facts,
         user,
@@ -448,7 +474,7 @@ export class LxcDriver implements ManagedDriver {
         mountTargets,
         ...(netnsPath ? { netnsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
-        ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' ? { consoleHelper: INIT_BINARY } : {}),
+        ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' || usePlan ? { consoleHelper: INIT_BINARY } : {}),
       });
       state.writeText(CONFIG_FILE, config);
 
@@ -468,16 +494,15 @@ export class LxcDriver implements ManagedDriver {
       // tty: lxc-start leaves the command without a controlling terminal (no ^C, no job control):
       // our helper makes LXC's console that, then execs the command (LXC's init does it for
       // lxc-execute). lxc-execute's init leaks a pipe of LXC's to its command: our helper closes it.
-      const command =
-        tool === 'lxc-execute'
-          ? [CONSOLE_HELPER, 'exec', cmd.entrypoint]
+      // With a process plan the helper runs the command itself (the plan holds it, and `ctty`).
+      const command = processPlan
+        ? [CONSOLE_HELPER, 'run-plan', PROCESS_PLAN]
+        : tool === 'lxc-execute'
+          ? [CONSOLE_HELPER, 'exec', cmd.entrypoint, ...cmd.arguments]
           : cmd.tty
-            ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint]
-            : [cmd.entrypoint];
-      const args =
-        tool === 'lxc-start'
-          ? ['-F', '-C', ...common, '--', ...command, ...cmd.arguments]
-          : [...common, '--', ...command, ...cmd.arguments];
+            ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint, ...cmd.arguments]
+            : [cmd.entrypoint, ...cmd.arguments];
+      const args = tool === 'lxc-start' ? ['-F', '-C', ...common, '--', ...command] : [...common, '--', ...command];
       let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
       if (consoleSize || opts.detach) {
         // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts); detached
@@ -585,6 +610,39 @@ export class LxcDriver implements ManagedDriver {
   }
 
   /** 127/126 before LXC runs anything (lxc-execute would hide them behind its init's 255). */
+  /**
+   * The process plan of an lxc-start container (`execdriver-init run-plan`, native/PROTOCOL.md):
+   * with a terminal, make it the controlling one (and the user's); then the steps every container
+   * ends with (processTail: keyring, bounding set, seccomp, user, capability sets, exec), decided
+   * as for the native driver. The compiled filter comes from the same cache.
+   */
+  private processPlan(cmd: NormalizedCommand, user: ResolvedUser): Buffer {
+    const host = hostCapabilities();
+    const kept = finalCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), host.names, host.lastCap);
+    const filter =
+      cmd.seccomp === 'unconfined'
+        ? undefined
+        : seccompFilter(cmd.seccomp, kept, { cacheDir: join(this.root, 'seccomp'), containerId: cmd.id, noNewPrivileges: cmd.noNewPrivileges });
+    const ops: Op[] = [];
+    if (cmd.tty) {
+      ops.push(['ctty']);
+      if (user.uid !== 0) ops.push(['chown', '/proc/self/fd/0', String(user.uid), String(user.gid)]);
+    }
+    ops.push(
+      ...processTail({
+        sets: capabilitySets(kept, user.uid, cmd.capAmbient),
+        user,
+        noNewPrivileges: cmd.noNewPrivileges,
+        ...(filter ? { seccompFilter: filter } : {}),
+        middle: [],
+        env: cmd.env,
+        setEnv: false, // LXC's, from lxc.environment (raw lines included)
+        args: [cmd.entrypoint, ...cmd.arguments],
+      }),
+    );
+    return encodePlan(ops);
+  }
+
   private checkExecutable(cmd: NormalizedCommand): void {
     const found = findExecutable(cmd.rootfs, cmd.entrypoint, envPath(cmd.env), cmd.workingDir, cmd.mounts);
     if (found.kind === 'not-found') {
@@ -712,6 +770,15 @@ export class LxcDriver implements ManagedDriver {
     let gone = false;
     void exited.then(() => (gone = true));
     await waitForLogLine(logFd, /with pid ["']\d+["']\s*$/m, exited, LOG_GATE_MS);
+    // LXC logs the pid once it has spawned the command (post_start, right before it calls the
+    // container RUNNING): that is the pid lxc-info would give, without a process per poll.
+    const logged = parseLxcLog(readFd(logFd)).startedPid;
+    if (logged !== undefined && !gone) {
+      // LXC started our helper: the command runs once it has exec'd (another name than its own)
+      const deadline = Date.now() + EXEC_WAIT_MS;
+      while (!gone && Date.now() < deadline && readComm(logged) === PLAN_COMM) await sleep(1);
+      return { pid: logged };
+    }
     // A command that ends at once (true, echo) is gone within a few ms: it needs no lxc-info.
     await Promise.race([sleep(INFO_GRACE_MS), exited]);
     const deadline = Date.now() + START_TIMEOUT_MS;

@@ -62,6 +62,11 @@ export interface LxcRenderContext {
   seccompProfile?: string;
   /** a non-root caller: no cgroup keys (nothing is delegated), the rootfs not idmapped (its own uid is root) */
   rootless?: boolean;
+  /**
+   * the host file of the process plan (`execdriver-init run-plan`): our helper, not LXC, sets the
+   * keyring, capabilities, seccomp filter and user of the command (bound on PROCESS_PLAN)
+   */
+  processPlan?: string;
 }
 
 /** Where the console helper is in the container (/dev is LXC's autodev tmpfs: nothing lands in the rootfs). */
@@ -196,18 +201,29 @@ export function cgroupLines(cmd: NormalizedCommand, facts: LxcHostFacts): { devi
 }
 
 /**
+ * What `execdriver-init run-plan` needs until its own steps drop it: SETPCAP for the bounding set,
+ * SETUID/SETGID for the user, SYS_ADMIN to load the seccomp filter without no_new_privs, CHOWN
+ * for the terminal of a non-root user.
+ */
+export const PLAN_CAPABILITIES: readonly string[] = ['SETPCAP', 'SETUID', 'SETGID', 'SYS_ADMIN', 'CHOWN'];
+
+/** Where the process plan is bound in the container (LXC's /dev, our tmpfs: nothing lands in the rootfs). */
+export const PROCESS_PLAN = '/dev/.execdriver-plan';
+
+/**
  * `lxc.cap.keep` with the capabilities the container keeps (an allow-list, so a capability that a
  * newer kernel adds is never kept by default); nothing when it keeps every capability this kernel has.
  */
-export function capabilityLines(cmd: NormalizedCommand, lastCap: number): string[] {
-  if (cmd.capAmbient.length) {
+export function capabilityLines(cmd: NormalizedCommand, lastCap: number, processPlan = false): string[] {
+  if (cmd.capAmbient.length && !processPlan) {
     throw new InvalidConfigError('the lxc driver cannot raise ambient capabilities (LXC 5 has no key for them): use the native driver', {
       containerId: cmd.id,
     });
   }
   const mask = capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop);
   const known = CAPABILITIES.filter((_c, i) => i <= lastCap);
-  const kept = known.filter((c) => mask[c]);
+  // with a process plan our helper needs these until it has set the final sets itself
+  const kept = known.filter((c) => mask[c] || (processPlan && PLAN_CAPABILITIES.includes(c)));
   if (kept.length === known.length && lastCap < CAPABILITIES.length) return [];
   return [`lxc.cap.keep = ${kept.length ? kept.map((n) => n.toLowerCase()).join(' ') : 'none'}`];
 }
@@ -249,6 +265,10 @@ function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
     const helper = escapeMountPath(oneLine(ctx.consoleHelper, 'console helper', cmd.id));
     lines.push(`lxc.mount.entry = ${helper} ${target(CONSOLE_HELPER)} none bind,ro,create=file 0 0`);
   }
+  if (ctx.processPlan) {
+    const plan = escapeMountPath(oneLine(ctx.processPlan, 'process plan', cmd.id));
+    lines.push(`lxc.mount.entry = ${plan} ${target(PROCESS_PLAN)} none bind,ro,create=file 0 0`);
+  }
   // targets made and resolved by us inside the rootfs (mountTargets): LXC creates nothing
   cmd.mounts.forEach((m, i) => {
     const src = escapeMountPath(oneLine(m.source, 'volume source', cmd.id));
@@ -276,6 +296,12 @@ export function lxcSeccompProfile(cmd: NormalizedCommand, lastCap: number, platf
 
 /** seccomp, no_new_privs and a session keyring of the container's own (as the native driver). */
 function securityLines(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
+  if (ctx.processPlan) {
+    return [
+      '# seccomp, no_new_privs, a session keyring and the final capability sets: execdriver-init run-plan',
+      '# (a compiled filter, loaded by our helper: LXC would parse and compile the profile at every start)',
+    ];
+  }
   return [
     ctx.seccompProfile
       ? `lxc.seccomp.profile = ${oneLine(ctx.seccompProfile, 'seccomp profile path', cmd.id)}`
@@ -357,17 +383,18 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
   }
   if (resources.length) out.push(['# resources', ...resources]);
 
-  const proc = [
-    '# the process',
-    `lxc.init.uid = ${ctx.user.uid}`,
-    `lxc.init.gid = ${ctx.user.gid}`,
-  ];
-  if (ctx.user.groups.length) proc.push(`lxc.init.groups = ${ctx.user.groups.join(',')}`);
+  const proc = ['# the process'];
+  if (ctx.processPlan) {
+    proc.push(`# user ${ctx.user.uid}:${ctx.user.gid}: set by execdriver-init run-plan (${PROCESS_PLAN}), with the capabilities and seccomp`);
+  } else {
+    proc.push(`lxc.init.uid = ${ctx.user.uid}`, `lxc.init.gid = ${ctx.user.gid}`);
+    if (ctx.user.groups.length) proc.push(`lxc.init.groups = ${ctx.user.groups.join(',')}`);
+  }
   proc.push(`lxc.init.cwd = ${oneLine(cmd.workingDir || '/', 'working directory', id)}`);
   for (const e of cmd.env) proc.push(`lxc.environment = ${oneLine(e, 'environment entry', id)}`);
   out.push(proc);
 
-  const caps = capabilityLines(cmd, ctx.facts.lastCap);
+  const caps = capabilityLines(cmd, ctx.facts.lastCap, !!ctx.processPlan);
   out.push([
     '# capabilities and confinement',
     ...(caps.length ? caps : ['# (privileged: every capability kept)']),

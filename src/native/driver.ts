@@ -1,7 +1,7 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { capabilityMask } from '../capabilities.js';
+import { capabilityMask, hostCapabilities } from '../capabilities.js';
 import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
@@ -32,7 +32,7 @@ import { checkMappable, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
-import { buildPlan, capabilitiesInMask, finalCapabilities, VETH_PEER } from './plan.js';
+import { buildPlan, finalCapabilities, VETH_PEER } from './plan.js';
 import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
 import { seccompFilter } from './seccomp.js';
 import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
@@ -72,16 +72,6 @@ export function exitStatusFrom(code: number, signal: number, oomKills: number): 
   return status;
 }
 
-let hostCaps: { names: string[]; lastCap: number } | undefined;
-function hostCapabilities(): { names: string[]; lastCap: number } {
-  if (!hostCaps) {
-    const status = readFileSync('/proc/self/status', 'utf8');
-    const bnd = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0';
-    const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
-    hostCaps = { names: capabilitiesInMask(bnd), lastCap };
-  }
-  return hostCaps;
-}
 
 const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
 

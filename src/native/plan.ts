@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { capabilityBits, capabilitySets, keptCapabilities, CAPABILITIES } from '../capabilities.js';
+import { capabilityBits, capabilitySets, keptCapabilities, type CapabilitySets } from '../capabilities.js';
 import { envPath } from '../command.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../restrictions.js';
 import type { ResolvedUser } from '../users.js';
@@ -203,36 +203,64 @@ export function buildPlan(p: PlanInputs): Op[] {
 
   if (c.namespaces['NEWUTS'] && c.hostname) ops.push(['sethostname', c.hostname]);
 
-  // capabilities: the bounding set first, then the user, then the process's own sets
   const kept = finalCapabilities(c.capabilities_mask ?? {}, p.hostCapabilities, p.lastCap);
-  const sets = capabilitySets(kept, p.user.uid, c.capabilities_ambient ?? []);
-  // a session keyring of its own (before seccomp blocks keyctl): anonymous, so that nothing can
-  // make one of the container's name in advance for it to join
-  ops.push(['session-keyring', '']);
-  if (c.no_new_privileges) ops.push(['no-new-privs']);
-  ops.push(['bounding', capabilityBits(sets.bounding)]);
-  ops.push(['closefds']);
-  // seccomp: without no_new_privs loading the filter needs CAP_SYS_ADMIN, so it goes in before
-  // `user`/`caps` drop it; with it, last before exec (as runc does)
-  if (p.seccompFilter && !c.no_new_privileges) ops.push(['seccomp-filter', p.seccompFilter]);
-  ops.push(['user', num(p.user.uid), num(p.user.gid), p.user.groups.join(',')]);
-  ops.push(['caps', capabilityBits(sets.effective), capabilityBits(sets.permitted), capabilityBits(sets.inheritable)]);
-  if (sets.ambient.length) ops.push(['ambient', capabilityBits(sets.ambient)]);
-  // if the monitor dies, so does the container (set after `user`: a uid change clears it)
-  ops.push(['pdeathsig', '9']);
-  ops.push(['chdir', c.working_dir || '/']);
-  const env = c.environment ?? [];
-  for (const e of env) ops.push(['env', e]);
-  if (p.seccompFilter && c.no_new_privileges) ops.push(['seccomp-filter', p.seccompFilter]);
-  ops.push(['exec', envPath(env), ...(c.args as [string, ...string[]])]);
+  ops.push(
+    ...processTail({
+      sets: capabilitySets(kept, p.user.uid, c.capabilities_ambient ?? []),
+      user: p.user,
+      noNewPrivileges: !!c.no_new_privileges,
+      ...(p.seccompFilter ? { seccompFilter: p.seccompFilter } : {}),
+      // if the monitor dies, so does the container (set after `user`: a uid change clears it)
+      middle: [['pdeathsig', '9'], ['chdir', c.working_dir || '/']],
+      env: c.environment ?? [],
+      args: c.args,
+    }),
+  );
   return ops;
 }
 
-/** The capability names in a hex mask such as /proc/self/status's CapBnd. */
-export function capabilitiesInMask(hex: string): string[] {
-  const bits = BigInt('0x' + hex.replace(/^0x/, ''));
-  return CAPABILITIES.filter((_, i) => (bits >> BigInt(i)) & 1n);
+export interface TailInputs {
+  sets: CapabilitySets;
+  user: ResolvedUser;
+  noNewPrivileges: boolean;
+  /** the compiled seccomp program (hex); absent: none */
+  seccompFilter?: string;
+  /** the driver's own steps, after the credentials and before the environment */
+  middle: Op[];
+  /** the command's environment (its PATH is searched for the command) */
+  env: string[];
+  /** false: the process has it already (an lxc container: LXC set it), no `env` ops */
+  setEnv?: boolean;
+  args: string[];
 }
+
+/**
+ * The last steps of a container's process, the same on both drivers (the native child runs them
+ * at the end of its plan; in an lxc container `execdriver-init run-plan` does): a session keyring
+ * of its own, the bounding set, the seccomp filter, the user, its capability sets, then exec.
+ */
+export function processTail(t: TailInputs): Op[] {
+  const ops: Op[] = [];
+  // a session keyring of its own (before seccomp blocks keyctl): anonymous, so that nothing can
+  // make one of the container's name in advance for it to join
+  ops.push(['session-keyring', '']);
+  if (t.noNewPrivileges) ops.push(['no-new-privs']);
+  // capabilities: the bounding set first, then the user, then the process's own sets
+  ops.push(['bounding', capabilityBits(t.sets.bounding)]);
+  ops.push(['closefds']);
+  // seccomp: without no_new_privs loading the filter needs CAP_SYS_ADMIN, so it goes in before
+  // `user`/`caps` drop it; with it, last before exec (as runc does)
+  if (t.seccompFilter && !t.noNewPrivileges) ops.push(['seccomp-filter', t.seccompFilter]);
+  ops.push(['user', num(t.user.uid), num(t.user.gid), t.user.groups.join(',')]);
+  ops.push(['caps', capabilityBits(t.sets.effective), capabilityBits(t.sets.permitted), capabilityBits(t.sets.inheritable)]);
+  if (t.sets.ambient.length) ops.push(['ambient', capabilityBits(t.sets.ambient)]);
+  ops.push(...t.middle);
+  if (t.setEnv !== false) for (const e of t.env) ops.push(['env', e]);
+  if (t.seccompFilter && t.noNewPrivileges) ops.push(['seccomp-filter', t.seccompFilter]);
+  ops.push(['exec', envPath(t.env), ...(t.args as [string, ...string[]])]);
+  return ops;
+}
+
 
 /** Frames on the wire: u32le count, then u32le length + bytes for every field. */
 export function encodeFrame(fields: readonly (string | Uint8Array)[]): Buffer {

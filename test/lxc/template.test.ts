@@ -1,4 +1,5 @@
 import { DEFAULT_CAPABILITIES } from '../../src/capabilities.js';
+import { PLAN_CAPABILITIES } from '../../src/lxc/template.js';
 /**
  * config.lxc rendering (pure): the seed's sections in LXC 5 key names.
  */
@@ -160,6 +161,19 @@ describe('lxc template', () => {
     assert.deepEqual(keep(lines(render({ capDrop: ['ALL'] }))), ['lxc.cap.keep = none']);
     assert.deepEqual(keep(lines(render({ capDrop: ['ALL'], capAdd: ['KILL', 'CHOWN'] }))), ['lxc.cap.keep = chown kill']);
     assert.throws(() => render({ capAmbient: ['CHOWN'] }), /ambient/);
+  });
+
+  it('a process plan: our helper sets user, capabilities and seccomp; LXC keeps what it needs for that', () => {
+    const l = lines(render({ user: '1000:1000', capAmbient: ['CHOWN'] }, { processPlan: '/state/process.plan', consoleHelper: '/x/execdriver-init' }));
+    const keep = l.find((x) => x.startsWith('lxc.cap.keep = '))!.slice('lxc.cap.keep = '.length).split(' ');
+    for (const c of [...DEFAULT_CAPABILITIES, ...PLAN_CAPABILITIES]) assert.ok(keep.includes(c.toLowerCase()), c);
+    assert.ok(!keep.includes('dac_read_search') && !keep.includes('sys_ptrace'));
+    assert.ok(!l.some((x) => /^lxc\.(init\.uid|init\.gid|init\.groups|seccomp\.profile|no_new_privs)\b/.test(x)));
+    assert.ok(l.includes('lxc.mount.entry = /state/process.plan dev/.execdriver-plan none bind,ro,create=file 0 0'));
+    // without a plan LXC does it all, and ambient capabilities cannot be had
+    const plain = lines(render({ user: '1000:1000' }));
+    assert.ok(plain.some((x) => x.startsWith('lxc.init.uid = ')) && !plain.some((x) => x.includes('.execdriver-plan')));
+    assert.ok(!plain.find((x) => x.startsWith('lxc.cap.keep = '))!.includes('sys_admin'));
   });
 
   it('bind mounts: bind,rw / bind,ro onto the resolved targets, nothing for LXC to create, spaces as \\040', () => {

@@ -58,6 +58,10 @@ for (const driverName of ['native', 'lxc']) {
       assert.deepEqual(root, { CapInh: '0'.repeat(16), CapPrm: DOCKER_CAPS, CapEff: DOCKER_CAPS, CapBnd: DOCKER_CAPS, CapAmb: '0'.repeat(16) });
       const user = status(await out(cmd(['sh', '-c', 'grep ^Cap /proc/self/status'], { user: 'nobody' })));
       assert.deepEqual(user, { CapInh: '0'.repeat(16), CapPrm: '0'.repeat(16), CapEff: '0'.repeat(16), CapBnd: DOCKER_CAPS, CapAmb: '0'.repeat(16) });
+      // an ambient capability asked for: permitted, effective, inheritable and ambient, nothing more
+      const amb = status(await out(cmd(['sh', '-c', 'grep ^Cap /proc/self/status'], { user: 'nobody', capAmbient: ['NET_BIND_SERVICE'] })));
+      const nbs = '0000000000000400';
+      assert.deepEqual(amb, { CapInh: nbs, CapPrm: nbs, CapEff: nbs, CapBnd: DOCKER_CAPS, CapAmb: nbs });
     });
 
     it('Shocker cannot open the host filesystem by a forged handle, from / or from a volume', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { normalizeCommand } from '../../src/command.js';
-import { buildPlan, encodeFrame, encodePlan, FrameDecoder, CLONE, MS, type Op } from '../../src/native/plan.js';
+import { buildPlan, encodeFrame, encodePlan, FrameDecoder, processTail, CLONE, MS, type Op } from '../../src/native/plan.js';
 import { buildContainerJson } from '../../src/native/template.js';
 
 const rootfs = mkdtempSync(join(tmpdir(), 'execdriver-unit-'));
@@ -109,6 +109,15 @@ describe('the plan', () => {
     assert.equal(n.indexOf('ambient'), n.indexOf('caps') + 1);
     assert.deepEqual(p.find((o) => o[0] === 'ambient'), ['ambient', '0x2000']);
     assert.throws(() => normalizeCommand({ ...base, capAmbient: ['SYS_ADMIN'] }), /SYS_ADMIN are not kept/);
+  });
+  it('the process tail is one list for both drivers: keyring, bounding, seccomp before the user (after it with no_new_privs), exec last', () => {
+    const sets = { bounding: ['CHOWN'], effective: ['CHOWN'], permitted: ['CHOWN'], inheritable: [], ambient: [] };
+    const base = { sets, user: { uid: 0, gid: 0, groups: [] }, middle: [['chdir', '/'] as Op], env: ['PATH=/bin'], args: ['sh'] };
+    const n = names(processTail({ ...base, noNewPrivileges: false, seccompFilter: '00' }));
+    assert.deepEqual(n, ['session-keyring', 'bounding', 'closefds', 'seccomp-filter', 'user', 'caps', 'chdir', 'env', 'exec']);
+    const nnp = names(processTail({ ...base, noNewPrivileges: true, seccompFilter: '00', setEnv: false }));
+    assert.deepEqual(nnp, ['session-keyring', 'no-new-privs', 'bounding', 'closefds', 'user', 'caps', 'chdir', 'seccomp-filter', 'exec']);
+    assert.deepEqual(processTail({ ...base, noNewPrivileges: false }).at(-1), ['exec', '/bin', 'sh']);
   });
   it('read-only volumes are remounted read-only; read-only root after pivot', () => {
     const vol = mkdtempSync(join(tmpdir(), 'execdriver-unit-vol-'));
