@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -68,14 +68,14 @@ const OOM_FILE = 'oom';
 const EXIT_FILE = 'exit.json';
 const OUTPUT_FILE = 'container.log';
 
-/** `execdriver-init run-plan` until it execs the command (/proc/PID/comm); how long to wait for that. */
-const PLAN_COMM = 'execdriver-plan';
+/** How long to wait for `execdriver-init run-plan` to exec the command. */
 const EXEC_WAIT_MS = 2000;
 
-/** /proc/PID/comm without its newline; undefined once the process is gone. */
-function readComm(pid: number): string | undefined {
+/** The file a path (or /proc/PID/exe) is, as `dev:ino`; undefined when it is not there (gone). */
+function executableId(path: string): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
   } catch {
     return undefined;
   }
@@ -774,9 +774,15 @@ export class LxcDriver implements ManagedDriver {
     // container RUNNING): that is the pid lxc-info would give, without a process per poll.
     const logged = parseLxcLog(readFd(logFd)).startedPid;
     if (logged !== undefined && !gone) {
-      // LXC started our helper: the command runs once it has exec'd (another name than its own)
+      // LXC logs the pid as it execs our helper: the command runs once the process runs neither
+      // lxc-start's binary nor ours (a stat of /proc/PID/exe, no process spawned)
+      const before = [executableId(this.tools.start), executableId(INIT_BINARY)];
       const deadline = Date.now() + EXEC_WAIT_MS;
-      while (!gone && Date.now() < deadline && readComm(logged) === PLAN_COMM) await sleep(1);
+      for (;;) {
+        const exe = executableId(`/proc/${logged}/exe`);
+        if (gone || exe === undefined || !before.includes(exe) || Date.now() > deadline) break;
+        await sleep(1);
+      }
       return { pid: logged };
     }
     // A command that ends at once (true, echo) is gone within a few ms: it needs no lxc-info.
