@@ -235,12 +235,16 @@ export function contractSuite(driverName: string, options: SuiteOptions = {}): v
     });
 
     test('detached: pids, info, kill TERM reaches a trap', async () => {
-      const c = sh('trap "exit 42" TERM; while :; do sleep 1; done');
+      // the signal must come once the trap is set (before, pid 1 without a handler ignores it)
+      const c = sh('trap "exit 42" TERM; touch /tmp/$HOSTNAME.trap; while :; do sleep 1; done');
       const started = await driver.start(c, { detach: true });
       try {
         assert.equal(driver.info(c.id).isRunning(), true);
         const pids = await driver.getPidsForContainer(c.id);
         assert.ok(pids.includes(started.pid), `pids ${pids} include init ${started.pid}`);
+        const ready = join(rootfs.dir, 'tmp', `${c.id.slice(0, 12)}.trap`);
+        await until(() => existsSync(ready), 10_000, 'the trap to be set');
+        rmSync(ready, { force: true });
         await driver.kill(c.id, 'SIGTERM');
         const s = await driver.wait(c.id, 20_000);
         assert.equal(s.exitCode, 42);

@@ -265,10 +265,14 @@ describe('lxc driver (LXC 5, real containers)', () => {
   });
 
   it('detached: kill TERM reaches a trap (exit 42 via wait); kill --all; terminate; nothing left', async () => {
-    const a = sh('trap "exit 42" TERM; while :; do sleep 1; done');
+    // the signal must come once the trap is set (before, pid 1 without a handler ignores it)
+    const a = sh('trap "exit 42" TERM; touch /tmp/$HOSTNAME.trap; while :; do sleep 1; done');
     const sa = await driver.start(a, { detach: true });
     assert.ok(sa.pid > 0);
     assert.equal(driver.info(a.id).isRunning(), true);
+    const ready = join(rootfs.dir, 'tmp', `${a.id.slice(0, 12)}.trap`);
+    await until(() => existsSync(ready), 10_000, 'the trap to be set');
+    rmSync(ready, { force: true });
     await driver.kill(a.id, 'SIGTERM');
     const s = await driver.wait(a.id, 20_000);
     assert.equal(s.exitCode, 42);
