@@ -610,7 +610,7 @@ async function main(): Promise<number> {
     if (a && b) security[label] = a.median - b.median;
   };
   secCost('seccomp filter, native library, ms', 'library driver.run() (native)', 'library driver.run() (native, seccomp unconfined)');
-  secCost('seccomp profile, lxc library (LXC compiles it), ms', 'library driver.run() (lxc)', 'library driver.run() (lxc, seccomp unconfined)');
+  secCost('seccomp filter, lxc library, ms', 'library driver.run() (lxc)', 'library driver.run() (lxc, seccomp unconfined)');
   const networking: Record<string, number> = {};
   const nb = by('library driver.run() (native, bridge)');
   const nn = by('library driver.run() (native)');
