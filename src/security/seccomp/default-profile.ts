@@ -5,7 +5,8 @@
  * and namespaces (mount, umount2, unshare, setns, clone with namespace flags, clone3, pivot_root),
  * kernel code and introspection (bpf, perf_event_open, kexec_*, *_module, lookup_dcookie),
  * file handles (open_by_handle_at: the 2014 "Shocker" escape), userfaultfd, personality beyond
- * the harmless values, the host's clock, swap, reboot, accounting, quotas, raw I/O ports.
+ * the harmless values, the host's clock, swap, reboot, accounting, quotas, raw I/O ports, and
+ * AF_VSOCK sockets (a way to the hypervisor).
  *
  * Each capability that the kernel would check anyway re-allows its calls when the container has
  * it (`--cap-add SYS_ADMIN` re-allows mount, unshare, setns…), as Docker does: the rules are
@@ -17,6 +18,7 @@ import type { SeccompProfile, SeccompSyscall } from './profile.js';
 
 const CLONE_NAMESPACE_FLAGS = 0x7e020000; // NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
 const ENOSYS = 38;
+const AF_VSOCK = 40;
 
 /** Calls every process needs, grouped by what they touch. */
 const ALWAYS: string[] = [
@@ -70,7 +72,7 @@ const ALWAYS: string[] = [
   'poll', 'ppoll', 'ppoll_time64', 'select', '_newselect', 'pselect6', 'pselect6_time64', 'epoll_create',
   'epoll_create1', 'epoll_ctl', 'epoll_ctl_old', 'epoll_wait', 'epoll_wait_old', 'epoll_pwait', 'epoll_pwait2',
   // sockets
-  'socket', 'socketpair', 'socketcall', 'bind', 'listen', 'accept', 'accept4', 'connect', 'shutdown', 'getsockname',
+  'socketpair', 'socketcall', 'bind', 'listen', 'accept', 'accept4', 'connect', 'shutdown', 'getsockname',
   'getpeername', 'getsockopt', 'setsockopt', 'send', 'sendto', 'sendmsg', 'sendmmsg', 'recv', 'recvfrom', 'recvmsg',
   'recvmmsg', 'recvmmsg_time64',
   // sandboxing a process may do to itself
@@ -100,6 +102,8 @@ export const DEFAULT_PROFILE: SeccompProfile = {
     // tracing another process of the container: kernels since 4.8 check seccomp again after a ptrace stop
     allow(['ptrace', 'process_vm_readv', 'process_vm_writev'], { includes: { minKernel: '4.8' } }),
     ...PERSONAS.map((value) => allow(['personality'], { args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }] })),
+    // sockets of every family but AF_VSOCK (40): the way out to a hypervisor and its other guests
+    allow(['socket'], { args: [{ index: 0, value: AF_VSOCK, op: 'SCMP_CMP_NE' }] }),
     // per-architecture
     allow(['arch_prctl'], { includes: { arches: ['amd64', 'x32'] } }),
     allow(['modify_ldt'], { includes: { arches: ['amd64', 'x32', 'x86'] } }),
