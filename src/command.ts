@@ -101,19 +101,20 @@ function plainObject(v: unknown, field: string, id: string): Record<string, unkn
   return v as Record<string, unknown>;
 }
 
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+/** Edit distance (case-insensitive, a swap of neighbours counts 1), for "did you mean". */
+function distance(x: string, y: string): number {
+  const a = x.toLowerCase();
+  const b = y.toLowerCase();
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const cur = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      prev = cur;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
   }
-  return d[b.length]!;
+  return d[a.length]![b.length]!;
 }
 
 /** Unknown keys are refused (a typo such as `readOnlyRootfs` would otherwise be silently ignored). */
@@ -122,7 +123,7 @@ function knownKeys(o: Record<string, unknown>, known: Record<string, unknown>, w
     if (Object.hasOwn(known, key) || o[key] === undefined) continue;
     const near = Object.keys(known)
       .map((k) => [k, distance(key, k)] as const)
-      .filter(([, n]) => n <= 2)
+      .filter(([, n]) => n <= Math.min(2, Math.floor(key.length / 3)))
       .sort((a, b) => a[1] - b[1])[0];
     throw bad(`${where}${key}`, `unknown field${near ? ` (did you mean "${where}${near[0]}"?)` : ''}`, id);
   }
