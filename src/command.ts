@@ -344,6 +344,9 @@ function normalizeSeccomp(c: Command, id: string): SeccompProfile | 'unconfined'
   const s = c.seccomp;
   if (s === 'unconfined') return 'unconfined';
   let profile = DEFAULT_PROFILE;
+  if (s !== undefined && (typeof s !== 'object' || s === null || Array.isArray(s))) {
+    throw bad('seccomp', `must be 'unconfined' or a profile object (Docker's format or OCI linux.seccomp), not ${describe(s)}`, id);
+  }
   if (s !== undefined) {
     try {
       profile = validateSeccompProfile(s);

@@ -121,8 +121,9 @@ describe('Command validation: each field, each kind of bad value', () => {
     [{ uidMappings: [{ containerID: 0, hostID: -1, size: 1 }], gidMappings: [] }, /uidMappings: invalid mapping/],
     [{ uidMappings: 'x', gidMappings: 'y' }, /uidMappings must be a list/],
     // seccomp
-    [{ seccomp: 42 }, /seccomp/],
-    [{ seccomp: 'default' }, /seccomp/],
+    [{ seccomp: 42 }, /seccomp: must be 'unconfined' or a profile object .*, not number/],
+    [{ seccomp: 'default' }, /seccomp: must be 'unconfined' or a profile object .*, not "default"/],
+    [{ seccomp: null }, /seccomp: .* not null/],
     [{ seccomp: { defaultAction: 'SCMP_ACT_NOPE' } }, /seccomp profile: defaultAction/],
     // driver config
     [{ config: [] }, /config: must be an object, not an array/],
