@@ -52,7 +52,8 @@ export interface MountSpec {
 
 /** What a caller asks for (Docker 0.11's execdriver.Command). */
 export interface Command {
-  id: string;
+  /** 1 to 64 of letters, digits, `_`, `.`, `-` (starting with a letter or digit); generated when absent (12 hex characters) */
+  id?: string;
   /** absolute path of the root filesystem */
   rootfs: string;
   entrypoint: string;
@@ -62,6 +63,7 @@ export interface Command {
   user?: string;
   /** `KEY=VALUE` entries */
   env?: string[];
+  /** RFC 1123 host name, at most 63 characters; default: derived from the id (see defaultHostname) */
   hostname?: string;
   tty?: boolean;
   privileged?: boolean;

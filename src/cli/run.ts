@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseSize } from '../cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js';
+import { generateId } from '../command.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseUsernsFlag } from '../userns.js';
 import { isRootless } from '../native/rootless.js';
@@ -107,7 +107,7 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   if (mtu !== undefined) network.mtu = mtu;
 
   const cmd: Command = {
-    id: str(values['id']) ?? randomBytes(6).toString('hex'),
+    id: str(values['id']) ?? generateId(),
     rootfs: resolve(rootfs),
     entrypoint,
     arguments: args,

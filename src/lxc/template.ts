@@ -313,21 +313,9 @@ function securityLines(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] 
   ];
 }
 
-/** Raw lines from `command.config.lxc`: each one `lxc.<key> = <value>`, on one line. */
+/** Raw lines from `command.config.lxc`, each `lxc.<key> = <value>` on one line (checked by normalizeCommand). */
 export function rawLines(cmd: NormalizedCommand): string[] {
-  const raw = cmd.config.lxc ?? [];
-  if (!Array.isArray(raw)) throw new InvalidConfigError('config.lxc must be a list of lxc.* lines', { containerId: cmd.id });
-  return raw.map((line) => {
-    if (typeof line !== 'string') throw new InvalidConfigError('config.lxc must be a list of lxc.* lines', { containerId: cmd.id });
-    oneLine(line, 'lxc config line', cmd.id);
-    const trimmed = line.trim();
-    if (!/^lxc\.[A-Za-z0-9_.\-[\]]+\s*=/.test(trimmed)) {
-      throw new InvalidConfigError(`invalid lxc config line ${JSON.stringify(line)}: expected "lxc.<key> = <value>"`, {
-        containerId: cmd.id,
-      });
-    }
-    return trimmed;
-  });
+  return (cmd.config.lxc ?? []).map((line) => line.trim());
 }
 
 /** The text of config.lxc. */

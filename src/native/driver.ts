@@ -181,7 +181,7 @@ export class NativeDriver implements ManagedDriver {
 
   /** Validate, create, start. Resolves once the command runs (its exec succeeded). */
   async start(command: Command, opts: StartOptions = {}): Promise<Started> {
-    trace(String(command.id), 'begin');
+    trace(String(command?.id), 'begin');
     // rootless: no bridge unless asked for (and then refused), the caller's own maps
     const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
     if (this.rootless) {

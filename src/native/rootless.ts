@@ -63,6 +63,7 @@ export function rootlessMappings(
  * its user namespace is the caller's own (checkRootless refuses other maps from the original).
  */
 export function rootlessCommand(command: Command): Command {
+  if (typeof command !== 'object' || command === null) return command; // normalizeCommand refuses it
   const { userns: _userns, uidMappings: _u, gidMappings: _g, ...rest } = command;
   return { ...rest, network: command.network ?? { mode: 'none' } };
 }

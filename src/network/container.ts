@@ -24,19 +24,29 @@ export interface NetworkState {
   mtu?: number;
 }
 
-/** Check the network part of a command: nothing is created. */
+/** Check the network part of a command (types, names, addresses, ranges): nothing is created. */
 export function validateNetworkConfig(n: NetworkConfig, containerId: string): void {
   try {
-    if (n.mtu !== undefined) validateMtu(n.mtu);
+    if (n.mtu !== undefined) validateMtu(n.mtu, 'network.mtu');
+    for (const k of ['bridge', 'subnet', 'ipAddress', 'gateway'] as const) {
+      const v: unknown = n[k];
+      if (v !== undefined && (typeof v !== 'string' || v.includes('\0'))) {
+        throw new InvalidConfigError(`network.${k}: must be a string without NUL bytes, not ${JSON.stringify(v) ?? typeof v}`);
+      }
+    }
+    if (n.prefixLen !== undefined && (!Number.isInteger(n.prefixLen) || n.prefixLen < 8 || n.prefixLen > 30)) {
+      throw new InvalidConfigError(`network.prefixLen: ${JSON.stringify(n.prefixLen)} must be an integer from 8 to 30`);
+    }
     if (n.mode !== 'bridge') {
-      for (const k of ['bridge', 'subnet', 'ipAddress'] as const) {
+      for (const k of ['bridge', 'subnet', 'ipAddress', 'prefixLen', 'gateway'] as const) {
         if (n[k] !== undefined) throw new InvalidConfigError(`${k} is only for --net bridge (this is --net ${n.mode})`);
       }
       return;
     }
-    validateInterfaceName(n.bridge ?? DEFAULT_BRIDGE);
-    if (n.subnet !== undefined) validateBridgeSubnet(n.subnet);
-    if (n.ipAddress !== undefined && !isIPv4(n.ipAddress)) throw new InvalidConfigError(`invalid IPv4 address "${n.ipAddress}"`);
+    validateInterfaceName(n.bridge ?? DEFAULT_BRIDGE, 'network.bridge');
+    if (n.subnet !== undefined) validateBridgeSubnet(n.subnet, 'network.subnet');
+    if (n.ipAddress !== undefined && !isIPv4(n.ipAddress)) throw new InvalidConfigError(`network.ipAddress: invalid IPv4 address "${n.ipAddress}"`);
+    if (n.gateway !== undefined && !isIPv4(n.gateway)) throw new InvalidConfigError(`network.gateway: invalid IPv4 address "${n.gateway}"`);
   } catch (e) {
     if (e instanceof InvalidConfigError) throw new InvalidConfigError(e.message, { containerId, cause: e });
     throw e;

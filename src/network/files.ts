@@ -2,19 +2,10 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidConfigError, systemError } from '../errors.js';
 import { isIPv4 } from './subnet.js';
+import { validateHostname } from './validate.js';
 
-/** Host names: 1–253 characters, labels of letters, digits, `-` and `_` separated by dots. */
-export function validateHostname(hostname: unknown): string {
-  if (
-    typeof hostname !== 'string' ||
-    hostname.length === 0 ||
-    hostname.length > 253 ||
-    !/^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/.test(hostname)
-  ) {
-    throw new InvalidConfigError(`hostname ${JSON.stringify(hostname)} is not a valid host name`);
-  }
-  return hostname;
-}
+// the one host name rule lives in validate.ts (normalizeCommand checks with it too)
+export { validateHostname };
 
 /**
  * The container's /etc/hosts: localhost, the usual IPv6 names, and the container's address with

@@ -35,3 +35,46 @@ export function validateBridgeSubnet(subnet: string, what = 'subnet'): Ipv4Net {
   }
   return net;
 }
+
+/** The longest host name: a label's limit, within the kernel's 64-byte UTS name. */
+export const MAX_HOSTNAME = 63;
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?';
+const HOSTNAME_RE = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
+
+/**
+ * The one host name rule (RFC 1123), for the container's UTS name and its /etc/hostname and
+ * /etc/hosts: 1 to 63 characters; dot-separated labels of letters, digits and '-', a label
+ * neither empty nor starting or ending with '-'. No '_' (a container id may have one: see
+ * defaultHostname).
+ */
+export function validateHostname(hostname: unknown, what = 'hostname'): string {
+  if (typeof hostname !== 'string') throw new InvalidConfigError(`${what}: must be a string, not ${typeof hostname}`);
+  if (hostname.length === 0 || hostname.length > MAX_HOSTNAME || !HOSTNAME_RE.test(hostname)) {
+    throw new InvalidConfigError(
+      `${what}: ${JSON.stringify(hostname)} is not a valid host name (1 to ${MAX_HOSTNAME} characters: ` +
+        `dot-separated labels of letters, digits and '-', a label not starting or ending with '-')`,
+    );
+  }
+  return hostname;
+}
+
+/** Docker's short id: a container's default host name is at most this long. */
+export const DEFAULT_HOSTNAME_LENGTH = 12;
+
+/**
+ * A container's default host name, from its id: the id's first 12 characters (Docker's short
+ * id), '_' (and anything else a host name cannot hold) turned into '-', each dot-separated label
+ * trimmed of leading and trailing '-', empty labels dropped. `web_1` → `web-1`,
+ * `abcdefghijk-x` → `abcdefghijk`, `a..b` → `a.b`. Never empty ('container' if nothing is left);
+ * always passes validateHostname.
+ */
+export function defaultHostname(id: string): string {
+  const name = id
+    .slice(0, DEFAULT_HOSTNAME_LENGTH)
+    .replace(/[^A-Za-z0-9.-]/g, '-')
+    .split('.')
+    .map((label) => label.replace(/^-+|-+$/g, ''))
+    .filter((label) => label !== '')
+    .join('.');
+  return name === '' ? 'container' : name;
+}

@@ -21,7 +21,7 @@ export function contractSuite(driverName: string, options: SuiteOptions = {}): v
   describe(`contract: ${driverName} driver`, () => {
     let driver: ManagedDriver;
     let rootfs: { dir: string; cleanup: () => void };
-    const cmd = (over: Partial<Command> & { entrypoint: string }): Command => ({
+    const cmd = (over: Partial<Command> & { entrypoint: string }): Command & { id: string } => ({
       id: uniqueId(driverName.slice(0, 2)),
       rootfs: rootfs.dir,
       network: { mode: 'none' },

@@ -49,13 +49,13 @@ describe('lxc driver (LXC 5, real containers)', () => {
   let vol: string;
   let subnet: string;
   const used: string[] = [];
-  const cmd = (over: Partial<Command> & { entrypoint: string }): Command => {
+  const cmd = (over: Partial<Command> & { entrypoint: string }): Command & { id: string } => {
     const id = uniqueId('lx');
     used.push(id);
     return { id, rootfs: rootfs.dir, network: { mode: 'none' }, ...over };
   };
   const sh = (script: string, over: Partial<Command> = {}) => cmd({ entrypoint: 'sh', arguments: ['-c', script], ...over });
-  const runOut = async (c: Command) => {
+  const runOut = async (c: Command & { id: string }) => {
     const cap = capture();
     const status = await driver.run(c, cap.pipes);
     assert.deepEqual(leftovers(c.id), [], 'nothing left after the run');

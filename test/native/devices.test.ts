@@ -34,7 +34,7 @@ describe('native driver: device rules by a cgroup2 BPF program', { skip: v2 ? fa
     rootfs.cleanup();
     rmSync(vol, { recursive: true, force: true });
   });
-  const sh = (script: string, over: Partial<Command> = {}): Command => ({
+  const sh = (script: string, over: Partial<Command> = {}): Command & { id: string } => ({
     id: uniqueId('dev'),
     rootfs: rootfs.dir,
     entrypoint: 'sh',

@@ -18,7 +18,7 @@ describe('native driver: bridge networking', () => {
   let driver: ManagedDriver;
   let rootfs: { dir: string; cleanup: () => void };
   let subnet: string;
-  const cmd = (over: Partial<Command> & { entrypoint: string }): Command => ({
+  const cmd = (over: Partial<Command> & { entrypoint: string }): Command & { id: string } => ({
     id: uniqueId('nw'),
     rootfs: rootfs.dir,
     network: { mode: 'bridge', bridge: BRIDGE, subnet },

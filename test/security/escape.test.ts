@@ -29,7 +29,7 @@ for (const driverName of ['native', 'lxc']) {
   describe(`escapes from a default container: ${driverName} driver`, () => {
     let driver: ManagedDriver;
     let rootfs: { dir: string; cleanup: () => void };
-    const cmd = (args: string[], over: Partial<Command> = {}): Command => ({
+    const cmd = (args: string[], over: Partial<Command> = {}): Command & { id: string } => ({
       id: uniqueId(`esc${driverName.slice(0, 1)}`),
       rootfs: rootfs.dir,
       entrypoint: args[0]!,

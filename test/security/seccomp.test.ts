@@ -29,7 +29,7 @@ for (const driverName of ['native', 'lxc']) {
   describe(`seccomp, no-new-privileges, keyring: ${driverName} driver`, () => {
     let driver: ManagedDriver;
     let rootfs: { dir: string; cleanup: () => void };
-    const cmd = (over: Partial<Command> & { entrypoint: string }): Command => ({
+    const cmd = (over: Partial<Command> & { entrypoint: string }): Command & { id: string } => ({
       id: uniqueId(`seccomp-${driverName.slice(0, 2)}`),
       rootfs: rootfs.dir,
       network: { mode: 'none' },

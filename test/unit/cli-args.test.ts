@@ -25,7 +25,7 @@ describe('command line parsing', () => {
     assert.equal(c.network?.mode, 'none');
     assert.equal(c.user, 'nobody');
     assert.equal(c.init, true);
-    assert.match(c.id, /^[0-9a-f]{12}$/);
+    assert.match(c.id ?? '', /^[0-9a-f]{12}$/);
   });
   it('--cgroup2-devices asks for the device program (config.native), next to --lxc-conf', () => {
     const { values, positionals } = parseVerbArgs(runVerb, ['--rootfs', '/r', '--cgroup2-devices', '--lxc-conf', 'lxc.a = b', 'true']);

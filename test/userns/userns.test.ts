@@ -24,7 +24,7 @@ for (const driverName of ['native', 'lxc']) {
     let rootfs: { dir: string; cleanup: () => void };
     let vol: string;
     const mapped = remapMappings('execdriver').uidMappings[0]!.hostID;
-    const sh = (script: string, over: Partial<Command> = {}): Command => ({
+    const sh = (script: string, over: Partial<Command> = {}): Command & { id: string } => ({
       id: uniqueId('userns'),
       rootfs: rootfs.dir,
       entrypoint: 'sh',
