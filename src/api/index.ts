@@ -201,7 +201,8 @@ export async function startContainer(
           throw err;
         },
       );
-  exited.catch(() => {}); // a caller that never awaits `exited` is not crashed by a cancel
+  // a caller that never awaits `exited` is not crashed by a cancel (a detached one's is lazy: untouched)
+  if (!opts.detach) exited.catch(() => {});
   const handle: ContainerHandle = {
     id: cid,
     pid: started.pid,

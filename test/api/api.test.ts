@@ -77,6 +77,17 @@ for (const driverName of ['native', 'lxc']) {
       assert.deepEqual(leftOf(driverName, c.id), []);
     });
 
+    it('bad options are refused before anything is created', async () => {
+      const c = sh('true');
+      await rejectsWith(driver.run(c, { timeout: -1 }), 'ERR_INVALID_CONFIG');
+      await rejectsWith(driver.run(c, { killSignal: 'TERM' as NodeJS.Signals }), 'ERR_INVALID_CONFIG');
+      await rejectsWith(driver.start(c, { stdio: 'pipe', pipes: { stdout: new PassThrough() } }), 'ERR_INVALID_CONFIG');
+      await rejectsWith(driver.run(c, { capture: true, stdout: new PassThrough() }), 'ERR_INVALID_CONFIG');
+      await rejectsWith(driver.run(c, { capture: true, maxBuffer: 0 }), 'ERR_INVALID_CONFIG');
+      await rejectsWith(driver.start(c, { detach: true, timeout: 10 }), 'ERR_INVALID_CONFIG');
+      assert.deepEqual(leftOf(driverName, c.id), []);
+    });
+
     it('aborting a run kills it within 1 s, rejects ERR_ABORTED with the status, leaves nothing', async () => {
       const c = sh('sleep 10');
       const ac = new AbortController();
