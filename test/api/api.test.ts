@@ -118,6 +118,18 @@ for (const driverName of ['native', 'lxc']) {
       assert.deepEqual(leftOf(driverName, c.id, pid), []);
     });
 
+    it('a cancel asked for while the container starts takes effect once it runs (start + signal)', async () => {
+      const c = sh('sleep 10');
+      const ac = new AbortController();
+      const p = driver.start(c, { signal: ac.signal, timeout: 60_000 });
+      ac.abort(new Error('changed my mind'));
+      const h = await p;
+      const e = await rejectsWith(h.exited, 'ERR_ABORTED');
+      assert.equal((e.cause as Error).message, 'changed my mind');
+      assert.equal(e.status?.exitCode, 137);
+      assert.deepEqual(leftOf(driverName, c.id, h.pid), []);
+    });
+
     it('killSignal SIGTERM: a trapping shell ends by TERM (no SIGKILL needed)', async () => {
       const c = sh('trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.05; done');
       const h = await driver.start(c, { stdio: 'pipe', timeout: 300, killSignal: 'SIGTERM', killGraceMs: 5000 });
