@@ -105,6 +105,39 @@ export interface Pipes {
   stdin?: Readable | null;
   stdout?: Writable | null;
   stderr?: Writable | null;
+  /** end `stdout`/`stderr` when the container's output ends (default true; the CLI passes false for its own) */
+  end?: boolean;
+}
+
+/** Cancelling and time limits (on `run` and `start`); see src/api/. */
+export interface CancelOptions {
+  /** aborting kills the container; `exited`/`run` reject with `ERR_ABORTED` (name `AbortError`) */
+  signal?: AbortSignal;
+  /** ms from the call: then the container is killed; rejects with `ERR_TIMEOUT` */
+  timeout?: number;
+  /** the signal a cancel sends first (default SIGKILL); another one is followed by SIGKILL after `killGraceMs` */
+  killSignal?: NodeJS.Signals;
+  /** ms between `killSignal` and SIGKILL (default 5000) */
+  killGraceMs?: number;
+}
+
+/** `run`'s options: the caller's streams (the old `pipes` argument), cancelling, capture. */
+export interface RunOptions extends Pipes, CancelOptions {
+  /** collect stdout and stderr: `run` resolves with a `CapturedRun` */
+  capture?: boolean;
+  /** with `capture`: strings in this encoding (default utf8), or `buffer` for Buffers */
+  encoding?: BufferEncoding | 'buffer';
+  /** with `capture`: bytes per stream (default 100 MiB); past it the container is killed, `ERR_MAX_BUFFER` */
+  maxBuffer?: number;
+  /** with `capture`: written to the container's stdin, then stdin is closed */
+  input?: string | Buffer;
+}
+
+/** What `run(command, { capture: true })` resolves with. */
+export interface CapturedRun<T extends string | Buffer = string> extends ExitStatus {
+  id: string;
+  stdout: T;
+  stderr: T;
 }
 
 export interface ExitStatus {
@@ -132,7 +165,10 @@ export interface KillOptions {
 /** The execdriver contract. */
 export interface Driver {
   /** Start the container and resolve with its exit status once it has exited and been cleaned up. */
-  run(command: Command, pipes?: Pipes, onStart?: (info: StartInfo) => void): Promise<ExitStatus>;
+  run(command: Command, options: RunOptions & { capture: true; encoding: 'buffer' }, onStart?: (info: StartInfo) => void): Promise<CapturedRun<Buffer>>;
+  run(command: Command, options: RunOptions & { capture: true }, onStart?: (info: StartInfo) => void): Promise<CapturedRun>;
+  /** `options` may be just the caller's streams (`Pipes`), as before */
+  run(command: Command, options?: RunOptions, onStart?: (info: StartInfo) => void): Promise<ExitStatus>;
   kill(id: string, signal?: NodeJS.Signals | number, options?: KillOptions): Promise<void>;
   name(): string;
   info(id: string): Info;
@@ -153,8 +189,15 @@ export interface StartOptions {
   /** with `tty`: the initial window size (default: `pipes.stdout`'s when it is a terminal, else 24×80) */
   consoleSize?: ConsoleSize;
   pipes?: Pipes;
+  /** `pipe`: the handle gets `stdin`/`stdout`/`stderr` streams (or per fd: `['pipe', 'pipe', 'ignore']`) */
+  stdio?: 'pipe' | [StdioOption, StdioOption, StdioOption];
   onStart?: (info: StartInfo) => void;
 }
+
+export type StdioOption = 'pipe' | 'ignore';
+
+/** The options of `start()`: the driver's own, and cancelling and time limits. */
+export interface StartHandleOptions extends StartOptions, CancelOptions {}
 
 export interface Started {
   id: string;
@@ -164,6 +207,26 @@ export interface Started {
   /** with `tty`: set the terminal's window size (its foreground processes get SIGWINCH) */
   resize?: (rows: number, cols: number) => void;
 }
+
+/** What `driver.start()` returns: a running container. */
+export interface ContainerHandle extends Started {
+  /** signal the container's init (default SIGKILL, as `driver.kill`) */
+  kill(signal?: NodeJS.Signals | number): Promise<void>;
+  /** with `tty`: its window size; else throws `ERR_INVALID_CONFIG` */
+  resize(rows: number, cols: number): void;
+  /** with `stdio` `pipe`: the container's stdin (end it to close it) */
+  stdin?: Writable;
+  /** with `stdio` `pipe`: the container's output, ended when it ends */
+  stdout?: Readable;
+  /** with `stdio` `pipe` and no `tty` */
+  stderr?: Readable;
+}
+
+/** A lifecycle event of a container this process started (`driver.events()`). */
+export type ContainerEvent =
+  | { type: 'start'; driver: string; id: string; pid: number; time: Date }
+  | { type: 'oom'; driver: string; id: string; time: Date }
+  | { type: 'exit'; driver: string; id: string; status: ExitStatus; time: Date };
 
 export interface AttachOptions {
   /** what is typed into the terminal (not ended by its end) */
@@ -203,7 +266,9 @@ export interface ContainerSummary {
 
 /** What the command line needs beyond the contract: detached containers and their records. */
 export interface ManagedDriver extends Driver {
-  start(command: Command, options?: StartOptions): Promise<Started>;
+  start(command: Command, options?: StartHandleOptions): Promise<ContainerHandle>;
+  /** lifecycle events of the containers this driver object starts, from now on; `break` ends it */
+  events(options?: { signal?: AbortSignal }): AsyncIterableIterator<ContainerEvent>;
   /** wait for a container to exit (detached ones too); 0 = no timeout */
   wait(id: string, timeoutMs?: number): Promise<ExitStatus>;
   inspect(id: string): ContainerSummary;

@@ -16,6 +16,9 @@ export type ErrorCode =
   | 'ERR_CGROUP' // a cgroup operation failed
   | 'ERR_NETWORK' // a network operation failed
   | 'ERR_STATE' // the state directory could not be read or written
+  | 'ERR_ABORTED' // the caller's AbortSignal fired: the container was killed
+  | 'ERR_TIMEOUT' // the `timeout` option ran out: the container was killed
+  | 'ERR_MAX_BUFFER' // captured output passed `maxBuffer`: the container was killed
   | 'ERR_SYSTEM'; // any other failed syscall or command
 
 export interface ErrorDetails {
@@ -146,6 +149,55 @@ export class WaitTimeoutError extends ExecDriverError {
     super('ERR_WAIT_TIMEOUT', `timed out after ${ms} ms waiting for ${what}`, { containerId });
     this.name = 'WaitTimeoutError';
   }
+}
+
+/**
+ * The container was killed on the caller's behalf (`signal`, `timeout`, `maxBuffer`). It carries the
+ * exit status and, with `capture`, what was captured up to then.
+ */
+export class CancelledError extends ExecDriverError {
+  /** the container's exit status (after the kill) */
+  readonly status?: ExitStatusLike;
+  stdout?: string | Buffer;
+  stderr?: string | Buffer;
+  constructor(code: 'ERR_ABORTED' | 'ERR_TIMEOUT' | 'ERR_MAX_BUFFER', message: string, containerId: string, status?: ExitStatusLike, cause?: unknown) {
+    super(code, message, { containerId, ...(status ? { exitCode: status.exitCode } : {}), ...(cause !== undefined ? { cause } : {}) });
+    this.name = 'CancelledError';
+    if (status) this.status = status;
+  }
+}
+
+/** `signal` fired. `name` is `AbortError`, as Node's own for an aborted operation. */
+export class AbortedError extends CancelledError {
+  constructor(containerId: string, status?: ExitStatusLike, reason?: unknown) {
+    super('ERR_ABORTED', 'aborted: the container was killed', containerId, status, reason);
+    this.name = 'AbortError';
+  }
+}
+
+/** `timeout` ran out. */
+export class TimeoutError extends CancelledError {
+  readonly timeout: number;
+  constructor(containerId: string, ms: number, status?: ExitStatusLike) {
+    super('ERR_TIMEOUT', `timed out after ${ms} ms: the container was killed`, containerId, status);
+    this.name = 'TimeoutError';
+    this.timeout = ms;
+  }
+}
+
+/** Captured output of one stream passed `maxBuffer` bytes. */
+export class MaxBufferError extends CancelledError {
+  constructor(containerId: string, stream: 'stdout' | 'stderr', max: number, status?: ExitStatusLike) {
+    super('ERR_MAX_BUFFER', `${stream} passed maxBuffer (${max} bytes): the container was killed`, containerId, status);
+    this.name = 'MaxBufferError';
+  }
+}
+
+/** Structurally the driver's ExitStatus (kept here so errors.ts imports nothing). */
+export interface ExitStatusLike {
+  exitCode: number;
+  signal?: NodeJS.Signals;
+  oomKilled: boolean;
 }
 
 export class DriverExistsError extends ExecDriverError {

@@ -5,6 +5,7 @@ import './lxc/index.js';
 
 export * from './driver.js';
 export * from './errors.js';
+export { DEFAULT_MAX_BUFFER, DEFAULT_KILL_GRACE_MS } from './api/index.js';
 export { NativeDriver, type ExitRecord, type NativeState } from './native/index.js';
 export { LxcDriver } from './lxc/index.js';
 export { parseSize } from './cgroups/resources.js';

@@ -255,7 +255,7 @@ not executable, 127 when it is not found.`,
     try {
       const status = await driver.run(
         command,
-        { stdin: values['interactive'] ? process.stdin : null, stdout: process.stdout, stderr: command.tty ? null : process.stderr },
+        { stdin: values['interactive'] ? process.stdin : null, stdout: process.stdout, stderr: command.tty ? null : process.stderr, end: false },
         (info) => {
           id = info.id;
           for (const sig of pending.splice(0)) forward(sig);

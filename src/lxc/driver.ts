@@ -5,6 +5,7 @@
  * stop hook, everything removed afterwards. With `tty`, the tool runs on a terminal that the native
  * driver's C monitor keeps and relays (terminal.ts). Why these choices: NOTES.md.
  */
+import { ApiDriver } from '../api/index.js';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
@@ -24,9 +25,7 @@ import {
   type Info,
   type KillOptions,
   type ManagedDriver,
-  type Pipes,
   type Started,
-  type StartInfo,
   type StartOptions,
 } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, NotFoundError, StartError, WaitTimeoutError, describeErrno, type ErrorCode } from '../errors.js';
@@ -347,7 +346,7 @@ function startError(id: string, run: LxcRun, tool: string, exit: { code: number 
 }
 
 /** Docker 0.11's lxc driver, on LXC 5. */
-export class LxcDriver implements ManagedDriver {
+export class LxcDriver extends ApiDriver implements ManagedDriver {
   readonly root: string;
   /** a non-root caller: its own uid as root, no cgroups (LXC skips what it cannot create) */
   readonly rootless: boolean;
@@ -356,6 +355,7 @@ export class LxcDriver implements ManagedDriver {
   private readonly tools: Tools;
 
   constructor(options: LxcDriverOptions = {}) {
+    super();
     this.rootless = isRootless();
     this.root = options.root ?? (this.rootless ? rootlessRoot() : DEFAULT_ROOT);
     this.lxcPath = join(this.root, DRIVER_NAME);
@@ -371,13 +371,8 @@ export class LxcDriver implements ManagedDriver {
     return new StateDir(this.root, DRIVER_NAME, id);
   }
 
-  async run(command: Command, pipes: Pipes = {}, onStart?: (info: StartInfo) => void): Promise<ExitStatus> {
-    const started = await this.start(command, { pipes, ...(onStart ? { onStart } : {}) });
-    return started.exited;
-  }
-
-  /** Validate, write config.lxc, start; resolves once the container runs (or has already run). */
-  async start(command: Command, opts: StartOptions = {}): Promise<Started> {
+  /** Validate, write config.lxc, start (under ApiDriver's `start`/`run`); resolves once the container runs (or has already run). */
+  protected async launch(command: Command, opts: StartOptions = {}): Promise<Started> {
     const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
     validateNetworkConfig(cmd.network, cmd.id);
     if (this.rootless) {
@@ -540,8 +535,8 @@ export class LxcDriver implements ManagedDriver {
           from.pipe(to);
           child.once('close', () => from.unpipe(to)); // our stdin must not keep the process alive
         }
-        if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: false });
-        if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: false });
+        if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: pipes.end !== false });
+        if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: pipes.end !== false });
       }
 
       const createdAt = new Date().toISOString();

@@ -1,3 +1,4 @@
+import { ApiDriver } from '../api/index.js';
 import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -5,7 +6,7 @@ import { capabilityMask, hostCapabilities } from '../capabilities.js';
 import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
-import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Pipes, Started, StartInfo, StartOptions } from '../driver.js';
+import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Started, StartOptions } from '../driver.js';
 import { DEFAULT_ROOT } from '../driver.js';
 import {
   ExecDriverError,
@@ -141,13 +142,14 @@ function trace(id: string, phase: string, end = false): void {
 }
 
 /** Docker 0.11's native driver: namespaces, cgroups, pivot_root, done by our own C init. */
-export class NativeDriver implements ManagedDriver {
+export class NativeDriver extends ApiDriver implements ManagedDriver {
   readonly root: string;
 
   /** a non-root caller: user namespace from newuidmap, no cgroups, no host network set-up */
   readonly rootless: boolean;
 
   constructor(options: DriverOptions = {}) {
+    super();
     this.rootless = isRootless();
     this.root = options.root ?? (this.rootless ? rootlessRoot() : DEFAULT_ROOT);
   }
@@ -174,13 +176,8 @@ export class NativeDriver implements ManagedDriver {
     return ContainerCgroup.open({ parent: CGROUP_PARENT, name: cgroupName(this.root, id), containerId: id });
   }
 
-  async run(command: Command, pipes: Pipes = {}, onStart?: (info: StartInfo) => void): Promise<ExitStatus> {
-    const started = await this.start(command, { pipes, ...(onStart ? { onStart } : {}) });
-    return started.exited;
-  }
-
-  /** Validate, create, start. Resolves once the command runs (its exec succeeded). */
-  async start(command: Command, opts: StartOptions = {}): Promise<Started> {
+  /** Validate, create, start. (`start`/`run` come from ApiDriver.) Resolves once the command runs (its exec succeeded). */
+  protected async launch(command: Command, opts: StartOptions = {}): Promise<Started> {
     trace(String(command?.id), 'begin');
     // rootless: no bridge unless asked for (and then refused), the caller's own maps
     const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
@@ -285,8 +282,8 @@ export class NativeDriver implements ManagedDriver {
           from.pipe(to);
           child.once('close', () => from.unpipe(to)); // our stdin must not keep the process alive
         }
-        if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: false });
-        if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: false });
+        if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: pipes.end !== false });
+        if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: pipes.end !== false });
       }
       monitor.sendPlan(plan);
       trace(cmd.id, 'plan+spawn-monitor');
