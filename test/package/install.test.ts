@@ -108,6 +108,7 @@ describe('the packed package, installed', () => {
       const installMs = Date.now() - t0;
       const pkgDir = join(dir, 'node_modules/execdriver');
       assert.ok(existsSync(join(pkgDir, 'native/execdriver-init')), 'the install built the init');
+      assert.match(ok(sh(join(dir, 'node_modules/.bin/execdriver'), ['--help'], { cwd: dir }), 'execdriver --help'), /^execdriver \d+\.\d+\.\d+/);
 
       writeFileSync(join(dir, 'main.ts'), program(mod));
       writeFileSync(
