@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command, ManagedDriver, NetworkConfig } from '../src/driver.js';
-import { createDriver, driverNames } from '../src/index.js';
+import { createDriver, createDriverFrom, driverNames } from '../src/index.js';
 import { formatCidr, formatIPv4, hostUsedCidrs, overlaps, parseCidr } from '../src/network/subnet.js';
 import { makeRootfs } from '../test/helpers.js';
 import { deleteBridge, ip, linkExists, sweepCgroups } from './cleanup.js';
@@ -370,7 +370,7 @@ async function main(): Promise<number> {
     const leaks: string[] = [];
     for (const { driver, root } of driverRoots) {
       try {
-        const d = createDriver(driver, { root });
+        const d = createDriverFrom(driver, { root });
         for (const c of await d.list()) {
           leaks.push(`${driver} container ${c.id} (${c.status})`);
           await d.delete(c.id, { force: true }).catch(() => {});

@@ -4,7 +4,7 @@
  * process.hrtime.bigint() around each `await driver.run()` (the library, in this process);
  * three warm-up rounds dropped. Prints the median, p10 and p90 of each and the ratio of medians.
  */
-import { createDriver } from '../src/index.js';
+import { createDriverFrom } from '../src/index.js';
 import { makeRootfs } from '../test/helpers.js';
 
 const arg = (name: string, def: string) => {
@@ -16,7 +16,7 @@ const driverName = arg('--driver', 'native');
 const root = arg('--root', '/run/execdriver-bench-userns');
 
 const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
-const driver = createDriver(driverName, { root });
+const driver = createDriverFrom(driverName, { root });
 const rootfs = makeRootfs();
 const times: Record<'plain' | 'remap', number[]> = { plain: [], remap: [] };
 try {

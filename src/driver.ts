@@ -287,6 +287,17 @@ export interface DriverOptions {
 
 export type DriverFactory = (options: DriverOptions) => ManagedDriver;
 
+/**
+ * The registered drivers by name, for the type of `createDriver`'s name. Each driver module adds
+ * its entry (`declare module '../driver.js' { interface DriverRegistry { native: NativeDriver } }`)
+ * beside its `registerDriver` call; a driver registered from outside adds its own the same way
+ * (`declare module 'execdriver' { interface DriverRegistry { mine: MyDriver } }`).
+ */
+export interface DriverRegistry {}
+
+/** The name of a registered driver: `'native' | 'lxc'` with the drivers of this package. */
+export type DriverName = keyof DriverRegistry & string;
+
 const registry = new Map<string, DriverFactory>();
 
 export function registerDriver(name: string, factory: DriverFactory): void {
@@ -298,7 +309,7 @@ export function driverNames(): string[] {
   return [...registry.keys()];
 }
 
-export const DEFAULT_DRIVER = 'native';
+export const DEFAULT_DRIVER = 'native' satisfies DriverName;
 export const DEFAULT_ROOT = '/run/execdriver';
 
 export function createDriverFrom(name: string, options: DriverOptions): ManagedDriver {

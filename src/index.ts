@@ -1,4 +1,4 @@
-import { createDriverFrom, DEFAULT_DRIVER, type DriverOptions, type ManagedDriver } from './driver.js';
+import { createDriverFrom, DEFAULT_DRIVER, type DriverName, type DriverOptions, type ManagedDriver } from './driver.js';
 // importing a driver registers it; the lxc driver checks for LXC only when one is created
 import './native/index.js';
 import './lxc/index.js';
@@ -10,8 +10,12 @@ export { NativeDriver, type ExitRecord, type NativeState } from './native/index.
 export { LxcDriver } from './lxc/index.js';
 export { parseSize } from './cgroups/resources.js';
 
-/** A driver by name (`native`, the default, or `lxc`). */
-export function createDriver(name: string = DEFAULT_DRIVER, options: DriverOptions = {}): ManagedDriver {
+/**
+ * A driver by name (`native`, the default, or `lxc`). The name is typed as the registered drivers;
+ * a name known only at run time (a flag, a config file) goes through `createDriverFrom(name, options)`,
+ * which throws `ERR_DRIVER_NOT_FOUND` for an unknown one.
+ */
+export function createDriver(name: DriverName = DEFAULT_DRIVER, options: DriverOptions = {}): ManagedDriver {
   return createDriverFrom(name, options);
 }
 export { DEFAULT_PROFILE as DEFAULT_SECCOMP_PROFILE } from './security/seccomp/default-profile.js';

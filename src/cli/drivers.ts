@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { driverNames, type ManagedDriver } from '../driver.js';
+import { createDriverFrom, driverNames, type ManagedDriver } from '../driver.js';
 import { NotFoundError } from '../errors.js';
-import { createDriver } from '../index.js';
+import '../index.js'; // registers the drivers
 
 export function driverFor(name: string | undefined, root: string): ManagedDriver {
-  return createDriver(name ?? 'native', { root });
+  return createDriverFrom(name ?? 'native', { root });
 }
 
 /** The driver that holds container `id` (its state directory is under `<root>/<driver>/`). */

@@ -38,7 +38,7 @@ import {
   type NetworkState,
 } from '../network/container.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../native/console.js';
-import { INIT_BINARY, MonitorChannel, stdioFor } from '../native/monitor.js';
+import { INIT_BINARY, MonitorChannel, requireInit, stdioFor } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser, type ResolvedUser } from '../users.js';
@@ -375,6 +375,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
   protected async launch(command: Command, opts: StartOptions = {}): Promise<Started> {
     const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
     validateNetworkConfig(cmd.network, cmd.id);
+    requireInit(cmd.id);
     if (this.rootless) {
       checkRootless(cmd, { userns: command.userns, mappings: !!(command.uidMappings || command.gidMappings) });
       if (cmd.tty) {

@@ -11,4 +11,10 @@ export { renderConfig, stopHookCommand, escapeMountPath, type LxcHostFacts, type
 export { parseLxcInfo, type LxcInfo } from './info.js';
 export { parseLxcLog, type LxcRun } from './log.js';
 
+declare module '../driver.js' {
+  interface DriverRegistry {
+    lxc: LxcDriver;
+  }
+}
+
 registerDriver('lxc', (options) => new LxcDriver(options));

@@ -32,7 +32,7 @@ import { resolveUser } from '../users.js';
 import { checkMappable, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
-import { MonitorChannel, stdioFor, type Stdio } from './monitor.js';
+import { MonitorChannel, requireInit, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, finalCapabilities, VETH_PEER } from './plan.js';
 import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
 import { seccompFilter } from './seccomp.js';
@@ -187,6 +187,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
       this.ownRoot();
     }
     validateNetworkConfig(cmd.network, cmd.id);
+    requireInit(cmd.id);
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);

@@ -4,4 +4,10 @@ import { NativeDriver } from './driver.js';
 
 export { NativeDriver, type ExitRecord, type NativeState } from './driver.js';
 
+declare module '../driver.js' {
+  interface DriverRegistry {
+    native: NativeDriver;
+  }
+}
+
 registerDriver('native', (options) => new NativeDriver(options));

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { ExecDriverError } from '../errors.js';
@@ -21,8 +22,30 @@ export function stdioFor(stream: Readable | Writable | null | undefined, std: No
   return 'pipe';
 }
 
-/** The C init, built by `npm run build` (make -C native). */
+/** The C init, built on install (scripts/build-init.mjs) or by `npm run build` (make -C native). */
 export const INIT_BINARY = fileURLToPath(new URL('../../../native/execdriver-init', import.meta.url));
+
+/**
+ * The command that builds the init where this package is: in an installed package, npm's rebuild
+ * (which runs the install script), or the script itself where npm's `allowScripts` skips it; in a
+ * checkout of the repository, the build.
+ */
+export function initBuildCommand(binary = INIT_BINARY): string {
+  const top = dirname(dirname(binary));
+  if (!/\/node_modules\//.test(binary)) return '`npm run build`';
+  return `\`npm rebuild execdriver\` (or \`node ${join(top, 'scripts/build-init.mjs')}\` where npm's allowScripts skips execdriver's install script)`;
+}
+
+let initFound = false;
+/** The init's path; an ERR_SYSTEM naming the command that builds it when it is not there. */
+export function requireInit(containerId?: string): string {
+  if (initFound || (initFound = existsSync(INIT_BINARY))) return INIT_BINARY;
+  throw new ExecDriverError(
+    'ERR_SYSTEM',
+    `the init helper ${INIT_BINARY} is not built: run ${initBuildCommand()}; it needs gcc, make, libc6-dev and libseccomp-dev`,
+    { ...(containerId ? { containerId } : {}), path: INIT_BINARY },
+  );
+}
 
 /**
  * The Node side of the control socket to one `execdriver-init monitor` process: sends the plan
@@ -57,12 +80,7 @@ export class MonitorChannel {
   }
 
   static spawn(stdio: [Stdio, Stdio, Stdio], containerId: string): MonitorChannel {
-    if (!existsSync(INIT_BINARY)) {
-      throw new ExecDriverError('ERR_SYSTEM', `the init helper ${INIT_BINARY} is not built (run: npm run build)`, {
-        containerId,
-        path: INIT_BINARY,
-      });
-    }
+    requireInit(containerId);
     // detached: the monitor gets its own session, so a terminal's Ctrl-C reaches only the caller,
     // which decides what to forward.
     const child = spawn(INIT_BINARY, ['monitor'], { stdio: [...stdio, 'pipe'], detached: true });

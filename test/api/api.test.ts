@@ -51,7 +51,7 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<ExecDrive
   assert.fail(`expected ${code}`);
 }
 
-for (const driverName of ['native', 'lxc']) {
+for (const driverName of ['native', 'lxc'] as const) {
   describe(`library api: ${driverName}`, () => {
     let driver: ManagedDriver;
     let rootfs: { dir: string; cleanup: () => void };

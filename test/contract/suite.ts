@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createDriver, type Command, type ManagedDriver } from '../../src/index.js';
+import { createDriver, type Command, type DriverName, type ManagedDriver } from '../../src/index.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../../src/restrictions.js';
 import { capture, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
 
@@ -17,7 +17,7 @@ export interface SuiteOptions {
   skips?: Record<string, string>;
 }
 
-export function contractSuite(driverName: string, options: SuiteOptions = {}): void {
+export function contractSuite(driverName: DriverName, options: SuiteOptions = {}): void {
   describe(`contract: ${driverName} driver`, () => {
     let driver: ManagedDriver;
     let rootfs: { dir: string; cleanup: () => void };

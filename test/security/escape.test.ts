@@ -25,7 +25,7 @@ function buildEscape(rootfsDir: string): void {
   execFileSync('gcc', ['-static', '-O2', '-o', join(rootfsDir, 'bin/escape'), SOURCE]);
 }
 
-for (const driverName of ['native', 'lxc']) {
+for (const driverName of ['native', 'lxc'] as const) {
   describe(`escapes from a default container: ${driverName} driver`, () => {
     let driver: ManagedDriver;
     let rootfs: { dir: string; cleanup: () => void };

@@ -25,7 +25,7 @@ const BLOCKED = [
 
 const status = (out: string, key: string) => new RegExp(`^${key}:\\s*(\\S+)`, 'm').exec(out)?.[1];
 
-for (const driverName of ['native', 'lxc']) {
+for (const driverName of ['native', 'lxc'] as const) {
   describe(`seccomp, no-new-privileges, keyring: ${driverName} driver`, () => {
     let driver: ManagedDriver;
     let rootfs: { dir: string; cleanup: () => void };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createDriver, DriverNotFoundError, describeErrno, ExecDriverError, registerDriver, systemError } from '../../src/index.js';
+import { createDriver, DriverNotFoundError, describeErrno, ExecDriverError, registerDriver, systemError, type DriverName } from '../../src/index.js';
 
 describe('errors and the registry', () => {
   it('errno names and text', () => {
@@ -17,7 +17,7 @@ describe('errors and the registry', () => {
     assert.ok(e instanceof ExecDriverError);
   });
   it('an unknown driver lists the known ones; a second registration is refused', () => {
-    assert.throws(() => createDriver('nope'), (e: Error) => e instanceof DriverNotFoundError && /known: native, lxc/.test(e.message));
+    assert.throws(() => createDriver('nope' as DriverName), (e: Error) => e instanceof DriverNotFoundError && /known: native, lxc/.test(e.message));
     assert.throws(() => registerDriver('native', () => createDriver()), /already registered/);
   });
   it('the native driver is the default and names its version', () => {

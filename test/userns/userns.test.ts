@@ -18,7 +18,7 @@ import { TestNetns } from './slirp.js';
 
 const BRIDGE = `edt-userns${process.pid % 1000}`;
 
-for (const driverName of ['native', 'lxc']) {
+for (const driverName of ['native', 'lxc'] as const) {
   describe(`user namespaces: ${driverName} driver`, () => {
     let driver: ManagedDriver;
     let rootfs: { dir: string; cleanup: () => void };
