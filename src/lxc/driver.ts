@@ -38,7 +38,7 @@ import {
   type NetworkState,
 } from '../network/container.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../native/console.js';
-import { INIT_BINARY, MonitorChannel, requireInit, stdioFor } from '../native/monitor.js';
+import { connectPipes, INIT_BINARY, MonitorChannel, requireInit, stdioFor } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser, type ResolvedUser } from '../users.js';
@@ -529,16 +529,8 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       }
       if (outFd !== undefined) closeSync(outFd);
       outFd = undefined;
-      if (!opts.detach) {
-        if (pipes.stdin && stdio[0] === 'pipe' && child.stdin && !cmd.tty) {
-          const [from, to] = [pipes.stdin, child.stdin];
-          to.on('error', () => {});
-          from.pipe(to);
-          child.once('close', () => from.unpipe(to)); // our stdin must not keep the process alive
-        }
-        if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: pipes.end !== false });
-        if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: pipes.end !== false });
-      }
+      // with a terminal, input is fed once the container runs (foreground())
+      if (!opts.detach) connectPipes(child, stdio, pipes, !cmd.tty);
 
       const createdAt = new Date().toISOString();
       const monitorPid = child.pid ?? 0;

@@ -32,7 +32,7 @@ import { resolveUser } from '../users.js';
 import { checkMappable, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
-import { MonitorChannel, requireInit, stdioFor, type Stdio } from './monitor.js';
+import { connectPipes, MonitorChannel, requireInit, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, finalCapabilities, VETH_PEER } from './plan.js';
 import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
 import { seccompFilter } from './seccomp.js';
@@ -276,16 +276,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
       if (logFd !== undefined) closeSync(logFd);
       logFd = undefined;
       const child = monitor.child;
-      if (!opts.detach) {
-        if (pipes.stdin && stdio[0] === 'pipe' && child.stdin) {
-          const [from, to] = [pipes.stdin, child.stdin];
-          to.on('error', () => {});
-          from.pipe(to);
-          child.once('close', () => from.unpipe(to)); // our stdin must not keep the process alive
-        }
-        if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end: pipes.end !== false });
-        if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end: pipes.end !== false });
-      }
+      if (!opts.detach) connectPipes(child, stdio, pipes);
       monitor.sendPlan(plan);
       trace(cmd.id, 'plan+spawn-monitor');
 

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Pipes } from '../driver.js';
 import { ExecDriverError } from '../errors.js';
 import { encodeFrame, encodePlan, FrameDecoder, type Op } from './plan.js';
 
@@ -20,6 +21,23 @@ export function stdioFor(stream: Readable | Writable | null | undefined, std: No
   if (!stream) return 'ignore';
   if (direct && stream === std) return 'inherit';
   return 'pipe';
+}
+
+/**
+ * Connect the caller's streams to the pipes of a spawned process (those that `stdioFor` made
+ * pipes): stdin is fed until the process closes (our own stdin must not keep us alive), its
+ * stdout/stderr end the caller's streams unless `end: false`.
+ */
+export function connectPipes(child: ChildProcess, stdio: readonly Stdio[], pipes: Pipes, feedStdin = true): void {
+  if (feedStdin && pipes.stdin && stdio[0] === 'pipe' && child.stdin) {
+    const [from, to] = [pipes.stdin, child.stdin];
+    to.on('error', () => {});
+    from.pipe(to);
+    child.once('close', () => from.unpipe(to));
+  }
+  const end = pipes.end !== false;
+  if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end });
+  if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end });
 }
 
 /** The C init, built on install (scripts/build-init.mjs) or by `npm run build` (make -C native). */
