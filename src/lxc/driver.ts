@@ -33,7 +33,6 @@ import {
   ownerOf,
   reclaimAddresses,
   releaseNetwork,
-  validateNetworkConfig,
   setupNetwork,
   type NetworkState,
 } from '../network/container.js';
@@ -42,16 +41,16 @@ import { connectPipes, INIT_BINARY, MonitorChannel, requireInit, stdioFor } from
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser, type ResolvedUser } from '../users.js';
-import { capabilityMask, capabilitySets, hostCapabilities } from '../capabilities.js';
-import { encodePlan, finalCapabilities, processTail, type Op } from '../native/plan.js';
-import { seccompFilter } from '../native/seccomp.js';
+import { capabilitySets } from '../capabilities.js';
+import { encodePlan, processTail, type Op } from '../native/plan.js';
+import { containerSecurity } from '../native/seccomp.js';
 import { checkMappable, hostIdOf } from '../userns.js';
 import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
 import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
-import { cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, rawLines, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
+import { cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
 
 export const DRIVER_NAME = 'lxc';
@@ -374,7 +373,6 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
   /** Validate, write config.lxc, start (under ApiDriver's `start`/`run`); resolves once the container runs (or has already run). */
   protected async launch(command: Command, opts: StartOptions = {}): Promise<Started> {
     const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
-    validateNetworkConfig(cmd.network, cmd.id);
     requireInit(cmd.id);
     if (this.rootless) {
       checkRootless(cmd, { userns: command.userns, mappings: !!(command.uidMappings || command.gidMappings) });
@@ -387,7 +385,6 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     }
     const facts = hostFacts();
     // Everything the template would refuse is refused before anything exists.
-    rawLines(cmd);
     cgroupLines(cmd, facts);
     if (cmd.network.mode === 'slirp4netns') throw new InvalidConfigError('--net slirp4netns is for the native driver only', { containerId: cmd.id });
     const tool = cmd.init ? ('lxc-execute' as const) : ('lxc-start' as const);
@@ -605,12 +602,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
    * as for the native driver. The compiled filter comes from the same cache.
    */
   private processPlan(cmd: NormalizedCommand, user: ResolvedUser): Buffer {
-    const host = hostCapabilities();
-    const kept = finalCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), host.names, host.lastCap);
-    const filter =
-      cmd.seccomp === 'unconfined'
-        ? undefined
-        : seccompFilter(cmd.seccomp, kept, { cacheDir: join(this.root, 'seccomp'), containerId: cmd.id, noNewPrivileges: cmd.noNewPrivileges });
+    const { kept, filter } = containerSecurity(cmd, this.root);
     const ops: Op[] = [];
     if (cmd.tty) {
       ops.push(['ctty']);

@@ -1,8 +1,7 @@
 import { ApiDriver } from '../api/index.js';
 import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { join } from 'node:path';
-import { capabilityMask, hostCapabilities } from '../capabilities.js';
+import { hostCapabilities } from '../capabilities.js';
 import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
@@ -22,7 +21,6 @@ import {
   ownerOf,
   reclaimAddresses,
   releaseNetwork,
-  validateNetworkConfig,
   setupNetwork,
   type NetworkState,
 } from '../network/container.js';
@@ -33,9 +31,9 @@ import { checkMappable, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { connectPipes, MonitorChannel, requireInit, stdioFor, type Stdio } from './monitor.js';
-import { buildPlan, finalCapabilities, VETH_PEER } from './plan.js';
+import { buildPlan, VETH_PEER } from './plan.js';
 import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
-import { seccompFilter } from './seccomp.js';
+import { containerSecurity } from './seccomp.js';
 import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
 
 export const DRIVER_NAME = 'native';
@@ -186,7 +184,6 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
       cmd.userns = rootlessMappings(undefined, undefined, cmd.id);
       this.ownRoot();
     }
-    validateNetworkConfig(cmd.network, cmd.id);
     requireInit(cmd.id);
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
@@ -202,15 +199,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     const size = opts.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = checkSize(size.rows, size.cols);
     // the seccomp program for the capabilities the container will keep (compiled once, then kept)
-    const filter =
-      cmd.seccomp === 'unconfined'
-        ? undefined
-        : seccompFilter(cmd.seccomp, finalCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), caps.names, caps.lastCap), {
-            cacheDir: join(this.root, 'seccomp'),
-            containerId: cmd.id,
-            noNewPrivileges: cmd.noNewPrivileges,
-            init: cmd.init,
-          });
+    const { filter } = containerSecurity(cmd, this.root, cmd.init);
     trace(cmd.id, 'normalize');
 
     const state = this.state(cmd.id);

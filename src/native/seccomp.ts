@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { ExecDriverError, describeErrno } from '../errors.js';
 import { deniedSyscalls, hostPlatform, resolveSeccomp, type Platform, type ResolvedSeccomp, type SeccompProfile } from '../security/seccomp/profile.js';
 import { InvalidConfigError } from '../errors.js';
+import { capabilityMask, hostCapabilities } from '../capabilities.js';
+import type { NormalizedCommand } from '../command.js';
 import { INIT_BINARY } from './monitor.js';
-import { encodePlan, type Op } from './plan.js';
+import { encodePlan, finalCapabilities, type Op } from './plan.js';
 
 /**
  * A resolved profile as the C init's build ops (native/PROTOCOL.md, `seccomp-compile`): the
@@ -109,3 +111,22 @@ export function compileProgram(r: ResolvedSeccomp, containerId?: string): Buffer
     { ...(containerId ? { containerId } : {}), step: `seccomp ${step}`, ...(errno ? { errno } : {}), exitCode: 125 },
   );
 }
+
+/**
+ * What a container keeps and the filter it gets, the same on both drivers: its capability mask
+ * limited to what this host can grant, and the compiled program of its profile for that set
+ * (none when unconfined). `init`: the C init's minimal init still runs under the filter.
+ */
+export function containerSecurity(cmd: NormalizedCommand, stateRoot: string, init = false): { kept: string[]; filter?: string } {
+  const host = hostCapabilities();
+  const kept = finalCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), host.names, host.lastCap);
+  if (cmd.seccomp === 'unconfined') return { kept };
+  const filter = seccompFilter(cmd.seccomp, kept, {
+    cacheDir: join(stateRoot, 'seccomp'),
+    containerId: cmd.id,
+    noNewPrivileges: cmd.noNewPrivileges,
+    init,
+  });
+  return { kept, filter };
+}
+
