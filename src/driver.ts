@@ -2,6 +2,8 @@ import type { Readable, Writable } from 'node:stream';
 import type { NetworkState } from './network/container.js';
 import type { SeccompProfile } from './security/seccomp/profile.js';
 import { DriverExistsError, DriverNotFoundError } from './errors.js';
+import type { ContainerStats, ProcessInfo, StatsOptions } from './ops/index.js';
+export type { ContainerStats, NetworkStats, ProcessInfo, StatsOptions } from './ops/index.js';
 
 /** How a container is networked. */
 export interface NetworkConfig {
@@ -252,7 +254,8 @@ export interface ContainerSummary {
   driver: string;
   pid: number | null;
   running: boolean;
-  status: 'creating' | 'running' | 'exited' | 'stopped';
+  /** `paused`: running, every process frozen (`running` stays true) */
+  status: 'creating' | 'running' | 'paused' | 'exited' | 'stopped';
   exitCode: number | null;
   signal: string | null;
   oomKilled: boolean;
@@ -278,6 +281,18 @@ export interface ManagedDriver extends Driver {
   resize?(id: string, rows: number, cols: number): Promise<void>;
   /** connect to the terminal of a detached tty container */
   attach?(id: string, options: AttachOptions): Promise<Attached>;
+
+  // ops (issue 9): pause/resume, stats, update, top (src/ops/)
+  /** freeze every process of a running container (the cgroup freezer); resolves once FROZEN */
+  pause(id: string): Promise<void>;
+  /** thaw a paused container; resolves once THAWED */
+  resume(id: string): Promise<void>;
+  /** one sample of memory, CPU, pids, network and block I/O; `previous` gives the CPU percentage */
+  stats(id: string, options?: StatsOptions): Promise<ContainerStats>;
+  /** change a running container's limits (validated like `run`'s) */
+  update(id: string, resources: Resources): Promise<void>;
+  /** the container's processes: host pid, container pid, user, command */
+  top(id: string): Promise<ProcessInfo[]>;
 }
 
 export interface DriverOptions {

@@ -12,6 +12,7 @@ import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, 
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { ContainerCgroup } from '../cgroups/index.js';
 import { hostLayout } from '../cgroups/layout.js';
 import { envPath, normalizeCommand, type NormalizedCommand } from '../command.js';
 import {
@@ -25,9 +26,14 @@ import {
   type Info,
   type KillOptions,
   type ManagedDriver,
+  type Resources,
   type Started,
   type StartOptions,
 } from '../driver.js';
+import {
+  containerStats, containerTop, isPaused, pauseContainer, resumeContainer, runningTarget, thawAfterKill, updateContainer,
+  type ContainerStats, type OpsTarget, type ProcessInfo, type StatsOptions,
+} from '../ops/index.js';
 import { ExecDriverError, InvalidConfigError, NotFoundError, StartError, WaitTimeoutError, describeErrno, type ErrorCode } from '../errors.js';
 import {
   ownerOf,
@@ -46,7 +52,7 @@ import { encodePlan, processTail, type Op } from '../native/plan.js';
 import { containerSecurity } from '../native/seccomp.js';
 import { checkMappable, hostIdOf } from '../userns.js';
 import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
-import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
+import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadCgroup, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
@@ -858,6 +864,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
     signalContainer(id, signal, rec.pid, options.all ? await this.pidsOf(id, rec.pid) : undefined);
+    await thawAfterKill(this.opsCgroup(id), signal); // a paused container dies at once
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
@@ -901,6 +908,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       } catch {
         /* gone meanwhile */
       }
+      await thawAfterKill(this.opsCgroup(id), 'SIGKILL'); // paused: the SIGKILL lands on thaw
     }
     if (rec) {
       const monitorAlive = () => isSameProcessAlive(rec.monitorPid, rec.monitorStartTime);
@@ -958,7 +966,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       driver: this.name(),
       pid: running && rec ? rec.pid : null,
       running,
-      status: running ? 'running' : exit ? 'exited' : rec && rec.pid > 0 ? 'stopped' : 'creating',
+      status: running ? (isPaused(this.opsCgroup(id)) ? 'paused' : 'running') : exit ? 'exited' : rec && rec.pid > 0 ? 'stopped' : 'creating',
       exitCode: status ? status.exitCode : null,
       signal: status?.signal ?? null,
       oomKilled: status?.oomKilled ?? false,
@@ -1017,6 +1025,35 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     await this.reclaim(id);
     state.remove();
     await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
+  }
+
+  // ops (issue 9): pause/resume, stats, update, top on LXC's payload cgroup, shared with the native driver (src/ops/)
+  private opsCgroup(id: string): ContainerCgroup | undefined {
+    return this.rootless ? undefined : payloadCgroup(this.root, id);
+  }
+
+  private opsTarget(id: string, what: string): OpsTarget {
+    return runningTarget(id, what, () => ({ root: this.root, driver: DRIVER_NAME, id, pid: this.running(id).pid, cgroup: this.opsCgroup(id) }));
+  }
+
+  async pause(id: string): Promise<void> {
+    await pauseContainer(this.opsTarget(id, 'pause'));
+  }
+
+  async resume(id: string): Promise<void> {
+    await resumeContainer(this.opsTarget(id, 'unpause'));
+  }
+
+  async stats(id: string, options: StatsOptions = {}): Promise<ContainerStats> {
+    return containerStats(this.opsTarget(id, 'read the statistics of'), options);
+  }
+
+  async update(id: string, resources: Resources): Promise<void> {
+    await updateContainer(this.opsTarget(id, 'update'), resources);
+  }
+
+  async top(id: string): Promise<ProcessInfo[]> {
+    return containerTop(this.opsTarget(id, 'list the processes of'));
   }
 }
 

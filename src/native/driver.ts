@@ -4,8 +4,12 @@ import { constants as osConstants } from 'node:os';
 import { hostCapabilities } from '../capabilities.js';
 import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
+import {
+  containerStats, containerTop, isPaused, pauseContainer, resumeContainer, runningTarget, thawAfterKill, updateContainer,
+  type ContainerStats, type OpsTarget, type ProcessInfo, type StatsOptions,
+} from '../ops/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
-import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Started, StartOptions } from '../driver.js';
+import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Resources, Started, StartOptions } from '../driver.js';
 import { DEFAULT_ROOT } from '../driver.js';
 import {
   ExecDriverError,
@@ -449,6 +453,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
   async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
     const rec = this.running(id);
     signalContainer(id, signal, rec.pid, options.all ? await this.cgroup(id).pids() : undefined);
+    await thawAfterKill(this.opsCgroup(id), signal); // a paused container dies at once
   }
 
   /** The record of a running container; NotFoundError / NotRunningError otherwise. */
@@ -481,6 +486,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
       }
     }
     await cg.killAll('SIGKILL').catch(() => {});
+    await thawAfterKill(this.opsCgroup(id), 'SIGKILL'); // paused: the SIGKILLs land on thaw
     // let the monitor record the exit and remove the cgroups, bounded
     if (rec) {
       const deadline = Date.now() + 10_000;
@@ -537,7 +543,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
       driver: this.name(),
       pid: running && rec ? rec.pid : null,
       running,
-      status: running ? 'running' : exit ? 'exited' : rec ? 'stopped' : 'creating',
+      status: running ? (isPaused(this.opsCgroup(id)) ? 'paused' : 'running') : exit ? 'exited' : rec ? 'stopped' : 'creating',
       exitCode: exit ? status.exitCode : null,
       signal: exit ? (status.signal ?? null) : null,
       oomKilled: exit ? status.oomKilled : false,
@@ -600,6 +606,35 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     await this.reclaim(id);
     state.remove();
     await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
+  }
+
+  // ops (issue 9): pause/resume, stats, update, top, shared with the lxc driver (src/ops/)
+  private opsCgroup(id: string): ContainerCgroup | undefined {
+    return this.rootless ? undefined : ContainerCgroup.open({ parent: CGROUP_PARENT, name: cgroupName(this.root, id), containerId: id });
+  }
+
+  private opsTarget(id: string, what: string): OpsTarget {
+    return runningTarget(id, what, () => ({ root: this.root, driver: DRIVER_NAME, id, pid: this.running(id).pid, cgroup: this.opsCgroup(id) }));
+  }
+
+  async pause(id: string): Promise<void> {
+    await pauseContainer(this.opsTarget(id, 'pause'));
+  }
+
+  async resume(id: string): Promise<void> {
+    await resumeContainer(this.opsTarget(id, 'unpause'));
+  }
+
+  async stats(id: string, options: StatsOptions = {}): Promise<ContainerStats> {
+    return containerStats(this.opsTarget(id, 'read the statistics of'), options);
+  }
+
+  async update(id: string, resources: Resources): Promise<void> {
+    await updateContainer(this.opsTarget(id, 'update'), resources);
+  }
+
+  async top(id: string): Promise<ProcessInfo[]> {
+    return containerTop(this.opsTarget(id, 'list the processes of'));
   }
 }
 
