@@ -4,11 +4,11 @@
  * `skips` names the case and says why (the README's table shows the same).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createDriver, type Command, type DriverName, type ManagedDriver } from '../../src/index.js';
+import { createDriver, type Command, type ContainerStats, type DriverName, type ManagedDriver } from '../../src/index.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../../src/restrictions.js';
 import { capture, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
 
@@ -460,6 +460,142 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
       } finally {
         await driver.terminate(c.id);
       }
+    });
+
+    // ops (issue 9): pause/resume, stats, update, top
+    describe('ops: pause, stats, update, top', () => {
+      const MiB = 1024 * 1024;
+      const started = new Set<string>();
+      const detached = async (script: string, over: Partial<Command> = {}) => {
+        const c = sh(script, over);
+        const h = await driver.start(c, { detach: true });
+        started.add(c.id);
+        return { id: c.id, pid: h.pid };
+      };
+      after(async () => {
+        for (const id of started) await driver.delete(id, { force: true }).catch(() => {});
+      });
+      /** the counter the container's loop writes to /tmp/ctr, read through its root */
+      const counter = (pid: number) => {
+        try {
+          const n = Number.parseInt(readFileSync(`/proc/${pid}/root/tmp/ctr`, 'utf8'), 10);
+          return Number.isFinite(n) ? n : 0;
+        } catch {
+          return 0;
+        }
+      };
+      const LOOP = 'i=0; while :; do i=$((i+1)); echo $i > /tmp/ctr; done';
+
+      test('pause freezes: no CPU growth over 1 s, the counter stops; unpause resumes it', async () => {
+        const { id, pid } = await detached(LOOP);
+        await until(() => counter(pid) > 10, 10_000, 'the counter to run');
+        await driver.pause(id);
+        assert.equal(driver.inspect(id).status, 'paused');
+        assert.equal(driver.inspect(id).running, true);
+        const s1 = await driver.stats(id);
+        const c1 = counter(pid);
+        await sleep(1000);
+        const s2 = await driver.stats(id, { previous: s1 });
+        assert.ok(s1.cpu && s2.cpu, 'CPU accounted');
+        assert.ok(s2.cpu.usageNs - s1.cpu.usageNs < 2_000_000, `no CPU growth while paused: ${s2.cpu.usageNs - s1.cpu.usageNs} ns`);
+        assert.ok((s2.cpu.percent ?? 1) < 0.5, `CPU % while paused: ${s2.cpu.percent}`);
+        assert.equal(counter(pid), c1, 'the counter stopped');
+        await assert.rejects(driver.pause(id), (e: Error & { exitCode: number }) => e.exitCode === 1 && /already paused/.test(e.message));
+        await driver.resume(id);
+        assert.equal(driver.inspect(id).status, 'running');
+        await until(() => counter(pid) > c1 + 10, 10_000, 'the counter to advance again');
+        const s3 = await driver.stats(id, { previous: s2 });
+        assert.ok(s3.cpu!.usageNs > s2.cpu!.usageNs, 'CPU time grows again');
+        await assert.rejects(driver.resume(id), (e: Error & { exitCode: number }) => e.exitCode === 1 && /is not paused/.test(e.message));
+      });
+
+      test('kill (SIGKILL) of a paused container ends it; terminate and delete --force work on paused ones', async () => {
+        const a = await detached(LOOP);
+        await driver.pause(a.id);
+        await driver.kill(a.id, 'SIGKILL');
+        const st = await driver.wait(a.id, 10_000);
+        assert.equal(st.exitCode, 137);
+        await driver.delete(a.id);
+        const b = await detached(LOOP);
+        await driver.pause(b.id);
+        await driver.terminate(b.id);
+        assert.throws(() => driver.inspect(b.id), (e: Error & { code: string }) => e.code === 'ERR_NOT_FOUND');
+        const c = await detached(LOOP);
+        await driver.pause(c.id);
+        await driver.delete(c.id, { force: true });
+        assert.throws(() => driver.inspect(c.id), (e: Error & { code: string }) => e.code === 'ERR_NOT_FOUND');
+      });
+
+      test('stats: memory of a container holding 24 MiB is at least 20 MiB; pids current matches top', async () => {
+        const { id, pid } = await detached('dd if=/dev/zero bs=24M count=1 2>/dev/null | sleep 1000');
+        const s = await until<ContainerStats | undefined>(
+          async () => {
+            const x = await driver.stats(id);
+            return x.memory && x.memory.usage >= 20 * MiB && x.pids.current === 3 ? x : undefined;
+          },
+          10_000,
+          'the container to hold 20 MiB',
+        );
+        if (!s) throw new Error('unreachable');
+        assert.equal(s.pid, pid);
+        assert.equal(s.memory!.oomKills, 0);
+        const top = await driver.top(id);
+        assert.equal(top.length, s.pids.current, JSON.stringify(top));
+        assert.ok(top.some((p) => p.command.join(' ') === 'sleep 1000'), JSON.stringify(top));
+        assert.ok(top.find((p) => p.pid === pid), 'the init is listed by its host pid');
+        assert.ok(top.every((p) => p.containerPid < p.pid && p.user === 'root'), JSON.stringify(top));
+      });
+
+      test('update --memory 32m on a running container, then allocating 64 MiB: OOM-killed', async () => {
+        const { id, pid } = await detached(
+          "trap 'dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $? > /tmp/ddrc' USR1; while :; do sleep 0.05; done",
+        );
+        // the trap is set once the loop runs
+        await until(async () => (await driver.top(id)).some((p) => p.command[0] === 'sleep'), 10_000, 'the loop to run');
+        assert.equal((await driver.stats(id)).memory?.limit ?? null, null);
+        await driver.update(id, { memory: 32 * MiB, memorySwap: 32 * MiB, pidsLimit: 50 });
+        const s = await driver.stats(id);
+        assert.equal(s.memory?.limit, 32 * MiB);
+        assert.equal(s.pids.limit, 50);
+        await driver.kill(id, 'SIGUSR1');
+        const rc = await until(() => {
+          try {
+            return readFileSync(`/proc/${pid}/root/tmp/ddrc`, 'utf8').trim();
+          } catch {
+            return '';
+          }
+        }, 20_000, 'the allocation to end');
+        assert.equal(rc, '137', 'the allocating process was SIGKILLed');
+        assert.ok((await driver.stats(id)).memory!.oomKills >= 1, 'by the OOM killer of the container');
+      });
+
+      test('bad input: update with a bad limit changes nothing; a stopped container: exit 1', async () => {
+        const { id } = await detached('sleep 1000');
+        const cases: [Record<string, unknown>, RegExp][] = [
+          [{ memory: 100 }, /memory 100: the minimum is 6 MiB/],
+          [{ memorySwap: 64 * MiB }, /a swap limit needs a memory limit/],
+          [{ cpusetCpus: '3-1' }, /cpusetCpus/],
+          [{ memroy: 64 * MiB }, /memroy/],
+          [{}, /no limit/],
+        ];
+        for (const [r, re] of cases) {
+          await assert.rejects(driver.update(id, r as never), (e: Error & { code: string }) => e.code === 'ERR_INVALID_CONFIG' && re.test(e.message));
+        }
+        assert.equal((await driver.stats(id)).memory?.limit ?? null, null, 'nothing changed');
+        await assert.rejects(driver.pause('no-such-ops'), (e: Error & { code: string }) => e.code === 'ERR_NOT_FOUND');
+        await driver.kill(id, 'SIGKILL');
+        await driver.wait(id, 10_000);
+        const ops = [() => driver.pause(id), () => driver.resume(id), () => driver.stats(id), () => driver.update(id, { memory: 64 * MiB }), () => driver.top(id)];
+        for (const op of ops) {
+          await assert.rejects(op(), (e: Error & { code: string; exitCode: number }) => {
+            assert.equal(e.code, 'ERR_NOT_RUNNING', e.message);
+            assert.equal(e.exitCode, 1);
+            assert.match(e.message, /is not running: cannot/);
+            assert.ok(!e.message.includes('\n'));
+            return true;
+          });
+        }
+      });
     });
   });
 }
