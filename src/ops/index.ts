@@ -121,7 +121,7 @@ export async function thawAfterKill(cg: ContainerCgroup | undefined, signal: Nod
 async function readNetworks(pid: number): Promise<Record<string, NetworkStats>> {
   let text: string;
   try {
-    text = await readFile(`/proc/${pid}/net/dev`, 'utf8');
+    text = readFileSync(`/proc/${pid}/net/dev`, 'utf8'); // procfs: in memory, as the cgroup files (backend.ts)
   } catch {
     return {}; // exited meanwhile
   }
