@@ -49,6 +49,7 @@
 #include <linux/capability.h>
 #include <linux/openat2.h>
 #include "bpf.h"
+#include "freezer.h"
 
 #include "security.h"
 #include "userns.h"
@@ -1017,7 +1018,7 @@ static const struct op ops[] = {
 	{ "clone", 1, NULL }, { "detach", 0, NULL }, { "exit-file", 1, NULL },
 	{ "oom-counter", 1, NULL }, { "cleanup-cgroup", 1, NULL }, { "init", 0, NULL },
 	{ "signals-forward", 0, NULL }, { "tty", 2, NULL }, { "attach-socket", 2, NULL }, { "log-relay", 0, NULL },
-	{ "device-filter", 2, NULL },
+	{ "device-filter", 2, NULL }, { "thaw-on-kill", 2, NULL },
 	{ "root", 1, op_root }, { "unshare", 1, op_unshare }, { "setns", 2, op_setns },
 	{ "mount", 6, op_mount }, { "mount-if", 6, op_mount }, { "mask", 1, op_mask },
 	{ "readonly", 1, op_readonly }, { "mkdir", 2, op_mkdir }, { "mknod", 5, op_mknod },
@@ -1172,6 +1173,8 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
 	init_mode |= !strcmp(a[0], "init");
 	if (!strcmp(a[0], "oom-counter"))
 		oom_file = a[1];
+	if (!strcmp(a[0], "thaw-on-kill"))
+		thaw_on_kill_set(a[1], a[2]);
 }
 
 /* Read the plan up to ["end"] and check it; a bad plan is reported as plan#i. */
@@ -1313,8 +1316,8 @@ static struct {
 /* Signal the container's init, never a pid that may have been reused since the reap. */
 static void signal_ct(int sig)
 {
-	if (!ct.reaped)
-		kill(ct.pid, sig);
+	if (!ct.reaped && kill(ct.pid, sig) == 0 && sig == SIGKILL)
+		thaw_on_kill();                         /* a paused container dies now, not at its thaw */
 }
 
 /* ------------------------------------------------------------------ monitor: the terminal */

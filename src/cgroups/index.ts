@@ -313,6 +313,13 @@ export class ContainerCgroup {
     }
   }
 
+  /** The write that thaws the container (v1 freezer.state THAWED, v2 cgroup.freeze 0): for the monitor's `thaw-on-kill`. */
+  get thawWrite(): { file: string; value: string } | undefined {
+    const f = this.freezer;
+    if (!f) return undefined;
+    return f.version === 1 ? { file: join(f.path, 'freezer.state'), value: 'THAWED' } : { file: join(f.path, 'cgroup.freeze'), value: '0' };
+  }
+
   /** Frozen now? Synchronous (for `inspect`); false when the directory is gone or there is no freezer. */
   isFrozenSync(): boolean {
     const f = this.freezer;

@@ -986,6 +986,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     for (const id of listIds(this.root, DRIVER_NAME)) {
       try {
         const s = this.inspect(id);
+        if (s.status === 'paused') await this.settlePausedOrphan(id);
         if (s.status === 'exited') {
           const rec = this.state(id).readJson<LxcState>(STATE_FILE);
           if (rec && !rec.detached && !isSameProcessAlive(rec.ownerPid, rec.ownerStartTime)) {
@@ -1034,6 +1035,18 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
 
   private opsTarget(id: string, what: string): OpsTarget {
     return runningTarget(id, what, () => ({ root: this.root, driver: DRIVER_NAME, id, pid: this.running(id).pid, cgroup: this.opsCgroup(id) }));
+  }
+
+  /** A paused foreground container whose caller died: the SIGKILL LXC sent it waits for a thaw (v1 freezer). */
+  private async settlePausedOrphan(id: string): Promise<void> {
+    const rec = this.state(id).readJson<LxcState>(STATE_FILE);
+    if (!rec || rec.detached || isSameProcessAlive(rec.ownerPid, rec.ownerStartTime)) return;
+    try {
+      process.kill(rec.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    await this.opsCgroup(id)?.thaw().catch(() => {});
   }
 
   async pause(id: string): Promise<void> {

@@ -243,6 +243,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
         exitFile: state.path('exit.json'),
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
+        ...(cgroup instanceof ContainerCgroup && cgroup.thawWrite ? { thawOnKill: cgroup.thawWrite } : {}),
         ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex('default') } } : {}),
         detach: !!opts.detach,
         ...(this.rootless ? { rootless: true } : {}),

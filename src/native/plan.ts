@@ -62,6 +62,8 @@ export interface PlanInputs {
   exitFile: string;
   oomCounterFile?: string;
   cleanupCgroups: string[];
+  /** ops (pause): after the monitor SIGKILLs the container, this write thaws its freezer */
+  thawOnKill?: { file: string; value: string };
   /** a BPF device program (hex, src/cgroups/devicefilter.ts) for the container's cgroup2 directory */
   deviceFilter?: { dir: string; program: string };
   detach: boolean;
@@ -106,6 +108,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['exit-file', p.exitFile]);
   if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
   for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);
+  if (p.thawOnKill) ops.push(['thaw-on-kill', p.thawOnKill.file, p.thawOnKill.value]);
   // attached before the clone: the child is moved into the cgroup before it runs anything
   if (p.deviceFilter) ops.push(['device-filter', p.deviceFilter.dir, p.deviceFilter.program]);
   if (p.detach) ops.push(['detach']);

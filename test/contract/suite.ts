@@ -526,6 +526,26 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
         assert.throws(() => driver.inspect(c.id), (e: Error & { code: string }) => e.code === 'ERR_NOT_FOUND');
       });
 
+      test('a paused foreground container still dies with the Node process that runs it', async () => {
+        const id = uniqueId(driverName.slice(0, 2));
+        const index = new URL('../../src/index.js', import.meta.url).href;
+        const script = `
+          const { createDriver } = await import(${JSON.stringify(index)});
+          const d = createDriver(${JSON.stringify(driverName)}, { root: ${JSON.stringify(TEST_ROOT)} });
+          await d.run({ id: ${JSON.stringify(id)}, rootfs: ${JSON.stringify(rootfs.dir)}, entrypoint: 'sleep', arguments: ['1000'],
+            network: { mode: 'none' } }, {}, () => console.log('started'));`;
+        const { spawn } = await import('node:child_process');
+        const node = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        await new Promise<void>((resolve) => node.stdout!.once('data', () => resolve()));
+        await driver.pause(id);
+        assert.equal(driver.inspect(id).status, 'paused');
+        node.kill('SIGKILL');
+        // the native monitor thaws after its SIGKILL (thaw-on-kill); for lxc the next list settles it
+        await until(async () => (await driver.list(), !driver.info(id).isRunning()), 10_000, 'the paused container to die with its Node process');
+        await until(async () => (await driver.list()).every((c) => c.id !== id), 10_000, 'list to reclaim it');
+        assert.equal(existsSync(join(TEST_ROOT, driverName, id)), false);
+      });
+
       test('stats: memory of a container holding 24 MiB is at least 20 MiB; pids current matches top', async () => {
         const { id, pid } = await detached('dd if=/dev/zero bs=24M count=1 2>/dev/null | sleep 1000');
         const s = await until<ContainerStats | undefined>(
