@@ -53,9 +53,13 @@
 #include "security.h"
 #include "userns.h"
 
+#define PROTOCOL_VERSION 1                      /* of the plan (PROTOCOL.md); src/native/protocol.ts has the same */
 #define CTL 3                                   /* the control socket */
 #define MAX_FIELDS 65536
 #define MAX_FIELD (16u << 20)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define PROTOCOL_STR STR(PROTOCOL_VERSION)
 #define NS_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | \
 		  CLONE_NEWUSER | CLONE_NEWCGROUP)
 #define RETRY(expr) ({ long r_; do r_ = (long)(expr); while (r_ == -1 && errno == EINTR); r_; })
@@ -1174,12 +1178,40 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
 		oom_file = a[1];
 }
 
+/*
+ * The plan's first frame must be ["protocol", N] with N our PROTOCOL_VERSION: a plan from another
+ * version of execdriver is refused before anything is done. 0, or -1 with MSG naming both versions.
+ */
+static int check_protocol(const struct frame *f, char *msg, size_t sz)
+{
+	if (f->n == 2 && !strcmp(f->f[0], "protocol") && !strcmp(f->f[1], PROTOCOL_STR))
+		return 0;
+	if (strcmp(f->f[0], "protocol"))
+		snprintf(msg, sz, "a plan without a protocol version (it starts with %.64s), this execdriver-init speaks "
+			 "protocol %d: rebuild it", f->f[0], PROTOCOL_VERSION);
+	else
+		snprintf(msg, sz, "plan protocol %.32s, this execdriver-init speaks protocol %d: rebuild it",
+			 f->n == 2 ? f->f[1] : "?", PROTOCOL_VERSION);
+	return -1;
+}
+
 /* Read the plan up to ["end"] and check it; a bad plan is reported as plan#i. */
 static int read_plan(void)
 {
 	size_t cap = 0;
 	int execs = 0;
 	char msg[256] = "";
+	struct frame hdr;
+	int r = read_frame(CTL, &hdr);
+	if (r <= 0) {
+		ctl_error("plan", 0, r < 0 ? errno : EPIPE, "", "read the plan");
+		return -1;
+	}
+	if (check_protocol(&hdr, msg, sizeof msg) < 0) {
+		ctl_error("protocol", -1, EPROTO, strcmp(hdr.f[0], "protocol") || hdr.n < 2 ? hdr.f[0] : hdr.f[1], msg);
+		return -1;
+	}
+	free_frame(&hdr);
 	for (;;) {
 		struct frame f;
 		int r = read_frame(CTL, &f);
@@ -1901,6 +1933,14 @@ static int run_plan(const char *path)
 		dprintf(2, "execdriver-init: run-plan: open %s: %s\n", path, strerror(errno));
 		return 125;
 	}
+	struct frame hdr;
+	char msg[256];
+	int hr = read_frame(fd, &hdr);
+	if (hr <= 0 || check_protocol(&hdr, msg, sizeof msg) < 0) {
+		dprintf(2, "execdriver-init: run-plan: %s: %s\n", path, hr < 0 ? strerror(errno) : hr == 0 ? "the plan is empty" : msg);
+		return 125;
+	}
+	free_frame(&hdr);
 	for (;;) {
 		struct frame f;
 		int r = read_frame(fd, &f);
@@ -2058,8 +2098,20 @@ static int seccomp_compile(void)
 	return write_full(1, out.bytes, out.len) < 0 ? 1 : 0;
 }
 
+/* execdriver-init protocol: the plan protocol's version, then every op: NAME KIND ARITY (N+: at least N). */
+static int print_protocol(void)
+{
+	printf("protocol %d\n", PROTOCOL_VERSION);
+	for (size_t i = 0; i < NELEM(ops); i++)
+		printf("%s %s %d%s\n", ops[i].name, ops[i].run ? "container" : "monitor", abs(ops[i].nargs),
+		       ops[i].nargs < 0 ? "+" : "");
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "protocol"))
+		return print_protocol();
 	if (argc >= 4 && !strcmp(argv[1], "mkpath"))
 		return mkpath(argc - 2, argv + 2);
 	if (argc == 3 && !strcmp(argv[1], "device-filters"))
@@ -2083,6 +2135,7 @@ int main(int argc, char **argv)
 			   "       execdriver-init mkpath ROOT dir:PATH|file:PATH...  (mount targets made inside ROOT)\n"
 			   "       execdriver-init device-filters DIR  (device programs attached to a cgroup2 dir, in force)\n"
 			   "       execdriver-init seccomp-compile          (rules on fd 0, the BPF program on fd 1)\n"
+			   "       execdriver-init protocol                 (the plan protocol's version and ops)\n"
 			   "see PROTOCOL.md\n");
 		return 2;
 	}

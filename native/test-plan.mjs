@@ -9,14 +9,14 @@
 // It builds a busybox rootfs in /tmp/rfs, encodes plans (PROTOCOL.md), spawns the monitor with
 // the control socket on fd 3, decodes its frames and checks them. After every scenario it checks
 // that no mount, process or cgroup was left behind.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'execdriver-init');
-const RFS = '/tmp/rfs';
-const CG = '/sys/fs/cgroup/pids/execdriver-ctest';
+const RFS = process.env['CTEST_RFS'] ?? '/tmp/rfs';
+const CG = process.env['CTEST_CGROUP'] ?? '/sys/fs/cgroup/pids/execdriver-ctest';
 
 const CLONE = { NS: 0x20000, UTS: 0x4000000, IPC: 0x8000000, PID: 0x20000000, NET: 0x40000000, USER: 0x10000000 };
 const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, BIND: 4096, REC: 16384, PRIVATE: 1 << 18, STRICTATIME: 1 << 24 };
@@ -36,8 +36,16 @@ export function encodeFrame(fields) {
   return out;
 }
 
+/** The plan protocol's version (PROTOCOL.md), from the binary itself (`execdriver-init protocol`). */
+let version;
 export function encodePlan(ops) {
-  return Buffer.concat([...ops, ['end']].map(encodeFrame));
+  version ??= execFileSync(BIN, ['protocol'], { encoding: 'utf8' }).split('\n')[0].split(' ')[1];
+  return Buffer.concat([['protocol', version], ...ops, ['end']].map(encodeFrame));
+}
+
+/** Frames up to ["end"] with no protocol frame (seccomp-compile's input). */
+export function encodeFrames(frames) {
+  return Buffer.concat([...frames, ['end']].map(encodeFrame));
 }
 
 /** Feeds bytes, calls onFrame(fields: string[]) for each complete frame. */
@@ -553,7 +561,7 @@ const scenarios = {
     // seccomp-compile: rules in, a BPF program out; then a container loads it (seccomp-filter) and
     // a denied call gets the rule's errno; a bad program or rule is a clear error
     const { spawnSync } = await import('node:child_process');
-    const compile = (ops) => spawnSync(BIN, ['seccomp-compile'], { input: encodePlan(ops) });
+    const compile = (ops) => spawnSync(BIN, ['seccomp-compile'], { input: encodeFrames(ops) });
     const c = compile([['seccomp-default', 'allow', 0, 'errno', 1], ['seccomp-arch', 'x86'], ['seccomp-rule', 'errno', 13, 'mkdir'],
       ['seccomp-rule', 'errno', 13, 'mkdirat'], ['seccomp-rule', 'errno', 1, 'personality', '0:ne:0:0'], ['seccomp-rule', 'allow', 0, 'no_such_call']]);
     assert(c.status === 0 && c.stdout.length > 0 && c.stdout.length % 8 === 0, `compiled: ${c.stderr}`);

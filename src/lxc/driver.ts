@@ -37,12 +37,12 @@ import {
   type NetworkState,
 } from '../network/container.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../native/console.js';
-import { connectPipes, INIT_BINARY, MonitorChannel, requireInit, stdioFor } from '../native/monitor.js';
+import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser, type ResolvedUser } from '../users.js';
 import { capabilitySets } from '../capabilities.js';
-import { encodePlan, processTail, type Op } from '../native/plan.js';
+import { encodePlan, processTail, type ContainerOp } from '../native/plan.js';
 import { containerSecurity } from '../native/seccomp.js';
 import { checkMappable, hostIdOf } from '../userns.js';
 import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
@@ -603,7 +603,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
    */
   private processPlan(cmd: NormalizedCommand, user: ResolvedUser): Buffer {
     const { kept, filter } = containerSecurity(cmd, this.root);
-    const ops: Op[] = [];
+    const ops: ContainerOp[] = [];
     if (cmd.tty) {
       ops.push(['ctty']);
       if (user.uid !== 0) ops.push(['chown', '/proc/self/fd/0', String(user.uid), String(user.gid)]);
@@ -677,6 +677,8 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     if (pidFrame?.[0] === 'pid') monitor.send('go');
     const reply = pidFrame?.[0] === 'pid' ? await monitor.next() : pidFrame;
     if (reply?.[0] !== 'started') {
+      const mismatch = protocolMismatch(reply, id);
+      if (mismatch) throw mismatch;
       const errno = Number(reply?.[2] ?? 0);
       const why =
         reply?.[0] === 'error'

@@ -30,7 +30,7 @@ import { resolveUser } from '../users.js';
 import { checkMappable, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
-import { connectPipes, MonitorChannel, requireInit, stdioFor, type Stdio } from './monitor.js';
+import { connectPipes, MonitorChannel, protocolMismatch, requireInit, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, VETH_PEER } from './plan.js';
 import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
 import { containerSecurity } from './seccomp.js';
@@ -357,6 +357,8 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
 
   /** Turn what the monitor said (an error frame, or nothing) into a typed error. */
   private async monitorFailure(id: string, monitor: MonitorChannel, frame: string[] | undefined, during: string): Promise<ExecDriverError> {
+    const mismatch = protocolMismatch(frame, id);
+    if (mismatch) return mismatch;
     if (frame && frame[0] === 'error') {
       const [, step = '?', errnoText = '0', path = '', message = ''] = frame;
       const errno = Number(errnoText);

@@ -3,10 +3,11 @@ import { capabilityBits, capabilitySets, keptCapabilities, type CapabilitySets }
 import { envPath } from '../command.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../restrictions.js';
 import type { ResolvedUser } from '../users.js';
+import { PROTOCOL_FRAME, type ContainerOp, type Op } from './protocol.js';
 import type { ContainerJson } from './template.js';
 
-/** One op of the plan handed to the C init (native/PROTOCOL.md): its name and arguments. */
-export type Op = [string, ...string[]];
+/** One op of the plan handed to the C init (native/PROTOCOL.md, typed in ./protocol.ts). */
+export type { ContainerOp, Op } from './protocol.js';
 
 /** The container's end of its veth pair. */
 export const VETH_PEER = 'eth0';
@@ -226,7 +227,7 @@ export interface TailInputs {
   /** the compiled seccomp program (hex); absent: none */
   seccompFilter?: string;
   /** the driver's own steps, after the credentials and before the environment */
-  middle: Op[];
+  middle: ContainerOp[];
   /** the command's environment (its PATH is searched for the command) */
   env: string[];
   /** false: the process has it already (an lxc container: LXC set it), no `env` ops */
@@ -239,8 +240,8 @@ export interface TailInputs {
  * at the end of its plan; in an lxc container `execdriver-init run-plan` does): a session keyring
  * of its own, the bounding set, the seccomp filter, the user, its capability sets, then exec.
  */
-export function processTail(t: TailInputs): Op[] {
-  const ops: Op[] = [];
+export function processTail(t: TailInputs): ContainerOp[] {
+  const ops: ContainerOp[] = [];
   // a session keyring of its own (before seccomp blocks keyctl): anonymous, so that nothing can
   // make one of the container's name in advance for it to join
   ops.push(['session-keyring', '']);
@@ -278,8 +279,14 @@ export function encodeFrame(fields: readonly (string | Uint8Array)[]): Buffer {
   return out;
 }
 
-export function encodePlan(ops: Op[]): Buffer {
-  return Buffer.concat([...ops.map(encodeFrame), encodeFrame(['end'])]);
+/** A plan on the wire: the protocol frame, its ops, `["end"]`. */
+export function encodePlan(ops: readonly Op[]): Buffer {
+  return encodeFrames([PROTOCOL_FRAME, ...ops]);
+}
+
+/** Frames up to `["end"]`, with no protocol frame (the seccomp compiler's input). */
+export function encodeFrames(frames: readonly (readonly string[])[]): Buffer {
+  return Buffer.concat([...frames.map(encodeFrame), encodeFrame(['end'])]);
 }
 
 /** Incremental frame decoder for the monitor's replies. */

@@ -8,15 +8,16 @@ import { InvalidConfigError } from '../errors.js';
 import { capabilityMask, hostCapabilities } from '../capabilities.js';
 import type { NormalizedCommand } from '../command.js';
 import { INIT_BINARY } from './monitor.js';
-import { encodePlan, finalCapabilities, type Op } from './plan.js';
+import { encodeFrames, finalCapabilities } from './plan.js';
+import type { SeccompBuildOp } from './protocol.js';
 
 /**
  * A resolved profile as the C init's build ops (native/PROTOCOL.md, `seccomp-compile`): the
  * default and bad-arch actions, the architectures, one `seccomp-rule` per syscall with its
  * conditions as `INDEX:OP:VALUE:VALUETWO`.
  */
-export function seccompBuildOps(r: ResolvedSeccomp): Op[] {
-  const ops: Op[] = [['seccomp-default', r.defaultAction, String(r.defaultErrno), r.badArchAction, String(r.badArchErrno)]];
+export function seccompBuildOps(r: ResolvedSeccomp): SeccompBuildOp[] {
+  const ops: SeccompBuildOp[] = [['seccomp-default', r.defaultAction, String(r.defaultErrno), r.badArchAction, String(r.badArchErrno)]];
   for (const a of r.arches) ops.push(['seccomp-arch', a]);
   for (const rule of r.rules) {
     const conds = rule.args.map((c) => `${c.index}:${c.op}:${c.value}:${c.valueTwo}`);
@@ -99,7 +100,7 @@ export function seccompFilter(
 
 /** Build and compile the rules with libseccomp, in the C init's `seccomp-compile` mode. */
 export function compileProgram(r: ResolvedSeccomp, containerId?: string): Buffer {
-  const res = spawnSync(INIT_BINARY, ['seccomp-compile'], { input: encodePlan(seccompBuildOps(r)), maxBuffer: 1 << 20 });
+  const res = spawnSync(INIT_BINARY, ['seccomp-compile'], { input: encodeFrames(seccompBuildOps(r)), maxBuffer: 1 << 20 });
   if (res.status === 0 && !res.error) return res.stdout;
   const [step = 'seccomp-compile', no = '0', path = '', message = res.error?.message ?? 'compile the seccomp filter'] = String(res.stderr ?? '')
     .trim()

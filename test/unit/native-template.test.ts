@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { normalizeCommand } from '../../src/command.js';
-import { buildPlan, encodeFrame, encodePlan, FrameDecoder, processTail, CLONE, MS, type Op } from '../../src/native/plan.js';
+import { buildPlan, encodeFrame, encodeFrames, encodePlan, FrameDecoder, processTail, CLONE, MS, type ContainerOp, type Op } from '../../src/native/plan.js';
+import { PROTOCOL_VERSION } from '../../src/native/protocol.js';
 import { buildContainerJson } from '../../src/native/template.js';
 
 const rootfs = mkdtempSync(join(tmpdir(), 'execdriver-unit-'));
@@ -25,7 +26,7 @@ const plan = (over = {}, extra = {}) => {
     ...extra,
   });
 };
-const names = (ops: Op[]) => ops.map((o) => o[0]);
+const names = (ops: readonly Op[]): string[] => ops.map((o) => o[0]);
 
 describe('container.json (the default template)', () => {
   it('keeps the seed field names and the default template', () => {
@@ -112,7 +113,7 @@ describe('the plan', () => {
   });
   it('the process tail is one list for both drivers: keyring, bounding, seccomp before the user (after it with no_new_privs), exec last', () => {
     const sets = { bounding: ['CHOWN'], effective: ['CHOWN'], permitted: ['CHOWN'], inheritable: [], ambient: [] };
-    const base = { sets, user: { uid: 0, gid: 0, groups: [] }, middle: [['chdir', '/'] as Op], env: ['PATH=/bin'], args: ['sh'] };
+    const base = { sets, user: { uid: 0, gid: 0, groups: [] }, middle: [['chdir', '/'] as ContainerOp], env: ['PATH=/bin'], args: ['sh'] };
     const n = names(processTail({ ...base, noNewPrivileges: false, seccompFilter: '00' }));
     assert.deepEqual(n, ['session-keyring', 'bounding', 'closefds', 'seccomp-filter', 'user', 'caps', 'chdir', 'env', 'exec']);
     const nnp = names(processTail({ ...base, noNewPrivileges: true, seccompFilter: '00', setEnv: false }));
@@ -160,12 +161,16 @@ describe('the plan', () => {
     assert.deepEqual(p.at(-1), ['exec', '/x:/y', 'sh', '-c', 'true']);
   });
   it('frames round-trip through the decoder, split anywhere', () => {
-    const ops: Op[] = [['a', 'b c', ''], ['ü', '\n\0x']];
-    const wire = encodePlan(ops);
+    const frames = [['a', 'b c', ''], ['ü', '\n\0x']];
+    const wire = encodeFrames(frames);
     const d = new FrameDecoder();
     const got: string[][] = [];
     for (let i = 0; i < wire.length; i += 3) got.push(...d.push(wire.subarray(i, i + 3)));
-    assert.deepEqual(got, [...ops, ['end']]);
+    assert.deepEqual(got, [...frames, ['end']]);
     assert.equal(encodeFrame([]).length, 4);
+  });
+  it('a plan on the wire starts with the protocol version', () => {
+    const ops: Op[] = [['clone', '0'], ['exec', '', '/bin/true']];
+    assert.deepEqual(new FrameDecoder().push(encodePlan(ops)), [['protocol', String(PROTOCOL_VERSION)], ...ops, ['end']]);
   });
 });
