@@ -392,10 +392,9 @@ static int op_setns(char **a)
 	return rc;
 }
 
-/* mount / mount-if: SOURCE TARGET FSTYPE FLAGS DATA MKTARGET */
+/* mount SOURCE TARGET FSTYPE FLAGS DATA MKTARGET */
 static int op_mount(char **a)
 {
-	int if_exists = !strcmp(a[0], "mount-if");
 	const char *src = a[1], *tgt = a[2], *fstype = a[3], *data = a[5], *mk = a[6];
 	const char *srcarg = *src ? src : NULL, *what = *src ? src : *fstype ? fstype : "none";
 	unsigned long long flags;
@@ -408,11 +407,8 @@ static int op_mount(char **a)
 		return fail(show(tgt), "create %s %s", *mk == 'd' ? "directory" : "file", show(tgt));
 	if (*mk && strcmp(mk, "dir") && strcmp(mk, "file"))
 		return errno = EINVAL, fail(mk, "invalid mount target kind %s", mk);
-	if (resolve(tgt, O_PATH, &t) < 0) {
-		if (if_exists && errno == ENOENT)
-			return 0;
+	if (resolve(tgt, O_PATH, &t) < 0)
 		return fail(show(tgt), "open mount target %s", show(tgt));
-	}
 	if ((flags & MS_BIND) && *src && src[0] != '/') {
 		what = show(src);
 		if (resolve(src, O_PATH, &s) < 0)
@@ -470,14 +466,6 @@ static int op_readonly(char **a)
 	return rc;
 }
 
-static int op_mkdir(char **a)
-{
-	unsigned long long mode;
-	if (arg(a[2], 8, 07777, &mode, "mode") < 0)
-		return -1;
-	return create(a[1], S_IFDIR | (mode_t)mode, 0, NULL) < 0 ? fail(show(a[1]), "mkdir %s", show(a[1])) : 0;
-}
-
 static int chmod_path(const char *p, mode_t mode)
 {
 	struct res r;
@@ -486,12 +474,6 @@ static int chmod_path(const char *p, mode_t mode)
 	int rc = chmod(r.path, mode) < 0 ? fail(show(p), "chmod %s", show(p)) : 0;
 	close(r.fd);
 	return rc;
-}
-
-static int op_chmod(char **a)
-{
-	unsigned long long mode;
-	return arg(a[2], 8, 07777, &mode, "mode") < 0 ? -1 : chmod_path(a[1], (mode_t)mode);
 }
 
 /* chown PATH UID GID (an absolute PATH such as /proc/self/fd/0 is followed to what it names) */
@@ -672,11 +654,6 @@ static int op_umask(char **a)
 		return -1;
 	cmd_umask = (mode_t)m;                  /* applied just before exec */
 	return 0;
-}
-
-static int op_setsid(char **a UNUSED)
-{
-	return setsid() < 0 ? fail("", "setsid") : 0;
 }
 
 /* Make fd 0 (a terminal) the controlling terminal: a new session first (already leading one is fine). */
@@ -1023,12 +1000,12 @@ static const struct op ops[] = {
 	{ "signals-forward", 0, NULL }, { "tty", 2, NULL }, { "attach-socket", 2, NULL }, { "log-relay", 0, NULL },
 	{ "device-filter", 2, NULL },
 	{ "root", 1, op_root }, { "unshare", 1, op_unshare }, { "setns", 2, op_setns },
-	{ "mount", 6, op_mount }, { "mount-if", 6, op_mount }, { "mask", 1, op_mask },
-	{ "readonly", 1, op_readonly }, { "mkdir", 2, op_mkdir }, { "mknod", 5, op_mknod },
-	{ "symlink", 2, op_symlink }, { "chmod", 2, op_chmod }, { "chown", 3, op_chown }, { "pivot", 0, op_pivot },
+	{ "mount", 6, op_mount }, { "mask", 1, op_mask },
+	{ "readonly", 1, op_readonly }, { "mknod", 5, op_mknod },
+	{ "symlink", 2, op_symlink }, { "chown", 3, op_chown }, { "pivot", 0, op_pivot },
 	{ "chroot-move", 0, op_chroot_move }, { "sethostname", 1, op_sethostname }, { "ifup", 1, op_ifup },
 	{ "ifaddr", 4, op_ifaddr }, { "route-default", 1, op_route_default },
-	{ "umask", 1, op_umask }, { "setsid", 0, op_setsid }, { "ctty", 0, op_ctty }, { "bounding", 1, op_bounding },
+	{ "umask", 1, op_umask }, { "ctty", 0, op_ctty }, { "bounding", 1, op_bounding },
 	{ "user", 3, op_user }, { "caps", 3, op_caps }, { "ambient", 1, op_ambient },
 	{ "no-new-privs", 0, op_no_new_privs },
 	{ "pdeathsig", 1, op_pdeathsig }, { "closefds", 0, op_closefds }, { "chdir", 1, op_chdir },
