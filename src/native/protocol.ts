@@ -1,14 +1,14 @@
 /**
  * The protocol between TypeScript and the C init (native/PROTOCOL.md), typed: its version and
  * every op of a plan, with its kind and its arguments. A plan is built of `Op`s, so a misspelt op
- * or a wrong number of arguments is a type error. The C init has the same table (`ops` in native/execdriver-init.c);
+ * or a wrong number of arguments is a type error. The C init has the same table (native/ops.c);
  * `execdriver-init protocol` prints it and test/native/protocol.test.ts compares the two.
  */
 
 /**
  * The plan protocol's version: the first frame of every plan is `["protocol", VERSION]`, and an
  * init of another version refuses the plan. Raise it with any change of an op's name, arguments
- * or meaning, on both sides (PROTOCOL_VERSION in native/execdriver-init.c).
+ * or meaning, on both sides (PROTOCOL_VERSION in native/execdriver-init.h).
  */
 export const PROTOCOL_VERSION = 1;
 
