@@ -71,24 +71,31 @@ int read_plan(void)
 		ctl_error("plan", 0, r < 0 ? errno : EPIPE, "", "read the plan");
 		return -1;
 	}
-	if (check_protocol(&hdr, msg, sizeof msg) < 0) {
-		ctl_error("protocol", -1, EPROTO, strcmp(hdr.f[0], "protocol") || hdr.n < 2 ? hdr.f[0] : hdr.f[1], msg);
-		return -1;
-	}
-	free_frame(&hdr);
-	for (;;) {
+	/* another version's plan is read to its end all the same: the error frame must reach Node,
+	 * which it may not once we close the socket with Node's frames unread in it */
+	int other = check_protocol(&hdr, msg, sizeof msg) < 0;
+	for (int end = other && !strcmp(hdr.f[0], "end"); !end;) {
 		struct frame f;
 		int r = read_frame(CTL, &f);
+		if (r <= 0 && other)
+			break;
 		if (r <= 0) {
 			ctl_error("plan", (long)nplan, r < 0 ? errno : EPIPE, "", "read the plan");
 			return -1;
 		}
-		if (!strcmp(f.f[0], "end"))
-			break;
+		if ((end = !strcmp(f.f[0], "end")) || other) {
+			free_frame(&f);
+			continue;
+		}
 		if (nplan == cap && !(plan = realloc(plan, (cap = cap * 2 + 16) * sizeof *plan)))
 			_exit(1);
 		plan[nplan++] = f;
 	}
+	if (other) {
+		ctl_error("protocol", -1, EPROTO, strcmp(hdr.f[0], "protocol") || hdr.n < 2 ? hdr.f[0] : hdr.f[1], msg);
+		return -1;
+	}
+	free_frame(&hdr);
 	if (!(src.fd = malloc((nplan + 1) * sizeof *src.fd)))
 		_exit(1);
 	for (size_t i = 0; i <= nplan; i++)
