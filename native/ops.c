@@ -4,8 +4,7 @@
  * `execdriver-init protocol` prints it; src/native/protocol.ts has the same table and
  * test/native/protocol.test.ts compares the two. Adding an op: a row here, its functions in the
  * file of its concern (declared in execdriver-init.h), its line in PROTOCOL.md and in OPS of
- * src/native/protocol.ts (and PROTOCOL_VERSION raised on both sides when it changes the meaning
- * of a plan).
+ * src/native/protocol.ts, and PROTOCOL_VERSION raised on both sides.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -46,7 +46,7 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
  * The plan's first frame must be ["protocol", N] with N our PROTOCOL_VERSION: a plan from another
  * version of execdriver is refused before anything is done. 0, or -1 with MSG naming both versions.
  */
-int check_protocol(const struct frame *f, char *msg, size_t sz)
+static int check_protocol(const struct frame *f, char *msg, size_t sz)
 {
 	if (f->n == 2 && !strcmp(f->f[0], "protocol") && !strcmp(f->f[1], PROTOCOL_STR))
 		return 0;

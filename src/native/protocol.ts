@@ -7,8 +7,9 @@
 
 /**
  * The plan protocol's version: the first frame of every plan is `["protocol", VERSION]`, and an
- * init of another version refuses the plan. Raise it with any change of an op's name, arguments
- * or meaning, on both sides (PROTOCOL_VERSION in native/execdriver-init.h).
+ * init of another version refuses the plan. Raise it with any change of the op table (an op
+ * added, removed, or its arguments or meaning changed), on both sides (PROTOCOL_VERSION in
+ * native/execdriver-init.h), so that an init built from older sources says so.
  */
 export const PROTOCOL_VERSION = 1;
 
