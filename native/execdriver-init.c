@@ -52,6 +52,7 @@
 
 #include "security.h"
 #include "userns.h"
+#include "join.h"
 
 #define CTL 3                                   /* the control socket */
 #define MAX_FIELDS 65536
@@ -1011,6 +1012,13 @@ static int op_session_keyring(char **a)
 
 /* ------------------------------------------------------------------ the op table */
 
+/* `join PID MODE`: the monitor opened the container before the fork (join.c); the child enters it */
+static int op_join(char **a)
+{
+	const char *what;
+	return join_enter(&what) < 0 ? fail(a[1], "%s process %s", what, a[1]) : 0;
+}
+
 struct op { const char *name; int nargs; int (*run)(char **a); };   /* run NULL: a monitor op */
 
 static const struct op ops[] = {
@@ -1031,6 +1039,7 @@ static const struct op ops[] = {
 	{ "env", 1, op_env }, { "console", 2, op_console }, { "console-raw-output", 0, op_console_raw_output },
 	{ "session-keyring", 1, op_session_keyring }, { "seccomp-filter", 1, op_seccomp_filter },
 	{ "mount-source", 2, NULL }, { "move-mount", 3, op_move_mount }, { "net-helper", -1, NULL },
+	{ "join", 2, op_join },
 	{ "exec", -2, op_exec },                                                                    /* -2: at least 2 arguments */
 };
 
@@ -1107,6 +1116,7 @@ static int forward;
 static long clone_index = -1, detach = -1;     /* the ops' indexes; detach >= 0: detached */
 static long console_index = -1, raw_index = -1;
 static const char *oom_file;
+static long join_index = -1;            /* `join`: exec into a running container (join.c) */
 
 static void ctl_send(const char *const *f, size_t n)
 {
@@ -1156,12 +1166,15 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
 		src.count++;
 	else if (!strcmp(a[0], "net-helper") && a[1][0] != '/')
 		snprintf(msg, sz, "net-helper %.64s is not an absolute path", a[1]);
+	else if (!strcmp(a[0], "join") && (num(a[1], 10, INT_MAX, &v) < 0 || v < 1 || (*a[2] && strcmp(a[2], "userns-first"))))
+		snprintf(msg, sz, "invalid join %.32s %.32s (a pid, and userns-first or empty)", a[1], a[2]);
 	else if (!strcmp(a[0], "move-mount") && (num(a[1], 10, i, &v) < 0 || strcmp(plan[v].f[0], "mount-source")))
 		snprintf(msg, sz, "move-mount %.32s is not the index of an earlier mount-source op", a[1]);
 	if (*msg)
 		return;
 	long *once = !strcmp(a[0], "tty") ? &tty.index : !strcmp(a[0], "attach-socket") ? &tty.attach_index
-		: !strcmp(a[0], "console") ? &console_index : !strcmp(a[0], "log-relay") ? &logr.index : NULL;
+		: !strcmp(a[0], "console") ? &console_index : !strcmp(a[0], "log-relay") ? &logr.index
+		: !strcmp(a[0], "join") ? &join_index : NULL;
 	if (once && *once >= 0)
 		snprintf(msg, sz, "%s more than once", a[0]);
 	else if (once)
@@ -1209,6 +1222,8 @@ static int read_plan(void)
 	if (!*msg && tty.index < 0 && needs_tty >= 0)
 		ctl_error("plan", needs_tty, EINVAL, plan[needs_tty].f[0],
 			  strcpy(msg, "console and attach-socket need a tty op"));
+	if (!*msg && join_index >= 0 && clone_flags)
+		ctl_error("plan", join_index, EINVAL, "join", strcpy(msg, "join and clone exclude each other"));
 	if (!*msg && logr.index >= 0 && tty.index >= 0)
 		ctl_error("plan", logr.index, EINVAL, "log-relay", strcpy(msg, "log-relay and tty exclude each other"));
 	if (!*msg && raw_index >= 0 && (console_index < 0 || console_index > raw_index))
@@ -1775,6 +1790,14 @@ static int monitor(void)
 		tty_close();
 		return ctl_error("device-filter", (long)i, e, plan[i].f[1], msg), 1;
 	}
+	const char *jwhat;
+	if (join_index >= 0 && join_prepare((pid_t)atoi(plan[join_index].f[1]), *plan[join_index].f[2] != 0, &jwhat) < 0) {
+		int e = errno;
+		char msg[128];
+		snprintf(msg, sizeof msg, "%s process %s", jwhat, plan[join_index].f[1]);
+		tty_close();
+		return ctl_error("join", join_index, e, plan[join_index].f[1], msg), 1;
+	}
 	int sv[2];
 	if (src.count && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return tty_close(), ctl_error("clone", clone_index, errno, "", "create the mount-source socketpair"), 1;
@@ -2066,6 +2089,8 @@ int main(int argc, char **argv)
 		return device_filters(argv[2]);
 	if (argc == 2 && !strcmp(argv[1], "seccomp-compile"))
 		return seccomp_compile();
+	if (argc >= 4 && !strcmp(argv[1], "read-in-root"))
+		return read_in_root(argc - 2, argv + 2);
 	if (argc == 3 && !strcmp(argv[1], "run-plan"))
 		return run_plan(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
@@ -2081,6 +2106,7 @@ int main(int argc, char **argv)
 			   "       execdriver-init run-plan FILE  (the container ops of FILE, in a container another runtime made)\n"
 			   "       execdriver-init die-with-parent PATH [ARG...]  (PATH killed when our parent dies)\n"
 			   "       execdriver-init mkpath ROOT dir:PATH|file:PATH...  (mount targets made inside ROOT)\n"
+			   "       execdriver-init read-in-root ROOT FILE...  (files resolved inside ROOT, as one frame on fd 1)\n"
 			   "       execdriver-init device-filters DIR  (device programs attached to a cgroup2 dir, in force)\n"
 			   "       execdriver-init seccomp-compile          (rules on fd 0, the BPF program on fd 1)\n"
 			   "see PROTOCOL.md\n");
