@@ -115,7 +115,7 @@ export interface ExecTarget {
   rootless: boolean;
 }
 
-/** An exec's record in `<state>/exec/<execId>/exec.json`. */
+/** A detached exec's record in `<state>/exec/<execId>/exec.json`. */
 export interface ExecRecord {
   execId: string;
   pid: number;
@@ -331,8 +331,22 @@ function statusOf(code: number, signal: number): ExitStatus {
   return s;
 }
 
+/** EXECDRIVER_TRACE=1: one stderr line per exec, the ms spent in each phase (as the native driver's starts). */
+function tracer(): (phase: string, end?: boolean) => void {
+  if (process.env['EXECDRIVER_TRACE'] !== '1') return () => {};
+  let last = process.hrtime.bigint();
+  const parts: string[] = [];
+  return (phase, end = false) => {
+    const now = process.hrtime.bigint();
+    parts.push(`${phase}=${(Number(now - last) / 1e6).toFixed(2)}`);
+    last = now;
+    if (end) process.stderr.write(`execdriver-trace exec ${parts.join(' ')}\n`);
+  };
+}
+
 /** Start `proc` in the running container of `target`; resolves once its exec succeeded. */
 export async function execInContainer(target: ExecTarget, proc: ExecProcess, opts: ExecOptions = {}): Promise<ExecHandle> {
+  const trace = tracer();
   const { state, root } = target;
   const id = state.id;
   checkProcess(proc, opts, id);
@@ -350,6 +364,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
   const userns = nsDiffers(init.pid, 'user');
   const size = tty ? checkSize(...sizeOf(proc.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 })) : undefined;
 
+  trace('prepare');
   const execId = randomBytes(6).toString('hex');
   const dir = state.path(join(EXEC_DIR, execId));
   const detach = !!opts.detach;
@@ -369,8 +384,10 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     env,
     args: proc.args,
   });
+  // a detached exec has a directory of its own (record, exit status, log); a foreground one
+  // lives in this process only
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (detach) mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
     throw new ExecDriverError('ERR_STATE', `exec: create ${dir}: ${(e as Error).message}`, { containerId: id, path: dir, cause: e });
   }
@@ -390,17 +407,22 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     logFd = undefined;
     if (!detach) connectPipes(monitor.child, stdio, pipes);
     monitor.sendPlan(plan);
+    trace('spawn');
     const pidFrame = await monitor.next();
+    trace('pid-frame');
     if (!pidFrame || pidFrame[0] !== 'pid') throw frameError(id, pidFrame, monitor);
     const pid = Number(pidFrame[1]);
     if (!target.rootless) joinCgroups(id, init.pid, pid);
+    trace('cgroup-join');
     const record: ExecRecord = {
       execId, pid, startTime: processStartTime(pid) ?? 0, monitorPid: monitor.child.pid ?? 0, args: proc.args, detached: detach, tty, startedAt: new Date().toISOString(),
     };
-    writeFileSync(join(dir, 'exec.json'), JSON.stringify(record) + '\n', { mode: 0o600 });
+    if (detach) writeFileSync(join(dir, 'exec.json'), JSON.stringify(record) + '\n', { mode: 0o600 });
     monitor.send('go');
+    trace('record+go');
     const reply = await monitor.next();
     if (!reply || reply[0] !== 'started') throw frameError(id, reply, monitor);
+    trace('started');
     appendEvent(root, { type: 'exec_start', driver: target.driver, id, pid, execId });
 
     const ch = monitor;
@@ -427,12 +449,14 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
         let f: string[] | undefined;
         do f = await ch.next();
         while (f && f[0] !== 'exit');
+        trace('exit-frame');
         await ch.closed();
-        rmSync(dir, { recursive: true, force: true });
+        trace('monitor-closed');
         if (!f) throw new ExecDriverError('ERR_SYSTEM', `exec: the monitor (pid ${ch.child.pid}) died before it reported the exit status`, { containerId: id });
         const status = statusOf(Number(f[1]), Number(f[2]));
         appendEvent(root, { type: 'exec_die', driver: target.driver, id, pid, execId, exitCode: status.exitCode, ...(status.signal ? { signal: status.signal } : {}) });
         if (tty && pipes.stderr && pipes.end !== false && !pipes.stderr.writableEnded) pipes.stderr.end();
+        trace('cleanup', true);
         return status;
       })();
       exited.catch(() => {});
@@ -452,7 +476,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
       if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGKILL');
       await within(m.closed(), 2000, undefined);
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (detach) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
 }
