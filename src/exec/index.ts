@@ -362,7 +362,8 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
   const kept = proc.privileged ? hostCapabilities().names : rec.kept;
   const filter = !proc.privileged && rec.seccomp ? readFileSync(state.path(rec.seccomp)).toString('hex') : undefined;
   const userns = nsDiffers(init.pid, 'user');
-  const size = tty ? checkSize(...sizeOf(proc.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 })) : undefined;
+  const asked = proc.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
+  const size = tty ? checkSize(asked.rows, asked.cols) : undefined;
 
   trace('prepare');
   const execId = randomBytes(6).toString('hex');
@@ -479,10 +480,6 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     if (detach) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-}
-
-function sizeOf(s: ConsoleSize): [number, number] {
-  return [s.rows, s.cols];
 }
 
 /** Process `pid` is in another namespace of this kind than we are (readlink: `user:[4026531837]`). */
