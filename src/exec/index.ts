@@ -102,7 +102,8 @@ export function recordInitProcess(
     noNewPrivileges: p.noNewPrivileges,
     seccomp: p.filter ? SECCOMP_PROGRAM : null,
   };
-  state.writeJson(PROCESS_FILE, rec);
+  // a plain write: nothing reads it before the container runs (an exec needs its state.json first)
+  writeFileSync(state.path(PROCESS_FILE), JSON.stringify(rec) + '\n', { mode: 0o600 });
 }
 
 /** What a driver tells the shared exec about one of its containers. */

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { hostCapabilities } from '../capabilities.js';
 import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
-import { normalizeCommand, type NormalizedCommand } from '../command.js';
+import { normalizeCommand, validateId, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Started, StartOptions } from '../driver.js';
 import { DEFAULT_ROOT } from '../driver.js';
 import {
@@ -35,7 +35,6 @@ import { buildPlan, VETH_PEER } from './plan.js';
 import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
 import { containerSecurity } from './seccomp.js';
 import { execInContainer, recordInitProcess, type ExecHandle, type ExecOptions, type ExecProcess } from '../exec/index.js';
-import { validateId } from '../command.js';
 import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
 
 export const DRIVER_NAME = 'native';
