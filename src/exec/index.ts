@@ -18,7 +18,7 @@ import { capabilitySets, hostCapabilities } from '../capabilities.js';
 import { hostLayout } from '../cgroups/layout.js';
 import type { ConsoleSize, ExitStatus, Pipes, StdioOption } from '../driver.js';
 import { appendEvent } from '../events/log.js';
-import { ExecDriverError, InvalidConfigError, NotFoundError, StartError, describeErrno, type ErrorCode } from '../errors.js';
+import { ExecDriverError, InvalidConfigError, NotFoundError, StartError, describeErrno, systemError, type ErrorCode } from '../errors.js';
 import { checkSize, terminalSize } from '../native/console.js';
 import { connectPipes, INIT_BINARY, MonitorChannel, requireInit, stdioFor, type Stdio } from '../native/monitor.js';
 import { FrameDecoder, processTail, type Op } from '../native/plan.js';
@@ -92,7 +92,6 @@ export function recordInitProcess(
   state: StateDir,
   p: { user: ResolvedUser; env: string[]; cwd: string; kept: string[]; ambient: string[]; noNewPrivileges: boolean; filter?: string | undefined },
 ): void {
-  if (p.filter) writeFileSync(state.path(SECCOMP_PROGRAM), Buffer.from(p.filter, 'hex'), { mode: 0o600 });
   const rec: InitProcessRecord = {
     user: p.user,
     env: p.env,
@@ -102,8 +101,17 @@ export function recordInitProcess(
     noNewPrivileges: p.noNewPrivileges,
     seccomp: p.filter ? SECCOMP_PROGRAM : null,
   };
-  // a plain write: nothing reads it before the container runs (an exec needs its state.json first)
-  writeFileSync(state.path(PROCESS_FILE), JSON.stringify(rec) + '\n', { mode: 0o600 });
+  // plain writes: nothing reads them before the container runs (an exec needs its state.json first)
+  const files: [string, string | Buffer][] = [[PROCESS_FILE, JSON.stringify(rec) + '\n']];
+  if (p.filter) files.push([SECCOMP_PROGRAM, Buffer.from(p.filter, 'hex')]);
+  for (const [name, data] of files) {
+    const file = state.path(name);
+    try {
+      writeFileSync(file, data, { mode: 0o600 });
+    } catch (e) {
+      throw systemError('ERR_STATE', `write ${file}`, e, { containerId: state.id, path: file });
+    }
+  }
 }
 
 /** What a driver tells the shared exec about one of its containers. */
