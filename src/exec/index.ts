@@ -370,7 +370,8 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
   if (proc.user !== undefined && !(proc.env ?? []).some((e) => e.startsWith('HOME='))) env = mergeEnv(env, [`HOME=${user.home ?? '/'}`]);
   const kept = proc.privileged ? hostCapabilities().names : rec.kept;
   const filter = !proc.privileged && rec.seccomp ? readFileSync(state.path(rec.seccomp)).toString('hex') : undefined;
-  const userns = nsDiffers(init.pid, 'user');
+  const joinPid = joinTarget(init.pid);
+  const userns = nsDiffers(joinPid, 'user');
   const asked = proc.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
   const size = tty ? checkSize(asked.rows, asked.cols) : undefined;
 
@@ -379,7 +380,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
   const dir = state.path(join(EXEC_DIR, execId));
   const detach = !!opts.detach;
   const plan = buildExecPlan({
-    initPid: init.pid,
+    initPid: joinPid,
     rootless: target.rootless,
     userns,
     detach,
@@ -489,6 +490,30 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     if (detach) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * The process whose namespaces and root the exec joins: the container's init, or, when we may not
+ * open its namespaces (the C init's minimal init of `--init` is not dumpable, which only matters
+ * to a rootless caller, without CAP_SYS_PTRACE), its first child that we may: the same ones.
+ */
+function joinTarget(init: number): number {
+  const readable = (pid: number) => {
+    try {
+      readlinkSync(`/proc/${pid}/ns/mnt`);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code !== 'EACCES';
+    }
+  };
+  if (readable(init)) return init;
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${init}/task/${init}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    /* no such file: the init is all there is */
+  }
+  return children.find(readable) ?? init;
 }
 
 /** Process `pid` is in another namespace of this kind than we are (readlink: `user:[4026531837]`). */

@@ -77,4 +77,19 @@ describe('exec into a rootless container', () => {
       assert.deepEqual(readdirSync(join(xdg, 'execdriver', driver)), []);
     });
   }
+
+  it('native --init: the minimal init is not dumpable, the exec joins through its child', () => {
+    const id = `exrli${process.pid.toString(36)}`;
+    let r = cli(['run', '-d', '--init', '--id', id, '--rootfs', rootfs, '--', 'sleep', '1000']);
+    assert.equal(r.status, 0, r.stderr);
+    try {
+      r = cli(['exec', id, '--', 'sh', '-c', 'id -u; ps -o pid,comm']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^0\n/);
+      assert.match(r.stdout, /^\s*1 execdriver-init$/m);
+      assert.match(r.stdout, /^\s*2 sleep$/m);
+    } finally {
+      assert.equal(cli(['terminate', id]).status, 0);
+    }
+  });
 });
