@@ -365,12 +365,12 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
   requireInit(id);
   const rec = state.readJson<InitProcessRecord>(PROCESS_FILE);
   if (!rec) throw new ExecDriverError('ERR_STATE', `exec: ${state.path(PROCESS_FILE)} is missing (a container started by an older execdriver?)`, { containerId: id });
-  const user = proc.user !== undefined ? resolveExecUser(id, init.pid, proc.user) : rec.user;
+  const joinPid = joinTarget(init.pid);
+  const user = proc.user !== undefined ? resolveExecUser(id, joinPid, proc.user) : rec.user;
   let env = mergeEnv(rec.env, proc.env ?? []);
   if (proc.user !== undefined && !(proc.env ?? []).some((e) => e.startsWith('HOME='))) env = mergeEnv(env, [`HOME=${user.home ?? '/'}`]);
   const kept = proc.privileged ? hostCapabilities().names : rec.kept;
   const filter = !proc.privileged && rec.seccomp ? readFileSync(state.path(rec.seccomp)).toString('hex') : undefined;
-  const joinPid = joinTarget(init.pid);
   const userns = nsDiffers(joinPid, 'user');
   const asked = proc.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
   const size = tty ? checkSize(asked.rows, asked.cols) : undefined;
