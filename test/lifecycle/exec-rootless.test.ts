@@ -88,6 +88,7 @@ describe('exec into a rootless container', () => {
       assert.match(r.stdout, /^0\n/);
       assert.match(r.stdout, /^\s*1 execdriver-init$/m);
       assert.match(r.stdout, /^\s*2 sleep$/m);
+      assert.equal(cli(['exec', '-u', 'nobody', id, '--', 'id', '-u']).stdout, '65534\n');
     } finally {
       assert.equal(cli(['terminate', id]).status, 0);
     }
