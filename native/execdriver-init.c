@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "execdriver-init.h"
+#include "join.h"
 #include "bpf.h"
 #include "security.h"
 
@@ -84,6 +85,8 @@ int main(int argc, char **argv)
 		return device_filters(argv[2]);
 	if (argc == 2 && !strcmp(argv[1], "seccomp-compile"))
 		return seccomp_compile();
+	if (argc >= 4 && !strcmp(argv[1], "read-in-root"))
+		return read_in_root(argc - 2, argv + 2);
 	if (argc == 3 && !strcmp(argv[1], "run-plan"))
 		return run_plan(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
@@ -99,6 +102,7 @@ int main(int argc, char **argv)
 			   "       execdriver-init run-plan FILE  (the container ops of FILE, in a container another runtime made)\n"
 			   "       execdriver-init die-with-parent PATH [ARG...]  (PATH killed when our parent dies)\n"
 			   "       execdriver-init mkpath ROOT dir:PATH|file:PATH...  (mount targets made inside ROOT)\n"
+			   "       execdriver-init read-in-root ROOT FILE...  (files resolved inside ROOT, as one frame on fd 1)\n"
 			   "       execdriver-init device-filters DIR  (device programs attached to a cgroup2 dir, in force)\n"
 			   "       execdriver-init seccomp-compile          (rules on fd 0, the BPF program on fd 1)\n"
 			   "       execdriver-init protocol                 (the plan protocol's version and ops)\n"

@@ -2,6 +2,8 @@ import type { Readable, Writable } from 'node:stream';
 import type { NetworkState } from './network/container.js';
 import type { SeccompProfile } from './security/seccomp/profile.js';
 import { DriverExistsError, DriverNotFoundError } from './errors.js';
+import type { ExecHandle, ExecOptions, ExecProcess } from './exec/index.js';
+export type { ExecHandle, ExecOptions, ExecProcess } from './exec/index.js';
 
 /** How a container is networked. */
 export interface NetworkConfig {
@@ -278,6 +280,10 @@ export interface ManagedDriver extends Driver {
   resize?(id: string, rows: number, cols: number): Promise<void>;
   /** connect to the terminal of a detached tty container */
   attach?(id: string, options: AttachOptions): Promise<Attached>;
+
+  // --- exec (issue 9, part "exec"): another process in a running container (src/exec/)
+  /** start `process` in the running container `id`; resolves once it runs, with its handle */
+  exec(id: string, process: ExecProcess, options?: ExecOptions): Promise<ExecHandle>;
 }
 
 export interface DriverOptions {

@@ -13,7 +13,7 @@ import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { hostLayout } from '../cgroups/layout.js';
-import { envPath, normalizeCommand, type NormalizedCommand } from '../command.js';
+import { envPath, normalizeCommand, validateId, type NormalizedCommand } from '../command.js';
 import {
   DEFAULT_ROOT,
   type Attached,
@@ -44,6 +44,7 @@ import { resolveUser, type ResolvedUser } from '../users.js';
 import { capabilitySets } from '../capabilities.js';
 import { encodePlan, processTail, type ContainerOp } from '../native/plan.js';
 import { containerSecurity } from '../native/seccomp.js';
+import { execInContainer, recordInitProcess, type ExecHandle, type ExecOptions, type ExecProcess } from '../exec/index.js';
 import { checkMappable, hostIdOf } from '../userns.js';
 import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
 import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
@@ -457,6 +458,8 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       if (seccomp !== undefined) state.writeText(SECCOMP_FILE, seccomp);
       // readable by the container's root also when it is a mapped uid (LXC binds it from inside)
       if (processPlan) writeFileSync(state.path(PLAN_FILE), processPlan, { mode: 0o644 });
+      const security = containerSecurity(cmd, this.root); // what an exec gets (src/exec/)
+      recordInitProcess(state, { user, env: cmd.env, cwd: cmd.workingDir, kept: security.kept, ambient: cmd.capAmbient, noNewPrivileges: cmd.noNewPrivileges, filter: security.filter });
       const config = renderConfig(cmd, {
         ...(processPlan ? { processPlan: state.path(PLAN_FILE) } : {}),
         ...(seccomp !== undefined ? { seccompProfile: state.path(SECCOMP_FILE) } : {}),
@@ -1019,6 +1022,11 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     await this.reclaim(id);
     state.remove();
     await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
+  }
+
+  /** exec: another process in the running container, by the same setns path as native (src/exec/) */
+  async exec(id: string, process: ExecProcess, options: ExecOptions = {}): Promise<ExecHandle> {
+    return execInContainer({ root: this.root, driver: DRIVER_NAME, state: this.state(validateId(id)), rootless: this.rootless }, process, options);
   }
 }
 

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { hostCapabilities } from '../capabilities.js';
 import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
-import { normalizeCommand, type NormalizedCommand } from '../command.js';
+import { normalizeCommand, validateId, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Started, StartOptions } from '../driver.js';
 import { DEFAULT_ROOT } from '../driver.js';
 import {
@@ -34,6 +34,7 @@ import { connectPipes, MonitorChannel, protocolMismatch, requireInit, stdioFor, 
 import { buildPlan, VETH_PEER } from './plan.js';
 import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
 import { containerSecurity } from './seccomp.js';
+import { execInContainer, recordInitProcess, type ExecHandle, type ExecOptions, type ExecProcess } from '../exec/index.js';
 import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
 
 export const DRIVER_NAME = 'native';
@@ -199,7 +200,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     const size = opts.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = checkSize(size.rows, size.cols);
     // the seccomp program for the capabilities the container will keep (compiled once, then kept)
-    const { filter } = containerSecurity(cmd, this.root, cmd.init);
+    const { kept, filter } = containerSecurity(cmd, this.root, cmd.init);
     trace(cmd.id, 'normalize');
 
     const state = this.state(cmd.id);
@@ -222,6 +223,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
       trace(cmd.id, 'net-prepare');
       const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net, cgroupName: cgroupName(this.root, cmd.id) });
       state.writeJson('container.json', config);
+      recordInitProcess(state, { user, env: cmd.env, cwd: cmd.workingDir, kept, ambient: cmd.capAmbient, noNewPrivileges: cmd.noNewPrivileges, filter });
       let childPid: number | undefined;
       cgroup = this.rootless ? new NoCgroup(() => childPid) : await ContainerCgroup.create({
         parent: CGROUP_PARENT,
@@ -602,6 +604,11 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     await this.reclaim(id);
     state.remove();
     await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
+  }
+
+  /** exec: another process in the running container (src/exec/) */
+  async exec(id: string, process: ExecProcess, options: ExecOptions = {}): Promise<ExecHandle> {
+    return execInContainer({ root: this.root, driver: DRIVER_NAME, state: this.state(validateId(id)), rootless: this.rootless }, process, options);
   }
 }
 

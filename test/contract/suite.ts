@@ -4,11 +4,14 @@
  * `skips` names the case and says why (the README's table shows the same).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createDriver, type Command, type DriverName, type ManagedDriver } from '../../src/index.js';
+import { createDriver, type Command, type DriverName, type ExecProcess, type ManagedDriver } from '../../src/index.js';
+import { processState } from '../../src/state/index.js';
+
+const isAlive = (pid: number) => { const s = processState(pid); return s !== undefined && s !== 'Z'; };
 import { MASKED_PATHS, READONLY_PATHS } from '../../src/restrictions.js';
 import { capture, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
 
@@ -459,6 +462,153 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
         assert.equal(driver.info(c.id).isRunning(), true);
       } finally {
         await driver.terminate(c.id);
+      }
+    });
+  });
+
+  // --- exec (issue 9, part "exec"): another process in a running container
+  describe(`contract: ${driverName} driver: exec`, () => {
+    let driver: ManagedDriver;
+    let rootfs: { dir: string; cleanup: () => void };
+    let id: string;
+    let initPid: number;
+    const execOut = async (proc: ExecProcess) => {
+      const cap = capture();
+      const h = await driver.exec(id, proc, { pipes: cap.pipes });
+      const status = await h.exited;
+      return { status, out: cap.out(), err: cap.err(), pid: h.pid };
+    };
+    const statusOf = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (status: string, name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+
+    before(async () => {
+      driver = createDriver(driverName, { root: TEST_ROOT });
+      rootfs = makeRootfs();
+      id = uniqueId(`exec${driverName.slice(0, 2)}`);
+      const h = await driver.start(
+        { id, rootfs: rootfs.dir, network: { mode: 'none' }, entrypoint: 'sh', arguments: ['-c', 'echo from-init > /tmp/init-wrote; exec sleep 1000'] },
+        { detach: true },
+      );
+      initPid = h.pid;
+      await until(() => existsSync(join(rootfs.dir, 'tmp/init-wrote')), 10_000, 'the init to write its file');
+      await until(() => /sleep/.test(readFileSync(`/proc/${initPid}/cmdline`, 'utf8')), 10_000, 'the init to exec sleep');
+    });
+    after(async () => {
+      await driver.terminate(id).catch(() => {});
+      rootfs.cleanup();
+    });
+
+    it('is a child of the container\'s pid namespace: a pid other than 1, /proc/1 is the init', async () => {
+      const { status, out } = await execOut({ args: ['sh', '-c', 'echo $$; cat /proc/1/cmdline | tr "\\0" " "'] });
+      assert.equal(status.exitCode, 0);
+      const [pid, cmdline] = out.split('\n');
+      assert.notEqual(pid, '1');
+      assert.ok(Number(pid) > 1, out);
+      assert.equal(cmdline!.trim(), 'sleep 1000');
+    });
+
+    it('sees what the init wrote, and ps shows it among the container\'s processes', async () => {
+      const { out } = await execOut({ args: ['sh', '-c', 'cat /tmp/init-wrote; ps -o pid,comm'] });
+      assert.match(out, /^from-init\n/);
+      assert.match(out, /^\s*1\s+sleep$/m);
+      assert.match(out, /\bps$/m);
+    });
+
+    it('joins every namespace and the cgroups of the init', async () => {
+      const names = ['mnt', 'uts', 'ipc', 'pid', 'net', 'cgroup', 'user'];
+      const { out } = await execOut({ args: ['sh', '-c', `for n in ${names.join(' ')}; do readlink /proc/self/ns/$n; done; echo ---; cat /proc/self/cgroup; echo ---; cat /proc/1/cgroup`] });
+      const [ns, mine, init] = out.split('---\n');
+      assert.deepEqual(ns!.trim().split('\n'), names.map((n) => readlinkSync(`/proc/${initPid}/ns/${n}`)));
+      assert.equal(mine, init);
+      // from the host: the exec'd process is in the container's cgroups
+      const h = await driver.exec(id, { args: ['sleep', '100'] });
+      try {
+        assert.equal(readFileSync(`/proc/${h.pid}/cgroup`, 'utf8'), readFileSync(`/proc/${initPid}/cgroup`, 'utf8'));
+        assert.ok((await driver.getPidsForContainer(id)).includes(h.pid));
+      } finally {
+        await h.kill();
+        assert.equal((await h.exited).exitCode, 137);
+      }
+    });
+
+    it('has the init\'s capability sets and seccomp filter, and no fds of ours', async () => {
+      const { out } = await execOut({ args: ['sh', '-c', 'cat /proc/self/status; echo ---; ls /proc/self/fd'] });
+      const [st, fds] = out.split('---\n');
+      const init = statusOf(initPid);
+      for (const f of ['CapBnd', 'CapEff', 'CapPrm', 'CapInh', 'CapAmb', 'Seccomp', 'NoNewPrivs']) assert.equal(field(st!, f), field(init, f), f);
+      assert.equal(field(st!, 'Seccomp'), '2');
+      assert.deepEqual(fds!.trim().split(/\s+/).sort(), ['0', '1', '2', '3']); // 3: ls's own directory
+    });
+
+    it('-u nobody, env, cwd; exit 3 → 3; a missing program → 127; not executable → 126', async () => {
+      const r = await execOut({ args: ['sh', '-c', 'id -u; id -g; echo $FOO; pwd'], user: 'nobody', env: ['FOO=bar'], cwd: '/tmp' });
+      assert.equal(r.out, '65534\n65534\nbar\n/tmp\n');
+      assert.equal((await execOut({ args: ['sh', '-c', 'exit 3'] })).status.exitCode, 3);
+      await assert.rejects(driver.exec(id, { args: ['no-such-program'] }), (e: Error & { code: string; exitCode: number }) => {
+        assert.equal(e.code, 'ERR_EXEC_NOT_FOUND');
+        assert.equal(e.exitCode, 127);
+        return true;
+      });
+      await assert.rejects(driver.exec(id, { args: ['/notexec'] }), (e: Error & { exitCode: number }) => e.exitCode === 126);
+      // a signal death is 128+n
+      assert.equal((await execOut({ args: ['sh', '-c', 'kill -TERM $$'] })).status.exitCode, 143);
+    });
+
+    it('tty: a terminal of its own', async () => {
+      const { status, out } = await execOut({ args: ['sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo tty; tty'], tty: true });
+      assert.equal(status.exitCode, 0);
+      assert.match(out, /^tty\r?\n\/dev\/pts\/\d+/);
+    });
+
+    it('stdio pipe: the handle\'s streams', async () => {
+      const h = await driver.exec(id, { args: ['tr', 'a-z', 'A-Z'] }, { stdio: 'pipe' });
+      let out = '';
+      h.stdout!.on('data', (d: Buffer) => (out += d));
+      h.stdin!.end('hello\n');
+      assert.equal((await h.exited).exitCode, 0);
+      await until(() => out === 'HELLO\n', 5000, 'the output');
+    });
+
+    it('killing the container also ends a detached exec', async () => {
+      const c = { id: uniqueId(`exk${driverName.slice(0, 2)}`), rootfs: rootfs.dir, network: { mode: 'none' as const }, entrypoint: 'sleep', arguments: ['1000'] };
+      const h = await driver.start(c, { detach: true });
+      try {
+        const e = await driver.exec(c.id, { args: ['sleep', '999'] }, { detach: true });
+        assert.ok(existsSync(`/proc/${e.pid}`));
+        await driver.kill(c.id, 'SIGKILL');
+        await until(() => !isAlive(e.pid), 10_000, 'the exec\'d process to die with the container');
+        await driver.wait(c.id, 10_000);
+        void h;
+      } finally {
+        await driver.delete(c.id, { force: true }).catch(() => {});
+      }
+      assert.equal(existsSync(join(TEST_ROOT, driverName, c.id)), false);
+    });
+
+    it('bad input: unknown id (125), a stopped container (1), bad fields; nothing is created', async () => {
+      const before = readdirSync(join(TEST_ROOT, driverName, id));
+      await assert.rejects(driver.exec('no-such-exec-container', { args: ['true'] }), (e: Error & { code: string; exitCode: number }) => {
+        assert.equal(e.code, 'ERR_NOT_FOUND');
+        assert.equal(e.exitCode, 125);
+        return true;
+      });
+      for (const bad of [{ args: [] }, { args: ['true'], env: ['NOEQUALS'] }, { args: ['true'], cwd: 'rel' }, { args: ['true'], user: 'no-such-user' }, { args: ['true'], bogus: 1 }]) {
+        await assert.rejects(driver.exec(id, bad as unknown as ExecProcess), (e: Error & { code: string }) => e.code === 'ERR_INVALID_CONFIG');
+      }
+      assert.deepEqual(readdirSync(join(TEST_ROOT, driverName, id)).sort(), before.sort());
+      const c = { id: uniqueId(`exs${driverName.slice(0, 2)}`), rootfs: rootfs.dir, network: { mode: 'none' as const }, entrypoint: 'true' };
+      await driver.start(c, { detach: true });
+      try {
+        await driver.wait(c.id, 10_000);
+        await assert.rejects(driver.exec(c.id, { args: ['true'] }), (e: Error & { code: string; exitCode: number }) => {
+          assert.equal(e.code, 'ERR_NOT_RUNNING');
+          assert.equal(e.exitCode, 1);
+          assert.match(e.message, /not running/);
+          return true;
+        });
+        assert.equal(existsSync(join(TEST_ROOT, driverName, c.id, 'exec')), false);
+      } finally {
+        await driver.delete(c.id, { force: true }).catch(() => {});
       }
     });
   });
