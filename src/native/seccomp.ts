@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { ExecDriverError, describeErrno } from '../errors.js';
 import { deniedSyscalls, hostPlatform, resolveSeccomp, type Platform, type ResolvedSeccomp, type SeccompProfile } from '../security/seccomp/profile.js';
 import { InvalidConfigError } from '../errors.js';
-import { capabilityMask, hostCapabilities } from '../capabilities.js';
+import { capabilityMask, capabilityNumber, hostCapabilities } from '../capabilities.js';
+import { ANNOTATION, capabilityNames, isTrue } from '../spec/from-command.js';
+import type { Spec } from '../spec/types.js';
 import type { NormalizedCommand } from '../command.js';
 import { INIT_BINARY } from './monitor.js';
 import { encodePlan, finalCapabilities, type Op } from './plan.js';
@@ -48,7 +50,7 @@ const memory = new WeakMap<SeccompProfile, Map<string, string>>();
 export function seccompFilter(
   profile: SeccompProfile,
   caps: readonly string[],
-  opts: { cacheDir?: string; containerId?: string; platform?: Platform; noNewPrivileges?: boolean; init?: boolean } = {},
+  opts: { cacheDir?: string; containerId?: string; platform?: Platform; noNewPrivileges?: boolean; init?: boolean; name?: string } = {},
 ): string {
   const platform = opts.platform ?? hostPlatform();
   const needs = [...(opts.noNewPrivileges ? INIT_AFTER_FILTER : INIT_AFTER_FILTER_WITHOUT_NNP), ...(opts.init ? INIT_FORK : [])];
@@ -72,6 +74,7 @@ export function seccompFilter(
   }
   if (!program || program.length === 0 || program.length % 8) {
     const resolved = resolveSeccomp(profile, caps, platform);
+    if (opts.name) resolved.name = opts.name;
     const denied = deniedSyscalls(resolved, needs);
     if (denied.length) {
       throw new InvalidConfigError(
@@ -130,3 +133,24 @@ export function containerSecurity(cmd: NormalizedCommand, stateRoot: string, ini
   return { kept, filter };
 }
 
+
+/**
+ * The same for a container's spec: the capabilities its bounding set keeps on this host, and the
+ * compiled program of its `linux.seccomp` (none without one). The profile there is already
+ * resolved against those capabilities (buildSpec), so the program is the one of its Command.
+ */
+export function specSecurity(spec: Spec, stateRoot: string, containerId: string): { kept: string[]; filter?: string } {
+  const host = hostCapabilities();
+  const kept = capabilityNames(spec.process?.capabilities?.bounding).filter((c) => host.names.includes(c) && capabilityNumber(c) <= host.lastCap);
+  const seccomp = spec.linux?.seccomp;
+  if (!seccomp) return { kept };
+  const name = spec.annotations?.[ANNOTATION.seccomp];
+  const filter = seccompFilter(seccomp as SeccompProfile, kept, {
+    cacheDir: join(stateRoot, 'seccomp'),
+    containerId,
+    noNewPrivileges: !!spec.process?.noNewPrivileges,
+    init: isTrue(spec, ANNOTATION.init),
+    ...(name ? { name } : {}),
+  });
+  return { kept, filter };
+}

@@ -8,6 +8,7 @@ import { ExecDriverError } from '../../src/errors.js';
 import { lxcSeccompProfile } from '../../src/lxc/template.js';
 import { buildPlan, finalCapabilities, type Op } from '../../src/native/plan.js';
 import { compileProgram, seccompBuildOps, seccompFilter } from '../../src/native/seccomp.js';
+import { buildSpec } from '../../src/spec/index.js';
 import { buildContainerJson } from '../../src/native/template.js';
 import { DEFAULT_PROFILE } from '../../src/security/seccomp/default-profile.js';
 import { renderLxcSeccomp } from '../../src/security/seccomp/lxc.js';
@@ -222,8 +223,7 @@ describe('seccomp: the native plan', () => {
     const config = buildContainerJson(cmd, { cgroupNamespace: false });
     const filter = cmd.seccomp !== 'unconfined' ? seccompFilter(cmd.seccomp, finalCapabilities(config.capabilities_mask ?? {}, DOCKER, 40), { noNewPrivileges: cmd.noNewPrivileges }) : undefined;
     return buildPlan({
-      config,
-      user: { uid, gid: uid, groups: [] },
+      spec: buildSpec(cmd, { user: { uid, gid: uid, groups: [] }, cgroupNamespace: false }),
       hostCapabilities: DOCKER,
       lastCap: 40,
       exitFile: '/e',
