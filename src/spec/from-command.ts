@@ -31,6 +31,8 @@ export const ANNOTATION = {
   seccomp: 'org.execdriver.seccomp',
   /** the network as prepared, JSON (SpecNetwork) */
   network: 'org.execdriver.network',
+  /** raw `lxc.*` lines for the lxc driver (`config.lxc` of the Command), a JSON list */
+  lxc: 'org.execdriver.lxc',
 } as const;
 
 /** The network of a container, as its spec records it (ANNOTATION.network). */
@@ -168,6 +170,7 @@ export function buildSpec(cmd: NormalizedCommand, ctx: SpecContext): Spec {
   if (noPivot) annotations[ANNOTATION.noPivotRoot] = 'true';
   annotations[ANNOTATION.seccomp] = cmd.seccomp === 'unconfined' ? 'unconfined' : (cmd.seccomp.name ?? 'custom');
   annotations[ANNOTATION.network] = JSON.stringify(networkOf(cmd, ctx.network));
+  if (cmd.config.lxc?.length) annotations[ANNOTATION.lxc] = JSON.stringify(cmd.config.lxc);
 
   return {
     ociVersion: OCI_VERSION,

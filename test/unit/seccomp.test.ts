@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { normalizeCommand } from '../../src/command.js';
+import { CAPABILITIES } from '../../src/capabilities.js';
 import { ExecDriverError } from '../../src/errors.js';
 import { lxcSeccompProfile } from '../../src/lxc/template.js';
 import { buildPlan, finalCapabilities, type Op } from '../../src/native/plan.js';
@@ -204,7 +205,9 @@ describe('seccomp: LXC rendering', () => {
   it('follows the capabilities and privileged', () => {
     const rootfs = mkdtempSync(join(tmpdir(), 'execdriver-unit-'));
     try {
-      const cmd = (over = {}) => normalizeCommand({ id: 'sc2', rootfs, entrypoint: 'true', ...over });
+      // the profile is resolved into the spec's linux.seccomp (buildSpec), which LXC's rendering reads
+      const all = { names: [...CAPABILITIES], lastCap: 40 };
+      const cmd = (over = {}) => buildSpec(normalizeCommand({ id: 'sc2', rootfs, entrypoint: 'true', ...over }), { user: { uid: 0, gid: 0, groups: [] }, cgroupNamespace: false, host: all, platform: X64 });
       assert.equal(lxcSeccompProfile(cmd({ privileged: true }), 40, X64), undefined);
       assert.equal(lxcSeccompProfile(cmd({ seccomp: 'unconfined' }), 40, X64), undefined);
       assert.match(lxcSeccompProfile(cmd({ capAdd: ['SYS_ADMIN'] }), 40, X64)!, /^mount allow$/m);
