@@ -88,6 +88,10 @@ function compact<T extends object>(o: T): T {
   ) as T;
 }
 
+let sorted: string[] | undefined;
+/** The capability names in the record's order (as capabilityMask sorts them). */
+const sortedCapabilities = () => (sorted ??= [...CAPABILITIES].sort((a, b) => a.localeCompare(b)));
+
 const NS_NAMES: Partial<Record<string, string>> = {
   mount: 'NEWNS', uts: 'NEWUTS', ipc: 'NEWIPC', pid: 'NEWPID', network: 'NEWNET', cgroup: 'NEWCGROUP', user: 'NEWUSER',
 };
@@ -172,7 +176,7 @@ export function containerJsonFromSpec(id: string, spec: Spec): ContainerJson {
     tty: proc.terminal,
     init: isTrue(spec, ANNOTATION.init),
     namespaces,
-    capabilities_mask: Object.fromEntries(CAPABILITIES.map((c) => [c, bounding.has(c)] as const).sort(([a], [b]) => a.localeCompare(b))),
+    capabilities_mask: Object.fromEntries(sortedCapabilities().map((c) => [c, bounding.has(c)] as const)),
     capabilities_ambient: capabilityNames(proc.capabilities?.ambient),
     networks,
     cgroups,

@@ -24,10 +24,16 @@ export function deviceRuleText(r: LinuxDeviceCgroup): string {
   return `${r.type ?? 'a'} ${n(r.major)}:${n(r.minor)} ${r.access ?? 'rwm'}`;
 }
 
+const ALLOW_ALL: readonly LinuxDeviceCgroup[] = [{ allow: true, access: 'rwm' }];
+let defaults: readonly LinuxDeviceCgroup[] | undefined;
+const ruleSet = (mode: DeviceMode) => (mode === 'allow-all' ? ALLOW_ALL : (defaults ??= [{ allow: false, access: 'rwm' }, ...DEFAULT_DEVICE_RULES.map(ruleOf)]));
+const keyOf = (r: LinuxDeviceCgroup) => `${r.allow ? 'allow' : 'deny'} ${deviceRuleText(r)}`;
+const keys = new Map<DeviceMode, string>();
+const modeKey = (mode: DeviceMode) => keys.get(mode) ?? keys.set(mode, ruleSet(mode).map(keyOf).join('\n')).get(mode)!;
+
 /** The device cgroup rules of a container: deny everything, then Docker's allow-list; privileged: allow all. */
 export function deviceRules(mode: DeviceMode): LinuxDeviceCgroup[] {
-  if (mode === 'allow-all') return [{ allow: true, access: 'rwm' }];
-  return [{ allow: false, access: 'rwm' }, ...DEFAULT_DEVICE_RULES.map(ruleOf)];
+  return ruleSet(mode).map((r) => ({ ...r }));
 }
 
 /**
@@ -35,10 +41,9 @@ export function deviceRules(mode: DeviceMode): LinuxDeviceCgroup[] {
  * (validateSpec refuses it: the device controller is written from these two only).
  */
 export function deviceModeOf(rules: readonly LinuxDeviceCgroup[] | undefined): DeviceMode | undefined {
-  const text = (rules ?? []).map((r) => `${r.allow ? 'allow' : 'deny'} ${deviceRuleText(r)}`);
-  const same = (want: LinuxDeviceCgroup[]) => text.length === want.length && want.every((r, i) => text[i] === `${r.allow ? 'allow' : 'deny'} ${deviceRuleText(r)}`);
-  if (same(deviceRules('allow-all'))) return 'allow-all';
-  if (same(deviceRules('default'))) return 'default';
+  const text = (rules ?? []).map(keyOf).join('\n');
+  if (text === modeKey('allow-all')) return 'allow-all';
+  if (text === modeKey('default')) return 'default';
   return undefined;
 }
 

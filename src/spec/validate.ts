@@ -15,6 +15,8 @@ import { deviceModeOf } from './resources.js';
 import type { Spec } from './types.js';
 
 const MAX_ID = 0xffffffff;
+/** seccomp objects already checked (never changed afterwards: the built ones are shared) */
+const checkedSeccomp = new WeakSet<object>();
 const NAMESPACES = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
 const PROPAGATION = ['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared', 'unbindable', 'runbindable'];
 const SETS = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
@@ -233,7 +235,7 @@ export function validateSpec(spec: unknown, containerId?: string): Spec {
 
   const sysctl = c.optObj(l['sysctl'], 'linux.sysctl');
   c.unsupported(sysctl, 'linux.sysctl');
-  if (l['seccomp'] !== undefined) {
+  if (l['seccomp'] !== undefined && !checkedSeccomp.has(l['seccomp'] as object)) {
     c.obj(l['seccomp'], 'linux.seccomp');
     try {
       validateSeccompProfile(l['seccomp']);
@@ -244,6 +246,8 @@ export function validateSpec(spec: unknown, containerId?: string): Spec {
     for (const k of ['archMap', 'includes', 'excludes'] as const) {
       if (o[k] !== undefined) c.fail(`linux.seccomp.${k}`, "is Docker's profile format, not the runtime specification's");
     }
+    // a profile object is checked once (buildSpec hands out the same object for the same container kind)
+    checkedSeccomp.add(o);
   }
   if (l['rootfsPropagation'] !== undefined) {
     const prop = c.str(l['rootfsPropagation'], 'linux.rootfsPropagation');
