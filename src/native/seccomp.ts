@@ -5,12 +5,11 @@ import { join } from 'node:path';
 import { ExecDriverError, describeErrno } from '../errors.js';
 import { deniedSyscalls, hostPlatform, resolveSeccomp, type Platform, type ResolvedSeccomp, type SeccompProfile } from '../security/seccomp/profile.js';
 import { InvalidConfigError } from '../errors.js';
-import { capabilityMask, capabilityNumber, hostCapabilities } from '../capabilities.js';
+import { capabilityNumber, hostCapabilities } from '../capabilities.js';
 import { ANNOTATION, capabilityNames, isTrue } from '../spec/from-command.js';
 import type { Spec } from '../spec/types.js';
-import type { NormalizedCommand } from '../command.js';
 import { INIT_BINARY } from './monitor.js';
-import { encodePlan, finalCapabilities, type Op } from './plan.js';
+import { encodePlan, type Op } from './plan.js';
 
 /**
  * A resolved profile as the C init's build ops (native/PROTOCOL.md, `seccomp-compile`): the
@@ -116,28 +115,10 @@ export function compileProgram(r: ResolvedSeccomp, containerId?: string): Buffer
 }
 
 /**
- * What a container keeps and the filter it gets, the same on both drivers: its capability mask
- * limited to what this host can grant, and the compiled program of its profile for that set
- * (none when unconfined). `init`: the C init's minimal init still runs under the filter.
- */
-export function containerSecurity(cmd: NormalizedCommand, stateRoot: string, init = false): { kept: string[]; filter?: string } {
-  const host = hostCapabilities();
-  const kept = finalCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), host.names, host.lastCap);
-  if (cmd.seccomp === 'unconfined') return { kept };
-  const filter = seccompFilter(cmd.seccomp, kept, {
-    cacheDir: join(stateRoot, 'seccomp'),
-    containerId: cmd.id,
-    noNewPrivileges: cmd.noNewPrivileges,
-    init,
-  });
-  return { kept, filter };
-}
-
-
-/**
- * The same for a container's spec: the capabilities its bounding set keeps on this host, and the
- * compiled program of its `linux.seccomp` (none without one). The profile there is already
- * resolved against those capabilities (buildSpec), so the program is the one of its Command.
+ * What a container keeps and the filter it gets, the same on both drivers, from its spec: the
+ * capabilities of its bounding set this host can grant, and the compiled program of its
+ * `linux.seccomp` (none without one). The profile there is already resolved against those
+ * capabilities (buildSpec). The C init's minimal init (`--init` annotation) runs under the filter too.
  */
 export function specSecurity(spec: Spec, stateRoot: string, containerId: string): { kept: string[]; filter?: string } {
   const host = hostCapabilities();

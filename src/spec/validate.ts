@@ -178,6 +178,18 @@ export function validateSpec(spec: unknown, containerId?: string): Spec {
   if (s['annotations'] !== undefined) {
     const a = c.obj(s['annotations'], 'annotations');
     for (const [k, v] of Object.entries(a)) c.str(v, `annotations[${JSON.stringify(k)}]`);
+    const raw = a[ANNOTATION.lxc];
+    if (raw !== undefined) {
+      let lines: unknown;
+      try {
+        lines = JSON.parse(raw as string);
+      } catch {
+        /* refused below */
+      }
+      if (!Array.isArray(lines) || lines.some((x) => typeof x !== 'string' || /[\n\r\0]/.test(x) || !/^\s*lxc\.[A-Za-z0-9_.\-[\]]+\s*=/.test(x))) {
+        c.fail(`annotations[${JSON.stringify(ANNOTATION.lxc)}]`, 'must be a JSON list of one-line "lxc.<key> = <value>" strings');
+      }
+    }
     const net = a[ANNOTATION.network];
     if (net !== undefined) {
       try {

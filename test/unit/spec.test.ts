@@ -189,6 +189,7 @@ describe('validateSpec: one check, naming the field', () => {
     ['hooks', (s) => (s.hooks = { createRuntime: [{ path: '/bin/true' }] }), /^hooks\.createRuntime are not run by execdriver yet/],
     ['seccomp', (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOPE' as 'SCMP_ACT_LOG' }), /^linux\.seccomp: defaultAction "SCMP_ACT_NOPE" is not a known action/],
     ['propagation', (s) => (s.linux!.rootfsPropagation = 'sideways'), /^linux\.rootfsPropagation must be one of private/],
+    ['raw lxc lines', (s) => (s.annotations![ANNOTATION.lxc] = JSON.stringify(['lxc.a = 1\nlxc.b = 2'])), /^annotations\["org\.execdriver\.lxc"\] must be a JSON list of one-line/],
     ['sysctl', (s) => (s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' }), /^linux\.sysctl is not supported by execdriver yet/],
   ];
   for (const [name, change, re] of cases) {
