@@ -51,7 +51,7 @@ import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, p
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
-import { cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
+import { binds, cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
 
 export const DRIVER_NAME = 'lxc';
@@ -430,6 +430,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     }
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     let net: NetworkState | undefined;
+    const etcFiles: { source: string; destination: string; kind: 'file' }[] = [];
     let child: ChildProcess | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
@@ -449,12 +450,13 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
         network: cmd.network,
         hostname: cmd.hostname,
         filesDir: state.path('net'),
-        mounts: cmd.mounts,
+        mounts: etcFiles, // the /etc files it wrote: binds of the spec (buildSpec)
         isAlive: (o) => ownerAlive(this.root, o),
       });
       // LXC makes the pair from config.lxc: we name its host end
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
-      const mountTargets = this.createMountTargets(cmd);
+      const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
+      const mountTargets = this.createMountTargets(cmd.id, spec);
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
@@ -469,7 +471,6 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       if (seccomp !== undefined) state.writeText(SECCOMP_FILE, seccomp);
       // readable by the container's root also when it is a mapped uid (LXC binds it from inside)
       if (processPlan) writeFileSync(state.path(PLAN_FILE), processPlan, { mode: 0o644 });
-      const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net }), cmd.id);
       state.writeJson(SPEC_FILE, spec);
       const config = renderConfig(spec, {
         id: cmd.id,
@@ -643,13 +644,15 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
    * Every mount target is made (and resolved) by us inside the rootfs before LXC runs: LXC's own
    * `create=` follows the rootfs's symlinks onto the host, and cannot create in a read-only rootfs.
    */
-  private createMountTargets(cmd: NormalizedCommand): string[] {
+  private createMountTargets(id: string, spec: Spec): string[] {
     try {
-      return makeMountTargets(cmd.rootfs, cmd.mounts);
+      // the spec's binds (volumes, then the /etc files), in the order renderConfig takes them
+      const mounts = binds(spec).map((m) => ({ source: m.source!, destination: m.destination, kind: statSync(m.source!).isDirectory() ? ('dir' as const) : ('file' as const) }));
+      return makeMountTargets(spec.root!.path, mounts);
     } catch (e) {
       if (!(e instanceof MountTargetError)) throw e;
       throw new ExecDriverError('ERR_START_FAILED', `mount target ${e.destination}: ${e.message}`, {
-        containerId: cmd.id,
+        containerId: id,
         step: 'mount target',
         path: e.destination,
         cause: e,

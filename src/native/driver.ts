@@ -220,6 +220,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
     let net: NetworkState | undefined;
+    const etcFiles: { source: string; destination: string; kind: 'file' }[] = [];
     try {
       net = await setupNetwork({
         stateRoot: this.root,
@@ -227,11 +228,11 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
         network: cmd.network,
         hostname: cmd.hostname,
         filesDir: state.path('net'),
-        mounts: cmd.mounts,
+        mounts: etcFiles, // the /etc files it wrote: binds of the spec (buildSpec)
         isAlive: (o) => ownerAlive(this.root, o),
       });
       trace(cmd.id, 'net-prepare');
-      const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net }), cmd.id);
+      const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
       state.writeJson(SPEC_FILE, spec);
       state.writeJson('container.json', containerJsonFromSpec(cmd.id, spec));
       let childPid: number | undefined;

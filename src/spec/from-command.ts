@@ -57,6 +57,11 @@ export interface SpecContext {
   cgroupNamespace: boolean;
   /** the network as prepared (bridge: bridge, address, gateway, MTU) */
   network?: NetworkState;
+  /**
+   * the network's /etc files as written on the host (setupNetwork: `hosts`, `hostname`,
+   * `resolv.conf`), by their place in the container; each becomes a read-only, private bind
+   */
+  etcFiles?: readonly { source: string; destination: string }[];
   /** `container:<id>` mode: the namespace to join (`/proc/<pid>/ns/net`) */
   netnsPath?: string;
   /** the container's cgroups, relative to each hierarchy's root (`execdriver/<name>`) */
@@ -99,7 +104,7 @@ function namespacesOf(cmd: NormalizedCommand, ctx: SpecContext): LinuxNamespace[
 }
 
 /** The standard filesystems, then the volumes and /etc files in the Command's order. */
-function mountsOf(cmd: NormalizedCommand, ownNetns: boolean): Mount[] {
+function mountsOf(cmd: NormalizedCommand, ownNetns: boolean, etcFiles: SpecContext['etcFiles'] = []): Mount[] {
   const restricted = !cmd.privileged;
   const mounts: Mount[] = [
     // nosuid,noexec as Docker's: nothing copied into /dev runs
@@ -126,6 +131,8 @@ function mountsOf(cmd: NormalizedCommand, ownNetns: boolean): Mount[] {
       ...(m.idmap && cmd.userns ? { uidMappings: cmd.userns.uidMappings, gidMappings: cmd.userns.gidMappings } : {}),
     });
   }
+  // the network's /etc/hosts, /etc/hostname, /etc/resolv.conf: the container reads, never writes them
+  for (const f of etcFiles) mounts.push({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'ro', 'private'] });
   return mounts;
 }
 
@@ -192,7 +199,7 @@ export function buildSpec(cmd: NormalizedCommand, ctx: SpecContext): Spec {
     },
     root: { path: cmd.rootfs, readonly: cmd.readonlyRootfs },
     hostname: cmd.hostname,
-    mounts: mountsOf(cmd, ownNetns),
+    mounts: mountsOf(cmd, ownNetns, ctx.etcFiles),
     annotations,
     linux: {
       namespaces,
