@@ -9,3 +9,4 @@ export { ANNOTATION, buildSpec, capabilityNames, DEFAULT_DEVICES, isBind, isTrue
 export { deviceModeOf, deviceRules, deviceRuleText, linuxResources, resourcesOf } from './resources.js';
 export { validateSpec } from './validate.js';
 export { ociState, SPEC_FILE } from './state.js';
+export { readBundle } from './bundle.js';

@@ -3,7 +3,7 @@
  * check, also of a bundle's config.json), and the conversions the backends use.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -22,6 +22,7 @@ import {
   deviceRuleText,
   linuxResources,
   ociState,
+  readBundle,
   OCI_VERSION,
   resourcesOf,
   specNetwork,
@@ -208,4 +209,28 @@ describe('validateSpec: one check, naming the field', () => {
       );
     });
   }
+});
+
+describe('a bundle: config.json read and checked like a built spec', () => {
+  it('root.path relative to the bundle; a bad field or a missing root refused, naming it', () => {
+    const bundle = mkdtempSync(join(tmpdir(), 'execdriver-unit-bundle-'));
+    try {
+      mkdirSync(join(bundle, 'rootfs'));
+      const s = json(specOf());
+      s.root = { path: 'rootfs', readonly: true };
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(s));
+      const got = readBundle(bundle);
+      assert.deepEqual(got.root, { path: join(bundle, 'rootfs'), readonly: true });
+      assert.deepEqual(got.process, s.process);
+      s.linux!.resources = { memory: { limit: 1 } };
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(s));
+      assert.throws(() => readBundle(bundle), /linux\.resources\.memory\.limit must be/);
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify({ ...json(specOf()), root: { path: 'nope' } }));
+      assert.throws(() => readBundle(bundle), /root\.path .*nope does not exist/);
+      writeFileSync(join(bundle, 'config.json'), '{');
+      assert.throws(() => readBundle(bundle), /config\.json is not JSON/);
+    } finally {
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
 });
