@@ -471,7 +471,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       if (seccomp !== undefined) state.writeText(SECCOMP_FILE, seccomp);
       // readable by the container's root also when it is a mapped uid (LXC binds it from inside)
       if (processPlan) writeFileSync(state.path(PLAN_FILE), processPlan, { mode: 0o644 });
-      state.writeJson(SPEC_FILE, spec);
+      state.writeText(SPEC_FILE, JSON.stringify(spec) + '\n'); // compact: written at every start
       const config = renderConfig(spec, {
         id: cmd.id,
         ...(processPlan ? { processPlan: state.path(PLAN_FILE) } : {}),

@@ -233,7 +233,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
       });
       trace(cmd.id, 'net-prepare');
       const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
-      state.writeJson(SPEC_FILE, spec);
+      state.writeText(SPEC_FILE, JSON.stringify(spec) + '\n'); // compact: written at every start
       state.writeJson('container.json', containerJsonFromSpec(cmd.id, spec));
       let childPid: number | undefined;
       cgroup = this.rootless ? new NoCgroup(() => childPid) : await ContainerCgroup.create({
