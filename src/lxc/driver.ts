@@ -40,10 +40,11 @@ import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize,
 import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
-import { resolveUser, type ResolvedUser } from '../users.js';
-import { capabilitySets } from '../capabilities.js';
-import { encodePlan, processTail, type ContainerOp } from '../native/plan.js';
-import { containerSecurity } from '../native/seccomp.js';
+import { resolveUser } from '../users.js';
+import { hostCapabilities } from '../capabilities.js';
+import { specSecurity } from '../native/seccomp.js';
+import { buildSpec, SPEC_FILE, validateSpec, type Spec, type SpecContext } from '../spec/index.js';
+import { processPlan } from './plan.js';
 import { execInContainer, recordInitProcess, type ExecHandle, type ExecOptions, type ExecProcess } from '../exec/index.js';
 import { checkMappable, hostIdOf } from '../userns.js';
 import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
@@ -51,10 +52,12 @@ import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, p
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
-import { cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
+import { binds, cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
 
 export const DRIVER_NAME = 'lxc';
+
+const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
 
 /** Files in `<root>/lxc/<id>/`. */
 export const CONFIG_FILE = 'config.lxc';
@@ -385,21 +388,30 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       ownRoot(this.root);
     }
     const facts = hostFacts();
-    // Everything the template would refuse is refused before anything exists.
-    cgroupLines(cmd, facts);
     if (cmd.network.mode === 'slirp4netns') throw new InvalidConfigError('--net slirp4netns is for the native driver only', { containerId: cmd.id });
     const tool = cmd.init ? ('lxc-execute' as const) : ('lxc-start' as const);
     // lxc-start's command is our helper with a process plan: it sets the keyring, capabilities,
     // compiled seccomp filter and user as the native child does (LXC would compile the profile at
     // every start, ~35 ms). lxc-execute (LXC's init at pid 1) and rootless containers leave it to LXC.
     const usePlan = tool === 'lxc-start' && !this.rootless;
-    const seccomp = usePlan ? undefined : lxcSeccompProfile(cmd, facts.lastCap);
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
-    this.checkExecutable(cmd);
-    const processPlan = usePlan ? this.processPlan(cmd, user) : undefined;
     const netnsPath = this.joinedNetns(cmd);
+    // the container's model (src/spec/), checked; built again below with the prepared network
+    const specContext: SpecContext = {
+      user,
+      cgroupNamespace: hasCgroupNamespace,
+      ...(this.rootless ? {} : { cgroupsPath: payloadName(this.root, cmd.id) }),
+      ...(netnsPath ? { netnsPath } : {}),
+      host: hostCapabilities(),
+    };
+    const checked = validateSpec(buildSpec(cmd, specContext), cmd.id);
+    // Everything the template would refuse is refused before anything exists.
+    cgroupLines(checked, facts, cmd.id);
+    const seccomp = usePlan ? undefined : lxcSeccompProfile(checked, facts.lastCap, undefined, cmd.id);
+    this.checkExecutable(cmd);
+    const processPlan = usePlan ? this.processPlan(cmd.id, checked) : undefined;
     const pipes = opts.pipes ?? {};
     const size = opts.consoleSize ?? terminalSize(pipes.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = cmd.tty ? checkSize(size.rows, size.cols) : undefined;
@@ -419,6 +431,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     }
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     let net: NetworkState | undefined;
+    const etcFiles: { source: string; destination: string; kind: 'file' }[] = [];
     let child: ChildProcess | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
@@ -438,12 +451,13 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
         network: cmd.network,
         hostname: cmd.hostname,
         filesDir: state.path('net'),
-        mounts: cmd.mounts,
+        mounts: etcFiles, // the /etc files it wrote: binds of the spec (buildSpec)
         isAlive: (o) => ownerAlive(this.root, o),
       });
       // LXC makes the pair from config.lxc: we name its host end
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
-      const mountTargets = this.createMountTargets(cmd);
+      const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
+      const mountTargets = this.createMountTargets(cmd.id, spec);
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
@@ -458,17 +472,17 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       if (seccomp !== undefined) state.writeText(SECCOMP_FILE, seccomp);
       // readable by the container's root also when it is a mapped uid (LXC binds it from inside)
       if (processPlan) writeFileSync(state.path(PLAN_FILE), processPlan, { mode: 0o644 });
-      const security = containerSecurity(cmd, this.root); // what an exec gets (src/exec/)
+      state.writeText(SPEC_FILE, JSON.stringify(spec) + '\n'); // compact: written at every start
+      const security = specSecurity(spec, this.root, cmd.id); // what an exec gets (src/exec/)
       recordInitProcess(state, { user, env: cmd.env, cwd: cmd.workingDir, kept: security.kept, ambient: cmd.capAmbient, noNewPrivileges: cmd.noNewPrivileges, filter: security.filter });
-      const config = renderConfig(cmd, {
+      const config = renderConfig(spec, {
+        id: cmd.id,
         ...(processPlan ? { processPlan: state.path(PLAN_FILE) } : {}),
         ...(seccomp !== undefined ? { seccompProfile: state.path(SECCOMP_FILE) } : {}),
         facts,
-        user,
         network: net,
         ...(this.rootless ? { rootless: true } : { cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) } }),
         mountTargets,
-        ...(netnsPath ? { netnsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
         ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' || usePlan ? { consoleHelper: INIT_BINARY } : {}),
       });
@@ -597,35 +611,16 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     }
   }
 
-  /** 127/126 before LXC runs anything (lxc-execute would hide them behind its init's 255). */
   /**
-   * The process plan of an lxc-start container (`execdriver-init run-plan`, native/PROTOCOL.md):
-   * with a terminal, make it the controlling one (and the user's); then the steps every container
-   * ends with (processTail: keyring, bounding set, seccomp, user, capability sets, exec), decided
-   * as for the native driver. The compiled filter comes from the same cache.
+   * The process plan of an lxc-start container (`execdriver-init run-plan`): rendered from its
+   * spec (src/lxc/plan.ts), with the compiled filter from the same cache as the native driver's.
    */
-  private processPlan(cmd: NormalizedCommand, user: ResolvedUser): Buffer {
-    const { kept, filter } = containerSecurity(cmd, this.root);
-    const ops: ContainerOp[] = [];
-    if (cmd.tty) {
-      ops.push(['ctty']);
-      if (user.uid !== 0) ops.push(['chown', '/proc/self/fd/0', String(user.uid), String(user.gid)]);
-    }
-    ops.push(
-      ...processTail({
-        sets: capabilitySets(kept, user.uid, cmd.capAmbient),
-        user,
-        noNewPrivileges: cmd.noNewPrivileges,
-        ...(filter ? { seccompFilter: filter } : {}),
-        middle: [],
-        env: cmd.env,
-        setEnv: false, // LXC's, from lxc.environment (raw lines included)
-        args: [cmd.entrypoint, ...cmd.arguments],
-      }),
-    );
-    return encodePlan(ops);
+  private processPlan(id: string, spec: Spec): Buffer {
+    const { kept, filter } = specSecurity(spec, this.root, id);
+    return processPlan(spec, kept, filter);
   }
 
+  /** 127/126 before LXC runs anything (lxc-execute would hide them behind its init's 255). */
   private checkExecutable(cmd: NormalizedCommand): void {
     const found = findExecutable(cmd.rootfs, cmd.entrypoint, envPath(cmd.env), cmd.workingDir, cmd.mounts);
     if (found.kind === 'not-found') {
@@ -652,13 +647,15 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
    * Every mount target is made (and resolved) by us inside the rootfs before LXC runs: LXC's own
    * `create=` follows the rootfs's symlinks onto the host, and cannot create in a read-only rootfs.
    */
-  private createMountTargets(cmd: NormalizedCommand): string[] {
+  private createMountTargets(id: string, spec: Spec): string[] {
     try {
-      return makeMountTargets(cmd.rootfs, cmd.mounts);
+      // the spec's binds (volumes, then the /etc files), in the order renderConfig takes them
+      const mounts = binds(spec).map((m) => ({ source: m.source!, destination: m.destination, kind: statSync(m.source!).isDirectory() ? ('dir' as const) : ('file' as const) }));
+      return makeMountTargets(spec.root!.path, mounts);
     } catch (e) {
       if (!(e instanceof MountTargetError)) throw e;
       throw new ExecDriverError('ERR_START_FAILED', `mount target ${e.destination}: ${e.message}`, {
-        containerId: cmd.id,
+        containerId: id,
         step: 'mount target',
         path: e.destination,
         cause: e,

@@ -33,9 +33,10 @@ import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize,
 import { connectPipes, MonitorChannel, protocolMismatch, requireInit, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, VETH_PEER } from './plan.js';
 import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
-import { containerSecurity } from './seccomp.js';
+import { specSecurity } from './seccomp.js';
 import { execInContainer, recordInitProcess, type ExecHandle, type ExecOptions, type ExecProcess } from '../exec/index.js';
-import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
+import { CGROUP_PARENT, cgroupName, containerJsonFromSpec, type ContainerJson } from './template.js';
+import { buildSpec, deviceModeOf, resourcesOf, SPEC_FILE, validateSpec, type SpecContext } from '../spec/index.js';
 
 export const DRIVER_NAME = 'native';
 
@@ -199,8 +200,18 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     const size = opts.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = checkSize(size.rows, size.cols);
-    // the seccomp program for the capabilities the container will keep (compiled once, then kept)
-    const { kept, filter } = containerSecurity(cmd, this.root, cmd.init);
+    // the container's model (src/spec/): checked, and its seccomp program for the capabilities
+    // it will keep compiled (once, then kept), before anything exists; built again below with the
+    // prepared network (its /etc files and address)
+    const specContext: SpecContext = {
+      user,
+      cgroupNamespace: hasCgroupNamespace,
+      cgroupsPath: `${CGROUP_PARENT}/${cgroupName(this.root, cmd.id)}`,
+      ...(netnsPath ? { netnsPath } : {}),
+      ...(cmd.tty ? { consoleSize } : {}),
+      host: caps,
+    };
+    const { kept, filter } = specSecurity(validateSpec(buildSpec(cmd, specContext), cmd.id), this.root, cmd.id);
     trace(cmd.id, 'normalize');
 
     const state = this.state(cmd.id);
@@ -210,6 +221,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
     let net: NetworkState | undefined;
+    const etcFiles: { source: string; destination: string; kind: 'file' }[] = [];
     try {
       net = await setupNetwork({
         stateRoot: this.root,
@@ -217,25 +229,25 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
         network: cmd.network,
         hostname: cmd.hostname,
         filesDir: state.path('net'),
-        mounts: cmd.mounts,
+        mounts: etcFiles, // the /etc files it wrote: binds of the spec (buildSpec)
         isAlive: (o) => ownerAlive(this.root, o),
       });
       trace(cmd.id, 'net-prepare');
-      const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net, cgroupName: cgroupName(this.root, cmd.id) });
-      state.writeJson('container.json', config);
+      const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
+      state.writeText(SPEC_FILE, JSON.stringify(spec) + '\n'); // compact: written at every start
+      state.writeJson('container.json', containerJsonFromSpec(cmd.id, spec));
       recordInitProcess(state, { user, env: cmd.env, cwd: cmd.workingDir, kept, ambient: cmd.capAmbient, noNewPrivileges: cmd.noNewPrivileges, filter });
       let childPid: number | undefined;
       cgroup = this.rootless ? new NoCgroup(() => childPid) : await ContainerCgroup.create({
         parent: CGROUP_PARENT,
         name: cgroupName(this.root, cmd.id),
-        resources: cmd.resources,
-        devices: cmd.privileged ? 'allow-all' : 'default',
+        resources: resourcesOf(spec.linux?.resources),
+        devices: deviceModeOf(spec.linux?.resources?.devices) ?? 'default',
         containerId: cmd.id,
       });
       trace(cmd.id, 'config+cgroup-create');
       const plan = buildPlan({
-        config,
-        user,
+        spec,
         hostCapabilities: caps.names,
         lastCap: caps.lastCap,
         exitFile: state.path('exit.json'),
@@ -246,7 +258,6 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
         ...(this.rootless ? { rootless: true } : {}),
         ...(cmd.network.mode === 'slirp4netns' ? { netHelper: slirpArgv(cmd) } : {}),
         ...(filter ? { seccompFilter: filter } : {}),
-        ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
       });
 

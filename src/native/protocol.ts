@@ -72,6 +72,7 @@ export const OPS = {
   'session-keyring': { kind: 'container', args: ['name'] },
   'seccomp-filter': { kind: 'container', args: ['program'] },
   'move-mount': { kind: 'container', args: ['index', 'target', 'mktarget'] },
+  join: { kind: 'container', args: ['pid', 'mode'] },
   exec: { kind: 'container', args: ['searchpath', 'arg0'], variadic: true },
 } as const satisfies Record<string, OpSpec>;
 

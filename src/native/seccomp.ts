@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { ExecDriverError, describeErrno } from '../errors.js';
 import { deniedSyscalls, hostPlatform, resolveSeccomp, type Platform, type ResolvedSeccomp, type SeccompProfile } from '../security/seccomp/profile.js';
 import { InvalidConfigError } from '../errors.js';
-import { capabilityMask, hostCapabilities } from '../capabilities.js';
-import type { NormalizedCommand } from '../command.js';
+import { capabilityNumber, hostCapabilities } from '../capabilities.js';
+import { ANNOTATION, capabilityNames, isTrue } from '../spec/from-command.js';
+import type { Spec } from '../spec/types.js';
 import { INIT_BINARY } from './monitor.js';
-import { encodeFrames, finalCapabilities } from './plan.js';
+import { encodeFrames } from './plan.js';
 import type { SeccompBuildOp } from './protocol.js';
 
 /**
@@ -49,7 +50,7 @@ const memory = new WeakMap<SeccompProfile, Map<string, string>>();
 export function seccompFilter(
   profile: SeccompProfile,
   caps: readonly string[],
-  opts: { cacheDir?: string; containerId?: string; platform?: Platform; noNewPrivileges?: boolean; init?: boolean } = {},
+  opts: { cacheDir?: string; containerId?: string; platform?: Platform; noNewPrivileges?: boolean; init?: boolean; name?: string } = {},
 ): string {
   const platform = opts.platform ?? hostPlatform();
   const needs = [...(opts.noNewPrivileges ? INIT_AFTER_FILTER : INIT_AFTER_FILTER_WITHOUT_NNP), ...(opts.init ? INIT_FORK : [])];
@@ -73,6 +74,7 @@ export function seccompFilter(
   }
   if (!program || program.length === 0 || program.length % 8) {
     const resolved = resolveSeccomp(profile, caps, platform);
+    if (opts.name) resolved.name = opts.name;
     const denied = deniedSyscalls(resolved, needs);
     if (denied.length) {
       throw new InvalidConfigError(
@@ -114,20 +116,23 @@ export function compileProgram(r: ResolvedSeccomp, containerId?: string): Buffer
 }
 
 /**
- * What a container keeps and the filter it gets, the same on both drivers: its capability mask
- * limited to what this host can grant, and the compiled program of its profile for that set
- * (none when unconfined). `init`: the C init's minimal init still runs under the filter.
+ * What a container keeps and the filter it gets, the same on both drivers, from its spec: the
+ * capabilities of its bounding set this host can grant, and the compiled program of its
+ * `linux.seccomp` (none without one). The profile there is already resolved against those
+ * capabilities (buildSpec). The C init's minimal init (`--init` annotation) runs under the filter too.
  */
-export function containerSecurity(cmd: NormalizedCommand, stateRoot: string, init = false): { kept: string[]; filter?: string } {
+export function specSecurity(spec: Spec, stateRoot: string, containerId: string): { kept: string[]; filter?: string } {
   const host = hostCapabilities();
-  const kept = finalCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), host.names, host.lastCap);
-  if (cmd.seccomp === 'unconfined') return { kept };
-  const filter = seccompFilter(cmd.seccomp, kept, {
+  const kept = capabilityNames(spec.process?.capabilities?.bounding).filter((c) => host.names.includes(c) && capabilityNumber(c) <= host.lastCap);
+  const seccomp = spec.linux?.seccomp;
+  if (!seccomp) return { kept };
+  const name = spec.annotations?.[ANNOTATION.seccomp];
+  const filter = seccompFilter(seccomp as SeccompProfile, kept, {
     cacheDir: join(stateRoot, 'seccomp'),
-    containerId: cmd.id,
-    noNewPrivileges: cmd.noNewPrivileges,
-    init,
+    containerId,
+    noNewPrivileges: !!spec.process?.noNewPrivileges,
+    init: isTrue(spec, ANNOTATION.init),
+    ...(name ? { name } : {}),
   });
   return { kept, filter };
 }
-

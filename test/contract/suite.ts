@@ -13,6 +13,7 @@ import { processState } from '../../src/state/index.js';
 
 const isAlive = (pid: number) => { const s = processState(pid); return s !== undefined && s !== 'Z'; };
 import { MASKED_PATHS, READONLY_PATHS } from '../../src/restrictions.js';
+import { OCI_VERSION, validateSpec } from '../../src/spec/index.js';
 import { capture, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
 
 export interface SuiteOptions {
@@ -463,6 +464,43 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
       } finally {
         await driver.terminate(c.id);
       }
+    });
+
+    // spec helper (issue 9): the container's OCI spec is its one model, kept as config.json
+    describe('the OCI spec: <state>/config.json', () => {
+      test('a running container has its spec as config.json: valid, and what it runs with', async () => {
+        const c = sh('sleep 1000', { hostname: 'spec-1', env: ['A=1'], user: '1000:1000', resources: { memory: 32 << 20, pidsLimit: 50 }, capAdd: ['NET_ADMIN'] });
+        await driver.start(c, { detach: true });
+        try {
+          const dir = join(TEST_ROOT, driverName, c.id);
+          const spec = validateSpec(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+          assert.equal(spec.ociVersion, OCI_VERSION);
+          assert.deepEqual(spec.process?.args, ['sh', '-c', 'sleep 1000']);
+          assert.deepEqual([spec.process?.user.uid, spec.process?.user.gid], [1000, 1000]);
+          assert.ok(spec.process?.env?.includes('A=1'));
+          assert.equal(spec.hostname, 'spec-1');
+          assert.equal(spec.root?.path, rootfs.dir);
+          assert.deepEqual(spec.linux?.resources?.memory, { limit: 32 << 20 });
+          assert.deepEqual(spec.linux?.resources?.pids, { limit: 50 });
+          assert.deepEqual(spec.linux?.maskedPaths, [...MASKED_PATHS]);
+          assert.deepEqual(spec.linux?.readonlyPaths, [...READONLY_PATHS]);
+          assert.ok(spec.process?.capabilities?.bounding?.includes('CAP_NET_ADMIN'));
+          assert.ok(!spec.process?.capabilities?.bounding?.includes('CAP_SYS_ADMIN'));
+          assert.deepEqual(spec.process?.capabilities?.effective, [], 'a non-root user has no effective capabilities');
+          assert.equal(spec.linux?.seccomp?.defaultAction, 'SCMP_ACT_ERRNO');
+          assert.ok(spec.linux?.seccomp?.syscalls?.every((x) => !('includes' in x) && !('excludes' in x)), "the OCI form, not Docker's");
+          assert.deepEqual(spec.linux?.namespaces?.map((n) => n.type).slice(0, 5), ['mount', 'uts', 'ipc', 'pid', 'network']);
+          // what the container got is what the spec says
+          const { out } = await runOut(sh('id -u; grep CapBnd /proc/self/status', { user: '1000:1000', capAdd: ['NET_ADMIN'] }));
+          assert.match(out, /^1000\nCapBnd:\s+00000000a80435fb\n$/);
+          if (driverName === 'native') {
+            const record = JSON.parse(readFileSync(join(dir, 'container.json'), 'utf8')) as { args: string[]; hostname: string };
+            assert.deepEqual([record.args, record.hostname], [spec.process?.args, 'spec-1'], 'container.json is derived from the spec');
+          }
+        } finally {
+          await driver.terminate(c.id);
+        }
+      });
     });
   });
 
