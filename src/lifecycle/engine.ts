@@ -35,7 +35,7 @@ export type Verdict = 'keep' | 'reclaim' | 'remove';
 const ORPHAN_DIR_MS = 10_000;
 
 /** The settling rule, on its own (pure but for the liveness of processes): see the module comment. */
-export function verdictOf(rec: AnyRecord, exited: boolean, isAlive: (p: { pid: number; startTime: number } | undefined) => boolean = alive): Verdict {
+export function verdictOf(rec: AnyRecord, _exited: boolean, isAlive: (p: { pid: number; startTime: number } | undefined) => boolean = alive): Verdict {
   if (rec.terminating) return isAlive(rec.terminating) ? 'keep' : 'remove';
   const monitor = rec.monitorPid > 0 ? { pid: rec.monitorPid, startTime: rec.monitorStartTime } : undefined;
   switch (rec.status) {
@@ -45,8 +45,8 @@ export function verdictOf(rec: AnyRecord, exited: boolean, isAlive: (p: { pid: n
     case 'running':
     case 'paused':
       if (!rec.detached) return isAlive(rec.owner) ? 'keep' : 'remove';
-      if (isAlive(monitor)) return 'keep';
-      return exited ? 'reclaim' : 'remove';
+      // detached, its monitor gone: killed, recorded as ended (137 if nobody recorded it), kept until delete
+      return isAlive(monitor) ? 'keep' : 'reclaim';
     case 'stopped':
       if (!rec.detached) return isAlive(rec.owner) ? 'keep' : 'remove';
       return 'reclaim';
@@ -195,6 +195,7 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
   /** Every container with a state directory, after settling those whose owner is gone. */
   async list(): Promise<ContainerSummary[]> {
     await this.settleAll();
+    await this.reclaimAddresses();
     const out: ContainerSummary[] = [];
     for (const id of listIds(this.root, this.driverName)) {
       try {
@@ -263,7 +264,12 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
       if (name.startsWith('.')) continue;
       if (await this.settle(name).catch(() => false)) settled = true;
     }
-    if (settled || names.length) await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
+    if (settled) await this.reclaimAddresses();
+  }
+
+  /** Give back the addresses whose owner is gone (a crash of Node or of a monitor). */
+  protected async reclaimAddresses(): Promise<void> {
+    await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
   }
 
   /** Settle one record (see verdictOf); true when something was done. */
@@ -290,6 +296,22 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
     const verdict = verdictOf(rec, !!exit);
     if (verdict === 'keep') return false;
     if (verdict === 'reclaim') {
+      if (!exit) {
+        if (rec.pid > 0 && isSameProcessAlive(rec.pid, rec.startTime)) {
+          try {
+            process.kill(rec.pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+        await this.killContainer(id, rec).catch(() => {});
+        const killed: ExitRecord = { exitCode: 137, signal: 9, oomKills: 0, finishedAt: Date.now(), status: 9 };
+        try {
+          state.writeJson(EXIT_FILE, killed);
+        } catch {
+          /* removed meanwhile */
+        }
+      }
       if (rec.status !== 'stopped') {
         try {
           this.save(rec, 'stopped');
