@@ -233,11 +233,10 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       if (logFd !== undefined) closeSync(logFd);
       logFd = undefined;
       const child = monitor.child;
+      // written with the pid (created): until `go` the monitor kills the child and cleans up by itself when we die
       record.monitorPid = child.pid ?? 0;
       record.monitorStartTime = processStartTime(record.monitorPid) ?? 0;
       record.cgroupPaths = cgroup.paths;
-      record.network = net;
-      this.save(record);
       if (!opts.detach) connectPipes(child, stdio, pipes);
       monitor.sendPlan(plan);
       trace(cmd.id, 'plan+spawn-monitor');
