@@ -179,7 +179,7 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
       driver: this.name(),
       pid: running && rec ? rec.pid : null,
       running,
-      status: exit ? 'exited' : status === 'paused' ? 'running' : status === 'created' ? 'creating' : status,
+      status: exit ? 'exited' : status,
       exitCode: s ? s.exitCode : null,
       signal: s?.signal ?? null,
       oomKilled: s?.oomKilled ?? false,
