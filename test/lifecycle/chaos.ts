@@ -13,6 +13,8 @@ import { processState } from '../../src/state/index.js';
 
 export const CLI = new URL('../../../bin/execdriver', import.meta.url).pathname;
 const REAPER = new URL('../../../test/lifecycle/reaper.py', import.meta.url).pathname;
+/** the system's python (a version manager's shim on PATH costs seconds per start on a loaded host) */
+const PYTHON = ['/usr/bin/python3', '/bin/python3'].find((p) => existsSync(p)) ?? 'python3';
 
 export type ChaosDriver = 'native' | 'lxc';
 export type ChaosMode = 'fg' | 'd' | 't';
@@ -128,7 +130,7 @@ export async function chaosRun(run: ChaosRun): Promise<ChaosResult> {
   const net = run.bridge ? ['--net', 'bridge', '--bridge', run.bridge.name, '--subnet', run.bridge.subnet] : ['--net', 'none'];
   const flags = run.mode === 'd' ? ['-d'] : run.mode === 't' ? ['-t'] : [];
   const argv = [CLI, '--root', run.root, '--driver', run.driver, 'run', ...flags, '--id', run.id, ...net, '--rootfs', run.rootfs, 'sleep', '0.6'];
-  const reaper = spawn('python3', [REAPER, ...(run.mode === 't' ? ['--pty'] : []), process.execPath, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const reaper = spawn(PYTHON, [REAPER, ...(run.mode === 't' ? ['--pty'] : []), process.execPath, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: reaper.stdout! });
   const it = lines[Symbol.asyncIterator]();
   const first = await it.next();
