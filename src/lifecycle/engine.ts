@@ -35,7 +35,7 @@ export type Verdict = 'keep' | 'reclaim' | 'remove';
 const ORPHAN_DIR_MS = 10_000;
 
 /** The settling rule, on its own (pure but for the liveness of processes): see the module comment. */
-export function verdictOf(rec: AnyRecord, _exited: boolean, isAlive: (p: { pid: number; startTime: number } | undefined) => boolean = alive): Verdict {
+export function verdictOf(rec: AnyRecord, isAlive: (p: { pid: number; startTime: number } | undefined) => boolean = alive): Verdict {
   if (rec.terminating) return isAlive(rec.terminating) ? 'keep' : 'remove';
   const monitor = rec.monitorPid > 0 ? { pid: rec.monitorPid, startTime: rec.monitorStartTime } : undefined;
   switch (rec.status) {
@@ -292,10 +292,10 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
       await this.destroy(id, undefined);
       return true;
     }
-    const exit = this.exitRecord(id, rec);
-    const verdict = verdictOf(rec, !!exit);
+    const verdict = verdictOf(rec);
     if (verdict === 'keep') return false;
     if (verdict === 'reclaim') {
+      const exit = this.exitRecord(id, rec);
       if (!exit) {
         if (rec.pid > 0 && isSameProcessAlive(rec.pid, rec.startTime)) {
           try {

@@ -62,18 +62,18 @@ describe('the status machine and the settling rule', () => {
   });
   const live = (pids: number[]) => (p: { pid: number } | undefined) => !!p && pids.includes(p.pid);
   it('who owns what', () => {
-    assert.equal(verdictOf(rec({ status: 'creating' }), false, live([1])), 'keep');
-    assert.equal(verdictOf(rec({ status: 'creating' }), false, live([11])), 'remove');
-    assert.equal(verdictOf(rec({ status: 'created', detached: true }), false, live([10, 11])), 'remove');
-    assert.equal(verdictOf(rec({ status: 'running' }), false, live([10, 11])), 'remove'); // foreground, its caller gone
-    assert.equal(verdictOf(rec({ status: 'running' }), false, live([1])), 'keep');
-    assert.equal(verdictOf(rec({ status: 'running', detached: true }), false, live([10, 11])), 'keep');
-    assert.equal(verdictOf(rec({ status: 'running', detached: true }), false, live([10])), 'reclaim'); // monitor gone: killed, kept as ended
-    assert.equal(verdictOf(rec({ status: 'running', detached: true }), true, live([])), 'reclaim');
-    assert.equal(verdictOf(rec({ status: 'stopped', detached: true }), true, live([])), 'reclaim');
-    assert.equal(verdictOf(rec({ status: 'stopped' }), true, live([])), 'remove');
-    assert.equal(verdictOf(rec({ terminating: { pid: 5, startTime: 1 } }), false, live([1, 5])), 'keep');
-    assert.equal(verdictOf(rec({ terminating: { pid: 5, startTime: 1 } }), false, live([1])), 'remove');
+    assert.equal(verdictOf(rec({ status: 'creating' }), live([1])), 'keep');
+    assert.equal(verdictOf(rec({ status: 'creating' }), live([11])), 'remove');
+    assert.equal(verdictOf(rec({ status: 'created', detached: true }), live([10, 11])), 'remove');
+    assert.equal(verdictOf(rec({ status: 'running' }), live([10, 11])), 'remove'); // foreground, its caller gone
+    assert.equal(verdictOf(rec({ status: 'running' }), live([1])), 'keep');
+    assert.equal(verdictOf(rec({ status: 'running', detached: true }), live([10, 11])), 'keep');
+    assert.equal(verdictOf(rec({ status: 'running', detached: true }), live([10])), 'reclaim'); // monitor gone: killed, kept as ended
+    assert.equal(verdictOf(rec({ status: 'running', detached: true }), live([])), 'reclaim');
+    assert.equal(verdictOf(rec({ status: 'stopped', detached: true }), live([])), 'reclaim');
+    assert.equal(verdictOf(rec({ status: 'stopped' }), live([])), 'remove');
+    assert.equal(verdictOf(rec({ terminating: { pid: 5, startTime: 1 } }), live([1, 5])), 'keep');
+    assert.equal(verdictOf(rec({ terminating: { pid: 5, startTime: 1 } }), live([1])), 'remove');
   });
   it('a record is created with its directory, in one step; a taken id is refused', () => {
     const root = mkdtempSync(join(tmpdir(), 'execdriver-rec-'));
