@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "join.h"
+#include "execdriver-init.h"
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -159,4 +160,22 @@ int read_in_root(int argc, char **argv)
 		free(data);
 	}
 	return 0;
+}
+
+long join_index = -1;
+
+void check_join(size_t i, char **a, char *msg, size_t sz)
+{
+	unsigned long long v;
+	if (num(a[1], 10, INT_MAX, &v) < 0 || v < 1 || (*a[2] && strcmp(a[2], "userns-first")))
+		snprintf(msg, sz, "invalid join %.32s %.32s (a pid, and userns-first or empty)", a[1], a[2]);
+	else
+		check_once(&join_index, i, a[0], msg, sz);
+}
+
+/* `join PID MODE`: the monitor opened the container before the fork (join_prepare); the child enters it */
+int op_join(char **a)
+{
+	const char *what;
+	return join_enter(&what) < 0 ? fail(a[1], "%s process %s", what, a[1]) : 0;
 }

@@ -26,4 +26,9 @@ int join_enter(const char **what);
  */
 int read_in_root(int argc, char **argv);
 
+/* the `join` op's index in the plan (-1: none); its check when the plan is read, and its run in the child */
+extern long join_index;
+void check_join(size_t i, char **a, char *msg, size_t sz);
+int op_join(char **a);
+
 #endif

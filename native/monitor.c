@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "execdriver-init.h"
+#include "join.h"
 #include "bpf.h"
 #include "userns.h"
 
@@ -93,11 +94,11 @@ static int cleanup_cgroup(const char *dir)
 	}
 }
 
-static int write_exit_file(const char *path, int code, int sig, long long oom)
+static int write_exit_file(const char *path, int code, int sig, long long oom, int raw)
 {
-	char tmp[PATH_MAX], json[160];
-	int n = snprintf(json, sizeof json, "{\"exitCode\":%d,\"signal\":%d,\"oomKills\":%lld,\"finishedAt\":%lld}\n",
-			 code, sig, oom, now_ms(CLOCK_REALTIME));
+	char tmp[PATH_MAX], json[192];
+	int n = snprintf(json, sizeof json, "{\"exitCode\":%d,\"signal\":%d,\"oomKills\":%lld,\"finishedAt\":%lld,\"status\":%d}\n",
+			 code, sig, oom, now_ms(CLOCK_REALTIME), raw);
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
 		return errno = ENAMETOOLONG, -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -114,14 +115,14 @@ static void finish(int status)
 	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	int code = sig ? 128 + sig : WEXITSTATUS(status);
 	long long oom = oom_file ? read_oom_kills(oom_file) : -1;
-	char c[16], s[16], o[24], msg[PATH_MAX + 64];
+	char c[16], s[16], o[24], w[16], msg[PATH_MAX + 64];
 	for (int pass = 0; pass < 2; pass++)          /* every cleanup-cgroup, then the exit files */
 		for (size_t i = 0; i < nplan; i++) {
 			const char *op = plan[i].f[0], *p = plan[i].f[1];
 			if (!pass && !strcmp(op, "cleanup-cgroup") && cleanup_cgroup(p) < 0) {
 				snprintf(msg, sizeof msg, "remove cgroup %s", p);
 				ctl_error(op, (long)i, errno, p, msg);
-			} else if (pass && !strcmp(op, "exit-file") && write_exit_file(p, code, sig, oom) < 0) {
+			} else if (pass && !strcmp(op, "exit-file") && write_exit_file(p, code, sig, oom, status) < 0) {
 				snprintf(msg, sizeof msg, "write exit file %s", p);
 				ctl_error(op, (long)i, errno, p, msg);
 			}
@@ -129,7 +130,8 @@ static void finish(int status)
 	snprintf(c, sizeof c, "%d", code);
 	snprintf(s, sizeof s, "%d", sig);
 	snprintf(o, sizeof o, "%lld", oom);
-	ctl_send(FIELDS("exit", c, s, o));
+	snprintf(w, sizeof w, "%d", status);            /* the raw wait status: TypeScript decides */
+	ctl_send(FIELDS("exit", c, s, o, w));
 }
 
 /* The container, as the monitor watches it. */
@@ -281,6 +283,14 @@ int monitor(void)
 		int e = errno;
 		tty_close();
 		return ctl_error("device-filter", (long)i, e, plan[i].f[1], msg), 1;
+	}
+	const char *jwhat;
+	if (join_index >= 0 && join_prepare((pid_t)atoi(plan[join_index].f[1]), *plan[join_index].f[2] != 0, &jwhat) < 0) {
+		int e = errno;
+		char msg[128];
+		snprintf(msg, sizeof msg, "%s process %s", jwhat, plan[join_index].f[1]);
+		tty_close();
+		return ctl_error("join", join_index, e, plan[join_index].f[1], msg), 1;
 	}
 	int sv[2];
 	if (src.count && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "execdriver-init.h"
+#include "join.h"
 
 static const struct op ops[] = {
 /*	  name                   kind          args  more  check (plan read)            run (the child) */
@@ -60,6 +61,7 @@ static const struct op ops[] = {
 	{ "session-keyring",     OP_CONTAINER, 1,    0,    NULL,                        op_session_keyring },
 	{ "seccomp-filter",      OP_CONTAINER, 1,    0,    NULL,                        op_seccomp_filter },
 	{ "move-mount",          OP_CONTAINER, 3,    0,    check_move_mount,            op_move_mount },
+	{ "join",                OP_CONTAINER, 2,    0,    check_join,                  op_join },
 	{ "exec",                OP_CONTAINER, 2,    1,    NULL,                        op_exec },
 };
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "execdriver-init.h"
+#include "join.h"
 
 struct frame *plan;
 size_t nplan;
@@ -112,6 +113,8 @@ int read_plan(void)
 	if (!*msg && tty.index < 0 && needs_tty >= 0)
 		ctl_error("plan", needs_tty, EINVAL, plan[needs_tty].f[0],
 			  strcpy(msg, "console and attach-socket need a tty op"));
+	if (!*msg && join_index >= 0 && clone_flags)
+		ctl_error("plan", join_index, EINVAL, "join", strcpy(msg, "join and clone exclude each other"));
 	if (!*msg && logr.index >= 0 && tty.index >= 0)
 		ctl_error("plan", logr.index, EINVAL, "log-relay", strcpy(msg, "log-relay and tty exclude each other"));
 	if (!*msg && raw_index >= 0 && (console_index < 0 || console_index > raw_index))

@@ -254,7 +254,8 @@ export interface ContainerSummary {
   driver: string;
   pid: number | null;
   running: boolean;
-  status: 'creating' | 'running' | 'exited' | 'stopped';
+  /** OCI's states (src/lifecycle/record.ts), with `exited` for a stopped container whose exit status is known */
+  status: 'creating' | 'created' | 'running' | 'paused' | 'exited' | 'stopped';
   exitCode: number | null;
   signal: string | null;
   oomKilled: boolean;

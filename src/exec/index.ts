@@ -118,7 +118,7 @@ export function recordInitProcess(
 export interface ExecTarget {
   root: string;
   /** `native` or `lxc` */
-  driver: 'native' | 'lxc';
+  driver: string;
   state: StateDir;
   /** a non-root caller: no cgroups to join, the monitor joins the user namespace first */
   rootless: boolean;

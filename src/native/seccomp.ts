@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ExecDriverError, describeErrno } from '../errors.js';
 import { deniedSyscalls, hostPlatform, resolveSeccomp, type Platform, type ResolvedSeccomp, type SeccompProfile } from '../security/seccomp/profile.js';
 import { InvalidConfigError } from '../errors.js';
@@ -85,6 +85,9 @@ export function seccompFilter(
     program = compileProgram(resolved, opts.containerId);
     if (file) {
       try {
+        // the state root (made here first on a fresh root) must stay searchable: LXC binds files
+        // from below it as a user namespace's root
+        mkdirSync(dirname(opts.cacheDir!), { recursive: true, mode: 0o711 });
         mkdirSync(opts.cacheDir!, { recursive: true, mode: 0o700 });
         const tmp = `${file}.${process.pid}.tmp`;
         writeFileSync(tmp, program, { mode: 0o600 });

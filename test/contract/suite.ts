@@ -4,7 +4,8 @@
  * `skips` names the case and says why (the README's table shows the same).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +15,9 @@ import { processState } from '../../src/state/index.js';
 const isAlive = (pid: number) => { const s = processState(pid); return s !== undefined && s !== 'Z'; };
 import { MASKED_PATHS, READONLY_PATHS } from '../../src/restrictions.js';
 import { OCI_VERSION, validateSpec } from '../../src/spec/index.js';
-import { capture, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
+import type { ContainerRecord } from '../../src/lifecycle/record.js';
+import { capture, CLI, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
+import { leftoversOf } from '../lifecycle/chaos.js';
 
 export interface SuiteOptions {
   /** case name → why this driver cannot do it */
@@ -647,6 +650,78 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
         assert.equal(existsSync(join(TEST_ROOT, driverName, c.id, 'exec')), false);
       } finally {
         await driver.delete(c.id, { force: true }).catch(() => {});
+      }
+    });
+  });
+  lifecycleEngineSuite(driverName);
+}
+
+/** Issue 9, engine: one record, one status machine, one exit mapping, crash settling (both drivers). */
+function lifecycleEngineSuite(driverName: DriverName): void {
+  describe(`contract: ${driverName} driver: one lifecycle (record, statuses, settling)`, () => {
+    let driver: ManagedDriver;
+    let rootfs: { dir: string; cleanup: () => void };
+    const cmd = (over: Partial<Command> & { entrypoint: string }): Command & { id: string } => ({
+      id: uniqueId(`eng${driverName.slice(0, 1)}`),
+      rootfs: rootfs.dir,
+      network: { mode: 'none' },
+      ...over,
+    });
+    const recordOf = (id: string) => JSON.parse(readFileSync(join(TEST_ROOT, driverName, id, 'state.json'), 'utf8')) as ContainerRecord;
+    before(() => {
+      driver = createDriver(driverName, { root: TEST_ROOT });
+      rootfs = makeRootfs();
+    });
+    after(() => rootfs.cleanup());
+
+    it('the record: owner, init and monitor, running, then stopped with the exit status decoded once', async () => {
+      const c = cmd({ entrypoint: 'sh', arguments: ['-c', 'sleep 0.3; exit 3'] });
+      const started = await driver.start(c, { detach: true });
+      const rec = recordOf(c.id);
+      assert.equal(rec.status, 'running');
+      assert.equal(rec.driver, driverName);
+      assert.equal(rec.owner.pid, process.pid);
+      assert.equal(rec.pid, started.pid);
+      assert.ok(rec.monitorPid > 0);
+      assert.equal(rec.detached, true);
+      assert.deepEqual(rec.command, ['sh', '-c', 'sleep 0.3; exit 3']);
+      assert.equal((await driver.wait(c.id, 10_000)).exitCode, 3);
+      assert.equal(driver.inspect(c.id).status, 'exited');
+      await driver.delete(c.id);
+      const k = cmd({ entrypoint: 'sleep', arguments: ['1000'] });
+      await driver.start(k, { detach: true });
+      await driver.kill(k.id, 'SIGKILL');
+      const s = await driver.wait(k.id, 10_000);
+      assert.equal(s.exitCode, 137);
+      assert.equal(s.signal, 'SIGKILL');
+      await driver.delete(k.id);
+    });
+
+    it('a record whose creator died while creating is settled by the next list', async () => {
+      // a creation cut short: the record says creating, its owner (a process that has exited) is gone
+      const c = cmd({ entrypoint: 'true' });
+      const dead = spawnSync('true').pid!;
+      const dir = join(TEST_ROOT, driverName, c.id);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'state.json'), JSON.stringify({
+        version: 1, id: c.id, driver: driverName, status: 'creating', owner: { pid: dead, startTime: 1 }, pid: 0, startTime: 0,
+        monitorPid: 0, monitorStartTime: 0, detached: false, createdAt: new Date().toISOString(), startedAt: null, command: ['true'], cgroupPaths: [], extra: {},
+      }));
+      assert.equal((await driver.list()).some((x) => x.id === c.id), false);
+      assert.equal(existsSync(dir), false);
+    });
+
+    it('a SIGKILLed terminate is finished by the next terminate', async () => {
+      for (const delay of [120, 180, 240, 300]) {
+        const c = cmd({ entrypoint: 'sleep', arguments: ['1000'] });
+        await driver.start(c, { detach: true });
+        const cli = spawn(process.execPath, [CLI, '--root', TEST_ROOT, '--driver', driverName, 'terminate', c.id], { stdio: 'ignore' });
+        await sleep(delay);
+        cli.kill('SIGKILL');
+        await new Promise((r) => (cli.exitCode !== null || cli.signalCode !== null ? r(null) : cli.once('exit', r)));
+        await driver.terminate(c.id).catch((e: { code?: string }) => assert.equal(e.code, 'ERR_NOT_FOUND'));
+        assert.equal(existsSync(join(TEST_ROOT, driverName, c.id)), false, `state of ${c.id} (terminate killed after ${delay} ms)`);
+        assert.deepEqual(leftoversOf(TEST_ROOT, c.id, rootfs.dir), []);
       }
     });
   });
