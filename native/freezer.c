@@ -5,19 +5,20 @@
  * at once. Which file and value (v1 freezer.state THAWED, v2 cgroup.freeze 0) is TypeScript's
  * choice; this only writes.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
-
+#include "execdriver-init.h"
 #include "freezer.h"
 
 static const char *thaw_file, *thaw_value;
 
-void thaw_on_kill_set(const char *file, const char *value)
+void check_thaw_on_kill(size_t i UNUSED, char **a, char *msg UNUSED, size_t sz UNUSED)
 {
-	thaw_file = file;
-	thaw_value = value;
+	thaw_file = a[1];
+	thaw_value = a[2];
 }
 
 void thaw_on_kill(void)

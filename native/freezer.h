@@ -1,11 +1,13 @@
-/* The `thaw-on-kill` monitor op: after the monitor SIGKILLs the container, thaw its freezer. */
+/* The `thaw-on-kill` monitor op (PROTOCOL.md): after the monitor SIGKILLs the container, thaw its freezer. */
 #ifndef EXECDRIVER_FREEZER_H
 #define EXECDRIVER_FREEZER_H
 
-/* Remember FILE and VALUE (plan strings, alive for the monitor's life); a later op replaces them. */
-void thaw_on_kill_set(const char *file, const char *value);
+#include <stddef.h>
 
-/* Write VALUE to FILE if an op gave them; best effort (the cgroup may be gone already). */
+/* Plan check: remember FILE and VALUE (plan strings, alive for the monitor's life). */
+void check_thaw_on_kill(size_t i, char **a, char *msg, size_t sz);
+
+/* Write VALUE to FILE if the plan gave them; best effort (the cgroup may be gone already). */
 void thaw_on_kill(void);
 
 #endif

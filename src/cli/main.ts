@@ -5,6 +5,7 @@ import { packageVersion } from '../version.js';
 import { parseVerbArgs, splitAtCommand, type Verb } from './args.js';
 import { attachVerb } from './attach.js';
 import { deleteVerb } from './delete.js';
+import { execVerb } from './exec.js';
 import { infoVerb } from './info.js';
 import { killVerb } from './kill.js';
 import { listVerb } from './list.js';
@@ -18,7 +19,7 @@ import { topVerb } from './top.js';
 import { updateVerb } from './update.js';
 import { waitVerb } from './wait.js';
 
-const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb,
+const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb, execVerb,
   pauseVerb, unpauseVerb, statsVerb, updateVerb, topVerb]; // ops (issue 9)
 
 function mainHelp(): string {
