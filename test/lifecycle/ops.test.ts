@@ -114,6 +114,17 @@ for (const driverName of ['native', 'lxc'] as const) {
       assert.ok(gap > 800 && gap < 2000, `about a second apart: ${gap} ms`);
     });
 
+    it('update --cpu-quota 20000 --cpuset-cpus 0 holds a busy loop near 20% of a CPU', async () => {
+      const id = detached('while :; do :; done');
+      const ok = ed(['update', '--cpu-quota', '20000', '--cpu-period', '100000', '--cpu-shares', '512', '--cpuset-cpus', '0', id]);
+      assert.equal(ok.status, 0, ok.stderr);
+      const s = await until(() => {
+        const x = statsJson(id);
+        return x.cpu.percent > 5 ? x : undefined;
+      }, 10_000, 'the loop to use CPU');
+      assert.ok(s.cpu.percent < 35, `CPU % under a 20% quota: ${s.cpu.percent}`);
+    });
+
     it('update: -m 12q exits 125 with one line and changes nothing; --memory 32m then 64 MiB is OOM-killed', async () => {
       const id = detached("trap 'dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $? > /tmp/ddrc' USR1; while :; do sleep 0.05; done");
       await until(() => ed(['top', id]).stdout.includes('sleep 0.05'), 10_000, 'the loop to run');
