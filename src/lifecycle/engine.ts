@@ -56,7 +56,7 @@ export function verdictOf(rec: AnyRecord, isAlive: (p: { pid: number; startTime:
       return isAlive(monitor) ? 'keep' : 'reclaim';
     case 'stopped':
       if (!rec.detached) return isAlive(rec.owner) ? 'keep' : 'remove';
-      return 'reclaim';
+      return 'keep'; // written `stopped` by settle once what it held was given back
   }
 }
 
@@ -327,14 +327,13 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
           /* removed meanwhile */
         }
       }
-      if (rec.status !== 'stopped') {
-        try {
-          this.save(rec, 'stopped');
-        } catch {
-          /* removed meanwhile */
-        }
-      }
+      // given back first, then written stopped: a crash in between repeats the reclaim
       await this.reclaim(id, rec);
+      try {
+        this.save(rec, 'stopped');
+      } catch {
+        /* removed meanwhile */
+      }
       return false;
     }
     await this.destroy(id, rec);

@@ -70,7 +70,7 @@ describe('the status machine and the settling rule', () => {
     assert.equal(verdictOf(rec({ status: 'running', detached: true }), live([10, 11])), 'keep');
     assert.equal(verdictOf(rec({ status: 'running', detached: true }), live([10])), 'reclaim'); // monitor gone: killed, kept as ended
     assert.equal(verdictOf(rec({ status: 'running', detached: true }), live([])), 'reclaim');
-    assert.equal(verdictOf(rec({ status: 'stopped', detached: true }), live([])), 'reclaim');
+    assert.equal(verdictOf(rec({ status: 'stopped', detached: true }), live([])), 'keep'); // reclaimed when it was written stopped
     assert.equal(verdictOf(rec({ status: 'stopped' }), live([])), 'remove');
     assert.equal(verdictOf(rec({ terminating: { pid: 5, startTime: 1 } }), live([1, 5])), 'keep');
     assert.equal(verdictOf(rec({ terminating: { pid: 5, startTime: 1 } }), live([1])), 'remove');
