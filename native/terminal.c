@@ -21,6 +21,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include "execdriver-init.h"
+#include "oci.h"
 
 struct terminal tty = { .index = -1, .attach_index = -1, .sock = -1, .child_sock = -1, .master = -1, .in = -1, .out = -1, .lfd = -1 };
 long console_index = -1, raw_index = -1;    /* the `console`, `console-raw-output` ops */
@@ -177,6 +178,11 @@ static void tty_receive(void)
 		if ((fl = fcntl(tty.master, F_GETFL)) < 0 || fcntl(tty.master, F_SETFL, fl | O_NONBLOCK) < 0 ||
 		    winsize_set() < 0)
 			ctl_error("tty", tty.index, errno, "", "set up the terminal's master");
+		int sent = oci_send_console(tty.master);        /* console-socket: the master goes there */
+		if (sent < 0)
+			ctl_error("console-socket", tty.index, errno, "", "send the terminal to the console socket");
+		if (sent)
+			close(tty.master), tty.master = -1, tty.master_eof = 1;
 	}
 	close(tty.sock);                        /* one terminal per container */
 	tty.sock = -1;
