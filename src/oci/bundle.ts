@@ -4,7 +4,7 @@
  * paths that are no namespace (or one of another type), the cgroupsPath's form.
  */
 import { lstatSync, readFileSync, readlinkSync, statfsSync } from 'node:fs';
-import { join, normalize, posix } from 'node:path';
+import { join, normalize, posix, relative } from 'node:path';
 import { InvalidConfigError } from '../errors.js';
 import type { Spec } from '../spec/types.js';
 
@@ -71,10 +71,16 @@ export function cgroupPlace(spec: Spec, id: string, systemd: boolean): { parent:
 }
 
 /** The bundle's checks that need the host (validateSpec has checked the shape). */
-export function checkBundle(spec: Spec, id: string): void {
+export function checkBundle(spec: Spec, id: string, bundle: string): void {
   const fail = (field: string, why: string): never => {
     throw new InvalidConfigError(`${field} ${why}`, { containerId: id, step: 'spec' });
   };
+  // a relative root.path must stay inside the bundle (readBundle made it absolute)
+  const raw = (JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { root: { path: string } }).root.path;
+  if (!raw.startsWith('/')) {
+    const rel = relative(bundle, spec.root!.path);
+    if (rel === '..' || rel.startsWith('../')) fail('root.path', `${JSON.stringify(raw)} is relative and leads out of the bundle ${bundle}`);
+  }
   const rootfs = spec.root!.path;
   (spec.mounts ?? []).forEach((m, i) => {
     const bad = escapingSymlink(rootfs, m.destination);

@@ -104,7 +104,7 @@ export class OciDriver extends NativeDriver {
     const id = validateId(o.id);
     const bundle = resolve(o.bundle);
     let spec = readBundle(bundle, id);
-    checkBundle(spec, id);
+    checkBundle(spec, id, bundle);
     const place = cgroupPlace(spec, id, !!o.systemdCgroup);
     const proc = spec.process!;
     if (proc.terminal && !o.consoleSocket && !o.relayTerminal) {
