@@ -213,8 +213,8 @@ export class OciDriver extends NativeDriver {
     if (!dir) throw new InvalidConfigError('linux.resources.devices: rules other than allow-all or the default list need the v1 devices controller (not mounted here)', { containerId: id });
     writeFileSync(join(dir, 'devices.deny'), 'a');
     for (const r of spec.linux!.resources!.devices!) writeFileSync(join(dir, r.allow ? 'devices.allow' : 'devices.deny'), deviceRuleText(r));
-    // then the devices the runtime supplies (as runc does): the spec's nodes, the terminal's
-    const always = [...(spec.linux!.devices ?? []).filter((x) => x.type === 'c' || x.type === 'b').map((x) => `${x.type} ${x.major}:${x.minor} rwm`), 'c 136:* rwm', 'c 5:2 rwm', 'c 5:1 rwm'];
+    // then the devices the runtime supplies (as runc does, after the bundle's rules): the default nodes, the terminal's
+    const always = [...DEFAULT_DEVICES.map((x) => `${x.type} ${x.major}:${x.minor} rwm`), 'c 136:* rwm', 'c 5:2 rwm', 'c 5:1 rwm'];
     for (const rule of always) writeFileSync(join(dir, 'devices.allow'), rule);
   }
 
