@@ -61,8 +61,11 @@ export function checkTransition(id: string, from: Status, to: Status): void {
   }
 }
 
+let me: ProcessRef | undefined;
+/** This process (read once: a process's start time never changes). */
 export function self(): ProcessRef {
-  return { pid: process.pid, startTime: processStartTime(process.pid) ?? 0 };
+  if (!me || me.pid !== process.pid) me = { pid: process.pid, startTime: processStartTime(process.pid) ?? 0 };
+  return { ...me };
 }
 
 export const alive = (p: ProcessRef | undefined): boolean => !!p && p.pid > 0 && isSameProcessAlive(p.pid, p.startTime);
@@ -92,8 +95,13 @@ export function createRecord<X extends object>(state: StateDir, init: Omit<Conta
   };
   const tmp = join(parent, `.${state.id}.${process.pid}.new`);
   try {
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { mode: 0o700 });
+    try {
+      mkdirSync(tmp, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      rmSync(tmp, { recursive: true, force: true }); // left by an earlier process with our pid
+      mkdirSync(tmp, { mode: 0o700 });
+    }
     writeFileSync(join(tmp, STATE_FILE), JSON.stringify(rec, null, 2) + '\n', { mode: 0o600 });
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });

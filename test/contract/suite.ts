@@ -853,18 +853,28 @@ function lifecycleEngineSuite(driverName: DriverName): void {
       await driver.delete(k.id);
     });
 
-    it('a record whose creator died while creating is settled by the next list', async () => {
+    it('a record whose creator died while creating is settled by the next list, run or delete', async () => {
       // a creation cut short: the record says creating, its owner (a process that has exited) is gone
-      const c = cmd({ entrypoint: 'true' });
       const dead = spawnSync('true').pid!;
-      const dir = join(TEST_ROOT, driverName, c.id);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'state.json'), JSON.stringify({
-        version: 1, id: c.id, driver: driverName, status: 'creating', owner: { pid: dead, startTime: 1 }, pid: 0, startTime: 0,
-        monitorPid: 0, monitorStartTime: 0, detached: false, createdAt: new Date().toISOString(), startedAt: null, command: ['true'], cgroupPaths: [], extra: {},
-      }));
-      assert.equal((await driver.list()).some((x) => x.id === c.id), false);
-      assert.equal(existsSync(dir), false);
+      const abandoned = () => {
+        const c = cmd({ entrypoint: 'true' });
+        const dir = join(TEST_ROOT, driverName, c.id);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'state.json'), JSON.stringify({
+          version: 1, id: c.id, driver: driverName, status: 'creating', owner: { pid: dead, startTime: 1 }, pid: 0, startTime: 0,
+          monitorPid: 0, monitorStartTime: 0, detached: false, createdAt: new Date().toISOString(), startedAt: null, command: ['true'], cgroupPaths: [], extra: {},
+        }));
+        return dir;
+      };
+      const a = abandoned();
+      assert.equal((await driver.list()).some((x) => x.id === a.split('/').pop()), false);
+      assert.equal(existsSync(a), false, 'list settles it');
+      const b = abandoned();
+      assert.equal((await driver.run(cmd({ entrypoint: 'true' }))).exitCode, 0);
+      assert.equal(existsSync(b), false, 'run settles it');
+      const c = abandoned();
+      await driver.delete(c.split('/').pop()!);
+      assert.equal(existsSync(c), false, 'delete settles it');
     });
 
     it('a SIGKILLed terminate is finished by the next terminate', async () => {
