@@ -49,6 +49,7 @@
 #include <linux/capability.h>
 #include <linux/openat2.h>
 #include "bpf.h"
+#include "events.h"
 
 #include "security.h"
 #include "userns.h"
@@ -1017,7 +1018,7 @@ static const struct op ops[] = {
 	{ "clone", 1, NULL }, { "detach", 0, NULL }, { "exit-file", 1, NULL },
 	{ "oom-counter", 1, NULL }, { "cleanup-cgroup", 1, NULL }, { "init", 0, NULL },
 	{ "signals-forward", 0, NULL }, { "tty", 2, NULL }, { "attach-socket", 2, NULL }, { "log-relay", 0, NULL },
-	{ "device-filter", 2, NULL },
+	{ "device-filter", 2, NULL }, { "event-log", 5, NULL }, { "oom-watch", 1, NULL }, { "lxc-log", 1, NULL },
 	{ "root", 1, op_root }, { "unshare", 1, op_unshare }, { "setns", 2, op_setns },
 	{ "mount", 6, op_mount }, { "mount-if", 6, op_mount }, { "mask", 1, op_mask },
 	{ "readonly", 1, op_readonly }, { "mkdir", 2, op_mkdir }, { "mknod", 5, op_mknod },
@@ -1158,6 +1159,8 @@ static void check_op(size_t i, int execs, char *msg, size_t sz)
 		snprintf(msg, sz, "net-helper %.64s is not an absolute path", a[1]);
 	else if (!strcmp(a[0], "move-mount") && (num(a[1], 10, i, &v) < 0 || strcmp(plan[v].f[0], "mount-source")))
 		snprintf(msg, sz, "move-mount %.32s is not the index of an earlier mount-source op", a[1]);
+	if (!*msg)
+		events_check(a, msg, sz);               /* event-log, oom-watch, lxc-log (events.c) */
 	if (*msg)
 		return;
 	long *once = !strcmp(a[0], "tty") ? &tty.index : !strcmp(a[0], "attach-socket") ? &tty.attach_index
@@ -1297,6 +1300,7 @@ static void finish(int status)
 				ctl_error(op, (long)i, errno, p, msg);
 			}
 		}
+	events_exit(status, oom);                       /* oom (a last check), die: after the exit files */
 	snprintf(c, sizeof c, "%d", code);
 	snprintf(s, sizeof s, "%d", sig);
 	snprintf(o, sizeof o, "%lld", oom);
@@ -1548,7 +1552,7 @@ static int tty_setup(void)
 	return 0;
 }
 
-enum { P_SIG, P_CTL, P_ERR, P_TTYSOCK, P_MASTER, P_IN, P_OUT, P_LISTEN, P_LOG, P_CLIENT = P_LOG + 2,
+enum { P_SIG, P_CTL, P_ERR, P_TTYSOCK, P_MASTER, P_IN, P_OUT, P_LISTEN, P_LOG, P_EV = P_LOG + 2, P_CLIENT = P_EV + EVENTS_NFDS,
        P_COUNT = P_CLIENT + MAX_CLIENTS };
 
 /* Copy what the container wrote on its fd 1 or 2 (I = 0, 1) to ours; at EOF stop watching it. A
@@ -1731,7 +1735,7 @@ static void on_error_pipe(void)
 	if (r == 1)
 		ctl_send((const char *const *)f.f, f.n);
 	else if (r == 0 && ct.phase == RUNNING)
-		ctl_send(FIELDS("started"));
+		ctl_send(FIELDS("started")), events_started();
 	ct.phase = DONE;
 }
 
@@ -1808,6 +1812,7 @@ static int monitor(void)
 	char pid[16];
 	snprintf(pid, sizeof pid, "%d", ct.pid);
 	ctl_send(FIELDS("pid", pid));
+	events_setup(ct.pid);
 
 	/* until the reap, then (with a terminal) until its output is passed on, at most 2 s more */
 	for (long long end = 0;;) {
@@ -1824,7 +1829,8 @@ static int monitor(void)
 		tty_events(p);
 		p[P_LOG] = (struct pollfd){ logr.r[0], POLLIN, 0 };
 		p[P_LOG + 1] = (struct pollfd){ logr.r[1], POLLIN, 0 };
-		if (poll(p, P_COUNT, ct.reaped ? (int)(end - now_ms(CLOCK_MONOTONIC)) : -1) < 0 && errno != EINTR) {
+		events_pollfds(p + P_EV);
+		if (poll(p, P_COUNT, ct.reaped ? (int)(end - now_ms(CLOCK_MONOTONIC)) : events_timeout()) < 0 && errno != EINTR) {
 			if (!ct.reaped)
 				kill(ct.pid, SIGKILL);          /* cannot watch it any more */
 			ct.reaped = ct.reaped || RETRY(waitpid(ct.pid, &ct.status, 0)) == ct.pid;
@@ -1837,6 +1843,7 @@ static int monitor(void)
 		if (p[P_ERR].revents)
 			on_error_pipe();
 		tty_handle(p);
+		events_handle(p + P_EV);
 		for (int i = 0; i < 2; i++)
 			if (p[P_LOG + i].revents)
 				log_relay(i);

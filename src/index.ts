@@ -9,6 +9,7 @@ export { DEFAULT_MAX_BUFFER, DEFAULT_KILL_GRACE_MS } from './api/index.js';
 export { NativeDriver, type ExitRecord, type NativeState } from './native/index.js';
 export { LxcDriver } from './lxc/index.js';
 export { parseSize } from './cgroups/resources.js';
+export { readEvents, followEvents, type RecordedEvent, type EventType, type EventRange, type FollowOptions } from './events/log.js';
 
 /**
  * A driver by name (`native`, the default, or `lxc`). The name is typed as the registered drivers;

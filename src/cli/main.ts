@@ -5,6 +5,7 @@ import { packageVersion } from '../version.js';
 import { parseVerbArgs, splitAtCommand, type Verb } from './args.js';
 import { attachVerb } from './attach.js';
 import { deleteVerb } from './delete.js';
+import { eventsVerb } from './events.js';
 import { infoVerb } from './info.js';
 import { killVerb } from './kill.js';
 import { listVerb } from './list.js';
@@ -14,7 +15,7 @@ import { runVerb } from './run.js';
 import { terminateVerb } from './terminate.js';
 import { waitVerb } from './wait.js';
 
-const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb];
+const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb, eventsVerb];
 
 function mainHelp(): string {
   const w = Math.max(...verbs.map((v) => v.name.length));

@@ -6,7 +6,7 @@
  * driver's C monitor keeps and relays (terminal.ts). Why these choices: NOTES.md.
  */
 import { ApiDriver } from '../api/index.js';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -52,6 +52,7 @@ import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
 import { cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
+import { appendEvent, monitorEventOps } from '../events/log.js';
 
 export const DRIVER_NAME = 'lxc';
 
@@ -416,6 +417,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
         path: taken,
       });
     }
+    this.recordEvent('create', cmd.id);
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     let net: NetworkState | undefined;
     let child: ChildProcess | undefined;
@@ -496,34 +498,27 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
             ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint, ...cmd.arguments]
             : [cmd.entrypoint, ...cmd.arguments];
       const args = tool === 'lxc-start' ? ['-F', '-C', ...common, '--', ...command] : [...common, '--', ...command];
-      let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-      if (consoleSize || opts.detach) {
-        // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts); detached
-        // without one, under the monitor that copies its output pipes to the log
-        const env = Object.entries(toolEnv(!!cmd.userns)).map(([k, v]) => `${k}=${v}`);
-        const plan = lxcTerminalPlan({
-          argv: [bin, ...args],
-          env,
-          ...(consoleSize ? { size: consoleSize } : {}),
-          detach: !!opts.detach,
-          ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}),
-        });
-        monitor = MonitorChannel.spawn(stdio, cmd.id);
-        child = monitor.child;
-        monitor.sendPlan(plan);
-        ({ exited } = await this.startMonitor(cmd.id, tool, monitor));
-      } else {
-        // Own session: a terminal's Ctrl-C reaches the caller only, which decides what to forward.
-        // In the foreground the tool dies with us (our static helper sets PR_SET_PDEATHSIG, then
-        // execs it), and the container with it: a dead Node process never leaves a container behind.
-        const [file, argv] = opts.detach ? [bin, args] : [INIT_BINARY, ['die-with-parent', bin, ...args]];
-        child = spawn(file, argv, { stdio, detached: true, env: toolEnv(!!cmd.userns) });
-        const spawned = child;
-        exited = new Promise((resolve) => {
-          spawned.once('exit', (code, signal) => resolve({ code, signal }));
-          spawned.once('error', () => resolve({ code: null, signal: null }));
-        });
-      }
+      // The tool always runs under our C monitor (host mode, terminal.ts): on a terminal it keeps
+      // and relays with tty; detached without one, it copies the output pipes to the log; in the
+      // foreground it kills the tool (pdeathsig, and the control socket's EOF) when we die. It
+      // also records the container's start, OOM kills (live) and die in the event log, read from
+      // LXC's log and the payload cgroup, so they are recorded without us (src/events).
+      const env = Object.entries(toolEnv(!!cmd.userns)).map(([k, v]) => `${k}=${v}`);
+      const plan = lxcTerminalPlan({
+        argv: [bin, ...args],
+        env,
+        ...(consoleSize ? { size: consoleSize } : {}),
+        detach: !!opts.detach,
+        ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}),
+        events: [
+          ...monitorEventOps({ root: this.root, driver: DRIVER_NAME, id: cmd.id, lxcLog: logPath, ...(oomSource ? { oomWatch: oomSource } : {}) }),
+          ...(oomSource ? [['oom-counter', oomPath] as Op] : []),
+        ],
+      });
+      monitor = MonitorChannel.spawn(stdio, cmd.id);
+      child = monitor.child;
+      monitor.sendPlan(plan);
+      const { exited } = await this.startMonitor(cmd.id, tool, monitor);
       if (outFd !== undefined) closeSync(outFd);
       outFd = undefined;
       // with a terminal, input is fed once the container runs (foreground())
@@ -590,6 +585,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       await this.undoStart(cmd.id, child);
       await releaseNetwork(this.root, owner, net);
       state.remove();
+      this.recordEvent('destroy', cmd.id);
       throw err;
     }
   }
@@ -682,7 +678,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
         reply?.[0] === 'error'
           ? `${reply[4] ?? ''}${errno ? `: ${describeErrno(errno)}` : ''} (init step ${reply[1]})`
           : `the terminal helper ended (${reply ? reply.join(' ') : 'no answer'})`;
-      throw new StartError('ERR_START_FAILED', `run ${tool} on a terminal: ${why}`, { containerId: id, step: 'tty', path: tool });
+      throw new StartError('ERR_START_FAILED', `run ${tool} under the monitor: ${why}`, { containerId: id, step: 'tty', path: tool });
     }
     const exited = (async () => {
       let f: string[] | undefined;
@@ -819,6 +815,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       await removeLeftovers(this.root, id).catch(() => {});
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
       this.state(id).remove();
+      this.recordEvent('destroy', id);
     }
   }
 
@@ -924,6 +921,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     await removeLeftovers(this.root, id);
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
     state.remove();
+    this.recordEvent('destroy', id);
   }
 
   /** Wait for a container (detached ones too) to exit; its status from LXC's log. */
@@ -1016,7 +1014,13 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     }
     await this.reclaim(id);
     state.remove();
+    this.recordEvent('destroy', id);
     await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
+  }
+
+  /** events: what Node records in the state root's log (the monitor records start, oom, die: src/events). */
+  private recordEvent(type: 'create' | 'destroy', id: string): void {
+    appendEvent(this.root, { type, driver: DRIVER_NAME, id });
   }
 }
 

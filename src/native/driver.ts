@@ -32,6 +32,7 @@ import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
 import { connectPipes, MonitorChannel, requireInit, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, VETH_PEER } from './plan.js';
+import { appendEvent } from '../events/log.js';
 import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
 import { containerSecurity } from './seccomp.js';
 import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
@@ -204,6 +205,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
 
     const state = this.state(cmd.id);
     state.create();
+    this.recordEvent('create', cmd.id);
     trace(cmd.id, 'state-dir');
     let cgroup: ContainerCgroup | NoCgroup | undefined;
     let monitor: MonitorChannel | undefined;
@@ -239,6 +241,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
         exitFile: state.path('exit.json'),
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
+        eventLog: { root: this.root, id: cmd.id },
         ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex('default') } } : {}),
         detach: !!opts.detach,
         ...(this.rootless ? { rootless: true } : {}),
@@ -411,6 +414,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     }
     if (cgroup) await cgroup.remove().catch(() => {});
     state.remove();
+    this.recordEvent('destroy', state.id);
   }
 
   private async awaitExit(
@@ -442,6 +446,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, cmd.id), net);
       trace(cmd.id, 'net-release');
       state.remove();
+      this.recordEvent('destroy', cmd.id);
       trace(cmd.id, 'state-remove', true);
     }
   }
@@ -489,6 +494,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     await cg.remove();
     await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
     state.remove();
+    this.recordEvent('destroy', id);
   }
 
   /** The window size of a tty container's terminal: one this process runs, or a detached one. */
@@ -599,7 +605,13 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     }
     await this.reclaim(id);
     state.remove();
+    this.recordEvent('destroy', id);
     await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
+  }
+
+  /** events: what Node records in the state root's log (the monitor records start, oom, die: src/events). */
+  private recordEvent(type: 'create' | 'destroy', id: string): void {
+    appendEvent(this.root, { type, driver: DRIVER_NAME, id });
   }
 }
 

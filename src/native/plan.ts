@@ -4,6 +4,7 @@ import { envPath } from '../command.js';
 import { MASKED_PATHS, READONLY_PATHS } from '../restrictions.js';
 import type { ResolvedUser } from '../users.js';
 import type { ContainerJson } from './template.js';
+import { monitorEventOps } from '../events/log.js';
 
 /** One op of the plan handed to the C init (native/PROTOCOL.md): its name and arguments. */
 export type Op = [string, ...string[]];
@@ -78,6 +79,8 @@ export interface PlanInputs {
    * profile resolved against finalCapabilities(); absent: none
    */
   seccompFilter?: string;
+  /** the state root whose event log the monitor appends `start`, `oom` (live) and `die` to (src/events) */
+  eventLog?: { root: string; id: string };
 }
 
 /** The capabilities the container keeps: its mask, limited to what this kernel and the host have. */
@@ -105,6 +108,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['clone', num(flags)]);
   ops.push(['exit-file', p.exitFile]);
   if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
+  if (p.eventLog) ops.push(...monitorEventOps({ ...p.eventLog, driver: 'native', ...(p.oomCounterFile ? { oomWatch: p.oomCounterFile } : {}) }));
   for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);
   // attached before the clone: the child is moved into the cgroup before it runs anything
   if (p.deviceFilter) ops.push(['device-filter', p.deviceFilter.dir, p.deviceFilter.program]);
