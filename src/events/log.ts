@@ -295,6 +295,7 @@ class Follower implements AsyncIterableIterator<RecordedEvent> {
           this.poke();
           this.finish();
         }, Math.max(0, left) + 1);
+        this.untilTimer.unref();
       }
     }
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -348,8 +349,13 @@ class Follower implements AsyncIterableIterator<RecordedEvent> {
       const ev = this.queue.shift();
       if (ev) return { done: false, value: ev };
       if (this.done) return { done: true, value: undefined };
+      // a consumer waiting keeps the process alive (the watch does not: it is not persistent)
+      this.timer?.ref();
+      this.untilTimer?.ref();
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
+      this.timer?.unref();
+      this.untilTimer?.unref();
     }
   }
 

@@ -576,7 +576,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       const fds = { log: logFd, oom: oomFd };
       logFd = oomFd = undefined;
       const status = this.awaitExit(cmd.id, tool, exited, fds, record);
-      if (!monitor) return { id: cmd.id, pid, exited: status };
+      if (!cmd.tty) return { id: cmd.id, pid, exited: status }; // without a terminal, stdin is connected already
       return { id: cmd.id, pid, exited: status, resize: this.foreground(cmd.id, monitor, status, pipes.stdin) };
     } catch (err) {
       if (outFd !== undefined) closeSync(outFd);
