@@ -4,7 +4,7 @@
  * runc, crun, execdriver's command line, its library (driver.run() in this process), LXC, and
  * bridge networking when the drivers have it.
  *
- *   node dist/bench/run.js [--runs N] [--warmup N] [--trace]      (or BENCH_RUNS=N)
+ *   node dist/bench/run.js [--runs N] [--warmup N] [--trace] [--only exec]      (or BENCH_RUNS=N)
  *
  * --trace: afterwards, as many library runs again with EXECDRIVER_TRACE=1, and the median time of
  * each phase of the native driver's start and exit (see trace() in src/native/driver.ts).
@@ -25,6 +25,7 @@ import { makeRootfs } from '../test/helpers.js';
 import { deleteBridge, ip, linkExists, sweepCgroups } from './cleanup.js';
 import { lxcConfig, ociConfig } from './configs.js';
 import { fmt, summarize, table, type Summary } from './stats.js';
+import { execBench, execBenchMain } from './exec.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = resolve(HERE, '../..');
@@ -290,6 +291,12 @@ async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
     log('bench: must run as root');
     return 1;
+  }
+  // `--only exec`: only the exec part (bench/exec.ts)
+  if (process.argv.includes('--only')) {
+    const only = process.argv[process.argv.indexOf('--only') + 1];
+    if (only !== 'exec') throw new Error(`--only: the part that runs alone is exec, not ${only}`);
+    return execBenchMain(opts);
   }
   const tag = `eb${process.pid.toString(36)}`;
   const tmp = mkdtempSync('/tmp/execdriver-bench-');
@@ -671,6 +678,9 @@ async function main(): Promise<number> {
     for (const n of notes) out.push(`  ${n}`);
   }
   process.stdout.write(out.join('\n') + '\n');
+  // exec into a running container (issue 9), side by side with runc/crun exec and lxc-attach
+  const execPart = await execBench(opts);
+  process.stdout.write(`\n${execPart.text}\n`);
 
   const resultsDir = join(REPO, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
@@ -692,6 +702,7 @@ async function main(): Promise<number> {
         loadAverage: { start: loadStart, end: loadEnd },
         checks,
         skipped: notes,
+        exec: { results: execPart.results, ratios: execPart.ratios },
       },
       null,
       2,

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "events.h"
+#include "execdriver-init.h"
 
 #define LOCK_STALE_S 10                 /* a rotation lock older than this was left by a crash */
 #define RECHECK_MS 20                   /* v1 notifies before the kill is counted: look again */
@@ -132,23 +133,32 @@ static const char *type_of(const char *what)
 	return !strcmp(what, "start") ? "exec_start" : "exec_die";
 }
 
-void events_check(char **a, char *msg, size_t sz)
+void check_event_log(size_t i, char **a, char *msg, size_t sz)
 {
-	if (!strcmp(a[0], "event-log")) {
-		char *end;
-		errno = 0;
-		unsigned long long max = strtoull(a[2], &end, 10);
-		if (a[1][0] != '/' || errno || *end || !*a[2] || a[2][0] == '-')
-			snprintf(msg, sz, "event-log needs an absolute PATH and MAXBYTES (0: no rotation)");
-		else if (!*a[3] || !*a[4])
-			snprintf(msg, sz, "event-log needs a DRIVER and an ID");
-		else
-			ev.log = a[1], ev.max = max, ev.driver = a[3], ev.id = a[4], ev.execid = a[5], ev.on = 1;
-	} else if (!strcmp(a[0], "oom-watch")) {
-		ev.oom_path = a[1];
-	} else if (!strcmp(a[0], "lxc-log")) {
-		ev.lxc_path = a[1];
-	}
+	static long once = -1;
+	char *end;
+	errno = 0;
+	unsigned long long max = strtoull(a[2], &end, 10);
+	if (check_once(&once, i, "event-log", msg, sz) < 0)
+		return;
+	if (a[1][0] != '/' || errno || *end || !*a[2] || a[2][0] == '-')
+		snprintf(msg, sz, "event-log needs an absolute PATH and MAXBYTES (0: no rotation)");
+	else if (!*a[3] || !*a[4])
+		snprintf(msg, sz, "event-log needs a DRIVER and an ID");
+	else
+		ev.log = a[1], ev.max = max, ev.driver = a[3], ev.id = a[4], ev.execid = a[5], ev.on = 1;
+}
+
+void check_oom_watch(size_t i, char **a, char *msg, size_t sz)
+{
+	(void)i, (void)msg, (void)sz;
+	ev.oom_path = a[1];
+}
+
+void check_lxc_log(size_t i, char **a, char *msg, size_t sz)
+{
+	(void)i, (void)msg, (void)sz;
+	ev.lxc_path = a[1];
 }
 
 /* `oom_kill N` of the counter file (read again from its start, which also re-arms v2's poll). */

@@ -2,12 +2,15 @@
 #ifndef EXECDRIVER_EVENTS_H
 #define EXECDRIVER_EVENTS_H
 #include <poll.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #define EVENTS_NFDS 2                   /* poll slots events_pollfds fills */
 
-/* (plan check) Take in `event-log`, `oom-watch`, `lxc-log`; a bad argument goes into msg. */
-void events_check(char **a, char *msg, size_t sz);
+/* (plan checks, ops.c) Take in `event-log`, `oom-watch`, `lxc-log`; a bad argument goes into msg. */
+void check_event_log(size_t i, char **a, char *msg, size_t sz);
+void check_oom_watch(size_t i, char **a, char *msg, size_t sz);
+void check_lxc_log(size_t i, char **a, char *msg, size_t sz);
 
 /* (monitor, after the child exists) Start watching: the OOM counter, LXC's log. */
 void events_setup(pid_t pid);

@@ -41,7 +41,19 @@ export function capabilityNumber(name: string): number {
  * default allow-list (privileged: everything); `ALL` in capDrop empties it, `ALL` in capAdd fills it;
  * then single drops, then single adds (an add wins over a drop of the same name, as in Docker).
  */
+const masks = new Map<string, Record<string, boolean>>();
 export function capabilityMask(privileged: boolean, capAdd: string[], capDrop: string[]): Record<string, boolean> {
+  // computed once per distinct input (several places ask for it at every start): a copy each time
+  const key = `${privileged}|${capAdd.join(',')}|${capDrop.join(',')}`;
+  let mask = masks.get(key);
+  if (!mask) {
+    mask = computeMask(privileged, capAdd, capDrop);
+    if (masks.size < 256) masks.set(key, mask);
+  }
+  return { ...mask };
+}
+
+function computeMask(privileged: boolean, capAdd: string[], capDrop: string[]): Record<string, boolean> {
   const mask: Record<string, boolean> = {};
   for (const c of CAPABILITIES) mask[c] = privileged || DEFAULT_CAPABILITIES.includes(c);
   const add = capAdd.map(normalizeCapability);

@@ -96,6 +96,23 @@ function strList(v: unknown, field: string, id: string): string[] {
   return v.map((x, i) => noNul(str(x, `${field}[${i}]`, id), `${field}[${i}]`, id));
 }
 
+/**
+ * The one resource validation (`run`, and `update` of a running container): a plain object of
+ * known fields with valid values. Returns a copy; InvalidConfigError naming the field otherwise.
+ */
+export function checkResources(value: unknown, id: string): Resources {
+  const resources = { ...plainObject(value, 'resources', id) } as Resources;
+  knownKeys(resources as Record<string, unknown>, RESOURCE_FIELDS, 'resources.', id);
+  try {
+    validateResources(resources);
+  } catch (e) {
+    if (e instanceof InvalidConfigError) throw new InvalidConfigError(e.message, { containerId: id, cause: e });
+    throw e;
+  }
+  for (const k of Object.keys(resources) as (keyof Resources)[]) if (resources[k] === undefined) delete resources[k];
+  return resources;
+}
+
 function plainObject(v: unknown, field: string, id: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(field, `must be an object, not ${describe(v)}`, id);
   return v as Record<string, unknown>;
@@ -289,14 +306,7 @@ export function normalizeCommand(command: Command): NormalizedCommand {
     });
   }
 
-  const resources = c.resources === undefined ? {} : ({ ...plainObject(c.resources, 'resources', id) } as Resources);
-  knownKeys(resources as Record<string, unknown>, RESOURCE_FIELDS, 'resources.', id);
-  try {
-    validateResources(resources);
-  } catch (e) {
-    if (e instanceof InvalidConfigError) throw new InvalidConfigError(e.message, { containerId: id, cause: e });
-    throw e;
-  }
+  const resources = c.resources === undefined ? {} : checkResources(c.resources, id);
 
   const network = validateNetwork(c.network, id);
   const userns = resolveUserns(c.userns, c.uidMappings, c.gidMappings, id);

@@ -3,6 +3,10 @@ import type { NetworkState } from './network/container.js';
 import type { SeccompProfile } from './security/seccomp/profile.js';
 import type { RecordedEvent } from './events/log.js';
 import { DriverExistsError, DriverNotFoundError } from './errors.js';
+import type { ContainerStats, ProcessInfo, StatsOptions } from './ops/index.js';
+export type { ContainerStats, NetworkStats, ProcessInfo, StatsOptions } from './ops/index.js';
+import type { ExecHandle, ExecOptions, ExecProcess } from './exec/index.js';
+export type { ExecHandle, ExecOptions, ExecProcess } from './exec/index.js';
 
 /** How a container is networked. */
 export interface NetworkConfig {
@@ -250,7 +254,8 @@ export interface ContainerSummary {
   driver: string;
   pid: number | null;
   running: boolean;
-  status: 'creating' | 'running' | 'exited' | 'stopped';
+  /** OCI's states (src/lifecycle/record.ts), with `exited` for a stopped container whose exit status is known; `paused`: running, every process frozen (`running` stays true) */
+  status: 'creating' | 'created' | 'running' | 'paused' | 'exited' | 'stopped';
   exitCode: number | null;
   signal: string | null;
   oomKilled: boolean;
@@ -276,6 +281,22 @@ export interface ManagedDriver extends Driver {
   resize?(id: string, rows: number, cols: number): Promise<void>;
   /** connect to the terminal of a detached tty container */
   attach?(id: string, options: AttachOptions): Promise<Attached>;
+
+  // --- exec (issue 9, part "exec"): another process in a running container (src/exec/)
+  /** start `process` in the running container `id`; resolves once it runs, with its handle */
+  exec(id: string, process: ExecProcess, options?: ExecOptions): Promise<ExecHandle>;
+
+  // ops (issue 9): pause/resume, stats, update, top (src/ops/)
+  /** freeze every process of a running container (the cgroup freezer); resolves once FROZEN */
+  pause(id: string): Promise<void>;
+  /** thaw a paused container; resolves once THAWED */
+  resume(id: string): Promise<void>;
+  /** one sample of memory, CPU, pids, network and block I/O; `previous` gives the CPU percentage */
+  stats(id: string, options?: StatsOptions): Promise<ContainerStats>;
+  /** change a running container's limits (validated like `run`'s) */
+  update(id: string, resources: Resources): Promise<void>;
+  /** the container's processes: host pid, container pid, user, command */
+  top(id: string): Promise<ProcessInfo[]>;
 }
 
 export interface DriverOptions {

@@ -29,6 +29,28 @@ it('no cgroup directory is left under any execdriver parent', () => {
   assert.deepEqual(left, []);
 });
 
+it('no frozen cgroup is left (a paused container always thawed or removed)', () => {
+  const frozen: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    for (const [file, re] of [['freezer.state', /^FROZEN|^FREEZING/], ['cgroup.events', /^frozen 1$/m]] as const) {
+      try {
+        if (re.test(readFileSync(join(dir, file), 'utf8'))) frozen.push(dir);
+      } catch {
+        /* not this hierarchy's file */
+      }
+    }
+    if (depth === 0) return;
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(join(dir, e.name), depth - 1);
+  };
+  for (const m of CGROUP_MOUNTS) {
+    if (!existsSync(m)) continue;
+    for (const e of readdirSync(m, { withFileTypes: true })) {
+      if (e.isDirectory() && (e.name === 'execdriver' || e.name.startsWith('lxc.payload.'))) walk(join(m, e.name), 3);
+    }
+  }
+  assert.deepEqual(frozen, []);
+});
+
 it('no container state directory is left', () => {
   const left: string[] = [];
   for (const d of ['native', 'lxc']) {

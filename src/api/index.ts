@@ -98,7 +98,7 @@ class Canceller {
 const cancellers = new WeakMap<ContainerHandle, Canceller>();
 
 /** The streams a handle gets for `stdio: 'pipe'`, given to the driver as the caller's pipes. */
-function handleStdio(opts: StartOptions, tty: boolean, id: string): { pipes: Pipes; stdin?: PassThrough; stdout?: PassThrough; stderr?: PassThrough } {
+export function handleStdio(opts: StartOptions, tty: boolean, id: string): { pipes: Pipes; stdin?: PassThrough; stdout?: PassThrough; stderr?: PassThrough } {
   const pipes: Pipes = { ...(opts.pipes ?? {}) };
   const s = opts.stdio;
   if (s === undefined) return { pipes };

@@ -10,12 +10,40 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExecDriverError, systemError } from '../errors.js';
-import { readFrozen, setFrozen, type FreezerTarget } from './freezer.js';
+import type { CgroupBackend } from './backend.js';
+import type { CpuStats } from './controllers/cpu.js';
+import { readFrozen, readFrozenSync, setFrozen, type FreezerTarget } from './controllers/freezer.js';
+import type { IoStats } from './controllers/io.js';
+import type { MemoryStats } from './controllers/memory.js';
+import { parseLimit } from './controllers/parse.js';
+import type { PidsStats } from './controllers/pids.js';
 import { childCgroups, errCode, parsePids, pidsOfTree, readText, sleep, writeValue } from './io.js';
 import { hostLayout, type CgroupLayout } from './layout.js';
 import { checkNames, containerDirs, homeOf, type CgroupDir } from './paths.js';
 import { validateResources, type DeviceMode, type Resources } from './resources.js';
-import { checkEnforceable, setupCgroups } from './setup.js';
+import { applyWrites, checkEnforceable, enableV2Controllers, setupCgroups } from './setup.js';
+import { v1Backend } from './v1.js';
+import { v2Backend } from './v2.js';
+
+export type { CgroupBackend } from './backend.js';
+export type { CpuStats } from './controllers/cpu.js';
+export type { IoStats } from './controllers/io.js';
+export type { MemoryStats } from './controllers/memory.js';
+export type { PidsStats } from './controllers/pids.js';
+export { cpuPercent } from './controllers/cpu.js';
+
+/** The backend that handles a directory of that cgroup version. */
+export function backendOf(version: 1 | 2): CgroupBackend {
+  return version === 1 ? v1Backend : v2Backend;
+}
+
+/** What the kernel accounts for a container's cgroup; a part is absent when no hierarchy has its controller. */
+export interface CgroupStats {
+  memory?: MemoryStats;
+  cpu?: CpuStats;
+  pids?: PidsStats;
+  io?: IoStats;
+}
 
 export { detectLayout, hostLayout, type CgroupLayout, type CgroupMode, type V1Hierarchy, type V2Hierarchy } from './layout.js';
 export type { CgroupDir } from './paths.js';
@@ -148,11 +176,10 @@ export class ContainerCgroup {
     );
   }
 
+  /** The v1 freezer hierarchy if mounted, else the cgroup2 tree (where cgroup.freeze is a core file). */
   private get freezer(): FreezerTarget | undefined {
-    const v1 = this.dirs.find((d) => d.version === 1 && d.controllers.includes('freezer'));
-    if (v1) return { version: 1, path: v1.path };
-    const v2 = this.dirs.find((d) => d.version === 2);
-    return v2 ? { version: 2, path: v2.path } : undefined;
+    const d = this.dirs.find((x) => x.version === 1 && x.controllers.includes('freezer')) ?? this.dirs.find((x) => x.version === 2);
+    return d ? backendOf(d.version).freezer(d.path) : undefined;
   }
 
   private error(message: string, details: { path?: string; step?: string; errno?: number } = {}): ExecDriverError {
@@ -283,6 +310,89 @@ export class ContainerCgroup {
       signalPids(await this.pids().catch(() => []), 'SIGKILL');
     } finally {
       if (f && frozen) await setFrozen(f, false, 1000).catch(() => false);
+    }
+  }
+
+  /** The write that thaws the container (v1 freezer.state THAWED, v2 cgroup.freeze 0): for the monitor's `thaw-on-kill`. */
+  get thawWrite(): { file: string; value: string } | undefined {
+    const f = this.freezer;
+    if (!f) return undefined;
+    return f.version === 1 ? { file: join(f.path, 'freezer.state'), value: 'THAWED' } : { file: join(f.path, 'cgroup.freeze'), value: '0' };
+  }
+
+  /** Frozen now? Synchronous (for `inspect`); false when the directory is gone or there is no freezer. */
+  isFrozenSync(): boolean {
+    const f = this.freezer;
+    if (!f) return false;
+    try {
+      return readFrozenSync(f);
+    } catch {
+      return false;
+    }
+  }
+
+  /** The directory accounting CPU time: v1 cpuacct, else the v2 one (cpu.stat is a core file there). */
+  private get cpuUsageDir(): CgroupDir | undefined {
+    return this.dirs.find((d) => d.version === 1 && d.controllers.includes('cpuacct')) ?? this.dirs.find((d) => d.version === 2);
+  }
+
+  /**
+   * Memory, CPU time, pids and block I/O as the kernel accounts them, each read where its
+   * controller lives (a hybrid host mixes versions). A part is absent when no hierarchy has it.
+   */
+  async stats(): Promise<CgroupStats> {
+    const out: CgroupStats = {};
+    const mem = homeOf(this.dirs, 'memory');
+    const cpu = this.cpuUsageDir;
+    const pids = homeOf(this.dirs, 'pids');
+    const io = this.dirs.find((d) => d.version === 1 && d.controllers.includes('blkio')) ?? homeOf(this.dirs, 'io');
+    const step = async <T>(d: CgroupDir, what: string, fn: (b: CgroupBackend) => Promise<T>): Promise<T> => {
+      try {
+        return await fn(backendOf(d.version));
+      } catch (err) {
+        throw this.sysError(`cgroup ${what}: read statistics in ${d.path}`, err, d.path, `cgroup ${what} stats`);
+      }
+    };
+    await Promise.all([
+      mem && step(mem, 'memory', (b) => b.readMemory(mem.path)).then((s) => void (out.memory = s)),
+      cpu && step(cpu, 'cpu', (b) => b.readCpu(cpu.path)).then((s) => void (out.cpu = s)),
+      pids && step(pids, 'pids', (b) => b.readPids(pids.path)).then((s) => void (out.pids = s)),
+      io && step(io, 'io', (b) => b.readIo(io.path)).then((s) => void (out.io = s)),
+    ]);
+    return out;
+  }
+
+  /** The hard memory limit now, in bytes; null when there is none (or no memory controller). */
+  async memoryLimit(): Promise<number | null> {
+    const mem = homeOf(this.dirs, 'memory');
+    return mem ? backendOf(mem.version).readMemoryLimit(mem.path) : null;
+  }
+
+  /**
+   * Change the limits of a running container: only the fields given are written, each where its
+   * controller lives. The caller validates (validateResources on the merged limits). Throws
+   * ERR_CGROUP for a limit no hierarchy can enforce (nothing written then) or a refused write.
+   */
+  async update(resources: Resources): Promise<void> {
+    const ctx = { dirs: this.dirs, parent: this.parent, name: this.name, ...(this.containerId !== undefined ? { containerId: this.containerId } : {}) };
+    checkEnforceable(ctx, resources);
+    if (!(await this.exists())) throw this.error(`cgroup ${this.parent}/${this.name} does not exist`, { step: 'cgroup update' });
+    // v1: memory.limit_in_bytes may not pass memory.memsw.limit_in_bytes, so raising both past the
+    // current memsw writes memsw first
+    let swapFirst = false;
+    const mem = homeOf(this.dirs, 'memory');
+    if (mem?.version === 1 && resources.memory !== undefined && resources.memorySwap !== undefined && resources.memorySwap !== -1) {
+      const text = await readText(join(mem.path, 'memory.memsw.limit_in_bytes')).catch(() => undefined);
+      const current = text === undefined ? null : parseLimit(text);
+      swapFirst = current !== null && resources.memory > current;
+    }
+    for (const d of this.dirs) {
+      const writes = backendOf(d.version)
+        .renderUpdate(resources, { swapFirst })
+        .filter((w) => homeOf(this.dirs, w.controller) === d);
+      // v2: a controller the container was created without is enabled now (its files appear)
+      if (d.version === 2) enableV2Controllers(ctx, d, [...new Set(writes.map((w) => w.controller))]);
+      applyWrites(ctx, d.path, writes);
     }
   }
 

@@ -1,13 +1,19 @@
 /**
- * Resource limits: parsing, validation and rendering into cgroup file writes. Pure: no I/O.
+ * Resource limits: parsing and validation (pure); rendering into cgroup file writes is the
+ * backends' (v1.ts, v2.ts), by controller (controllers/).
  */
 import type { Resources } from '../driver.js';
 import { InvalidConfigError } from '../errors.js';
+import type { CpusetInherit } from './controllers/cpuset.js';
+import type { DeviceMode } from './controllers/devices.js';
+import { v1Backend } from './v1.js';
+import { v2Backend } from './v2.js';
+
+export { DEFAULT_CPU_PERIOD, sharesToWeight } from './controllers/cpu.js';
+export type { CpusetInherit } from './controllers/cpuset.js';
+export { DEFAULT_DEVICE_RULES, type DeviceMode } from './controllers/devices.js';
 
 export type { Resources };
-
-/** `default`: Docker's device allow-list; `allow-all`: privileged. */
-export type DeviceMode = 'default' | 'allow-all';
 
 /** The controllers whose files we write. */
 export type LimitController = 'devices' | 'memory' | 'cpu' | 'cpuset' | 'pids';
@@ -28,27 +34,6 @@ export const MAX_CPU_SHARES = 262144;
 export const MIN_CPU_QUOTA = 1000;
 export const MIN_CPU_PERIOD = 1000;
 export const MAX_CPU_PERIOD = 1000000;
-/** the kernel's CFS period when none is set */
-export const DEFAULT_CPU_PERIOD = 100000;
-
-/** Docker 0.11's device allow-list (after `devices.deny a`). */
-export const DEFAULT_DEVICE_RULES: readonly string[] = [
-  'c *:* m', // mknod any character device
-  'b *:* m', // mknod any block device
-  'c 1:3 rwm', // /dev/null
-  'c 1:5 rwm', // /dev/zero
-  'c 1:7 rwm', // /dev/full
-  'c 1:8 rwm', // /dev/random
-  'c 1:9 rwm', // /dev/urandom
-  'c 5:0 rwm', // /dev/tty
-  'c 5:1 rwm', // /dev/console
-  'c 5:2 rwm', // /dev/ptmx
-  'c 4:0 rwm', // /dev/tty0
-  'c 4:1 rwm', // /dev/tty1
-  'c 136:* rwm', // /dev/pts/*
-  'c 10:200 rwm', // /dev/net/tun
-];
-
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
 
 /**
@@ -144,76 +129,15 @@ export function requiredControllers(r: Resources): Set<LimitController> {
   return need;
 }
 
-/** Values a fresh v1 cpuset must get when the caller gives none (the parent's). */
-export interface CpusetInherit {
-  cpus?: string;
-  mems?: string;
-}
-
 /** Writes for v1 hierarchies, in order. `inherit` fills cpuset.cpus/mems the caller left out. */
 export function renderV1(r: Resources, devices: DeviceMode, inherit: CpusetInherit = {}): CgroupWrite[] {
-  const w: CgroupWrite[] = [];
-  if (devices === 'allow-all') {
-    w.push({ controller: 'devices', file: 'devices.allow', value: 'a', field: 'devices' });
-  } else {
-    w.push({ controller: 'devices', file: 'devices.deny', value: 'a', field: 'devices' });
-    for (const rule of DEFAULT_DEVICE_RULES) w.push({ controller: 'devices', file: 'devices.allow', value: rule, field: 'devices' });
-  }
-  if (r.memory !== undefined) w.push({ controller: 'memory', file: 'memory.limit_in_bytes', value: String(r.memory), field: 'memory' });
-  if (r.memoryReservation !== undefined) {
-    w.push({ controller: 'memory', file: 'memory.soft_limit_in_bytes', value: String(r.memoryReservation), field: 'memoryReservation' });
-  }
-  if (r.memorySwap !== undefined) {
-    // memsw counts memory + swap, so it goes after the memory limit it must not undercut.
-    w.push({
-      controller: 'memory',
-      file: 'memory.memsw.limit_in_bytes',
-      value: String(r.memorySwap),
-      field: 'memorySwap',
-      ...(r.memorySwap === -1 ? { optional: true } : {}),
-    });
-  }
-  if (r.cpuShares !== undefined) w.push({ controller: 'cpu', file: 'cpu.shares', value: String(r.cpuShares), field: 'cpuShares' });
-  if (r.cpuPeriod !== undefined) w.push({ controller: 'cpu', file: 'cpu.cfs_period_us', value: String(r.cpuPeriod), field: 'cpuPeriod' });
-  if (r.cpuQuota !== undefined) w.push({ controller: 'cpu', file: 'cpu.cfs_quota_us', value: String(r.cpuQuota), field: 'cpuQuota' });
-  const cpus = r.cpusetCpus ?? inherit.cpus;
-  const mems = r.cpusetMems ?? inherit.mems;
-  if (cpus !== undefined) w.push({ controller: 'cpuset', file: 'cpuset.cpus', value: cpus, field: 'cpusetCpus' });
-  if (mems !== undefined) w.push({ controller: 'cpuset', file: 'cpuset.mems', value: mems, field: 'cpusetMems' });
-  if (r.pidsLimit !== undefined) {
-    w.push({ controller: 'pids', file: 'pids.max', value: r.pidsLimit === -1 ? 'max' : String(r.pidsLimit), field: 'pidsLimit' });
-  }
-  return w;
-}
-
-/** cpu.shares (2..262144) → cpu.weight (1..10000), the mapping runc and crun use. */
-export function sharesToWeight(shares: number): number {
-  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
+  return v1Backend.render(r, devices, inherit);
 }
 
 /**
  * Writes for the unified (v2) tree, in order. Device rules are not rendered: on cgroup v2 they
- * need an eBPF program attached to the cgroup, which execdriver does not implement.
+ * are a BPF program (devicefilter.ts).
  */
 export function renderV2(r: Resources): CgroupWrite[] {
-  const w: CgroupWrite[] = [];
-  if (r.memory !== undefined) w.push({ controller: 'memory', file: 'memory.max', value: String(r.memory), field: 'memory' });
-  if (r.memorySwap !== undefined && r.memory !== undefined) {
-    const swap = r.memorySwap === -1 ? 'max' : String(r.memorySwap - r.memory);
-    w.push({ controller: 'memory', file: 'memory.swap.max', value: swap, field: 'memorySwap', ...(swap === 'max' ? { optional: true } : {}) });
-  }
-  if (r.memoryReservation !== undefined) {
-    w.push({ controller: 'memory', file: 'memory.low', value: String(r.memoryReservation), field: 'memoryReservation' });
-  }
-  if (r.cpuShares !== undefined) w.push({ controller: 'cpu', file: 'cpu.weight', value: String(sharesToWeight(r.cpuShares)), field: 'cpuShares' });
-  if (r.cpuQuota !== undefined || r.cpuPeriod !== undefined) {
-    const quota = r.cpuQuota === undefined || r.cpuQuota === -1 ? 'max' : String(r.cpuQuota);
-    w.push({ controller: 'cpu', file: 'cpu.max', value: `${quota} ${r.cpuPeriod ?? DEFAULT_CPU_PERIOD}`, field: r.cpuQuota !== undefined ? 'cpuQuota' : 'cpuPeriod' });
-  }
-  if (r.cpusetCpus !== undefined) w.push({ controller: 'cpuset', file: 'cpuset.cpus', value: r.cpusetCpus, field: 'cpusetCpus' });
-  if (r.cpusetMems !== undefined) w.push({ controller: 'cpuset', file: 'cpuset.mems', value: r.cpusetMems, field: 'cpusetMems' });
-  if (r.pidsLimit !== undefined) {
-    w.push({ controller: 'pids', file: 'pids.max', value: r.pidsLimit === -1 ? 'max' : String(r.pidsLimit), field: 'pidsLimit' });
-  }
-  return w;
+  return v2Backend.render(r, 'default');
 }

@@ -11,7 +11,9 @@ import { ExecDriverError, systemError } from '../errors.js';
 import type { CgroupDir } from './paths.js';
 import { homeOf } from './paths.js';
 import type { CgroupWrite, CpusetInherit, DeviceMode, LimitController, Resources } from './resources.js';
-import { renderV1, renderV2, requiredControllers } from './resources.js';
+import { requiredControllers } from './resources.js';
+import { v1Backend } from './v1.js';
+import { v2Backend } from './v2.js';
 
 export interface SetupContext {
   dirs: readonly CgroupDir[];
@@ -105,7 +107,7 @@ function ensureCpuset(ctx: SetupContext, dir: string, mountpoint: string): Requi
 }
 
 /** On v2, controllers must be enabled in every ancestor's cgroup.subtree_control. */
-function enableV2Controllers(ctx: SetupContext, dir: CgroupDir, wanted: readonly string[]): void {
+export function enableV2Controllers(ctx: SetupContext, dir: CgroupDir, wanted: readonly string[]): void {
   if (wanted.length === 0) return;
   for (const level of [dir.mountpoint, ...parentLevels(dir)]) {
     const file = join(level, 'cgroup.subtree_control');
@@ -184,15 +186,15 @@ export function setupCgroups(ctx: SetupContext, resources: Resources, devices: D
       if (!homes.has(c)) homes.set(c, homeOf(ctx.dirs, c));
       return homes.get(c);
     };
-    const v1Writes = renderV1(resources, devices);
+    const v1Writes = v1Backend.render(resources, devices);
     for (const dir of ctx.dirs) {
       let writes: CgroupWrite[];
       if (dir.version === 1) {
         writes = dir.controllers.includes('cpuset')
-          ? renderV1(resources, devices, ensureCpuset(ctx, dirname(dir.path), dir.mountpoint))
+          ? v1Backend.render(resources, devices, ensureCpuset(ctx, dirname(dir.path), dir.mountpoint))
           : v1Writes;
       } else {
-        writes = renderV2(resources);
+        writes = v2Backend.render(resources, devices);
         const needed = new Set<string>(V2_ALWAYS);
         for (const w of writes) needed.add(w.controller);
         enableV2Controllers(ctx, dir, [...needed].filter((c) => home(c as LimitController) === dir));

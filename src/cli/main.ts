@@ -6,16 +6,22 @@ import { parseVerbArgs, splitAtCommand, type Verb } from './args.js';
 import { attachVerb } from './attach.js';
 import { deleteVerb } from './delete.js';
 import { eventsVerb } from './events.js';
+import { execVerb } from './exec.js';
 import { infoVerb } from './info.js';
 import { killVerb } from './kill.js';
 import { listVerb } from './list.js';
 import { logsVerb } from './logs.js';
+import { pauseVerb, unpauseVerb } from './pause.js';
 import { pidsVerb } from './pids.js';
 import { runVerb } from './run.js';
+import { statsVerb } from './stats.js';
 import { terminateVerb } from './terminate.js';
+import { topVerb } from './top.js';
+import { updateVerb } from './update.js';
 import { waitVerb } from './wait.js';
 
-const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb, eventsVerb];
+const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb, execVerb,
+  pauseVerb, unpauseVerb, statsVerb, updateVerb, topVerb, eventsVerb]; // ops (issue 9), events
 
 function mainHelp(): string {
   const w = Math.max(...verbs.map((v) => v.name.length));

@@ -70,11 +70,8 @@ function readProfile(file: string): SeccompProfile {
   }
 }
 
-export function commandFromFlags(values: Values, argv: string[]): Command {
-  const [entrypoint, ...args] = argv;
-  if (!entrypoint) throw new InvalidConfigError('run: no command given (execdriver run [OPTIONS] -- CMD [ARG...])');
-  const rootfs = str(values['rootfs']);
-  if (!rootfs) throw new InvalidConfigError('run: --rootfs DIR is required');
+/** The limit flags (`run`, `update`): --memory 64m… → Resources; only the flags given. */
+export function resourcesFromFlags(values: Values): Resources {
   const size = (k: string, what: string) => {
     const v = str(values[k]);
     if (v === undefined) return undefined;
@@ -94,6 +91,15 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   set('cpusetCpus', str(values['cpuset-cpus']));
   set('cpusetMems', str(values['cpuset-mems']));
   set('pidsLimit', int(values['pids-limit'], '--pids-limit'));
+  return resources;
+}
+
+export function commandFromFlags(values: Values, argv: string[]): Command {
+  const [entrypoint, ...args] = argv;
+  if (!entrypoint) throw new InvalidConfigError('run: no command given (execdriver run [OPTIONS] -- CMD [ARG...])');
+  const rootfs = str(values['rootfs']);
+  if (!rootfs) throw new InvalidConfigError('run: --rootfs DIR is required');
+  const resources = resourcesFromFlags(values);
 
   const net = str(values['net']) ?? (isRootless() ? 'none' : 'bridge'); // a rootless caller has no bridge
   const network: NetworkConfig = { mode: net as NetworkConfig['mode'] };

@@ -15,6 +15,7 @@
  */
 import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import type { Op } from '../native/protocol.js';
 
 export type EventType = 'create' | 'start' | 'exec_start' | 'exec_die' | 'die' | 'oom' | 'pause' | 'unpause' | 'update' | 'destroy';
 
@@ -61,8 +62,8 @@ export function monitorEventOps(e: {
   oomWatch?: string;
   lxcLog?: string;
   maxBytes?: number;
-}): [string, ...string[]][] {
-  const ops: [string, ...string[]][] = [['event-log', eventsFile(e.root), String(e.maxBytes ?? MAX_LOG_BYTES), e.driver, e.id, e.execId ?? '']];
+}): Op[] {
+  const ops: Op[] = [['event-log', eventsFile(e.root), String(e.maxBytes ?? MAX_LOG_BYTES), e.driver, e.id, e.execId ?? '']];
   if (e.oomWatch && !e.execId) ops.push(['oom-watch', e.oomWatch]);
   if (e.lxcLog) ops.push(['lxc-log', e.lxcLog]);
   return ops;

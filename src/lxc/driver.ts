@@ -5,13 +5,13 @@
  * stop hook, everything removed afterwards. With `tty`, the tool runs on a terminal that the native
  * driver's C monitor keeps and relays (terminal.ts). Why these choices: NOTES.md.
  */
-import { ApiDriver } from '../api/index.js';
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { ContainerCgroup } from '../cgroups/index.js';
 import { hostLayout } from '../cgroups/layout.js';
 import { envPath, normalizeCommand, type NormalizedCommand } from '../command.js';
 import {
@@ -19,42 +19,42 @@ import {
   type Attached,
   type AttachOptions,
   type Command,
-  type ContainerSummary,
   type DriverOptions,
   type ExitStatus,
-  type Info,
-  type KillOptions,
   type ManagedDriver,
   type Started,
   type StartOptions,
 } from '../driver.js';
-import { ExecDriverError, InvalidConfigError, NotFoundError, StartError, WaitTimeoutError, describeErrno, type ErrorCode } from '../errors.js';
-import {
-  ownerOf,
-  reclaimAddresses,
-  releaseNetwork,
-  setupNetwork,
-  type NetworkState,
-} from '../network/container.js';
+import { ExecDriverError, InvalidConfigError, StartError, WaitTimeoutError, describeErrno } from '../errors.js';
+import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
+import { EXIT_FILE, exitStatusFrom, signalName, waitStatusOf, type ExitRecord } from '../lifecycle/exit.js';
+import { classifyStartFailure } from '../lifecycle/failure.js';
+import { createRecord, removeRecord, type ContainerRecord } from '../lifecycle/record.js';
+import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../native/console.js';
-import { connectPipes, INIT_BINARY, MonitorChannel, requireInit, stdioFor } from '../native/monitor.js';
+import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../native/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
-import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
-import { resolveUser, type ResolvedUser } from '../users.js';
-import { capabilitySets } from '../capabilities.js';
-import { encodePlan, processTail, type Op } from '../native/plan.js';
-import { containerSecurity } from '../native/seccomp.js';
+import { isSameProcessAlive, ownerAlive, processStartTime, STATE_FILE, StateDir } from '../state/index.js';
+import { resolveUser } from '../users.js';
+import { hostCapabilities } from '../capabilities.js';
+import { specSecurity } from '../native/seccomp.js';
+import { buildSpec, SPEC_FILE, validateSpec, type Spec, type SpecContext } from '../spec/index.js';
+import { processPlan } from './plan.js';
+import { recordInitProcess } from '../exec/index.js';
 import { checkMappable, hostIdOf } from '../userns.js';
 import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
-import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
+import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadCgroup, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
-import { cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
+import { binds, cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
-import { appendEvent, monitorEventOps } from '../events/log.js';
+import { monitorEventOps } from '../events/log.js';
+import type { Op } from '../native/protocol.js';
 
 export const DRIVER_NAME = 'lxc';
+
+const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
 
 /** Files in `<root>/lxc/<id>/`. */
 export const CONFIG_FILE = 'config.lxc';
@@ -64,7 +64,6 @@ export const SECCOMP_FILE = 'seccomp.lxc';
 export const PLAN_FILE = 'process.plan';
 export const LOG_FILE = 'lxc.log';
 const OOM_FILE = 'oom';
-const EXIT_FILE = 'exit.json';
 const OUTPUT_FILE = 'container.log';
 
 /** How long to wait for `execdriver-init run-plan` to exec the command. */
@@ -88,35 +87,14 @@ const LOG_GATE_MS = 250;
 const INFO_GRACE_MS = 5;
 const LOG_POLL_MS = 3;
 
-/** state.json of an lxc container (field names shared with the native driver's record). */
-export interface LxcState {
-  id: string;
-  driver: string;
-  /** the container's init (the command, or LXC's init with `init: true`); 0 until known */
-  pid: number;
-  startTime: number;
-  /** lxc-start / lxc-execute: the container's monitor (with `tty`: our C monitor, lxc-start's parent) */
-  monitorPid: number;
-  monitorStartTime: number;
-  /** the Node process of a foreground run (0 when detached) */
-  ownerPid: number;
-  ownerStartTime: number;
-  tool: 'lxc-start' | 'lxc-execute';
-  createdAt: string;
-  startedAt: string | null;
-  detached: boolean;
-  cgroupPaths: string[];
-  command: string[];
-  network?: NetworkState;
-}
+/**
+ * state.json of an lxc container: the engine's record (src/lifecycle/record.ts). Its monitor is
+ * lxc-start / lxc-execute, or (tty, detached) our C monitor around it; `extra.tool` the one used.
+ */
+export type LxcState = ContainerRecord<{ tool: 'lxc-start' | 'lxc-execute' }>;
 
 /** exit.json (the native driver's shape). */
-export interface LxcExitRecord {
-  exitCode: number;
-  signal: number;
-  oomKills: number;
-  finishedAt: number;
-}
+export type LxcExitRecord = ExitRecord;
 
 export interface LxcDriverOptions extends DriverOptions {
   /** where the lxc-* tools are (default: looked up on PATH) */
@@ -129,18 +107,6 @@ interface Tools {
   info: string;
   stop: string;
 }
-
-const signalNames = new Map<number, NodeJS.Signals>();
-for (const [name, n] of Object.entries(osConstants.signals)) signalNames.set(n, name as NodeJS.Signals);
-
-function toExitStatus(exitCode: number, signal: number, oomKills: number): ExitStatus {
-  const s: ExitStatus = { exitCode: signal > 0 ? 128 + signal : exitCode, oomKilled: oomKills > 0 };
-  const name = signal > 0 ? signalNames.get(signal) : undefined;
-  if (name) s.signal = name;
-  return s;
-}
-
-
 
 function findTools(dir?: string): Tools {
   const standard = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -307,34 +273,10 @@ function lxcInfoOnce(bin: string, id: string, lxcPath: string, args: string[] = 
 /** A start that failed: LXC's reason as a typed error (127/126 for the command itself). */
 function startError(id: string, run: LxcRun, tool: string, exit: { code: number | null; signal: NodeJS.Signals | null }): StartError {
   const failure = run.execFailure;
-  if (failure) {
-    const errno = failure.errno;
-    let code: ErrorCode = 'ERR_START_FAILED';
-    let exitCode = 125;
-    if (errno === osConstants.errno.ENOENT) {
-      code = 'ERR_EXEC_NOT_FOUND';
-      exitCode = 127;
-    } else if (errno === osConstants.errno.EACCES || errno === osConstants.errno.ENOEXEC) {
-      code = 'ERR_EXEC_NOT_EXECUTABLE';
-      exitCode = 126;
-    }
-    const why = errno ? `: ${describeErrno(errno)}` : '';
-    const text =
-      code === 'ERR_EXEC_NOT_FOUND'
-        ? `executable "${failure.path}" not found in the container${why}`
-        : code === 'ERR_EXEC_NOT_EXECUTABLE'
-          ? `"${failure.path}" is not executable in the container${why}`
-          : `exec "${failure.path}" failed${why}`;
-    return new StartError(code, text, { containerId: id, step: 'exec', path: failure.path, ...(errno ? { errno } : {}), exitCode });
-  }
+  if (failure) return classifyStartFailure(id, { step: 'exec', errno: failure.errno ?? 0, path: failure.path });
   if (run.chdirFailure) {
     const { path, errno } = run.chdirFailure;
-    return new StartError('ERR_START_FAILED', `working directory ${path}${errno ? `: ${describeErrno(errno)}` : ''}`, {
-      containerId: id,
-      step: 'chdir',
-      path,
-      ...(errno ? { errno } : {}),
-    });
+    return classifyStartFailure(id, { step: 'chdir', errno: errno ?? 0, path, message: 'working directory' });
   }
   const message = startFailureMessage(run);
   const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
@@ -346,8 +288,9 @@ function startError(id: string, run: LxcRun, tool: string, exit: { code: number 
 }
 
 /** Docker 0.11's lxc driver, on LXC 5. */
-export class LxcDriver extends ApiDriver implements ManagedDriver {
+export class LxcDriver extends LifecycleDriver implements ManagedDriver {
   readonly root: string;
+  protected readonly driverName = DRIVER_NAME;
   /** a non-root caller: its own uid as root, no cgroups (LXC skips what it cannot create) */
   readonly rootless: boolean;
   /** `-P` of every lxc-* call: LXC's files stay under our root, never in /var/lib/lxc */
@@ -367,10 +310,6 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     return `${DRIVER_NAME}-${lxcVersion(this.tools.start)}`;
   }
 
-  private state(id: string): StateDir {
-    return new StateDir(this.root, DRIVER_NAME, id);
-  }
-
   /** Validate, write config.lxc, start (under ApiDriver's `start`/`run`); resolves once the container runs (or has already run). */
   protected async launch(command: Command, opts: StartOptions = {}): Promise<Started> {
     const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
@@ -385,41 +324,60 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       ownRoot(this.root);
     }
     const facts = hostFacts();
-    // Everything the template would refuse is refused before anything exists.
-    cgroupLines(cmd, facts);
     if (cmd.network.mode === 'slirp4netns') throw new InvalidConfigError('--net slirp4netns is for the native driver only', { containerId: cmd.id });
     const tool = cmd.init ? ('lxc-execute' as const) : ('lxc-start' as const);
     // lxc-start's command is our helper with a process plan: it sets the keyring, capabilities,
     // compiled seccomp filter and user as the native child does (LXC would compile the profile at
     // every start, ~35 ms). lxc-execute (LXC's init at pid 1) and rootless containers leave it to LXC.
     const usePlan = tool === 'lxc-start' && !this.rootless;
-    const seccomp = usePlan ? undefined : lxcSeccompProfile(cmd, facts.lastCap);
     const user = resolveUser(cmd.rootfs, cmd.user);
     if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
-    this.checkExecutable(cmd);
-    const processPlan = usePlan ? this.processPlan(cmd, user) : undefined;
     const netnsPath = this.joinedNetns(cmd);
+    // the container's model (src/spec/), checked; built again below with the prepared network
+    const specContext: SpecContext = {
+      user,
+      cgroupNamespace: hasCgroupNamespace,
+      ...(this.rootless ? {} : { cgroupsPath: payloadName(this.root, cmd.id) }),
+      ...(netnsPath ? { netnsPath } : {}),
+      host: hostCapabilities(),
+    };
+    const checked = validateSpec(buildSpec(cmd, specContext), cmd.id);
+    // Everything the template would refuse is refused before anything exists.
+    cgroupLines(checked, facts, cmd.id);
+    const seccomp = usePlan ? undefined : lxcSeccompProfile(checked, facts.lastCap, undefined, cmd.id);
+    this.checkExecutable(cmd);
+    const processPlan = usePlan ? this.processPlan(cmd.id, checked) : undefined;
     const pipes = opts.pipes ?? {};
     const size = opts.consoleSize ?? terminalSize(pipes.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = cmd.tty ? checkSize(size.rows, size.cols) : undefined;
 
+    await this.settleAll(); // records whose owner is gone (a crash) are settled by the next run
     const state = this.state(cmd.id);
-    state.create(); // a duplicate id is refused here first
+    // a duplicate id is refused here first; the record exists from now on (creating, owner: us)
+    const record: LxcState = createRecord(state, {
+      id: cmd.id,
+      driver: DRIVER_NAME,
+      detached: !!opts.detach,
+      createdAt: new Date().toISOString(),
+      command: [cmd.entrypoint, ...cmd.arguments],
+      cgroupPaths: [],
+      extra: { tool },
+    });
     // Our cgroup names taken (another LXC container of that name, not ours): LXC would refuse
     // with ERANGE, and cleaning up after that would remove the other one's cgroups.
     const taken = lxcDirs(this.root, cmd.id).find((dir) => existsSync(dir));
     if (taken) {
-      state.remove();
+      removeRecord(state);
       throw new ExecDriverError('ERR_CGROUP', `cgroup ${taken} already exists (another LXC container named ${cmd.id}?): not starting`, {
         containerId: cmd.id,
         step: 'cgroup',
         path: taken,
       });
     }
-    this.recordEvent('create', cmd.id);
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     let net: NetworkState | undefined;
+    const etcFiles: { source: string; destination: string; kind: 'file' }[] = [];
     let child: ChildProcess | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
@@ -439,12 +397,13 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
         network: cmd.network,
         hostname: cmd.hostname,
         filesDir: state.path('net'),
-        mounts: cmd.mounts,
+        mounts: etcFiles, // the /etc files it wrote: binds of the spec (buildSpec)
         isAlive: (o) => ownerAlive(this.root, o),
       });
       // LXC makes the pair from config.lxc: we name its host end
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
-      const mountTargets = this.createMountTargets(cmd);
+      const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
+      const mountTargets = this.createMountTargets(cmd.id, spec);
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
@@ -459,15 +418,17 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       if (seccomp !== undefined) state.writeText(SECCOMP_FILE, seccomp);
       // readable by the container's root also when it is a mapped uid (LXC binds it from inside)
       if (processPlan) writeFileSync(state.path(PLAN_FILE), processPlan, { mode: 0o644 });
-      const config = renderConfig(cmd, {
+      state.writeText(SPEC_FILE, JSON.stringify(spec) + '\n'); // compact: written at every start
+      const security = specSecurity(spec, this.root, cmd.id); // what an exec gets (src/exec/)
+      recordInitProcess(state, { user, env: cmd.env, cwd: cmd.workingDir, kept: security.kept, ambient: cmd.capAmbient, noNewPrivileges: cmd.noNewPrivileges, filter: security.filter });
+      const config = renderConfig(spec, {
+        id: cmd.id,
         ...(processPlan ? { processPlan: state.path(PLAN_FILE) } : {}),
         ...(seccomp !== undefined ? { seccompProfile: state.path(SECCOMP_FILE) } : {}),
         facts,
-        user,
         network: net,
         ...(this.rootless ? { rootless: true } : { cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) } }),
         mountTargets,
-        ...(netnsPath ? { netnsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
         ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' || usePlan ? { consoleHelper: INIT_BINARY } : {}),
       });
@@ -524,26 +485,10 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       // with a terminal, input is fed once the container runs (foreground())
       if (!opts.detach) connectPipes(child, stdio, pipes, !cmd.tty);
 
-      const createdAt = new Date().toISOString();
-      const monitorPid = child.pid ?? 0;
-      const record: LxcState = {
-        id: cmd.id,
-        driver: DRIVER_NAME,
-        pid: 0,
-        startTime: 0,
-        monitorPid,
-        monitorStartTime: processStartTime(monitorPid) ?? 0,
-        ownerPid: opts.detach ? 0 : process.pid,
-        ownerStartTime: opts.detach ? 0 : (processStartTime(process.pid) ?? 0),
-        tool,
-        createdAt,
-        startedAt: null,
-        detached: !!opts.detach,
-        cgroupPaths: [],
-        command: [cmd.entrypoint, ...cmd.arguments],
-        network: net,
-      };
-      state.writeJson(STATE_FILE, record);
+      record.monitorPid = child.pid ?? 0;
+      record.monitorStartTime = processStartTime(record.monitorPid) ?? 0;
+      record.network = net;
+      this.save(record);
 
       const seen = await this.detectStart(cmd.id, logFd, exited);
       let pid = seen?.pid;
@@ -560,7 +505,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       record.startedAt = new Date().toISOString();
       record.cgroupPaths = lxcDirs(this.root, cmd.id).filter((d) => d.includes('/lxc.payload.'));
       // (a foreground container that is already gone needs no record: it is removed right away)
-      if (!done || opts.detach) state.writeJson(STATE_FILE, record);
+      if (!done || opts.detach) this.save(record, 'running');
 
       opts.onStart?.({ id: cmd.id, pid });
       if (opts.detach) {
@@ -584,74 +529,40 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       if (oomFd !== undefined) closeSync(oomFd);
       await this.undoStart(cmd.id, child);
       await releaseNetwork(this.root, owner, net);
-      state.remove();
-      this.recordEvent('destroy', cmd.id);
+      removeRecord(state);
       throw err;
     }
   }
 
-  /** 127/126 before LXC runs anything (lxc-execute would hide them behind its init's 255). */
   /**
-   * The process plan of an lxc-start container (`execdriver-init run-plan`, native/PROTOCOL.md):
-   * with a terminal, make it the controlling one (and the user's); then the steps every container
-   * ends with (processTail: keyring, bounding set, seccomp, user, capability sets, exec), decided
-   * as for the native driver. The compiled filter comes from the same cache.
+   * The process plan of an lxc-start container (`execdriver-init run-plan`): rendered from its
+   * spec (src/lxc/plan.ts), with the compiled filter from the same cache as the native driver's.
    */
-  private processPlan(cmd: NormalizedCommand, user: ResolvedUser): Buffer {
-    const { kept, filter } = containerSecurity(cmd, this.root);
-    const ops: Op[] = [];
-    if (cmd.tty) {
-      ops.push(['ctty']);
-      if (user.uid !== 0) ops.push(['chown', '/proc/self/fd/0', String(user.uid), String(user.gid)]);
-    }
-    ops.push(
-      ...processTail({
-        sets: capabilitySets(kept, user.uid, cmd.capAmbient),
-        user,
-        noNewPrivileges: cmd.noNewPrivileges,
-        ...(filter ? { seccompFilter: filter } : {}),
-        middle: [],
-        env: cmd.env,
-        setEnv: false, // LXC's, from lxc.environment (raw lines included)
-        args: [cmd.entrypoint, ...cmd.arguments],
-      }),
-    );
-    return encodePlan(ops);
+  private processPlan(id: string, spec: Spec): Buffer {
+    const { kept, filter } = specSecurity(spec, this.root, id);
+    return processPlan(spec, kept, filter);
   }
 
+  /** 127/126 before LXC runs anything (lxc-execute would hide them behind its init's 255). */
   private checkExecutable(cmd: NormalizedCommand): void {
     const found = findExecutable(cmd.rootfs, cmd.entrypoint, envPath(cmd.env), cmd.workingDir, cmd.mounts);
-    if (found.kind === 'not-found') {
-      throw new StartError('ERR_EXEC_NOT_FOUND', `executable "${cmd.entrypoint}" not found in the container: ${describeErrno(osConstants.errno.ENOENT)}`, {
-        containerId: cmd.id,
-        step: 'exec',
-        path: cmd.entrypoint,
-        errno: osConstants.errno.ENOENT,
-        exitCode: 127,
-      });
-    }
-    if (found.kind === 'not-executable') {
-      throw new StartError('ERR_EXEC_NOT_EXECUTABLE', `"${found.path}" is not executable in the container: ${describeErrno(osConstants.errno.EACCES)}`, {
-        containerId: cmd.id,
-        step: 'exec',
-        path: found.path,
-        errno: osConstants.errno.EACCES,
-        exitCode: 126,
-      });
-    }
+    if (found.kind === 'not-found') throw classifyStartFailure(cmd.id, { step: 'exec', errno: osConstants.errno.ENOENT, path: cmd.entrypoint });
+    if (found.kind === 'not-executable') throw classifyStartFailure(cmd.id, { step: 'exec', errno: osConstants.errno.EACCES, path: found.path });
   }
 
   /**
    * Every mount target is made (and resolved) by us inside the rootfs before LXC runs: LXC's own
    * `create=` follows the rootfs's symlinks onto the host, and cannot create in a read-only rootfs.
    */
-  private createMountTargets(cmd: NormalizedCommand): string[] {
+  private createMountTargets(id: string, spec: Spec): string[] {
     try {
-      return makeMountTargets(cmd.rootfs, cmd.mounts);
+      // the spec's binds (volumes, then the /etc files), in the order renderConfig takes them
+      const mounts = binds(spec).map((m) => ({ source: m.source!, destination: m.destination, kind: statSync(m.source!).isDirectory() ? ('dir' as const) : ('file' as const) }));
+      return makeMountTargets(spec.root!.path, mounts);
     } catch (e) {
       if (!(e instanceof MountTargetError)) throw e;
       throw new ExecDriverError('ERR_START_FAILED', `mount target ${e.destination}: ${e.message}`, {
-        containerId: cmd.id,
+        containerId: id,
         step: 'mount target',
         path: e.destination,
         cause: e,
@@ -673,6 +584,8 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     if (pidFrame?.[0] === 'pid') monitor.send('go');
     const reply = pidFrame?.[0] === 'pid' ? await monitor.next() : pidFrame;
     if (reply?.[0] !== 'started') {
+      const mismatch = protocolMismatch(reply, id);
+      if (mismatch) throw mismatch;
       const errno = Number(reply?.[2] ?? 0);
       const why =
         reply?.[0] === 'error'
@@ -687,7 +600,7 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
       await monitor.closed();
       if (!f) return { code: monitor.child.exitCode, signal: monitor.child.signalCode };
       const sig = Number(f[2]);
-      return { code: sig ? null : Number(f[1]), signal: sig ? (signalNames.get(sig) ?? null) : null };
+      return { code: sig ? null : Number(f[1]), signal: sig ? (signalName(sig) ?? null) : null };
     })();
     return { exited };
   }
@@ -709,12 +622,12 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
 
   /** The window size of a tty container's terminal: one this process runs, or a detached one. */
   async resize(id: string, rows: number, cols: number): Promise<void> {
-    await resizeTerminal(this.state(id), rows, cols, () => this.running(id));
+    await resizeTerminal(this.state(id), rows, cols, () => this.runningRecord(id));
   }
 
   /** Connect to a detached tty container's terminal (its monitor's attach socket). */
   async attach(id: string, options: AttachOptions): Promise<Attached> {
-    return attachTerminal(this.state(id), options, () => this.running(id));
+    return attachTerminal(this.state(id), options, () => this.runningRecord(id));
   }
 
   /** The net namespace of the container this one joins (network mode container:<id>), native or lxc. */
@@ -808,14 +721,13 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     try {
       const run = parseLxcLog(readFd(fds.log));
       if (run.startedPid === undefined && record.pid === 0) throw startError(id, run, tool, how);
-      return this.statusOf(run, readFd(fds.oom));
+      return this.logStatus(run, readFd(fds.oom));
     } finally {
       closeSync(fds.log);
       closeSync(fds.oom);
       await removeLeftovers(this.root, id).catch(() => {});
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
-      this.state(id).remove();
-      this.recordEvent('destroy', id);
+      removeRecord(this.state(id));
     }
   }
 
@@ -825,25 +737,25 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
    * itself was killed, and LXC's init dies with it (LXC sets SIGKILL as its parent-death signal):
    * 137, SIGKILL (what is left is removed by the caller).
    */
-  private statusOf(run: LxcRun, oomText: string): ExitStatus {
+  private logStatus(run: LxcRun, oomText: string): ExitStatus {
     const oom = parseOomKills(oomText);
-    if (run.signal !== undefined) return toExitStatus(0, run.signal, oom);
-    if (run.exitCode !== undefined) return toExitStatus(run.exitCode, 0, oom);
-    if (run.initExited) return toExitStatus(0, 0, oom);
-    return toExitStatus(0, osConstants.signals.SIGKILL, oom);
+    if (run.signal !== undefined) return exitStatusFrom(0, run.signal, oom);
+    if (run.exitCode !== undefined) return exitStatusFrom(run.exitCode, 0, oom);
+    if (run.initExited) return exitStatusFrom(0, 0, oom);
+    return exitStatusFrom(0, osConstants.signals.SIGKILL, oom);
   }
 
-  /** What a finished container's files say (exit.json, or LXC's log + the OOM counter). */
-  private exitRecord(id: string): LxcExitRecord | undefined {
+  /** What a finished container's files say (exit.json, or LXC's log + the OOM counter once its monitor is gone). */
+  protected override exitRecord(id: string, known: AnyRecord | undefined): ExitRecord | undefined {
     const state = this.state(id);
-    const saved = state.readJson<LxcExitRecord>(EXIT_FILE);
+    const saved = state.readJson<ExitRecord>(EXIT_FILE);
     if (saved) return saved;
-    const rec = state.readJson<LxcState>(STATE_FILE);
-    if (!rec || isSameProcessAlive(rec.monitorPid, rec.monitorStartTime)) return undefined;
+    const rec = known ?? state.readJson<LxcState>(STATE_FILE);
+    if (!rec || rec.status === 'creating' || rec.status === 'created' || isSameProcessAlive(rec.monitorPid, rec.monitorStartTime)) return undefined;
     const run = parseLxcLog(readText(state.path(LOG_FILE)) ?? '');
-    const s = this.statusOf(run, readText(state.path(OOM_FILE)) ?? '');
+    const s = this.logStatus(run, readText(state.path(OOM_FILE)) ?? '');
     const signal = s.signal ? (osConstants.signals[s.signal] ?? 0) : 0;
-    const exit: LxcExitRecord = { exitCode: s.exitCode, signal, oomKills: s.oomKilled ? 1 : 0, finishedAt: Date.now() };
+    const exit: ExitRecord = { exitCode: s.exitCode, signal, oomKills: s.oomKilled ? 1 : 0, finishedAt: Date.now(), status: waitStatusOf(s.exitCode, signal) };
     try {
       state.writeJson(EXIT_FILE, exit);
     } catch {
@@ -852,175 +764,47 @@ export class LxcDriver extends ApiDriver implements ManagedDriver {
     return exit;
   }
 
-  async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
-    const rec = this.running(id);
-    signalContainer(id, signal, rec.pid, options.all ? await this.pidsOf(id, rec.pid) : undefined);
-  }
-
-  /** The record of a running container; NotFoundError / NotRunningError otherwise. */
-  private running(id: string): LxcState {
-    return runningRecord<LxcState>(this.state(id));
-  }
-
-  info(id: string): Info & { pid?: number } {
-    const rec = this.state(id).readJson<LxcState>(STATE_FILE);
-    const alive = () => !!rec && rec.pid > 0 && isSameProcessAlive(rec.pid, rec.startTime);
-    return { isRunning: alive, ...(alive() && rec ? { pid: rec.pid } : {}) };
-  }
-
   /** What `lxc-info -n <id> -P <root>/lxc` says now (undefined when it says the container does not exist). */
   async lxcInfo(id: string): Promise<LxcInfo | undefined> {
     return lxcInfoOnce(this.tools.info, id, this.lxcPath);
   }
 
-  async getPidsForContainer(id: string): Promise<number[]> {
-    const state = this.state(id);
-    const rec = state.readJson<LxcState>(STATE_FILE);
-    if (!rec) {
-      if (!state.exists()) throw new NotFoundError(id, state.dir);
-      return [];
-    }
-    return this.pidsOf(id, rec.pid);
-  }
+  // ---- the engine's hooks (src/lifecycle/engine.ts) ----
 
   /** The container's processes: its cgroup's, or rootless (no cgroup) its pid namespace's. */
-  private async pidsOf(id: string, init: number): Promise<number[]> {
-    return this.rootless ? (init > 0 ? pidsInNamespaceOf(init) : []) : payloadPids(this.root, id);
+  protected async containerPids(id: string, rec: AnyRecord | undefined): Promise<number[]> {
+    if (!this.rootless) return payloadPids(this.root, id);
+    return rec && rec.pid > 0 ? pidsInNamespaceOf(rec.pid) : [];
   }
 
-  async terminate(id: string): Promise<void> {
-    const state = this.state(id);
-    const rec = state.readJson<LxcState>(STATE_FILE);
-    if (!rec && !state.exists()) throw new NotFoundError(id, state.dir);
-    if (rec?.pid && isSameProcessAlive(rec.pid, rec.startTime)) {
+  protected async killContainer(id: string, rec: AnyRecord | undefined): Promise<void> {
+    if (!this.rootless) return void (await payloadCgroup(this.root, id).killAll('SIGKILL'));
+    for (const p of await this.containerPids(id, rec)) {
       try {
-        process.kill(rec.pid, 'SIGKILL');
+        process.kill(p, 'SIGKILL');
       } catch {
-        /* gone meanwhile */
+        /* gone */
       }
     }
-    if (rec) {
-      const monitorAlive = () => isSameProcessAlive(rec.monitorPid, rec.monitorStartTime);
-      const waitMonitor = async (ms: number) => {
-        const deadline = Date.now() + ms;
-        while (monitorAlive() && Date.now() < deadline) await sleep(10);
-        return !monitorAlive();
-      };
-      if (!(await waitMonitor(5000))) {
-        await this.lxcStop(id);
-        if (!(await waitMonitor(5000))) {
-          try {
-            process.kill(rec.monitorPid, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-          await waitMonitor(2000);
-        }
-      }
-    }
+  }
+
+  /** What LXC left of its cgroups (kills what still runs in them). */
+  protected async releaseContainer(id: string): Promise<void> {
     await removeLeftovers(this.root, id);
-    await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
-    state.remove();
-    this.recordEvent('destroy', id);
   }
 
-  /** Wait for a container (detached ones too) to exit; its status from LXC's log. */
-  async wait(id: string, timeoutMs = 0): Promise<ExitStatus> {
-    const state = this.state(id);
-    if (!state.exists()) throw new NotFoundError(id, state.dir);
-    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
-    let delay = 5;
-    for (;;) {
-      const exit = this.exitRecord(id);
-      if (exit) {
-        await this.reclaim(id);
-        return toExitStatus(exit.exitCode, exit.signal, exit.oomKills);
-      }
-      if (!state.exists()) throw new NotFoundError(id, state.dir);
-      if (Date.now() > deadline) throw new WaitTimeoutError(id, 'the container to exit', timeoutMs);
-      await sleep(delay);
-      delay = Math.min(delay * 2, 100);
-    }
+  /** A monitor that outlives its container: LXC's own stop first. */
+  protected override async stopMonitor(id: string): Promise<void> {
+    await this.lxcStop(id);
   }
 
-  /** What is known of one container (the CLI's `info`). */
-  inspect(id: string): ContainerSummary {
-    const state = this.state(id);
-    if (!state.exists()) throw new NotFoundError(id, state.dir);
-    const rec = state.readJson<LxcState>(STATE_FILE);
-    const running = !!rec && rec.pid > 0 && isSameProcessAlive(rec.pid, rec.startTime);
-    const exit = running ? undefined : this.exitRecord(id);
-    const status = exit ? toExitStatus(exit.exitCode, exit.signal, exit.oomKills) : undefined;
-    return {
-      id,
-      driver: this.name(),
-      pid: running && rec ? rec.pid : null,
-      running,
-      status: running ? 'running' : exit ? 'exited' : rec && rec.pid > 0 ? 'stopped' : 'creating',
-      exitCode: status ? status.exitCode : null,
-      signal: status?.signal ?? null,
-      oomKilled: status?.oomKilled ?? false,
-      createdAt: rec?.createdAt ?? null,
-      startedAt: rec?.startedAt ?? null,
-      finishedAt: exit ? new Date(exit.finishedAt).toISOString() : null,
-      command: rec?.command ?? [],
-      configPath: state.path(CONFIG_FILE),
-      ...(rec?.network ? { network: rec.network } : {}),
-    };
+  protected configFile(state: StateDir): string {
+    return state.path(CONFIG_FILE);
   }
 
-  /** Every container with a state directory; foreground ones whose caller died and that ended are removed. */
-  async list(): Promise<ContainerSummary[]> {
-    const out: ContainerSummary[] = [];
-    await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
-    for (const id of listIds(this.root, DRIVER_NAME)) {
-      try {
-        const s = this.inspect(id);
-        if (s.status === 'exited') {
-          const rec = this.state(id).readJson<LxcState>(STATE_FILE);
-          if (rec && !rec.detached && !isSameProcessAlive(rec.ownerPid, rec.ownerStartTime)) {
-            await this.delete(id);
-            continue;
-          }
-          await this.reclaim(id);
-        }
-        out.push(s);
-      } catch (e) {
-        if (!(e instanceof NotFoundError)) throw e;
-      }
-    }
-    return out;
-  }
-
-  /** Give back what an exited container held (cgroups LXC could not remove, its address). */
-  private async reclaim(id: string): Promise<void> {
-    const rec = this.state(id).readJson<LxcState>(STATE_FILE);
-    await removeLeftovers(this.root, id).catch(() => {});
-    await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
-  }
-
-  /** Remove an exited container; `force` terminates a running one first. */
-  async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
-    const state = this.state(id);
-    if (!state.exists()) throw new NotFoundError(id, state.dir);
-    const rec = state.readJson<LxcState>(STATE_FILE);
-    const running = (rec && rec.pid > 0 && isSameProcessAlive(rec.pid, rec.startTime)) || (rec && isSameProcessAlive(rec.monitorPid, rec.monitorStartTime));
-    if (running) {
-      if (!options.force) {
-        throw new ExecDriverError('ERR_STATE', 'is running: kill or terminate it first (or delete --force)', { containerId: id });
-      }
-      await this.terminate(id);
-      return;
-    }
-    await this.reclaim(id);
-    state.remove();
-    this.recordEvent('destroy', id);
-    await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
-  }
-
-  /** events: what Node records in the state root's log (the monitor records start, oom, die: src/events). */
-  private recordEvent(type: 'create' | 'destroy', id: string): void {
-    appendEvent(this.root, { type, driver: DRIVER_NAME, id });
+  /** ops (pause, stats, update, top): LXC's payload cgroup; none when rootless. */
+  protected override opsCgroup(id: string): ContainerCgroup | undefined {
+    return this.rootless ? undefined : payloadCgroup(this.root, id);
   }
 }
 

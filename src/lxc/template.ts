@@ -1,19 +1,21 @@
 /**
- * Command → config.lxc, in the key names LXC 5 accepts (see NOTES.md for what was measured).
- * Pure: everything it needs about the host and the container's surroundings comes in `ctx`.
+ * A container's spec (src/spec/) → config.lxc, in the key names LXC 5 accepts (see NOTES.md for
+ * what was measured). Pure: everything it needs about the host and the container's surroundings
+ * comes in `ctx`; every decision about the container itself is the spec's.
  *
  * The sections follow the seed's sample file (network, rootfs, ptys, console, tty, devices,
  * mounts, resources), then what LXC 5 can do that 0.11's dockerinit did by hand (user, working
  * directory, environment, capabilities), then the raw `lxc.*` lines of the command, last.
  */
-import { capabilityMask, CAPABILITIES, keptCapabilities } from '../capabilities.js';
+import { CAPABILITIES } from '../capabilities.js';
 import { renderLxcSeccomp } from '../security/seccomp/lxc.js';
-import { resolveSeccomp, type Platform } from '../security/seccomp/profile.js';
+import { resolveSeccomp, type Platform, type SeccompProfile } from '../security/seccomp/profile.js';
 import { renderV1, renderV2, type CgroupWrite, type LimitController } from '../cgroups/resources.js';
-import type { NormalizedCommand } from '../command.js';
 import { ExecDriverError, InvalidConfigError } from '../errors.js';
 import type { NetworkState } from '../network/container.js';
-import { MASKED_PATHS, READONLY_PATHS } from '../restrictions.js';
+import { ANNOTATION, capabilityNames, isBind, namespaceOf, specNetwork } from '../spec/from-command.js';
+import { deviceModeOf, resourcesOf } from '../spec/resources.js';
+import type { Spec } from '../spec/types.js';
 
 /** What config.lxc depends on about this host. */
 export interface LxcHostFacts {
@@ -34,10 +36,10 @@ export interface LxcHostFacts {
 /** Everything else config.lxc is made of, decided by the driver before rendering. */
 export interface LxcRenderContext {
   facts: LxcHostFacts;
-  /** resolved in the container's /etc/passwd and /etc/group */
-  user: { uid: number; gid: number; groups: number[] };
-  /** the container's network as prepared (bridge: address, gateway, bridge, MTU, host veth name) */
-  network: NetworkState;
+  /** the container's id (the spec has none) */
+  id: string;
+  /** the container's network as prepared: the name of the host end of its veth (the rest is in the spec) */
+  network?: NetworkState;
   /**
    * the names of the container's and lxc-start's cgroups (`lxc.cgroup.dir.*`, at the root of every
    * hierarchy); unset: LXC's own `lxc.payload.<name>`, or `…-1` when that is taken
@@ -48,8 +50,6 @@ export interface LxcRenderContext {
    * symlink resolved in the rootfs); unset: the destinations as they are (unit tests)
    */
   mountTargets?: readonly string[];
-  /** `container:<id>` mode: the network namespace to join (`/proc/<pid>/ns/net`) */
-  netnsPath?: string;
   /** the command of an `lxc.hook.stop` hook (runs on the host before LXC removes the cgroups) */
   stopHook?: string;
   /**
@@ -76,7 +76,7 @@ export const CONSOLE_HELPER = '/dev/.execdriver-init';
 export const PTY_MAX = 1024;
 export const SHM_SIZE = '65536k';
 
-/** The masked paths (src/restrictions.ts) that are directories: they get an empty read-only tmpfs. */
+/** The masked paths (src/restrictions.ts) that are directories: they get an empty read-only tmpfs (any other path /dev/null). */
 const MASKED_DIRS = new Set(['/proc/acpi', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap']);
 
 /** A config value must stay on its line. */
@@ -116,25 +116,26 @@ export function broadcastAddress(ip: string, prefixLen: number): string {
   return intToIpv4((ipv4ToInt(ip) | ~mask) >>> 0);
 }
 
-function networkSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
-  const mode = cmd.network.mode;
-  const net = ctx.network;
-  if (mode === 'host') {
+/** The spec's /sys is read-only (an unprivileged container): proc and sys restricted by LXC's own keys. */
+function restrictedSys(spec: Spec): boolean {
+  return !!spec.mounts?.find((m) => m.destination === '/sys')?.options?.includes('ro');
+}
+
+function networkSection(spec: Spec, ctx: LxcRenderContext): string[] {
+  const id = ctx.id;
+  const net = specNetwork(spec);
+  const mode = net.mode;
+  const joined = namespaceOf(spec, 'network')?.path;
+  if (!namespaceOf(spec, 'network')) {
     // No lxc.net key at all would give a new namespace with lo only: `none` shares the host's.
     return ['# host networking: the host\'s network namespace', 'lxc.net.0.type = none'];
   }
-  if (mode === 'none') {
+  if (joined) return [`# network of ${mode}`, `lxc.namespace.share.net = ${oneLine(joined, 'network namespace', id)}`];
+  if (mode !== 'bridge') {
     return ['# no network: an own namespace with the loopback only', 'lxc.net.0.type = empty', 'lxc.net.0.flags = up'];
   }
-  if (mode.startsWith('container:')) {
-    if (!ctx.netnsPath) {
-      throw new InvalidConfigError(`network mode ${mode}: no network namespace to join`, { containerId: cmd.id });
-    }
-    return [`# network of ${mode}`, `lxc.namespace.share.net = ${oneLine(ctx.netnsPath, 'network namespace', cmd.id)}`];
-  }
-  // bridge
-  if (!net.bridge || !net.ipAddress || net.prefixLen === undefined) {
-    throw new InvalidConfigError('bridge networking without an allocated address (prepare the network first)', { containerId: cmd.id });
+  if (!net.bridge || !net.address || net.prefixLen === undefined) {
+    throw new InvalidConfigError('bridge networking without an allocated address (prepare the network first)', { containerId: id });
   }
   const lines = [
     '# network configuration',
@@ -143,10 +144,10 @@ function networkSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[]
     'lxc.net.0.name = eth0',
     'lxc.net.0.flags = up',
   ];
-  const mtu = net.mtu ?? cmd.network.mtu;
+  const mtu = net.vethMtu ?? net.mtu;
   if (mtu !== undefined) lines.push(`lxc.net.0.mtu = ${mtu}`);
-  if (net.hostInterface) lines.push(`lxc.net.0.veth.pair = ${net.hostInterface}`);
-  lines.push(`lxc.net.0.ipv4.address = ${net.ipAddress}/${net.prefixLen} ${broadcastAddress(net.ipAddress, net.prefixLen)}`);
+  if (ctx.network?.hostInterface) lines.push(`lxc.net.0.veth.pair = ${ctx.network.hostInterface}`);
+  lines.push(`lxc.net.0.ipv4.address = ${net.address}/${net.prefixLen} ${broadcastAddress(net.address, net.prefixLen)}`);
   if (net.gateway) lines.push(`lxc.net.0.ipv4.gateway = ${net.gateway}`);
   return lines;
 }
@@ -160,25 +161,26 @@ function cgroupKey(version: 1 | 2, file: string): string {
  * `lxc.cgroup.*`, v2 keys `lxc.cgroup2.*`; LXC 5 accepts a v2 key for a controller that is not in
  * the v2 tree and silently enforces nothing, so the choice matters).
  */
-export function cgroupLines(cmd: NormalizedCommand, facts: LxcHostFacts): { devices: string[]; resources: string[] } {
-  const devicesMode = cmd.privileged ? 'allow-all' : 'default';
+export function cgroupLines(spec: Spec, facts: LxcHostFacts, id: string): { devices: string[]; resources: string[] } {
+  const devicesMode = deviceModeOf(spec.linux?.resources?.devices) ?? 'default';
+  const limits = resourcesOf(spec.linux?.resources);
   const where = (c: LimitController) => facts.controllers[c];
   const writes: { version: 1 | 2; w: CgroupWrite }[] = [];
-  for (const w of renderV1(cmd.resources, devicesMode)) if (where(w.controller) === 1) writes.push({ version: 1, w });
-  for (const w of renderV2(cmd.resources)) if (where(w.controller) === 2) writes.push({ version: 2, w });
+  for (const w of renderV1(limits, devicesMode)) if (where(w.controller) === 1) writes.push({ version: 1, w });
+  for (const w of renderV2(limits)) if (where(w.controller) === 2) writes.push({ version: 2, w });
   if (where('devices') === 2) {
     // LXC 5 enforces device rules on cgroup2 itself (an eBPF program), with the v1 rule syntax.
-    for (const w of renderV1(cmd.resources, devicesMode)) if (w.controller === 'devices') writes.push({ version: 2, w });
+    for (const w of renderV1(limits, devicesMode)) if (w.controller === 'devices') writes.push({ version: 2, w });
   }
 
   const needed = new Set<LimitController>();
-  for (const w of renderV1(cmd.resources, devicesMode)) if (w.controller !== 'devices') needed.add(w.controller);
+  for (const w of renderV1(limits, devicesMode)) if (w.controller !== 'devices') needed.add(w.controller);
   for (const c of needed) {
     if (where(c) === undefined) {
       throw new ExecDriverError(
         'ERR_CGROUP',
         `cgroup ${c}: this host cannot enforce the ${c} limits asked for: the ${c} controller is neither a v1 hierarchy nor in the cgroup2 tree`,
-        { containerId: cmd.id, step: `cgroup ${c}` },
+        { containerId: id, step: `cgroup ${c}` },
       );
     }
   }
@@ -191,8 +193,8 @@ export function cgroupLines(cmd: NormalizedCommand, facts: LxcHostFacts): { devi
       if (w.optional) continue; // unlimited swap asked, and nothing to limit it anyway
       throw new ExecDriverError(
         'ERR_CGROUP',
-        `cgroup memory: a swap limit (${cmd.resources.memorySwap}) was asked for, but swap accounting is off on this host (kernel parameter swapaccount=1)`,
-        { containerId: cmd.id, step: `cgroup ${w.file}` },
+        `cgroup memory: a swap limit (${limits.memorySwap}) was asked for, but swap accounting is off on this host (kernel parameter swapaccount=1)`,
+        { containerId: id, step: `cgroup ${w.file}` },
       );
     }
     (w.controller === 'devices' ? devices : resources).push(`${cgroupKey(version, w.file)} = ${w.value}`);
@@ -211,32 +213,35 @@ export const PLAN_CAPABILITIES: readonly string[] = ['SETPCAP', 'SETUID', 'SETGI
 export const PROCESS_PLAN = '/dev/.execdriver-plan';
 
 /**
- * `lxc.cap.keep` with the capabilities the container keeps (an allow-list, so a capability that a
- * newer kernel adds is never kept by default); nothing when it keeps every capability this kernel has.
+ * `lxc.cap.keep` with the capabilities the container keeps (its bounding set: an allow-list, so a
+ * capability that a newer kernel adds is never kept by default); nothing when it keeps every
+ * capability this kernel has.
  */
-export function capabilityLines(cmd: NormalizedCommand, lastCap: number, processPlan = false): string[] {
-  if (cmd.capAmbient.length && !processPlan) {
+export function capabilityLines(spec: Spec, lastCap: number, processPlan = false, id = ''): string[] {
+  if (spec.process?.capabilities?.ambient?.length && !processPlan) {
     throw new InvalidConfigError('the lxc driver cannot raise ambient capabilities (LXC 5 has no key for them): use the native driver', {
-      containerId: cmd.id,
+      containerId: id,
     });
   }
-  const mask = capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop);
+  const bounding = new Set(capabilityNames(spec.process?.capabilities?.bounding));
   const known = CAPABILITIES.filter((_c, i) => i <= lastCap);
   // with a process plan our helper needs these until it has set the final sets itself
-  const kept = known.filter((c) => mask[c] || (processPlan && PLAN_CAPABILITIES.includes(c)));
+  const kept = known.filter((c) => bounding.has(c) || (processPlan && PLAN_CAPABILITIES.includes(c)));
   if (kept.length === known.length && lastCap < CAPABILITIES.length) return [];
   return [`lxc.cap.keep = ${kept.length ? kept.map((n) => n.toLowerCase()).join(' ') : 'none'}`];
 }
 
-function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
+function mountSection(spec: Spec, ctx: LxcRenderContext): string[] {
+  const id = ctx.id;
+  const restricted = restrictedSys(spec);
   const lines = ['# NOTICE: these mounts are made inside the container\'s mount namespace'];
   // proc and sysfs: LXC 5's own keys also apply the restrictions (read-only /proc/sys and /sys).
-  if (cmd.userns && cmd.network.mode === 'host') {
+  if (spec.mounts?.some((m) => m.destination === '/sys' && isBind(m))) {
     // sysfs can only be mounted by the owner of a net namespace: the host's, bound
-    lines.push(cmd.privileged ? 'lxc.mount.auto = proc:rw' : 'lxc.mount.auto = proc:mixed');
-    lines.push(`lxc.mount.entry = /sys sys none rbind,${cmd.privileged ? 'rw' : 'ro'},create=dir 0 0`);
+    lines.push(restricted ? 'lxc.mount.auto = proc:mixed' : 'lxc.mount.auto = proc:rw');
+    lines.push(`lxc.mount.entry = /sys sys none rbind,${restricted ? 'ro' : 'rw'},create=dir 0 0`);
   } else {
-    lines.push(cmd.privileged ? 'lxc.mount.auto = proc:rw sys:rw' : 'lxc.mount.auto = proc:mixed sys:ro');
+    lines.push(restricted ? 'lxc.mount.auto = proc:mixed sys:ro' : 'lxc.mount.auto = proc:rw sys:rw');
   }
   // LXC's autodev tmpfs is neither nosuid nor noexec, and LXC cannot remount it: a tmpfs of ours
   // on top of it, before anything else is mounted under /dev (LXC fills in the nodes and devpts after the entries)
@@ -245,57 +250,68 @@ function mountSection(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
   lines.push('# devpts: LXC mounts a new instance on /dev/pts itself (lxc.pty.max), ptmxmode=0666');
   lines.push(`lxc.mount.entry = shm dev/shm tmpfs size=${SHM_SIZE},mode=1777,nosuid,nodev,noexec,create=dir 0 0`);
   lines.push('lxc.mount.entry = mqueue dev/mqueue mqueue nosuid,nodev,noexec,create=dir 0 0');
-  if (!cmd.privileged) {
-    // optional: a path this kernel does not have is skipped
-    if (ctx.facts.rootfsMount) {
-      lines.push('# read-only kernel paths: the container\'s own /proc, bound onto itself read-only');
-      const at = escapeMountPath(oneLine(ctx.facts.rootfsMount, 'rootfs mount', cmd.id));
-      for (const p of READONLY_PATHS) lines.push(`lxc.mount.entry = ${at}${p} ${target(p)} none bind,ro,optional 0 0`);
-    }
+  const readonly = spec.linux?.readonlyPaths ?? [];
+  const masked = spec.linux?.maskedPaths ?? [];
+  // optional: a path this kernel does not have is skipped
+  if (readonly.length && ctx.facts.rootfsMount) {
+    lines.push('# read-only kernel paths: the container\'s own /proc, bound onto itself read-only');
+    const at = escapeMountPath(oneLine(ctx.facts.rootfsMount, 'rootfs mount', id));
+    for (const p of readonly) lines.push(`lxc.mount.entry = ${at}${escapeMountPath(p)} ${escapeMountPath(target(p))} none bind,ro,optional 0 0`);
+  }
+  if (masked.length) {
     lines.push('# masked kernel paths: an empty read-only tmpfs on a directory, /dev/null on a file');
-    for (const p of MASKED_PATHS) {
+    for (const p of masked) {
       lines.push(
         MASKED_DIRS.has(p)
-          ? `lxc.mount.entry = tmpfs ${target(p)} tmpfs ro,nosuid,nodev,noexec,optional 0 0`
-          : `lxc.mount.entry = /dev/null ${target(p)} none bind,ro,optional 0 0`,
+          ? `lxc.mount.entry = tmpfs ${escapeMountPath(target(p))} tmpfs ro,nosuid,nodev,noexec,optional 0 0`
+          : `lxc.mount.entry = /dev/null ${escapeMountPath(target(p))} none bind,ro,optional 0 0`,
       );
     }
   }
   if (ctx.consoleHelper) {
-    const helper = escapeMountPath(oneLine(ctx.consoleHelper, 'console helper', cmd.id));
+    const helper = escapeMountPath(oneLine(ctx.consoleHelper, 'console helper', id));
     lines.push(`lxc.mount.entry = ${helper} ${target(CONSOLE_HELPER)} none bind,ro,create=file 0 0`);
   }
   if (ctx.processPlan) {
-    const plan = escapeMountPath(oneLine(ctx.processPlan, 'process plan', cmd.id));
+    const plan = escapeMountPath(oneLine(ctx.processPlan, 'process plan', id));
     lines.push(`lxc.mount.entry = ${plan} ${target(PROCESS_PLAN)} none bind,ro,create=file 0 0`);
   }
-  // targets made and resolved by us inside the rootfs (mountTargets): LXC creates nothing
-  cmd.mounts.forEach((m, i) => {
-    const src = escapeMountPath(oneLine(m.source, 'volume source', cmd.id));
-    const dst = escapeMountPath(target(oneLine(ctx.mountTargets?.[i] ?? m.destination, 'volume destination', cmd.id)));
-    const opts = ['bind', m.writable ? 'rw' : 'ro', ...(m.idmap ? ['idmap=container'] : [])];
+  // the spec's binds (volumes, /etc files) onto targets made and resolved by us inside the rootfs
+  // (mountTargets): LXC creates nothing
+  binds(spec).forEach((m, i) => {
+    const src = escapeMountPath(oneLine(m.source!, 'volume source', id));
+    const dst = escapeMountPath(target(oneLine(ctx.mountTargets?.[i] ?? m.destination, 'volume destination', id)));
+    const opts = ['bind', m.options?.includes('ro') ? 'ro' : 'rw', ...(m.uidMappings ? ['idmap=container'] : [])];
     lines.push(`lxc.mount.entry = ${src} ${dst} none ${opts.join(',')} 0 0`);
   });
   return lines;
 }
 
+/** The spec's bind mounts of host paths (volumes, /etc files), in order: not the kernel's /sys. */
+export function binds(spec: Spec) {
+  return (spec.mounts ?? []).filter((m) => isBind(m) && m.destination !== '/sys');
+}
+
 /**
- * The container's seccomp profile in LXC's language, resolved against the capabilities it keeps;
- * undefined when it has none (unconfined, privileged). Throws for what LXC cannot express.
+ * The container's seccomp profile (the spec's linux.seccomp) in LXC's language; undefined when
+ * it has none (unconfined, privileged). Throws for what LXC cannot express.
  */
-export function lxcSeccompProfile(cmd: NormalizedCommand, lastCap: number, platform?: Platform): string | undefined {
-  if (cmd.seccomp === 'unconfined') return undefined;
-  const caps = keptCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), lastCap);
+export function lxcSeccompProfile(spec: Spec, lastCap: number, platform?: Platform, id?: string): string | undefined {
+  const seccomp = spec.linux?.seccomp;
+  if (!seccomp) return undefined;
+  const caps = capabilityNames(spec.process?.capabilities?.bounding).filter((c) => CAPABILITIES.indexOf(c) <= lastCap);
   try {
-    return renderLxcSeccomp(resolveSeccomp(cmd.seccomp, caps, platform));
+    const resolved = resolveSeccomp(seccomp as SeccompProfile, caps, platform);
+    resolved.name = spec.annotations?.[ANNOTATION.seccomp] ?? resolved.name;
+    return renderLxcSeccomp(resolved);
   } catch (e) {
-    if (e instanceof InvalidConfigError) throw new InvalidConfigError(e.message, { containerId: cmd.id, cause: e });
+    if (e instanceof InvalidConfigError) throw new InvalidConfigError(e.message, { ...(id ? { containerId: id } : {}), cause: e });
     throw e;
   }
 }
 
 /** seccomp, no_new_privs and a session keyring of the container's own (as the native driver). */
-function securityLines(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] {
+function securityLines(spec: Spec, ctx: LxcRenderContext): string[] {
   if (ctx.processPlan) {
     return [
       '# seccomp, no_new_privs, a session keyring and the final capability sets: execdriver-init run-plan',
@@ -304,45 +320,54 @@ function securityLines(cmd: NormalizedCommand, ctx: LxcRenderContext): string[] 
   }
   return [
     ctx.seccompProfile
-      ? `lxc.seccomp.profile = ${oneLine(ctx.seccompProfile, 'seccomp profile path', cmd.id)}`
+      ? `lxc.seccomp.profile = ${oneLine(ctx.seccompProfile, 'seccomp profile path', ctx.id)}`
       : '# seccomp: unconfined',
-    ...(cmd.noNewPrivileges ? ['lxc.no_new_privs = 1'] : []),
+    ...(spec.process?.noNewPrivileges ? ['lxc.no_new_privs = 1'] : []),
     // a new session keyring is LXC's default; LXC 5.0 reads this key inverted (1 turns it off,
     // against its manual): no line for it, and a raw line cannot be relied on either way
     '# lxc.keyring.session: left to the default (a new session keyring)',
   ];
 }
 
-/** Raw lines from `command.config.lxc`, each `lxc.<key> = <value>` on one line (checked by normalizeCommand). */
-export function rawLines(cmd: NormalizedCommand): string[] {
-  return (cmd.config.lxc ?? []).map((line) => line.trim());
+/** Raw lines from `command.config.lxc` (the spec's ANNOTATION.lxc), each `lxc.<key> = <value>` on one line. */
+export function rawLines(spec: Spec, id = ''): string[] {
+  const text = spec.annotations?.[ANNOTATION.lxc];
+  if (!text) return [];
+  const lines = JSON.parse(text) as unknown;
+  if (!Array.isArray(lines) || lines.some((l) => typeof l !== 'string' || /[\n\r]/.test(l) || !/^lxc\.[A-Za-z0-9_.\-[\]]+\s*=/.test(l.trim()))) {
+    throw new InvalidConfigError(`annotations["${ANNOTATION.lxc}"] must be a JSON list of "lxc.<key> = <value>" lines`, { containerId: id });
+  }
+  return (lines as string[]).map((line) => line.trim());
 }
 
-/** The text of config.lxc. */
-export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): string {
-  const id = cmd.id;
-  const { devices, resources } = cgroupLines(cmd, ctx.facts);
-  const raw = rawLines(cmd);
+/** The text of config.lxc, rendered from the container's spec. */
+export function renderConfig(spec: Spec, ctx: LxcRenderContext): string {
+  const id = ctx.id;
+  const proc = spec.process!;
+  const { devices, resources } = cgroupLines(spec, ctx.facts, id);
+  const raw = rawLines(spec, id);
   const out: string[][] = [];
+  const userns = !!namespaceOf(spec, 'user');
+  const privileged = deviceModeOf(spec.linux?.resources?.devices) === 'allow-all';
 
-  out.push([`# config.lxc of container ${id}, written by execdriver for LXC 5`, `lxc.uts.name = ${oneLine(cmd.hostname, 'hostname', id)}`]);
-  out.push(networkSection(cmd, ctx));
-  const rootfs = ['# root filesystem', `lxc.rootfs.path = dir:${oneLine(cmd.rootfs, 'rootfs', id)}`];
+  out.push([`# config.lxc of container ${id}, written by execdriver for LXC 5`, `lxc.uts.name = ${oneLine(spec.hostname ?? '', 'hostname', id)}`]);
+  out.push(networkSection(spec, ctx));
+  const rootfs = ['# root filesystem', `lxc.rootfs.path = dir:${oneLine(spec.root!.path, 'rootfs', id)}`];
   if (ctx.facts.rootfsMount) rootfs.push(`lxc.rootfs.mount = ${oneLine(ctx.facts.rootfsMount, 'rootfs mount', id)}`);
-  const rootfsOptions = [...(cmd.userns && !ctx.rootless ? ['idmap=container'] : []), ...(cmd.readonlyRootfs ? ['ro'] : [])];
+  const rootfsOptions = [...(userns && !ctx.rootless ? ['idmap=container'] : []), ...(spec.root!.readonly ? ['ro'] : [])];
   if (rootfsOptions.length) rootfs.push(`lxc.rootfs.options = ${rootfsOptions.join(',')}`);
   out.push(rootfs);
-  if (cmd.userns) {
+  if (userns) {
     out.push([
       '# a user namespace: container ids on these host ranges; the rootfs is idmapped to it',
-      ...cmd.userns.uidMappings.map((m) => `lxc.idmap = u ${m.containerID} ${m.hostID} ${m.size}`),
-      ...cmd.userns.gidMappings.map((m) => `lxc.idmap = g ${m.containerID} ${m.hostID} ${m.size}`),
+      ...(spec.linux?.uidMappings ?? []).map((m) => `lxc.idmap = u ${m.containerID} ${m.hostID} ${m.size}`),
+      ...(spec.linux?.gidMappings ?? []).map((m) => `lxc.idmap = g ${m.containerID} ${m.hostID} ${m.size}`),
     ]);
   }
   out.push([
     '# a dedicated devpts instance, with a bounded number of pseudo terminals',
     `lxc.pty.max = ${PTY_MAX}`,
-    ...(cmd.tty
+    ...(proc.terminal
       ? [
           '# tty: LXC\'s console, a pty of that devpts on the command\'s fds 0-2 and /dev/console,',
           '# relayed by lxc-start to its own terminal (lxc.console.path left to its default)',
@@ -357,11 +382,11 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
     out.push(['# rootless: no cgroup of ours (nothing is delegated), so no device rules; a user namespace makes no device node']);
   } else {
     out.push([
-      cmd.privileged ? '# privileged: access to every device' : '# no implicit access to devices: Docker\'s allow-list',
+      privileged ? '# privileged: access to every device' : '# no implicit access to devices: Docker\'s allow-list',
       ...(devices.length ? devices : ['# (this host has no devices cgroup: no device rules)']),
     ]);
   }
-  out.push(mountSection(cmd, ctx));
+  out.push(mountSection(spec, ctx));
   if (ctx.cgroupDirs) {
     out.push([
       '# our names for the cgroups (unique per state root): LXC refuses to start when one is taken',
@@ -371,23 +396,24 @@ export function renderConfig(cmd: NormalizedCommand, ctx: LxcRenderContext): str
   }
   if (resources.length) out.push(['# resources', ...resources]);
 
-  const proc = ['# the process'];
+  const user = proc.user;
+  const lines = ['# the process'];
   if (ctx.processPlan) {
-    proc.push(`# user ${ctx.user.uid}:${ctx.user.gid}: set by execdriver-init run-plan (${PROCESS_PLAN}), with the capabilities and seccomp`);
+    lines.push(`# user ${user.uid}:${user.gid}: set by execdriver-init run-plan (${PROCESS_PLAN}), with the capabilities and seccomp`);
   } else {
-    proc.push(`lxc.init.uid = ${ctx.user.uid}`, `lxc.init.gid = ${ctx.user.gid}`);
-    if (ctx.user.groups.length) proc.push(`lxc.init.groups = ${ctx.user.groups.join(',')}`);
+    lines.push(`lxc.init.uid = ${user.uid}`, `lxc.init.gid = ${user.gid}`);
+    if (user.additionalGids?.length) lines.push(`lxc.init.groups = ${user.additionalGids.join(',')}`);
   }
-  proc.push(`lxc.init.cwd = ${oneLine(cmd.workingDir || '/', 'working directory', id)}`);
-  for (const e of cmd.env) proc.push(`lxc.environment = ${oneLine(e, 'environment entry', id)}`);
-  out.push(proc);
+  lines.push(`lxc.init.cwd = ${oneLine(proc.cwd || '/', 'working directory', id)}`);
+  for (const e of proc.env ?? []) lines.push(`lxc.environment = ${oneLine(e, 'environment entry', id)}`);
+  out.push(lines);
 
-  const caps = capabilityLines(cmd, ctx.facts.lastCap, !!ctx.processPlan);
+  const caps = capabilityLines(spec, ctx.facts.lastCap, !!ctx.processPlan, id);
   out.push([
     '# capabilities and confinement',
     ...(caps.length ? caps : ['# (privileged: every capability kept)']),
     'lxc.apparmor.profile = unconfined',
-    ...securityLines(cmd, ctx),
+    ...securityLines(spec, ctx),
   ]);
   if (ctx.stopHook) {
     out.push(['# copy the OOM-kill counter before LXC removes the cgroup', `lxc.hook.stop = ${oneLine(ctx.stopHook, 'hook', id)}`]);

@@ -1,77 +1,39 @@
-import { ApiDriver } from '../api/index.js';
 import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { hostCapabilities } from '../capabilities.js';
 import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
-import type { Attached, AttachOptions, Command, ContainerSummary, DriverOptions, ExitStatus, Info, KillOptions, ManagedDriver, Started, StartOptions } from '../driver.js';
+import type { Attached, AttachOptions, Command, DriverOptions, ExitStatus, ManagedDriver, Started, StartOptions } from '../driver.js';
 import { DEFAULT_ROOT } from '../driver.js';
-import {
-  ExecDriverError,
-  InvalidConfigError,
-  NotFoundError,
-  StartError,
-  WaitTimeoutError,
-  describeErrno,
-  type ErrorCode,
-} from '../errors.js';
+import { ExecDriverError, InvalidConfigError, StartError, describeErrno } from '../errors.js';
+import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
+import { exitStatusOf, exitStatusOfFrame, type ExitRecord } from '../lifecycle/exit.js';
+import { classifyStartFailure } from '../lifecycle/failure.js';
+import { createRecord, removeRecord, type ContainerRecord } from '../lifecycle/record.js';
 import { attachVeth } from '../network/veth.js';
-import {
-  ownerOf,
-  reclaimAddresses,
-  releaseNetwork,
-  setupNetwork,
-  type NetworkState,
-} from '../network/container.js';
-import { isSameProcessAlive, listIds, ownerAlive, processStartTime, runningRecord, signalContainer, StateDir } from '../state/index.js';
-import { lazyPromise, sleep, within } from '../time.js';
+import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
+import { isSameProcessAlive, ownerAlive, processStartTime, StateDir } from '../state/index.js';
+import { lazyPromise, within } from '../time.js';
 import { resolveUser } from '../users.js';
 import { checkMappable, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
-import { connectPipes, MonitorChannel, requireInit, stdioFor, type Stdio } from './monitor.js';
+import { connectPipes, MonitorChannel, protocolMismatch, requireInit, stdioFor, type Stdio } from './monitor.js';
 import { buildPlan, VETH_PEER } from './plan.js';
-import { appendEvent } from '../events/log.js';
 import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
-import { containerSecurity } from './seccomp.js';
-import { buildContainerJson, CGROUP_PARENT, cgroupName, type ContainerJson } from './template.js';
+import { specSecurity } from './seccomp.js';
+import { recordInitProcess } from '../exec/index.js';
+import { CGROUP_PARENT, cgroupName, containerJsonFromSpec } from './template.js';
+import { buildSpec, deviceModeOf, resourcesOf, SPEC_FILE, validateSpec, type SpecContext } from '../spec/index.js';
 
 export const DRIVER_NAME = 'native';
 
-/** state.json: what a running container is, for other processes (kill, info, list …). */
-export interface NativeState {
-  id: string;
-  driver: string;
-  pid: number;
-  startTime: number;
-  monitorPid: number;
-  monitorStartTime: number;
-  createdAt: string;
-  startedAt: string;
-  detached: boolean;
-  cgroupPaths: string[];
-  network?: NetworkState;
-}
+/** state.json of a native container: the engine's record (src/lifecycle/record.ts); nothing of its own yet. */
+export type NativeState = ContainerRecord<Record<string, never>>;
 
 /** exit.json, written by the monitor once the container's init has been reaped. */
-export interface ExitRecord {
-  exitCode: number;
-  signal: number;
-  oomKills: number;
-  finishedAt: number;
-}
-
-const signalNames = new Map<number, NodeJS.Signals>();
-for (const [name, n] of Object.entries(osConstants.signals)) signalNames.set(n, name as NodeJS.Signals);
-
-export function exitStatusFrom(code: number, signal: number, oomKills: number): ExitStatus {
-  const status: ExitStatus = { exitCode: signal > 0 ? 128 + signal : code, oomKilled: oomKills > 0 };
-  const name = signal > 0 ? signalNames.get(signal) : undefined;
-  if (name) status.signal = name;
-  return status;
-}
-
+export type { ExitRecord };
+export { exitStatusFrom } from '../lifecycle/exit.js';
 
 const hasCgroupNamespace = existsSync('/proc/self/ns/cgroup');
 
@@ -141,8 +103,9 @@ function trace(id: string, phase: string, end = false): void {
 }
 
 /** Docker 0.11's native driver: namespaces, cgroups, pivot_root, done by our own C init. */
-export class NativeDriver extends ApiDriver implements ManagedDriver {
+export class NativeDriver extends LifecycleDriver implements ManagedDriver {
   readonly root: string;
+  protected readonly driverName = DRIVER_NAME;
 
   /** a non-root caller: user namespace from newuidmap, no cgroups, no host network set-up */
   readonly rootless: boolean;
@@ -164,14 +127,10 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     return `${DRIVER_NAME}-${packageVersion()}`;
   }
 
-  private state(id: string): StateDir {
-    return new StateDir(this.root, DRIVER_NAME, id);
-  }
-
   /** The container's cgroups: `execdriver/<id>`, with a suffix of the state root unless it is the default (cgroupName). */
   private cgroup(id: string): ContainerCgroup | NoCgroup {
     // rootless: no cgroup; the container's pid namespace stands in for listing and killing
-    if (this.rootless) return new NoCgroup(() => this.state(id).readJson<NativeState>('state.json')?.pid);
+    if (this.rootless) return new NoCgroup(() => this.record(id)?.pid);
     return ContainerCgroup.open({ parent: CGROUP_PARENT, name: cgroupName(this.root, id), containerId: id });
   }
 
@@ -199,18 +158,38 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     const owner = ownerOf(DRIVER_NAME, cmd.id);
     const size = opts.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = checkSize(size.rows, size.cols);
-    // the seccomp program for the capabilities the container will keep (compiled once, then kept)
-    const { filter } = containerSecurity(cmd, this.root, cmd.init);
+    // the container's model (src/spec/): checked, and its seccomp program for the capabilities
+    // it will keep compiled (once, then kept), before anything exists; built again below with the
+    // prepared network (its /etc files and address)
+    const specContext: SpecContext = {
+      user,
+      cgroupNamespace: hasCgroupNamespace,
+      cgroupsPath: `${CGROUP_PARENT}/${cgroupName(this.root, cmd.id)}`,
+      ...(netnsPath ? { netnsPath } : {}),
+      ...(cmd.tty ? { consoleSize } : {}),
+      host: caps,
+    };
+    const { kept, filter } = specSecurity(validateSpec(buildSpec(cmd, specContext), cmd.id), this.root, cmd.id);
     trace(cmd.id, 'normalize');
 
+    await this.settleAll(); // records whose owner is gone (a crash) are settled by the next run
     const state = this.state(cmd.id);
-    state.create();
-    this.recordEvent('create', cmd.id);
+    // the record exists from the start (status creating, owner: this process), whole or not at all
+    const record: NativeState = createRecord(state, {
+      id: cmd.id,
+      driver: DRIVER_NAME,
+      detached: !!opts.detach,
+      createdAt: new Date().toISOString(),
+      command: [cmd.entrypoint, ...cmd.arguments],
+      cgroupPaths: [],
+      extra: {},
+    });
     trace(cmd.id, 'state-dir');
     let cgroup: ContainerCgroup | NoCgroup | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
     let net: NetworkState | undefined;
+    const etcFiles: { source: string; destination: string; kind: 'file' }[] = [];
     try {
       net = await setupNetwork({
         stateRoot: this.root,
@@ -218,36 +197,37 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
         network: cmd.network,
         hostname: cmd.hostname,
         filesDir: state.path('net'),
-        mounts: cmd.mounts,
+        mounts: etcFiles, // the /etc files it wrote: binds of the spec (buildSpec)
         isAlive: (o) => ownerAlive(this.root, o),
       });
       trace(cmd.id, 'net-prepare');
-      const config = buildContainerJson(cmd, { cgroupNamespace: hasCgroupNamespace, network: net, cgroupName: cgroupName(this.root, cmd.id) });
-      state.writeJson('container.json', config);
+      const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
+      state.writeText(SPEC_FILE, JSON.stringify(spec) + '\n'); // compact: written at every start
+      state.writeJson('container.json', containerJsonFromSpec(cmd.id, spec));
+      recordInitProcess(state, { user, env: cmd.env, cwd: cmd.workingDir, kept, ambient: cmd.capAmbient, noNewPrivileges: cmd.noNewPrivileges, filter });
       let childPid: number | undefined;
       cgroup = this.rootless ? new NoCgroup(() => childPid) : await ContainerCgroup.create({
         parent: CGROUP_PARENT,
         name: cgroupName(this.root, cmd.id),
-        resources: cmd.resources,
-        devices: cmd.privileged ? 'allow-all' : 'default',
+        resources: resourcesOf(spec.linux?.resources),
+        devices: deviceModeOf(spec.linux?.resources?.devices) ?? 'default',
         containerId: cmd.id,
       });
       trace(cmd.id, 'config+cgroup-create');
       const plan = buildPlan({
-        config,
-        user,
+        spec,
         hostCapabilities: caps.names,
         lastCap: caps.lastCap,
         exitFile: state.path('exit.json'),
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
+        ...(cgroup instanceof ContainerCgroup && cgroup.thawWrite ? { thawOnKill: cgroup.thawWrite } : {}),
         eventLog: { root: this.root, id: cmd.id },
         ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex('default') } } : {}),
         detach: !!opts.detach,
         ...(this.rootless ? { rootless: true } : {}),
         ...(cmd.network.mode === 'slirp4netns' ? { netHelper: slirpArgv(cmd) } : {}),
         ...(filter ? { seccompFilter: filter } : {}),
-        ...(netnsPath ? { netnsPath } : {}),
         ...(cmd.tty ? { console: { ...consoleSize, ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}) } } : {}),
       });
 
@@ -268,6 +248,10 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
       if (logFd !== undefined) closeSync(logFd);
       logFd = undefined;
       const child = monitor.child;
+      // written with the pid (created): until `go` the monitor kills the child and cleans up by itself when we die
+      record.monitorPid = child.pid ?? 0;
+      record.monitorStartTime = processStartTime(record.monitorPid) ?? 0;
+      record.cgroupPaths = cgroup.paths;
       if (!opts.detach) connectPipes(child, stdio, pipes);
       monitor.sendPlan(plan);
       trace(cmd.id, 'plan+spawn-monitor');
@@ -298,27 +282,17 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
         net.hostInterface = veth.hostInterface;
         trace(cmd.id, 'veth-attach');
       }
-      const startTime = processStartTime(pid) ?? 0;
-      const now = new Date().toISOString();
-      const record: NativeState = {
-        id: cmd.id,
-        driver: DRIVER_NAME,
-        pid,
-        startTime,
-        monitorPid: child.pid ?? 0,
-        monitorStartTime: processStartTime(child.pid ?? 0) ?? 0,
-        createdAt: now,
-        startedAt: now,
-        detached: !!opts.detach,
-        cgroupPaths: cgroup.paths,
-        network: net,
-      };
-      state.writeJson('state.json', record);
+      record.pid = pid;
+      record.startTime = processStartTime(pid) ?? 0;
+      record.network = net;
+      this.save(record, 'created');
       monitor.send('go');
       trace(cmd.id, 'state-json+go');
 
       const reply = await monitor.next();
       if (!reply || reply[0] !== 'started') throw await this.monitorFailure(cmd.id, monitor, reply, 'start');
+      record.startedAt = new Date().toISOString();
+      this.save(record, 'running');
       trace(cmd.id, 'started');
 
       try {
@@ -351,7 +325,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
     const mode = cmd.network.mode;
     if (!mode.startsWith('container:')) return undefined;
     const other = mode.slice('container:'.length);
-    const rec = this.state(other).readJson<NativeState>('state.json');
+    const rec = this.record(other);
     if (!rec || !isSameProcessAlive(rec.pid, rec.startTime)) {
       throw new InvalidConfigError(`network mode ${mode}: container ${other} is not running`, { containerId: cmd.id });
     }
@@ -360,30 +334,11 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
 
   /** Turn what the monitor said (an error frame, or nothing) into a typed error. */
   private async monitorFailure(id: string, monitor: MonitorChannel, frame: string[] | undefined, during: string): Promise<ExecDriverError> {
+    const mismatch = protocolMismatch(frame, id);
+    if (mismatch) return mismatch;
     if (frame && frame[0] === 'error') {
       const [, step = '?', errnoText = '0', path = '', message = ''] = frame;
-      const errno = Number(errnoText);
-      const op = step.split('#')[0];
-      let code: ErrorCode = 'ERR_START_FAILED';
-      let exitCode = 125;
-      if (op === 'exec' && errno === osConstants.errno.ENOENT) {
-        code = 'ERR_EXEC_NOT_FOUND';
-        exitCode = 127;
-      } else if (op === 'exec' && (errno === osConstants.errno.EACCES || errno === osConstants.errno.ENOEXEC)) {
-        code = 'ERR_EXEC_NOT_EXECUTABLE';
-        exitCode = 126;
-      }
-      let why = errno ? `: ${describeErrno(errno)}` : '';
-      if (op === 'mount-source' && errno === osConstants.errno.EINVAL && /IDMAP/.test(message)) {
-        why += ' (its filesystem does not allow idmapped mounts: use a rootfs on ext4, xfs, btrfs or tmpfs)';
-      }
-      const text =
-        code === 'ERR_EXEC_NOT_FOUND'
-          ? `executable "${path}" not found in the container${why}`
-          : code === 'ERR_EXEC_NOT_EXECUTABLE'
-            ? `"${path}" is not executable in the container${why}`
-            : `${message || `${op} ${path}`}${why} (init step ${step})`;
-      return new StartError(code, text, { containerId: id, step, path, ...(errno ? { errno } : {}), exitCode });
+      return classifyStartFailure(id, { step, errno: Number(errnoText), path, message });
     }
     if (frame && frame[0] === 'exit') {
       return new StartError('ERR_START_FAILED', `the container exited during ${during} (status ${frame[1]})`, { containerId: id, step: during });
@@ -413,8 +368,7 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
       await within(monitor.closed(), 2000, undefined);
     }
     if (cgroup) await cgroup.remove().catch(() => {});
-    state.remove();
-    this.recordEvent('destroy', state.id);
+    removeRecord(state);
   }
 
   private async awaitExit(
@@ -434,184 +388,53 @@ export class NativeDriver extends ApiDriver implements ManagedDriver {
       if (!frame) {
         // the monitor died without a word (killed): the container died with it (pdeathsig)
         const rec = state.readJson<ExitRecord>('exit.json');
-        if (rec) return exitStatusFrom(rec.exitCode, rec.signal, rec.oomKills);
+        if (rec) return exitStatusOf(rec);
         throw new ExecDriverError('ERR_SYSTEM', `the monitor (pid ${monitor.child.pid}) died before it reported the exit status`, {
           containerId: cmd.id,
         });
       }
-      return exitStatusFrom(Number(frame[1]), Number(frame[2]), Number(frame[3]));
+      return exitStatusOfFrame(frame);
     } finally {
       await cgroup.remove().catch(() => {});
       trace(cmd.id, 'cgroup-remove');
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, cmd.id), net);
       trace(cmd.id, 'net-release');
-      state.remove();
-      this.recordEvent('destroy', cmd.id);
+      removeRecord(state);
       trace(cmd.id, 'state-remove', true);
     }
   }
 
-  async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL', options: KillOptions = {}): Promise<void> {
-    const rec = this.running(id);
-    signalContainer(id, signal, rec.pid, options.all ? await this.cgroup(id).pids() : undefined);
-  }
-
-  /** The record of a running container; NotFoundError / NotRunningError otherwise. */
-  private running(id: string): NativeState {
-    return runningRecord<NativeState>(this.state(id));
-  }
-
-  info(id: string): Info & { pid?: number } {
-    const rec = this.state(id).readJson<NativeState>('state.json');
-    const alive = !!rec && isSameProcessAlive(rec.pid, rec.startTime);
-    return { isRunning: () => !!rec && isSameProcessAlive(rec.pid, rec.startTime), ...(alive && rec ? { pid: rec.pid } : {}) };
-  }
-
-  async getPidsForContainer(id: string): Promise<number[]> {
-    const state = this.state(id);
-    if (!state.exists()) throw new NotFoundError(id, state.dir);
-    return this.cgroup(id).pids();
-  }
-
-  async terminate(id: string): Promise<void> {
-    const state = this.state(id);
-    const rec = state.readJson<NativeState>('state.json');
-    if (!rec && !state.exists()) throw new NotFoundError(id, state.dir);
-    const cg = this.cgroup(id);
-    if (rec && isSameProcessAlive(rec.pid, rec.startTime)) {
-      try {
-        process.kill(rec.pid, 'SIGKILL');
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-    await cg.killAll('SIGKILL').catch(() => {});
-    // let the monitor record the exit and remove the cgroups, bounded
-    if (rec) {
-      const deadline = Date.now() + 10_000;
-      while (isSameProcessAlive(rec.monitorPid, rec.monitorStartTime) && Date.now() < deadline) await sleep(10);
-    }
-    await cg.remove();
-    await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
-    state.remove();
-    this.recordEvent('destroy', id);
-  }
-
   /** The window size of a tty container's terminal: one this process runs, or a detached one. */
   async resize(id: string, rows: number, cols: number): Promise<void> {
-    await resizeTerminal(this.state(id), rows, cols, () => this.running(id));
+    await resizeTerminal(this.state(id), rows, cols, () => this.runningRecord(id));
   }
 
   /** Connect to a detached tty container's terminal (its monitor's attach socket). */
   async attach(id: string, options: AttachOptions): Promise<Attached> {
-    return attachTerminal(this.state(id), options, () => this.running(id));
+    return attachTerminal(this.state(id), options, () => this.runningRecord(id));
   }
 
-  /** Wait for a (detached) container to exit; its exit status, from the monitor's record. */
-  async wait(id: string, timeoutMs = 0): Promise<ExitStatus> {
-    const state = this.state(id);
-    if (!state.exists()) throw new NotFoundError(id, state.dir);
-    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
-    let delay = 5;
-    for (;;) {
-      const exit = state.readJson<ExitRecord>('exit.json');
-      if (exit) return exitStatusFrom(exit.exitCode, exit.signal, exit.oomKills);
-      const rec = state.readJson<NativeState>('state.json');
-      if (rec && !isSameProcessAlive(rec.monitorPid, rec.monitorStartTime)) {
-        const again = state.readJson<ExitRecord>('exit.json');
-        if (again) return exitStatusFrom(again.exitCode, again.signal, again.oomKills);
-        throw new ExecDriverError('ERR_NOT_RUNNING', 'the monitor died and no exit status was recorded', { containerId: id });
-      }
-      if (!state.exists()) throw new NotFoundError(id, state.dir);
-      if (Date.now() > deadline) throw new WaitTimeoutError(id, 'the container to exit', timeoutMs);
-      await sleep(delay);
-      delay = Math.min(delay * 2, 100);
-    }
+  // ---- the engine's hooks (src/lifecycle/engine.ts) ----
+
+  protected async containerPids(id: string): Promise<number[]> {
+    return this.cgroup(id).pids();
   }
 
-  /** What is known of one container (the CLI's `info`). */
-  inspect(id: string): ContainerSummary {
-    const state = this.state(id);
-    if (!state.exists()) throw new NotFoundError(id, state.dir);
-    const rec = state.readJson<NativeState>('state.json');
-    const exit = state.readJson<ExitRecord>('exit.json');
-    const config = state.readJson<ContainerJson>('container.json');
-    const running = !!rec && isSameProcessAlive(rec.pid, rec.startTime);
-    const status = exitStatusFrom(exit?.exitCode ?? 0, exit?.signal ?? 0, exit?.oomKills ?? 0);
-    return {
-      id,
-      driver: this.name(),
-      pid: running && rec ? rec.pid : null,
-      running,
-      status: running ? 'running' : exit ? 'exited' : rec ? 'stopped' : 'creating',
-      exitCode: exit ? status.exitCode : null,
-      signal: exit ? (status.signal ?? null) : null,
-      oomKilled: exit ? status.oomKilled : false,
-      createdAt: rec?.createdAt ?? null,
-      startedAt: rec?.startedAt ?? null,
-      finishedAt: exit ? new Date(exit.finishedAt).toISOString() : null,
-      command: config?.args ?? [],
-      configPath: state.path('container.json'),
-      ...(rec?.network ? { network: rec.network } : {}),
-    };
+  protected async killContainer(id: string): Promise<void> {
+    await this.cgroup(id).killAll('SIGKILL');
   }
 
-  /** Every container with a state directory. Containers whose monitor died are reclaimed (cgroups). */
-  async list(): Promise<ContainerSummary[]> {
-    const out: ContainerSummary[] = [];
-    await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
-    for (const id of listIds(this.root, DRIVER_NAME)) {
-      try {
-        const s = this.inspect(id);
-        if (s.status === 'exited' || s.status === 'stopped') {
-          const rec = this.state(id).readJson<NativeState>('state.json');
-          if (rec && !rec.detached && !isSameProcessAlive(rec.monitorPid, rec.monitorStartTime)) {
-            // a foreground container whose caller died: nobody will wait for it
-            await this.delete(id);
-            continue;
-          }
-          if (s.status === 'stopped') await this.reclaim(id);
-        }
-        out.push(s);
-      } catch (e) {
-        if (!(e instanceof NotFoundError)) throw e;
-      }
-    }
-    return out;
+  protected async releaseContainer(id: string, _rec: AnyRecord | undefined): Promise<void> {
+    await this.cgroup(id).remove();
   }
 
-  /** Remove what is left of a container whose monitor is gone. */
-  private async reclaim(id: string): Promise<void> {
-    await this.cgroup(id).remove().catch(() => {});
-    const rec = this.state(id).readJson<NativeState>('state.json');
-    await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), rec?.network);
+  protected configFile(state: StateDir): string {
+    return state.path('container.json');
   }
 
-  /** Remove a stopped container (its state, and whatever a crash left); `force` terminates a running one. */
-  async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
-    const state = this.state(id);
-    if (!state.exists()) throw new NotFoundError(id, state.dir);
-    const rec = state.readJson<NativeState>('state.json');
-    if (rec && isSameProcessAlive(rec.pid, rec.startTime)) {
-      if (!options.force) {
-        throw new ExecDriverError('ERR_STATE', 'is running: kill or terminate it first (or delete --force)', { containerId: id });
-      }
-      await this.terminate(id);
-      return;
-    }
-    if (rec && isSameProcessAlive(rec.monitorPid, rec.monitorStartTime)) {
-      // exited, the monitor still cleaning up
-      await sleep(50);
-    }
-    await this.reclaim(id);
-    state.remove();
-    this.recordEvent('destroy', id);
-    await reclaimAddresses(this.root, (o) => ownerAlive(this.root, o));
-  }
-
-  /** events: what Node records in the state root's log (the monitor records start, oom, die: src/events). */
-  private recordEvent(type: 'create' | 'destroy', id: string): void {
-    appendEvent(this.root, { type, driver: DRIVER_NAME, id });
+  /** ops (pause, stats, update, top): the container's cgroup; none when rootless. */
+  protected override opsCgroup(id: string): ContainerCgroup | undefined {
+    return this.rootless ? undefined : ContainerCgroup.open({ parent: CGROUP_PARENT, name: cgroupName(this.root, id), containerId: id });
   }
 }
 

@@ -6,6 +6,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Pipes } from '../driver.js';
 import { ExecDriverError } from '../errors.js';
 import { encodeFrame, encodePlan, FrameDecoder, type Op } from './plan.js';
+import { initProtocolOf, PROTOCOL_VERSION } from './protocol.js';
 
 /** How one of the container's fds 0-2 is given to it. */
 export type Stdio = 'pipe' | 'ignore' | 'inherit' | number;
@@ -61,6 +62,21 @@ export function requireInit(containerId?: string): string {
   throw new ExecDriverError(
     'ERR_SYSTEM',
     `the init helper ${INIT_BINARY} is not built: run ${initBuildCommand()}; it needs gcc, make, libc6-dev and libseccomp-dev`,
+    { ...(containerId ? { containerId } : {}), path: INIT_BINARY },
+  );
+}
+
+/**
+ * The monitor's refusal of our plan because the init was built from other sources (another plan
+ * protocol version: native/PROTOCOL.md), as the error to report; undefined for any other frame.
+ */
+export function protocolMismatch(frame: readonly string[] | undefined, containerId?: string): ExecDriverError | undefined {
+  const theirs = initProtocolOf(frame);
+  if (theirs === undefined) return undefined;
+  const spoken = theirs ? `plan protocol ${theirs}` : 'an older plan protocol (unversioned)';
+  return new ExecDriverError(
+    'ERR_SYSTEM',
+    `the init helper ${INIT_BINARY} speaks ${spoken}, this execdriver speaks plan protocol ${PROTOCOL_VERSION}: rebuild it: run ${initBuildCommand()}`,
     { ...(containerId ? { containerId } : {}), path: INIT_BINARY },
   );
 }

@@ -1,13 +1,14 @@
 import { statSync } from 'node:fs';
-import { capabilityBits, capabilitySets, keptCapabilities, type CapabilitySets } from '../capabilities.js';
+import { capabilityBits, capabilityNumber, keptCapabilities, type CapabilitySets } from '../capabilities.js';
 import { envPath } from '../command.js';
-import { MASKED_PATHS, READONLY_PATHS } from '../restrictions.js';
+import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, specNetwork } from '../spec/from-command.js';
+import type { Spec } from '../spec/types.js';
 import type { ResolvedUser } from '../users.js';
-import type { ContainerJson } from './template.js';
+import { PROTOCOL_FRAME, type ContainerOp, type Op } from './protocol.js';
 import { monitorEventOps } from '../events/log.js';
 
-/** One op of the plan handed to the C init (native/PROTOCOL.md): its name and arguments. */
-export type Op = [string, ...string[]];
+/** One op of the plan handed to the C init (native/PROTOCOL.md, typed in ./protocol.ts). */
+export type { ContainerOp, Op } from './protocol.js';
 
 /** The container's end of its veth pair. */
 export const VETH_PEER = 'eth0';
@@ -31,6 +32,8 @@ export const MS = {
   REC: 0x4000,
   PRIVATE: 0x40000,
   SLAVE: 0x80000,
+  SHARED: 0x100000,
+  UNBINDABLE: 0x20000,
   STRICTATIME: 0x1000000,
 } as const;
 
@@ -44,39 +47,34 @@ export const CLONE = {
   NEWNET: 0x40000000,
 } as const;
 
-/** Device nodes every container gets (SPEC §2), as [name, major, minor]. */
-const DEVICES: [string, number, number][] = [
-  ['null', 1, 3],
-  ['zero', 1, 5],
-  ['full', 1, 7],
-  ['random', 1, 8],
-  ['urandom', 1, 9],
-  ['tty', 5, 0],
-];
+/** The specification's namespace types as clone flags. */
+const CLONE_OF: Partial<Record<string, number>> = {
+  mount: CLONE.NEWNS, uts: CLONE.NEWUTS, ipc: CLONE.NEWIPC, pid: CLONE.NEWPID, network: CLONE.NEWNET, user: CLONE.NEWUSER, cgroup: CLONE.NEWCGROUP,
+};
 
 export interface PlanInputs {
-  config: ContainerJson;
-  user: ResolvedUser;
+  /** the container's model (src/spec/): everything about the container itself comes from here */
+  spec: Spec;
   /** capabilities the host can grant (from this process's bounding set) */
   hostCapabilities: string[];
   lastCap: number;
   exitFile: string;
   oomCounterFile?: string;
   cleanupCgroups: string[];
+  /** ops (pause): after the monitor SIGKILLs the container, this write thaws its freezer */
+  thawOnKill?: { file: string; value: string };
   /** a BPF device program (hex, src/cgroups/devicefilter.ts) for the container's cgroup2 directory */
   deviceFilter?: { dir: string; program: string };
   detach: boolean;
-  /** the net namespace to join (network mode container:<id>) */
-  netnsPath?: string;
   /** `--net slirp4netns`: the helper's argv, started by the monitor at `go` (net-helper) */
   netHelper?: string[];
   /** rootless (a non-root caller): the child binds the rootfs and volumes itself, nothing is idmapped */
   rootless?: boolean;
-  /** with `tty`: the terminal's initial size; detached: the attach socket and its output buffer */
+  /** with `tty`: the terminal's initial size (else the spec's consoleSize); detached: the attach socket and its output buffer */
   console?: { rows: number; cols: number; attachSocket?: string; bufferSize?: number };
   /**
-   * the container's compiled seccomp filter (hexadecimal BPF, src/native/seccomp.ts), from its
-   * profile resolved against finalCapabilities(); absent: none
+   * the container's compiled seccomp filter (hexadecimal BPF, src/native/seccomp.ts), from the
+   * spec's linux.seccomp; absent: none
    */
   seccompFilter?: string;
   /** the state root whose event log the monitor appends `start`, `oom` (live) and `die` to (src/events) */
@@ -94,97 +92,128 @@ export const ATTACH_BUFFER = 64 * 1024;
 const rel = (containerPath: string) => containerPath.replace(/^\/+/, '');
 const num = (n: number) => String(n);
 
-/** Turn container.json (plus what was resolved at start) into the C init's plan, in order. */
+/** mount(8) flag options → MS_* bits; the other options are the filesystem's data. */
+const FLAG_OPTIONS: Record<string, number> = {
+  ro: MS.RDONLY, nosuid: MS.NOSUID, nodev: MS.NODEV, noexec: MS.NOEXEC, strictatime: MS.STRICTATIME,
+};
+const IGNORED_OPTIONS = new Set(['rw', 'suid', 'dev', 'exec', 'bind', 'rbind', 'relatime']);
+const PROPAGATION: Record<string, number> = {
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC,
+  shared: MS.SHARED, rshared: MS.SHARED | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+/** A mount's options as [flags, data, propagation flags]. */
+function mountOptions(options: readonly string[] = []): { flags: number; data: string; propagation: number } {
+  let flags = 0;
+  let propagation = 0;
+  const data: string[] = [];
+  for (const o of options) {
+    if (o in FLAG_OPTIONS) flags |= FLAG_OPTIONS[o]!;
+    else if (o in PROPAGATION) propagation |= PROPAGATION[o]!;
+    else if (!IGNORED_OPTIONS.has(o)) data.push(o);
+  }
+  return { flags, data: data.join(','), propagation };
+}
+
+/** A capability set of the spec, limited to what the host can grant. */
+function capSet(list: readonly string[] | undefined, host: readonly string[], lastCap: number): string[] {
+  return capabilityNames(list).filter((c) => host.includes(c) && capabilityNumber(c) <= lastCap);
+}
+
+/** Render a container's spec (plus what was resolved at start) as the C init's plan, in order. */
 export function buildPlan(p: PlanInputs): Op[] {
-  const c = p.config;
+  const spec = p.spec;
+  const proc = spec.process!;
+  const linux = spec.linux ?? {};
   const ops: Op[] = [];
-  const restricted = c.context?.['restrictions'] === 'true';
+  const init = isTrue(spec, ANNOTATION.init);
+  const noPivot = isTrue(spec, ANNOTATION.noPivotRoot);
+  const tty = !!proc.terminal;
 
   // --- the monitor's part
   let flags = 0;
-  for (const [ns, on] of Object.entries(c.namespaces)) {
-    if (on && ns !== 'NEWCGROUP') flags |= CLONE[ns as keyof typeof CLONE] ?? 0;
+  for (const ns of linux.namespaces ?? []) {
+    if (!ns.path && ns.type !== 'cgroup') flags |= CLONE_OF[ns.type] ?? 0;
   }
   ops.push(['clone', num(flags)]);
   ops.push(['exit-file', p.exitFile]);
   if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
   if (p.eventLog) ops.push(...monitorEventOps({ ...p.eventLog, driver: 'native', ...(p.oomCounterFile ? { oomWatch: p.oomCounterFile } : {}) }));
   for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);
+  if (p.thawOnKill) ops.push(['thaw-on-kill', p.thawOnKill.file, p.thawOnKill.value]);
   // attached before the clone: the child is moved into the cgroup before it runs anything
   if (p.deviceFilter) ops.push(['device-filter', p.deviceFilter.dir, p.deviceFilter.program]);
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
-  if (c.init) ops.push(['init']);
+  if (init) ops.push(['init']);
   // detached, the output goes to a log: through pipes the monitor copies, never the file itself
-  if (p.detach && !c.tty) ops.push(['log-relay']);
-  if (c.tty) {
-    const t = p.console ?? { rows: 24, cols: 80 };
+  if (p.detach && !tty) ops.push(['log-relay']);
+  if (tty) {
+    const size = proc.consoleSize ? { rows: proc.consoleSize.height, cols: proc.consoleSize.width } : { rows: 24, cols: 80 };
+    const t: PlanInputs["console"] & object = p.console ?? size;
     ops.push(['tty', num(t.rows), num(t.cols)]);
     if (t.attachSocket) ops.push(['attach-socket', t.attachSocket, num(t.bufferSize ?? ATTACH_BUFFER)]);
   }
   if (p.netHelper) ops.push(['net-helper', ...(p.netHelper as [string, ...string[]])]);
+  const root = spec.root!.path;
+  const userns = !!namespaceOf(spec, 'user');
+  const ownNetns = linux.namespaces?.some((n) => n.type === 'network' && !n.path) ?? false;
+  // the host paths a bind takes its source from (not the kernel's own /sys)
+  const hostBinds = (spec.mounts ?? []).filter((m) => isBind(m) && m.source && m.destination !== '/sys');
   // a user namespace: the monitor opens the rootfs (idmapped) and every bind source for the child
   // (which cannot make an idmapped mount, nor reach host paths only host root may search)
-  const userns = !!c.namespaces['NEWUSER'];
   const source = new Map<string, string>();
   if (userns && !p.rootless) {
-    source.set(c.rootfs, num(ops.length));
-    ops.push(['mount-source', c.rootfs, 'idmap']);
-    for (const m of c.mounts ?? []) {
-      if (m.type !== 'bind' || !m.source || !m.destination) continue;
+    source.set(root, num(ops.length));
+    ops.push(['mount-source', root, 'idmap']);
+    for (const m of hostBinds) {
       source.set(m.destination, num(ops.length));
-      ops.push(['mount-source', m.source, m.idmap ? 'idmap' : '']);
+      ops.push(['mount-source', m.source!, m.uidMappings ? 'idmap' : '']);
     }
   }
 
   // --- the container's part; the child is in its cgroups by now
   // in a user namespace, first become its root: files made on its own mounts need a mapped owner
   if (userns) ops.push(['user', '0', '0', '']);
-  if (c.namespaces['NEWCGROUP']) ops.push(['unshare', num(CLONE.NEWCGROUP)]);
-  if (p.netnsPath) ops.push(['setns', p.netnsPath, num(CLONE.NEWNET)]);
-  for (const n of c.networks ?? []) {
-    if (n.type === 'loopback') ops.push(['ifup', 'lo']);
-    if (n.type === 'veth' && n.address) {
+  if (namespaceOf(spec, 'cgroup') && !namespaceOf(spec, 'cgroup')!.path) ops.push(['unshare', num(CLONE.NEWCGROUP)]);
+  for (const ns of linux.namespaces ?? []) if (ns.path) ops.push(['setns', ns.path, num(CLONE_OF[ns.type] ?? 0)]);
+  if (ownNetns) {
+    ops.push(['ifup', 'lo']);
+    const n = specNetwork(spec);
+    if (n.mode === 'bridge' && n.address) {
       // the pair exists by now (made from the host before `go`); its inside end is ours to configure
-      const [ip = '', prefix = '32'] = n.address.split('/');
-      ops.push(['ifaddr', VETH_PEER, ip, prefix, broadcastOf(ip, Number(prefix))]);
+      const prefix = n.prefixLen ?? 32;
+      ops.push(['ifaddr', VETH_PEER, n.address, num(prefix), broadcastOf(n.address, prefix)]);
       ops.push(['ifup', VETH_PEER]);
       if (n.gateway) ops.push(['route-default', n.gateway]);
     }
   }
 
   // mounts
-  const root = c.rootfs;
   ops.push(['root', root]);
-  ops.push(['mount', '', '/', '', num(MS.REC | (c.no_pivot_root ? MS.SLAVE : MS.PRIVATE)), '', '']);
+  ops.push(['mount', '', '/', '', num(PROPAGATION[linux.rootfsPropagation ?? 'rprivate'] ?? MS.REC | MS.PRIVATE), '', '']);
   if (source.has(root)) ops.push(['move-mount', source.get(root)!, root, '']);
   else ops.push(['mount', root, root, '', num(MS.BIND | MS.REC), '', '']);
-  // nosuid,noexec as Docker's: nothing copied into /dev runs
-  ops.push(['mount', 'tmpfs', 'dev', 'tmpfs', num(MS.NOSUID | MS.NOEXEC | MS.STRICTATIME), 'mode=755,size=65536k', 'dir']);
-  ops.push(['mount', 'proc', 'proc', 'proc', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), '', 'dir']);
-  if (userns && !c.namespaces['NEWNET']) {
-    // sysfs can be mounted only by the owner of the net namespace: the host's, bound
-    ops.push(['mount', '/sys', 'sys', '', num(MS.BIND | MS.REC), '', 'dir']);
-    if (restricted) ops.push(['mount', '', 'sys', '', num(MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC), '', '']);
-  } else {
-    ops.push(['mount', 'sysfs', 'sys', 'sysfs', num(MS.NOSUID | MS.NODEV | MS.NOEXEC | (restricted ? MS.RDONLY : 0)), '', 'dir']);
-  }
-  ops.push(['mount', 'shm', 'dev/shm', 'tmpfs', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), 'mode=1777,size=65536k', 'dir']);
-  ops.push(['mount', 'devpts', 'dev/pts', 'devpts', num(MS.NOSUID | MS.NOEXEC), 'newinstance,ptmxmode=0666,mode=0620,gid=5', 'dir']);
-  ops.push(['mount', 'mqueue', 'dev/mqueue', 'mqueue', num(MS.NOSUID | MS.NODEV | MS.NOEXEC), '', 'dir']);
-  for (const m of c.mounts ?? []) {
-    if (m.type !== 'bind' || !m.source || !m.destination) continue;
+  for (const m of spec.mounts ?? []) {
     const target = rel(m.destination);
-    const kind = statSync(m.source).isDirectory() ? 'dir' : 'file';
-    if (source.has(m.destination)) ops.push(['move-mount', source.get(m.destination)!, target, kind]);
-    else ops.push(['mount', m.source, target, '', num(MS.BIND | MS.REC), '', kind]);
-    if (!m.writable) ops.push(['mount', '', target, '', num(MS.REMOUNT | MS.BIND | MS.RDONLY), '', '']);
-    if (m.private) ops.push(['mount', '', target, '', num(MS.PRIVATE), '', '']);
+    const o = mountOptions(m.options);
+    if (isBind(m)) {
+      const kind = statSync(m.source!).isDirectory() ? 'dir' : 'file';
+      const recursive = m.options?.includes('rbind') ?? false;
+      if (source.has(m.destination)) ops.push(['move-mount', source.get(m.destination)!, target, kind]);
+      else ops.push(['mount', m.source!, target, '', num(MS.BIND | (recursive ? MS.REC : 0)), '', kind]);
+      // a bind takes its flags from a remount of it
+      if (o.flags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC)) ops.push(['mount', '', target, '', num(MS.REMOUNT | MS.BIND | o.flags), '', '']);
+    } else {
+      ops.push(['mount', m.source ?? m.type ?? '', target, m.type ?? '', num(o.flags), o.data, 'dir']);
+    }
+    if (o.propagation) ops.push(['mount', '', target, '', num(o.propagation), '', '']);
   }
-  for (const [name, major, minor] of DEVICES) {
+  for (const d of linux.devices ?? []) {
+    const path = rel(d.path);
     // no mknod in a user namespace: the host's node is bound instead (the same set)
-    if (userns) ops.push(['mount', `/dev/${name}`, `dev/${name}`, '', num(MS.BIND), '', 'file']);
-    else ops.push(['mknod', `dev/${name}`, 'c', '666', num(major), num(minor)]);
+    if (userns) ops.push(['mount', d.path, path, '', num(MS.BIND), '', 'file']);
+    else ops.push(['mknod', path, d.type, (d.fileMode ?? 0o666).toString(8), num(d.major ?? 0), num(d.minor ?? 0)]);
   }
   ops.push(['symlink', 'pts/ptmx', 'dev/ptmx']);
   ops.push(['symlink', '/proc/self/fd', 'dev/fd']);
@@ -192,32 +221,31 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['symlink', '/proc/self/fd/1', 'dev/stdout']);
   ops.push(['symlink', '/proc/self/fd/2', 'dev/stderr']);
   // the terminal: from the container's own devpts, on fds 0-2 and /dev/console (SPEC §2)
-  if (c.tty) {
+  if (tty) {
     ops.push(['console', 'dev/pts/ptmx', 'dev/console']);
     // the terminal belongs to the user the command runs as, as a login's does
-    if (p.user.uid !== 0) ops.push(['chown', '/proc/self/fd/0', num(p.user.uid), num(p.user.gid)]);
+    if (proc.user.uid !== 0) ops.push(['chown', '/proc/self/fd/0', num(proc.user.uid), num(proc.user.gid)]);
   }
-  ops.push([c.no_pivot_root ? 'chroot-move' : 'pivot']);
-  if (restricted) {
-    for (const path of READONLY_PATHS) ops.push(['readonly', path]);
-    for (const path of MASKED_PATHS) ops.push(['mask', path]);
-  }
-  if (c.readonly_fs) ops.push(['mount', '', '/', '', num(MS.REMOUNT | MS.BIND | MS.RDONLY), '', '']);
-  ops.push(['umask', '22']);
+  ops.push([noPivot ? 'chroot-move' : 'pivot']);
+  for (const path of linux.readonlyPaths ?? []) ops.push(['readonly', path]);
+  for (const path of linux.maskedPaths ?? []) ops.push(['mask', path]);
+  if (spec.root!.readonly) ops.push(['mount', '', '/', '', num(MS.REMOUNT | MS.BIND | MS.RDONLY), '', '']);
+  ops.push(['umask', (proc.user.umask ?? 0o022).toString(8)]);
 
-  if (c.namespaces['NEWUTS'] && c.hostname) ops.push(['sethostname', c.hostname]);
+  if (namespaceOf(spec, 'uts') && spec.hostname) ops.push(['sethostname', spec.hostname]);
 
-  const kept = finalCapabilities(c.capabilities_mask ?? {}, p.hostCapabilities, p.lastCap);
+  const caps = proc.capabilities ?? {};
+  const set = (list: string[] | undefined) => capSet(list, p.hostCapabilities, p.lastCap);
   ops.push(
     ...processTail({
-      sets: capabilitySets(kept, p.user.uid, c.capabilities_ambient ?? []),
-      user: p.user,
-      noNewPrivileges: !!c.no_new_privileges,
+      sets: { bounding: set(caps.bounding), effective: set(caps.effective), permitted: set(caps.permitted), inheritable: set(caps.inheritable), ambient: set(caps.ambient) },
+      user: { uid: proc.user.uid, gid: proc.user.gid, groups: proc.user.additionalGids ?? [] },
+      noNewPrivileges: !!proc.noNewPrivileges,
       ...(p.seccompFilter ? { seccompFilter: p.seccompFilter } : {}),
       // if the monitor dies, so does the container (set after `user`: a uid change clears it)
-      middle: [['pdeathsig', '9'], ['chdir', c.working_dir || '/']],
-      env: c.environment ?? [],
-      args: c.args,
+      middle: [['pdeathsig', '9'], ['chdir', proc.cwd || '/']],
+      env: proc.env ?? [],
+      args: proc.args ?? [],
     }),
   );
   return ops;
@@ -230,7 +258,7 @@ export interface TailInputs {
   /** the compiled seccomp program (hex); absent: none */
   seccompFilter?: string;
   /** the driver's own steps, after the credentials and before the environment */
-  middle: Op[];
+  middle: ContainerOp[];
   /** the command's environment (its PATH is searched for the command) */
   env: string[];
   /** false: the process has it already (an lxc container: LXC set it), no `env` ops */
@@ -243,8 +271,8 @@ export interface TailInputs {
  * at the end of its plan; in an lxc container `execdriver-init run-plan` does): a session keyring
  * of its own, the bounding set, the seccomp filter, the user, its capability sets, then exec.
  */
-export function processTail(t: TailInputs): Op[] {
-  const ops: Op[] = [];
+export function processTail(t: TailInputs): ContainerOp[] {
+  const ops: ContainerOp[] = [];
   // a session keyring of its own (before seccomp blocks keyctl): anonymous, so that nothing can
   // make one of the container's name in advance for it to join
   ops.push(['session-keyring', '']);
@@ -282,8 +310,14 @@ export function encodeFrame(fields: readonly (string | Uint8Array)[]): Buffer {
   return out;
 }
 
-export function encodePlan(ops: Op[]): Buffer {
-  return Buffer.concat([...ops.map(encodeFrame), encodeFrame(['end'])]);
+/** A plan on the wire: the protocol frame, its ops, `["end"]`. */
+export function encodePlan(ops: readonly Op[]): Buffer {
+  return encodeFrames([PROTOCOL_FRAME, ...ops]);
+}
+
+/** Frames up to `["end"]`, with no protocol frame (the seccomp compiler's input). */
+export function encodeFrames(frames: readonly (readonly string[])[]): Buffer {
+  return Buffer.concat([...frames.map(encodeFrame), encodeFrame(['end'])]);
 }
 
 /** Incremental frame decoder for the monitor's replies. */

@@ -1,22 +1,24 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ExecDriverError, describeErrno } from '../errors.js';
 import { deniedSyscalls, hostPlatform, resolveSeccomp, type Platform, type ResolvedSeccomp, type SeccompProfile } from '../security/seccomp/profile.js';
 import { InvalidConfigError } from '../errors.js';
-import { capabilityMask, hostCapabilities } from '../capabilities.js';
-import type { NormalizedCommand } from '../command.js';
+import { capabilityNumber, hostCapabilities } from '../capabilities.js';
+import { ANNOTATION, capabilityNames, isTrue } from '../spec/from-command.js';
+import type { Spec } from '../spec/types.js';
 import { INIT_BINARY } from './monitor.js';
-import { encodePlan, finalCapabilities, type Op } from './plan.js';
+import { encodeFrames } from './plan.js';
+import type { SeccompBuildOp } from './protocol.js';
 
 /**
  * A resolved profile as the C init's build ops (native/PROTOCOL.md, `seccomp-compile`): the
  * default and bad-arch actions, the architectures, one `seccomp-rule` per syscall with its
  * conditions as `INDEX:OP:VALUE:VALUETWO`.
  */
-export function seccompBuildOps(r: ResolvedSeccomp): Op[] {
-  const ops: Op[] = [['seccomp-default', r.defaultAction, String(r.defaultErrno), r.badArchAction, String(r.badArchErrno)]];
+export function seccompBuildOps(r: ResolvedSeccomp): SeccompBuildOp[] {
+  const ops: SeccompBuildOp[] = [['seccomp-default', r.defaultAction, String(r.defaultErrno), r.badArchAction, String(r.badArchErrno)]];
   for (const a of r.arches) ops.push(['seccomp-arch', a]);
   for (const rule of r.rules) {
     const conds = rule.args.map((c) => `${c.index}:${c.op}:${c.value}:${c.valueTwo}`);
@@ -48,7 +50,7 @@ const memory = new WeakMap<SeccompProfile, Map<string, string>>();
 export function seccompFilter(
   profile: SeccompProfile,
   caps: readonly string[],
-  opts: { cacheDir?: string; containerId?: string; platform?: Platform; noNewPrivileges?: boolean; init?: boolean } = {},
+  opts: { cacheDir?: string; containerId?: string; platform?: Platform; noNewPrivileges?: boolean; init?: boolean; name?: string } = {},
 ): string {
   const platform = opts.platform ?? hostPlatform();
   const needs = [...(opts.noNewPrivileges ? INIT_AFTER_FILTER : INIT_AFTER_FILTER_WITHOUT_NNP), ...(opts.init ? INIT_FORK : [])];
@@ -72,6 +74,7 @@ export function seccompFilter(
   }
   if (!program || program.length === 0 || program.length % 8) {
     const resolved = resolveSeccomp(profile, caps, platform);
+    if (opts.name) resolved.name = opts.name;
     const denied = deniedSyscalls(resolved, needs);
     if (denied.length) {
       throw new InvalidConfigError(
@@ -82,6 +85,9 @@ export function seccompFilter(
     program = compileProgram(resolved, opts.containerId);
     if (file) {
       try {
+        // the state root (made here first on a fresh root) must stay searchable: LXC binds files
+        // from below it as a user namespace's root
+        mkdirSync(dirname(opts.cacheDir!), { recursive: true, mode: 0o711 });
         mkdirSync(opts.cacheDir!, { recursive: true, mode: 0o700 });
         const tmp = `${file}.${process.pid}.tmp`;
         writeFileSync(tmp, program, { mode: 0o600 });
@@ -99,7 +105,7 @@ export function seccompFilter(
 
 /** Build and compile the rules with libseccomp, in the C init's `seccomp-compile` mode. */
 export function compileProgram(r: ResolvedSeccomp, containerId?: string): Buffer {
-  const res = spawnSync(INIT_BINARY, ['seccomp-compile'], { input: encodePlan(seccompBuildOps(r)), maxBuffer: 1 << 20 });
+  const res = spawnSync(INIT_BINARY, ['seccomp-compile'], { input: encodeFrames(seccompBuildOps(r)), maxBuffer: 1 << 20 });
   if (res.status === 0 && !res.error) return res.stdout;
   const [step = 'seccomp-compile', no = '0', path = '', message = res.error?.message ?? 'compile the seccomp filter'] = String(res.stderr ?? '')
     .trim()
@@ -113,20 +119,23 @@ export function compileProgram(r: ResolvedSeccomp, containerId?: string): Buffer
 }
 
 /**
- * What a container keeps and the filter it gets, the same on both drivers: its capability mask
- * limited to what this host can grant, and the compiled program of its profile for that set
- * (none when unconfined). `init`: the C init's minimal init still runs under the filter.
+ * What a container keeps and the filter it gets, the same on both drivers, from its spec: the
+ * capabilities of its bounding set this host can grant, and the compiled program of its
+ * `linux.seccomp` (none without one). The profile there is already resolved against those
+ * capabilities (buildSpec). The C init's minimal init (`--init` annotation) runs under the filter too.
  */
-export function containerSecurity(cmd: NormalizedCommand, stateRoot: string, init = false): { kept: string[]; filter?: string } {
+export function specSecurity(spec: Spec, stateRoot: string, containerId: string): { kept: string[]; filter?: string } {
   const host = hostCapabilities();
-  const kept = finalCapabilities(capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop), host.names, host.lastCap);
-  if (cmd.seccomp === 'unconfined') return { kept };
-  const filter = seccompFilter(cmd.seccomp, kept, {
+  const kept = capabilityNames(spec.process?.capabilities?.bounding).filter((c) => host.names.includes(c) && capabilityNumber(c) <= host.lastCap);
+  const seccomp = spec.linux?.seccomp;
+  if (!seccomp) return { kept };
+  const name = spec.annotations?.[ANNOTATION.seccomp];
+  const filter = seccompFilter(seccomp as SeccompProfile, kept, {
     cacheDir: join(stateRoot, 'seccomp'),
-    containerId: cmd.id,
-    noNewPrivileges: cmd.noNewPrivileges,
-    init,
+    containerId,
+    noNewPrivileges: !!spec.process?.noNewPrivileges,
+    init: isTrue(spec, ANNOTATION.init),
+    ...(name ? { name } : {}),
   });
   return { kept, filter };
 }
-

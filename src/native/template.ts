@@ -1,7 +1,11 @@
-import { capabilityMask } from '../capabilities.js';
+import { CAPABILITIES } from '../capabilities.js';
 import type { NormalizedCommand } from '../command.js';
 import { rootTag } from '../state/index.js';
 import type { NetworkState } from '../network/container.js';
+import { ANNOTATION, buildSpec, capabilityNames, isBind, isTrue, specNetwork } from '../spec/from-command.js';
+import { deviceModeOf, resourcesOf } from '../spec/resources.js';
+import type { Spec } from '../spec/types.js';
+import type { ResolvedUser } from '../users.js';
 import type { IdMapping } from '../userns.js';
 
 /** One entry of container.json's `networks` (the seed's libcontainer.Network). */
@@ -84,47 +88,53 @@ function compact<T extends object>(o: T): T {
   ) as T;
 }
 
+let sorted: string[] | undefined;
+/** The capability names in the record's order (as capabilityMask sorts them). */
+const sortedCapabilities = () => (sorted ??= [...CAPABILITIES].sort((a, b) => a.localeCompare(b)));
+
+const NS_NAMES: Partial<Record<string, string>> = {
+  mount: 'NEWNS', uts: 'NEWUTS', ipc: 'NEWIPC', pid: 'NEWPID', network: 'NEWNET', cgroup: 'NEWCGROUP', user: 'NEWUSER',
+};
+
 /**
- * The default template (SPEC §2): five namespaces (plus cgroup), the default capability allow-list,
- * a tmpfs /dev, restrictions on. Privileged: every capability, access to every device, no restrictions.
+ * container.json, the seed's record of a native container, derived from its spec (src/spec/):
+ * the seed's field names (SPEC §2), written at `<root>/native/<id>/container.json`. Nothing
+ * reads it to start a container (the plan is rendered from the spec); it is what `info` points
+ * to and what a reader of the seed expects.
  */
-export function buildContainerJson(
-  cmd: NormalizedCommand,
-  opts: { cgroupNamespace: boolean; network?: NetworkState; cgroupName?: string },
-): ContainerJson {
-  const native = cmd.config.native ?? {};
-  const netMode = cmd.network.mode;
-  const namespaces: Record<string, boolean> = { NEWNS: true, NEWUTS: true, NEWIPC: true, NEWPID: true };
-  if (netMode !== 'host') namespaces['NEWNET'] = true;
-  if (opts.cgroupNamespace) namespaces['NEWCGROUP'] = true;
-  if (cmd.userns) namespaces['NEWUSER'] = true;
+export function containerJsonFromSpec(id: string, spec: Spec): ContainerJson {
+  const proc = spec.process!;
+  const linux = spec.linux ?? {};
+  const net = specNetwork(spec);
+  const namespaces: Record<string, boolean> = {};
+  for (const n of linux.namespaces ?? []) {
+    const name = NS_NAMES[n.type];
+    if (name && !n.path) namespaces[name] = true;
+  }
 
   const networks: NetworkJson[] = [];
-  if (netMode !== 'host') {
-    if (netMode.startsWith('container:')) {
-      // filled with the other container's namespace path when it is started
-      networks.push({ type: 'netns', context: { container: netMode.slice('container:'.length) } });
-      delete namespaces['NEWNET'];
-    } else {
-      networks.push({ type: 'loopback', address: '127.0.0.1/0', gateway: 'localhost', mtu: cmd.network.mtu ?? 1500 });
-      const n = opts.network;
-      if (netMode === 'bridge' && n?.ipAddress && n.bridge) {
-        networks.push({
-          type: 'veth',
-          context: { bridge: n.bridge, prefix: 'veth' },
-          address: `${n.ipAddress}/${n.prefixLen}`,
-          ...(n.gateway ? { gateway: n.gateway } : {}),
-          ...(n.mtu ? { mtu: n.mtu } : {}),
-        });
-      }
+  if (net.mode.startsWith('container:')) {
+    networks.push({ type: 'netns', context: { container: net.mode.slice('container:'.length) } });
+  } else if (namespaces['NEWNET']) {
+    networks.push({ type: 'loopback', address: '127.0.0.1/0', gateway: 'localhost', mtu: net.mtu ?? 1500 });
+    if (net.mode === 'bridge' && net.address && net.bridge) {
+      networks.push({
+        type: 'veth',
+        context: { bridge: net.bridge, prefix: 'veth' },
+        address: `${net.address}/${net.prefixLen ?? 32}`,
+        ...(net.gateway ? { gateway: net.gateway } : {}),
+        ...(net.vethMtu ? { mtu: net.vethMtu } : {}),
+      });
     }
   }
 
-  const r = cmd.resources;
+  const r = resourcesOf(linux.resources);
+  const cgroupsPath = linux.cgroupsPath ?? `${CGROUP_PARENT}/${id}`;
+  const slash = cgroupsPath.lastIndexOf('/');
   const cgroups: CgroupJson = compact({
-    name: opts.cgroupName ?? cmd.id,
-    parent: CGROUP_PARENT,
-    device_access: cmd.privileged,
+    name: cgroupsPath.slice(slash + 1),
+    parent: slash > 0 ? cgroupsPath.slice(0, slash) : CGROUP_PARENT,
+    device_access: deviceModeOf(linux.resources?.devices) === 'allow-all',
     memory: r.memory,
     memory_reservation: r.memoryReservation,
     memory_swap: r.memorySwap,
@@ -137,37 +147,68 @@ export function buildContainerJson(
   });
 
   const mounts: MountJson[] = [{ type: 'devtmpfs' }];
-  for (const m of cmd.mounts) {
-    mounts.push(compact({ type: 'bind' as const, source: m.source, destination: m.destination, writable: m.writable, private: m.private, idmap: m.idmap }));
+  for (const m of spec.mounts ?? []) {
+    if (!isBind(m) || m.destination === '/sys') continue;
+    mounts.push(
+      compact({
+        type: 'bind' as const,
+        source: m.source,
+        destination: m.destination,
+        writable: !m.options?.includes('ro'),
+        private: !!m.options?.some((o) => o === 'private' || o === 'rprivate'),
+        idmap: !!m.uidMappings,
+      }),
+    );
   }
+  const bounding = new Set(capabilityNames(proc.capabilities?.bounding));
+  const restricted = (linux.maskedPaths?.length ?? 0) + (linux.readonlyPaths?.length ?? 0) > 0;
 
   return compact({
-    id: cmd.id,
-    rootfs: cmd.rootfs,
-    args: [cmd.entrypoint, ...cmd.arguments],
-    hostname: cmd.hostname,
-    readonly_fs: cmd.readonlyRootfs,
-    no_pivot_root: native['no_pivot_root'] === true || native['no_pivot_root'] === 'true',
-    user: cmd.user,
-    working_dir: cmd.workingDir,
-    environment: cmd.env,
-    tty: cmd.tty,
-    init: cmd.init,
+    id,
+    rootfs: spec.root!.path,
+    args: proc.args ?? [],
+    hostname: spec.hostname,
+    readonly_fs: spec.root!.readonly,
+    no_pivot_root: isTrue(spec, ANNOTATION.noPivotRoot),
+    user: spec.annotations?.[ANNOTATION.user],
+    working_dir: proc.cwd === '/' ? '' : proc.cwd,
+    environment: proc.env,
+    tty: proc.terminal,
+    init: isTrue(spec, ANNOTATION.init),
     namespaces,
-    capabilities_mask: capabilityMask(cmd.privileged, cmd.capAdd, cmd.capDrop),
-    capabilities_ambient: cmd.capAmbient,
+    capabilities_mask: Object.fromEntries(sortedCapabilities().map((c) => [c, bounding.has(c)] as const)),
+    capabilities_ambient: capabilityNames(proc.capabilities?.ambient),
     networks,
     cgroups,
     context: compact({
       apparmor_profile: '',
-      mount_label: '',
+      mount_label: linux.mountLabel ?? '',
       process_label: '',
-      restrictions: cmd.privileged ? '' : 'true',
+      restrictions: restricted ? 'true' : '',
     }),
     mounts,
-    uid_mappings: cmd.userns?.uidMappings,
-    gid_mappings: cmd.userns?.gidMappings,
-    seccomp: cmd.seccomp === 'unconfined' ? 'unconfined' : (cmd.seccomp.name ?? 'custom'),
-    no_new_privileges: cmd.noNewPrivileges,
+    uid_mappings: linux.uidMappings,
+    gid_mappings: linux.gidMappings,
+    seccomp: spec.annotations?.[ANNOTATION.seccomp] ?? (linux.seccomp ? 'custom' : 'unconfined'),
+    no_new_privileges: proc.noNewPrivileges,
   });
+}
+
+/**
+ * The default template (SPEC §2) of a Command, as container.json: its spec (buildSpec) as the
+ * seed's record. Five namespaces (plus cgroup), the default capability allow-list, a tmpfs /dev,
+ * restrictions on; privileged: every capability, every device, no restrictions.
+ */
+export function buildContainerJson(
+  cmd: NormalizedCommand,
+  opts: { cgroupNamespace: boolean; network?: NetworkState; cgroupName?: string; user?: ResolvedUser; netnsPath?: string },
+): ContainerJson {
+  const spec = buildSpec(cmd, {
+    user: opts.user ?? { uid: 0, gid: 0, groups: [] },
+    cgroupNamespace: opts.cgroupNamespace,
+    ...(opts.network ? { network: opts.network } : {}),
+    cgroupsPath: `${CGROUP_PARENT}/${opts.cgroupName ?? cmd.id}`,
+    netnsPath: opts.netnsPath ?? (cmd.network.mode.startsWith('container:') ? '/proc/self/ns/net' : undefined),
+  });
+  return containerJsonFromSpec(cmd.id, spec);
 }

@@ -109,7 +109,7 @@ export class StateDir {
 export function listIds(root: string, driver: string): string[] {
   try {
     return readdirSync(join(root, driver), { withFileTypes: true })
-      .filter((d) => d.isDirectory())
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.')) // `.<id>.<pid>.new`: a creation not yet in place
       .map((d) => d.name)
       .sort();
   } catch {
@@ -170,13 +170,18 @@ export function ownerAlive(root: string, owner: string): boolean {
   const dir = new StateDir(root, driver, id);
   if (!dir.exists()) return false;
   if (existsSync(dir.path('exit.json'))) return false;
-  let rec: { pid?: number; startTime?: number; monitorPid?: number; monitorStartTime?: number } | undefined;
+  let rec:
+    | { pid?: number; startTime?: number; monitorPid?: number; monitorStartTime?: number; status?: string; detached?: boolean; owner?: { pid: number; startTime: number } }
+    | undefined;
   try {
     rec = dir.readJson(STATE_FILE);
   } catch {
     return true;
   }
   if (!rec) return true;
+  // still being created, or run in the foreground: held by the Node process that makes or waits for it
+  if (rec.owner && (rec.status === 'creating' || rec.status === 'created')) return isSameProcessAlive(rec.owner.pid, rec.owner.startTime);
+  if (rec.owner && rec.detached === false && !isSameProcessAlive(rec.owner.pid, rec.owner.startTime)) return false;
   return isSameProcessAlive(rec.pid, rec.startTime) || isSameProcessAlive(rec.monitorPid, rec.monitorStartTime);
 }
 

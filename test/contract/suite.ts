@@ -4,13 +4,20 @@
  * `skips` names the case and says why (the README's table shows the same).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createDriver, type Command, type ContainerEvent, type DriverName, type ManagedDriver } from '../../src/index.js';
+import { createDriver, type Command, type ContainerStats, type ContainerEvent, type DriverName, type ExecProcess, type ManagedDriver } from '../../src/index.js';
+import { processState } from '../../src/state/index.js';
+
+const isAlive = (pid: number) => { const s = processState(pid); return s !== undefined && s !== 'Z'; };
 import { MASKED_PATHS, READONLY_PATHS } from '../../src/restrictions.js';
-import { capture, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
+import { OCI_VERSION, validateSpec } from '../../src/spec/index.js';
+import type { ContainerRecord } from '../../src/lifecycle/record.js';
+import { capture, CLI, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
+import { leftoversOf } from '../lifecycle/chaos.js';
 
 export interface SuiteOptions {
   /** case name → why this driver cannot do it */
@@ -461,6 +468,419 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
         await driver.terminate(c.id);
       }
     });
+
+    // spec helper (issue 9): the container's OCI spec is its one model, kept as config.json
+    describe('the OCI spec: <state>/config.json', () => {
+      test('a running container has its spec as config.json: valid, and what it runs with', async () => {
+        const c = sh('sleep 1000', { hostname: 'spec-1', env: ['A=1'], user: '1000:1000', resources: { memory: 32 << 20, pidsLimit: 50 }, capAdd: ['NET_ADMIN'] });
+        await driver.start(c, { detach: true });
+        try {
+          const dir = join(TEST_ROOT, driverName, c.id);
+          const spec = validateSpec(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+          assert.equal(spec.ociVersion, OCI_VERSION);
+          assert.deepEqual(spec.process?.args, ['sh', '-c', 'sleep 1000']);
+          assert.deepEqual([spec.process?.user.uid, spec.process?.user.gid], [1000, 1000]);
+          assert.ok(spec.process?.env?.includes('A=1'));
+          assert.equal(spec.hostname, 'spec-1');
+          assert.equal(spec.root?.path, rootfs.dir);
+          assert.deepEqual(spec.linux?.resources?.memory, { limit: 32 << 20 });
+          assert.deepEqual(spec.linux?.resources?.pids, { limit: 50 });
+          assert.deepEqual(spec.linux?.maskedPaths, [...MASKED_PATHS]);
+          assert.deepEqual(spec.linux?.readonlyPaths, [...READONLY_PATHS]);
+          assert.ok(spec.process?.capabilities?.bounding?.includes('CAP_NET_ADMIN'));
+          assert.ok(!spec.process?.capabilities?.bounding?.includes('CAP_SYS_ADMIN'));
+          assert.deepEqual(spec.process?.capabilities?.effective, [], 'a non-root user has no effective capabilities');
+          assert.equal(spec.linux?.seccomp?.defaultAction, 'SCMP_ACT_ERRNO');
+          assert.ok(spec.linux?.seccomp?.syscalls?.every((x) => !('includes' in x) && !('excludes' in x)), "the OCI form, not Docker's");
+          assert.deepEqual(spec.linux?.namespaces?.map((n) => n.type).slice(0, 5), ['mount', 'uts', 'ipc', 'pid', 'network']);
+          // what the container got is what the spec says
+          const { out } = await runOut(sh('id -u; grep CapBnd /proc/self/status', { user: '1000:1000', capAdd: ['NET_ADMIN'] }));
+          assert.match(out, /^1000\nCapBnd:\s+00000000a80435fb\n$/);
+          if (driverName === 'native') {
+            const record = JSON.parse(readFileSync(join(dir, 'container.json'), 'utf8')) as { args: string[]; hostname: string };
+            assert.deepEqual([record.args, record.hostname], [spec.process?.args, 'spec-1'], 'container.json is derived from the spec');
+          }
+        } finally {
+          await driver.terminate(c.id);
+        }
+      });
+    });
+
+    // ops (issue 9): pause/resume, stats, update, top
+    describe('ops: pause, stats, update, top', () => {
+      const MiB = 1024 * 1024;
+      const started = new Set<string>();
+      const detached = async (script: string, over: Partial<Command> = {}) => {
+        const c = sh(script, over);
+        const h = await driver.start(c, { detach: true });
+        started.add(c.id);
+        return { id: c.id, pid: h.pid };
+      };
+      after(async () => {
+        for (const id of started) await driver.delete(id, { force: true }).catch(() => {});
+      });
+      /** the counter the container's loop writes to /tmp/ctr, read through its root */
+      const counter = (pid: number) => {
+        try {
+          const n = Number.parseInt(readFileSync(`/proc/${pid}/root/tmp/ctr`, 'utf8'), 10);
+          return Number.isFinite(n) ? n : 0;
+        } catch {
+          return 0;
+        }
+      };
+      const LOOP = 'i=0; while :; do i=$((i+1)); echo $i > /tmp/ctr; done';
+
+      test('pause freezes: no CPU growth over 1 s, the counter stops; unpause resumes it', async () => {
+        const { id, pid } = await detached(LOOP);
+        await until(() => counter(pid) > 10, 10_000, 'the counter to run');
+        await driver.pause(id);
+        assert.equal(driver.inspect(id).status, 'paused');
+        assert.equal(driver.inspect(id).running, true);
+        const s1 = await driver.stats(id);
+        const c1 = counter(pid);
+        await sleep(1000);
+        const s2 = await driver.stats(id, { previous: s1 });
+        assert.ok(s1.cpu && s2.cpu, 'CPU accounted');
+        assert.ok(s2.cpu.usageNs - s1.cpu.usageNs < 2_000_000, `no CPU growth while paused: ${s2.cpu.usageNs - s1.cpu.usageNs} ns`);
+        assert.ok((s2.cpu.percent ?? 1) < 0.5, `CPU % while paused: ${s2.cpu.percent}`);
+        assert.equal(counter(pid), c1, 'the counter stopped');
+        await assert.rejects(driver.pause(id), (e: Error & { exitCode: number }) => e.exitCode === 1 && /already paused/.test(e.message));
+        await driver.resume(id);
+        assert.equal(driver.inspect(id).status, 'running');
+        await until(() => counter(pid) > c1 + 10, 10_000, 'the counter to advance again');
+        const s3 = await driver.stats(id, { previous: s2 });
+        assert.ok(s3.cpu!.usageNs > s2.cpu!.usageNs, 'CPU time grows again');
+        await assert.rejects(driver.resume(id), (e: Error & { exitCode: number }) => e.exitCode === 1 && /is not paused/.test(e.message));
+      });
+
+      test('kill (SIGKILL) of a paused container ends it; terminate and delete --force work on paused ones', async () => {
+        const a = await detached(LOOP);
+        await driver.pause(a.id);
+        await driver.kill(a.id, 'SIGKILL');
+        const st = await driver.wait(a.id, 10_000);
+        assert.equal(st.exitCode, 137);
+        await driver.delete(a.id);
+        const b = await detached(LOOP);
+        await driver.pause(b.id);
+        await driver.terminate(b.id);
+        assert.throws(() => driver.inspect(b.id), (e: Error & { code: string }) => e.code === 'ERR_NOT_FOUND');
+        const c = await detached(LOOP);
+        await driver.pause(c.id);
+        await driver.delete(c.id, { force: true });
+        assert.throws(() => driver.inspect(c.id), (e: Error & { code: string }) => e.code === 'ERR_NOT_FOUND');
+      });
+
+      test('a paused foreground container still dies with the Node process that runs it', async () => {
+        const id = uniqueId(driverName.slice(0, 2));
+        const index = new URL('../../src/index.js', import.meta.url).href;
+        const script = `
+          const { createDriver } = await import(${JSON.stringify(index)});
+          const d = createDriver(${JSON.stringify(driverName)}, { root: ${JSON.stringify(TEST_ROOT)} });
+          await d.run({ id: ${JSON.stringify(id)}, rootfs: ${JSON.stringify(rootfs.dir)}, entrypoint: 'sleep', arguments: ['1000'],
+            network: { mode: 'none' } }, {}, () => console.log('started'));`;
+        const { spawn } = await import('node:child_process');
+        const node = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        await new Promise<void>((resolve) => node.stdout!.once('data', () => resolve()));
+        await driver.pause(id);
+        assert.equal(driver.inspect(id).status, 'paused');
+        node.kill('SIGKILL');
+        // the native monitor thaws after its SIGKILL (thaw-on-kill); for lxc the engine's settling (list) does
+        await until(async () => (await driver.list(), !driver.info(id).isRunning()), 10_000, 'the paused container to die with its Node process');
+        await until(async () => (await driver.list()).every((c) => c.id !== id), 10_000, 'list to reclaim it');
+        assert.equal(existsSync(join(TEST_ROOT, driverName, id)), false);
+      });
+
+      test('stats: memory of a container holding 24 MiB is at least 20 MiB; pids current matches top', async () => {
+        const { id, pid } = await detached('dd if=/dev/zero bs=24M count=1 2>/dev/null | sleep 1000');
+        const s = await until<ContainerStats | undefined>(
+          async () => {
+            const x = await driver.stats(id);
+            return x.memory && x.memory.usage >= 20 * MiB && x.pids.current === 3 ? x : undefined;
+          },
+          10_000,
+          'the container to hold 20 MiB',
+        );
+        if (!s) throw new Error('unreachable');
+        assert.equal(s.pid, pid);
+        assert.equal(s.memory!.oomKills, 0);
+        const top = await driver.top(id);
+        assert.equal(top.length, s.pids.current, JSON.stringify(top));
+        assert.ok(top.some((p) => p.command.join(' ') === 'sleep 1000'), JSON.stringify(top));
+        assert.ok(top.find((p) => p.pid === pid), 'the init is listed by its host pid');
+        assert.ok(top.every((p) => p.containerPid < p.pid && p.user === 'root'), JSON.stringify(top));
+      });
+
+      test('update --memory 32m on a running container, then allocating 64 MiB: OOM-killed', async () => {
+        const { id, pid } = await detached(
+          "trap 'dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $? > /tmp/ddrc' USR1; while :; do sleep 0.05; done",
+        );
+        // the trap is set once the loop runs
+        await until(async () => (await driver.top(id)).some((p) => p.command[0] === 'sleep'), 10_000, 'the loop to run');
+        assert.equal((await driver.stats(id)).memory?.limit ?? null, null);
+        await driver.update(id, { memory: 32 * MiB, memorySwap: 32 * MiB, pidsLimit: 50 });
+        const s = await driver.stats(id);
+        assert.equal(s.memory?.limit, 32 * MiB);
+        assert.equal(s.pids.limit, 50);
+        await driver.kill(id, 'SIGUSR1');
+        const rc = await until(() => {
+          try {
+            return readFileSync(`/proc/${pid}/root/tmp/ddrc`, 'utf8').trim();
+          } catch {
+            return '';
+          }
+        }, 20_000, 'the allocation to end');
+        assert.equal(rc, '137', 'the allocating process was SIGKILLed');
+        assert.ok((await driver.stats(id)).memory!.oomKills >= 1, 'by the OOM killer of the container');
+      });
+
+      test('bad input: update with a bad limit changes nothing; a stopped container: exit 1', async () => {
+        const { id } = await detached('sleep 1000');
+        const cases: [Record<string, unknown>, RegExp][] = [
+          [{ memory: 100 }, /memory 100: the minimum is 6 MiB/],
+          [{ memorySwap: 64 * MiB }, /a swap limit needs a memory limit/],
+          [{ cpusetCpus: '3-1' }, /cpusetCpus/],
+          [{ memroy: 64 * MiB }, /memroy/],
+          [{}, /no limit/],
+        ];
+        for (const [r, re] of cases) {
+          await assert.rejects(driver.update(id, r as never), (e: Error & { code: string }) => e.code === 'ERR_INVALID_CONFIG' && re.test(e.message));
+        }
+        assert.equal((await driver.stats(id)).memory?.limit ?? null, null, 'nothing changed');
+        await assert.rejects(driver.pause('no-such-ops'), (e: Error & { code: string }) => e.code === 'ERR_NOT_FOUND');
+        await driver.kill(id, 'SIGKILL');
+        await driver.wait(id, 10_000);
+        const ops = [() => driver.pause(id), () => driver.resume(id), () => driver.stats(id), () => driver.update(id, { memory: 64 * MiB }), () => driver.top(id)];
+        for (const op of ops) {
+          await assert.rejects(op(), (e: Error & { code: string; exitCode: number }) => {
+            assert.equal(e.code, 'ERR_NOT_RUNNING', e.message);
+            assert.equal(e.exitCode, 1);
+            assert.match(e.message, /is not running: cannot/);
+            assert.ok(!e.message.includes('\n'));
+            return true;
+          });
+        }
+      });
+    });
+  });
+
+  // --- exec (issue 9, part "exec"): another process in a running container
+  describe(`contract: ${driverName} driver: exec`, () => {
+    let driver: ManagedDriver;
+    let rootfs: { dir: string; cleanup: () => void };
+    let id: string;
+    let initPid: number;
+    const execOut = async (proc: ExecProcess) => {
+      const cap = capture();
+      const h = await driver.exec(id, proc, { pipes: cap.pipes });
+      const status = await h.exited;
+      return { status, out: cap.out(), err: cap.err(), pid: h.pid };
+    };
+    const statusOf = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (status: string, name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+
+    before(async () => {
+      driver = createDriver(driverName, { root: TEST_ROOT });
+      rootfs = makeRootfs();
+      id = uniqueId(`exec${driverName.slice(0, 2)}`);
+      const h = await driver.start(
+        { id, rootfs: rootfs.dir, network: { mode: 'none' }, entrypoint: 'sh', arguments: ['-c', 'echo from-init > /tmp/init-wrote; exec sleep 1000'] },
+        { detach: true },
+      );
+      initPid = h.pid;
+      await until(() => existsSync(join(rootfs.dir, 'tmp/init-wrote')), 10_000, 'the init to write its file');
+      await until(() => /sleep/.test(readFileSync(`/proc/${initPid}/cmdline`, 'utf8')), 10_000, 'the init to exec sleep');
+    });
+    after(async () => {
+      await driver.terminate(id).catch(() => {});
+      rootfs.cleanup();
+    });
+
+    it('is a child of the container\'s pid namespace: a pid other than 1, /proc/1 is the init', async () => {
+      const { status, out } = await execOut({ args: ['sh', '-c', 'echo $$; cat /proc/1/cmdline | tr "\\0" " "'] });
+      assert.equal(status.exitCode, 0);
+      const [pid, cmdline] = out.split('\n');
+      assert.notEqual(pid, '1');
+      assert.ok(Number(pid) > 1, out);
+      assert.equal(cmdline!.trim(), 'sleep 1000');
+    });
+
+    it('sees what the init wrote, and ps shows it among the container\'s processes', async () => {
+      const { out } = await execOut({ args: ['sh', '-c', 'cat /tmp/init-wrote; ps -o pid,comm'] });
+      assert.match(out, /^from-init\n/);
+      assert.match(out, /^\s*1\s+sleep$/m);
+      assert.match(out, /\bps$/m);
+    });
+
+    it('joins every namespace and the cgroups of the init', async () => {
+      const names = ['mnt', 'uts', 'ipc', 'pid', 'net', 'cgroup', 'user'];
+      const { out } = await execOut({ args: ['sh', '-c', `for n in ${names.join(' ')}; do readlink /proc/self/ns/$n; done; echo ---; cat /proc/self/cgroup; echo ---; cat /proc/1/cgroup`] });
+      const [ns, mine, init] = out.split('---\n');
+      assert.deepEqual(ns!.trim().split('\n'), names.map((n) => readlinkSync(`/proc/${initPid}/ns/${n}`)));
+      assert.equal(mine, init);
+      // from the host: the exec'd process is in the container's cgroups
+      const h = await driver.exec(id, { args: ['sleep', '100'] });
+      try {
+        assert.equal(readFileSync(`/proc/${h.pid}/cgroup`, 'utf8'), readFileSync(`/proc/${initPid}/cgroup`, 'utf8'));
+        assert.ok((await driver.getPidsForContainer(id)).includes(h.pid));
+      } finally {
+        await h.kill();
+        assert.equal((await h.exited).exitCode, 137);
+      }
+    });
+
+    it('has the init\'s capability sets and seccomp filter, and no fds of ours', async () => {
+      const { out } = await execOut({ args: ['sh', '-c', 'cat /proc/self/status; echo ---; ls /proc/self/fd'] });
+      const [st, fds] = out.split('---\n');
+      const init = statusOf(initPid);
+      for (const f of ['CapBnd', 'CapEff', 'CapPrm', 'CapInh', 'CapAmb', 'Seccomp', 'NoNewPrivs']) assert.equal(field(st!, f), field(init, f), f);
+      assert.equal(field(st!, 'Seccomp'), '2');
+      assert.deepEqual(fds!.trim().split(/\s+/).sort(), ['0', '1', '2', '3']); // 3: ls's own directory
+    });
+
+    it('-u nobody, env, cwd; exit 3 → 3; a missing program → 127; not executable → 126', async () => {
+      const r = await execOut({ args: ['sh', '-c', 'id -u; id -g; echo $FOO; pwd'], user: 'nobody', env: ['FOO=bar'], cwd: '/tmp' });
+      assert.equal(r.out, '65534\n65534\nbar\n/tmp\n');
+      assert.equal((await execOut({ args: ['sh', '-c', 'exit 3'] })).status.exitCode, 3);
+      await assert.rejects(driver.exec(id, { args: ['no-such-program'] }), (e: Error & { code: string; exitCode: number }) => {
+        assert.equal(e.code, 'ERR_EXEC_NOT_FOUND');
+        assert.equal(e.exitCode, 127);
+        return true;
+      });
+      await assert.rejects(driver.exec(id, { args: ['/notexec'] }), (e: Error & { exitCode: number }) => e.exitCode === 126);
+      // a signal death is 128+n
+      assert.equal((await execOut({ args: ['sh', '-c', 'kill -TERM $$'] })).status.exitCode, 143);
+    });
+
+    it('tty: a terminal of its own', async () => {
+      const { status, out } = await execOut({ args: ['sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo tty; tty'], tty: true });
+      assert.equal(status.exitCode, 0);
+      assert.match(out, /^tty\r?\n\/dev\/pts\/\d+/);
+    });
+
+    it('stdio pipe: the handle\'s streams', async () => {
+      const h = await driver.exec(id, { args: ['tr', 'a-z', 'A-Z'] }, { stdio: 'pipe' });
+      let out = '';
+      h.stdout!.on('data', (d: Buffer) => (out += d));
+      h.stdin!.end('hello\n');
+      assert.equal((await h.exited).exitCode, 0);
+      await until(() => out === 'HELLO\n', 5000, 'the output');
+    });
+
+    it('killing the container also ends a detached exec', async () => {
+      const c = { id: uniqueId(`exk${driverName.slice(0, 2)}`), rootfs: rootfs.dir, network: { mode: 'none' as const }, entrypoint: 'sleep', arguments: ['1000'] };
+      const h = await driver.start(c, { detach: true });
+      try {
+        const e = await driver.exec(c.id, { args: ['sleep', '999'] }, { detach: true });
+        assert.ok(existsSync(`/proc/${e.pid}`));
+        await driver.kill(c.id, 'SIGKILL');
+        await until(() => !isAlive(e.pid), 10_000, 'the exec\'d process to die with the container');
+        await driver.wait(c.id, 10_000);
+        void h;
+      } finally {
+        await driver.delete(c.id, { force: true }).catch(() => {});
+      }
+      assert.equal(existsSync(join(TEST_ROOT, driverName, c.id)), false);
+    });
+
+    it('bad input: unknown id (125), a stopped container (1), bad fields; nothing is created', async () => {
+      const before = readdirSync(join(TEST_ROOT, driverName, id));
+      await assert.rejects(driver.exec('no-such-exec-container', { args: ['true'] }), (e: Error & { code: string; exitCode: number }) => {
+        assert.equal(e.code, 'ERR_NOT_FOUND');
+        assert.equal(e.exitCode, 125);
+        return true;
+      });
+      for (const bad of [{ args: [] }, { args: ['true'], env: ['NOEQUALS'] }, { args: ['true'], cwd: 'rel' }, { args: ['true'], user: 'no-such-user' }, { args: ['true'], bogus: 1 }]) {
+        await assert.rejects(driver.exec(id, bad as unknown as ExecProcess), (e: Error & { code: string }) => e.code === 'ERR_INVALID_CONFIG');
+      }
+      assert.deepEqual(readdirSync(join(TEST_ROOT, driverName, id)).sort(), before.sort());
+      const c = { id: uniqueId(`exs${driverName.slice(0, 2)}`), rootfs: rootfs.dir, network: { mode: 'none' as const }, entrypoint: 'true' };
+      await driver.start(c, { detach: true });
+      try {
+        await driver.wait(c.id, 10_000);
+        await assert.rejects(driver.exec(c.id, { args: ['true'] }), (e: Error & { code: string; exitCode: number }) => {
+          assert.equal(e.code, 'ERR_NOT_RUNNING');
+          assert.equal(e.exitCode, 1);
+          assert.match(e.message, /not running/);
+          return true;
+        });
+        assert.equal(existsSync(join(TEST_ROOT, driverName, c.id, 'exec')), false);
+      } finally {
+        await driver.delete(c.id, { force: true }).catch(() => {});
+      }
+    });
+  });
+  lifecycleEngineSuite(driverName);
+}
+
+/** Issue 9, engine: one record, one status machine, one exit mapping, crash settling (both drivers). */
+function lifecycleEngineSuite(driverName: DriverName): void {
+  describe(`contract: ${driverName} driver: one lifecycle (record, statuses, settling)`, () => {
+    let driver: ManagedDriver;
+    let rootfs: { dir: string; cleanup: () => void };
+    const cmd = (over: Partial<Command> & { entrypoint: string }): Command & { id: string } => ({
+      id: uniqueId(`eng${driverName.slice(0, 1)}`),
+      rootfs: rootfs.dir,
+      network: { mode: 'none' },
+      ...over,
+    });
+    const recordOf = (id: string) => JSON.parse(readFileSync(join(TEST_ROOT, driverName, id, 'state.json'), 'utf8')) as ContainerRecord;
+    before(() => {
+      driver = createDriver(driverName, { root: TEST_ROOT });
+      rootfs = makeRootfs();
+    });
+    after(() => rootfs.cleanup());
+
+    it('the record: owner, init and monitor, running, then stopped with the exit status decoded once', async () => {
+      const c = cmd({ entrypoint: 'sh', arguments: ['-c', 'sleep 0.3; exit 3'] });
+      const started = await driver.start(c, { detach: true });
+      const rec = recordOf(c.id);
+      assert.equal(rec.status, 'running');
+      assert.equal(rec.driver, driverName);
+      assert.equal(rec.owner.pid, process.pid);
+      assert.equal(rec.pid, started.pid);
+      assert.ok(rec.monitorPid > 0);
+      assert.equal(rec.detached, true);
+      assert.deepEqual(rec.command, ['sh', '-c', 'sleep 0.3; exit 3']);
+      assert.equal((await driver.wait(c.id, 10_000)).exitCode, 3);
+      assert.equal(driver.inspect(c.id).status, 'exited');
+      await driver.delete(c.id);
+      const k = cmd({ entrypoint: 'sleep', arguments: ['1000'] });
+      await driver.start(k, { detach: true });
+      await driver.kill(k.id, 'SIGKILL');
+      const s = await driver.wait(k.id, 10_000);
+      assert.equal(s.exitCode, 137);
+      assert.equal(s.signal, 'SIGKILL');
+      await driver.delete(k.id);
+    });
+
+    it('a record whose creator died while creating is settled by the next list', async () => {
+      // a creation cut short: the record says creating, its owner (a process that has exited) is gone
+      const c = cmd({ entrypoint: 'true' });
+      const dead = spawnSync('true').pid!;
+      const dir = join(TEST_ROOT, driverName, c.id);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'state.json'), JSON.stringify({
+        version: 1, id: c.id, driver: driverName, status: 'creating', owner: { pid: dead, startTime: 1 }, pid: 0, startTime: 0,
+        monitorPid: 0, monitorStartTime: 0, detached: false, createdAt: new Date().toISOString(), startedAt: null, command: ['true'], cgroupPaths: [], extra: {},
+      }));
+      assert.equal((await driver.list()).some((x) => x.id === c.id), false);
+      assert.equal(existsSync(dir), false);
+    });
+
+    it('a SIGKILLed terminate is finished by the next terminate', async () => {
+      for (const delay of [120, 180, 240, 300]) {
+        const c = cmd({ entrypoint: 'sleep', arguments: ['1000'] });
+        await driver.start(c, { detach: true });
+        const cli = spawn(process.execPath, [CLI, '--root', TEST_ROOT, '--driver', driverName, 'terminate', c.id], { stdio: 'ignore' });
+        await sleep(delay);
+        cli.kill('SIGKILL');
+        await new Promise((r) => (cli.exitCode !== null || cli.signalCode !== null ? r(null) : cli.once('exit', r)));
+        await driver.terminate(c.id).catch((e: { code?: string }) => assert.equal(e.code, 'ERR_NOT_FOUND'));
+        assert.equal(existsSync(join(TEST_ROOT, driverName, c.id)), false, `state of ${c.id} (terminate killed after ${delay} ms)`);
+        assert.deepEqual(leftoversOf(TEST_ROOT, c.id, rootfs.dir), []);
+      }
+    });
+
   });
 
   // events (issue 9, the events part): the state root's log, through driver.events()

@@ -1,4 +1,5 @@
-import { DEFAULT_CAPABILITIES } from '../../src/capabilities.js';
+import { CAPABILITIES, DEFAULT_CAPABILITIES } from '../../src/capabilities.js';
+import { buildSpec } from '../../src/spec/index.js';
 import { PLAN_CAPABILITIES } from '../../src/lxc/template.js';
 /**
  * config.lxc rendering (pure): the seed's sections in LXC 5 key names.
@@ -20,6 +21,17 @@ import {
   type LxcRenderContext,
 } from '../../src/lxc/template.js';
 
+
+/** config.lxc of a Command: its spec (buildSpec, as the driver builds it) rendered (the user and joined namespace go into the spec). */
+function renderCmd(
+  cmd: NormalizedCommand,
+  ctx: Omit<LxcRenderContext, 'id'> & { user: { uid: number; gid: number; groups: number[] }; netnsPath?: string },
+): string {
+  const { user, netnsPath, ...rest } = ctx;
+  const spec = buildSpec(cmd, { user, cgroupNamespace: true, ...(ctx.network ? { network: ctx.network } : {}), ...(netnsPath ? { netnsPath } : {}), host: { names: [...CAPABILITIES], lastCap: 40 } });
+  return renderConfig(spec, { id: cmd.id, ...rest });
+}
+
 const V1: LxcHostFacts = { controllers: { devices: 1, memory: 1, cpu: 1, cpuset: 1, pids: 1 }, swapAccounting: true, lastCap: 40 };
 const V2: LxcHostFacts = { controllers: { devices: 2, memory: 2, cpu: 2, cpuset: 2, pids: 2 }, swapAccounting: true, lastCap: 40 };
 
@@ -30,9 +42,9 @@ describe('lxc template', () => {
   const user = { uid: 0, gid: 0, groups: [] as number[] };
   const norm = (over: Partial<Command> = {}): NormalizedCommand =>
     normalizeCommand({ id: 'c1', rootfs, entrypoint: 'sh', network: { mode: 'none' }, ...over });
-  const render = (over: Partial<Command> = {}, ctx: Partial<LxcRenderContext> = {}) => {
+  const render = (over: Partial<Command> = {}, ctx: Partial<LxcRenderContext> & { netnsPath?: string } = {}) => {
     const cmd = norm(over);
-    return renderConfig(cmd, { facts: V1, user, network: { mode: cmd.network.mode }, ...ctx });
+    return renderCmd(cmd, { facts: V1, user, network: { mode: cmd.network.mode }, ...ctx });
   };
   const lines = (text: string) => text.split('\n').filter((l) => l && !l.startsWith('#'));
 
@@ -109,7 +121,7 @@ describe('lxc template', () => {
 
   it('v2 keys on a cgroup2 host (memory.max, swap.max = swap - memory, cpu.weight, cpu.max, devices)', () => {
     const cmd = norm({ resources: { memory: 64 << 20, memorySwap: 96 << 20, cpuShares: 1024, cpuQuota: 50000, pidsLimit: 7 } });
-    const l = lines(renderConfig(cmd, { facts: V2, user, network: { mode: 'none' } }));
+    const l = lines(renderCmd(cmd, { facts: V2, user, network: { mode: 'none' } }));
     assert.ok(l.includes(`lxc.cgroup2.memory.max = ${64 << 20}`));
     assert.ok(l.includes(`lxc.cgroup2.memory.swap.max = ${32 << 20}`));
     assert.ok(l.some((x) => /^lxc\.cgroup2\.cpu\.weight = \d+$/.test(x)));
@@ -122,7 +134,7 @@ describe('lxc template', () => {
   it('hybrid: each controller where it lives (memory v1, pids v2)', () => {
     const cmd = norm({ resources: { memory: 64 << 20, pidsLimit: 9 } });
     const facts: LxcHostFacts = { controllers: { devices: 1, memory: 1, pids: 2 }, swapAccounting: false, lastCap: 40 };
-    const l = lines(renderConfig(cmd, { facts, user, network: { mode: 'none' } }));
+    const l = lines(renderCmd(cmd, { facts, user, network: { mode: 'none' } }));
     assert.ok(l.includes(`lxc.cgroup.memory.limit_in_bytes = ${64 << 20}`));
     assert.ok(l.includes('lxc.cgroup2.pids.max = 9'));
   });
@@ -130,16 +142,16 @@ describe('lxc template', () => {
   it('refuses limits the host cannot enforce, and a swap limit without swap accounting', () => {
     const noPids: LxcHostFacts = { controllers: { memory: 1 }, swapAccounting: true, lastCap: 40 };
     assert.throws(
-      () => renderConfig(norm({ resources: { pidsLimit: 5 } }), { facts: noPids, user, network: { mode: 'none' } }),
+      () => renderCmd(norm({ resources: { pidsLimit: 5 } }), { facts: noPids, user, network: { mode: 'none' } }),
       (e: Error & { code: string }) => e.code === 'ERR_CGROUP' && /pids/.test(e.message),
     );
     const noSwap: LxcHostFacts = { ...V1, swapAccounting: false };
     assert.throws(
-      () => renderConfig(norm({ resources: { memory: 64 << 20, memorySwap: 128 << 20 } }), { facts: noSwap, user, network: { mode: 'none' } }),
+      () => renderCmd(norm({ resources: { memory: 64 << 20, memorySwap: 128 << 20 } }), { facts: noSwap, user, network: { mode: 'none' } }),
       (e: Error & { code: string }) => e.code === 'ERR_CGROUP' && /swap accounting/.test(e.message),
     );
     // unlimited swap on such a host is simply not written
-    const l = lines(renderConfig(norm({ resources: { memory: 64 << 20, memorySwap: -1 } }), { facts: noSwap, user, network: { mode: 'none' } }));
+    const l = lines(renderCmd(norm({ resources: { memory: 64 << 20, memorySwap: -1 } }), { facts: noSwap, user, network: { mode: 'none' } }));
     assert.ok(!l.some((x) => x.includes('memsw')));
   });
 
@@ -192,7 +204,7 @@ describe('lxc template', () => {
   it('network: veth on the bridge named eth0 with MTU, address and gateway', () => {
     const cmd = norm({ network: { mode: 'bridge', bridge: 'br-test' } });
     const l = lines(
-      renderConfig(cmd, {
+      renderCmd(cmd, {
         facts: V1,
         user,
         network: { mode: 'bridge', bridge: 'br-test', ipAddress: '10.99.0.7', prefixLen: 24, gateway: '10.99.0.1', mtu: 1400, hostInterface: 'vethabcd1234' },
@@ -221,7 +233,7 @@ describe('lxc template', () => {
 
   it('the process: uid, gid, groups, cwd, environment; read-only root', () => {
     const cmd = norm({ env: ['FOO=bar baz'], workingDir: '/tmp', readonlyRootfs: true });
-    const l = lines(renderConfig(cmd, { facts: V1, user: { uid: 1000, gid: 1000, groups: [2000, 3000] }, network: { mode: 'none' } }));
+    const l = lines(renderCmd(cmd, { facts: V1, user: { uid: 1000, gid: 1000, groups: [2000, 3000] }, network: { mode: 'none' } }));
     assert.ok(l.includes('lxc.init.uid = 1000'));
     assert.ok(l.includes('lxc.init.gid = 1000'));
     assert.ok(l.includes('lxc.init.groups = 2000,3000'));

@@ -4,19 +4,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { normalizeCommand } from '../../src/command.js';
-import { buildPlan, encodeFrame, encodePlan, FrameDecoder, processTail, CLONE, MS, type Op } from '../../src/native/plan.js';
+import { buildPlan, encodeFrame, encodeFrames, encodePlan, FrameDecoder, processTail, CLONE, MS, type ContainerOp, type Op } from '../../src/native/plan.js';
+import { PROTOCOL_VERSION } from '../../src/native/protocol.js';
 import { buildContainerJson } from '../../src/native/template.js';
+import { buildSpec } from '../../src/spec/index.js';
+import type { ResolvedUser } from '../../src/users.js';
 
 const rootfs = mkdtempSync(join(tmpdir(), 'execdriver-unit-'));
 after(() => rmSync(rootfs, { recursive: true, force: true }));
 
 const base = { id: 'abc', rootfs, entrypoint: 'sh', arguments: ['-c', 'true'] };
 const user = { uid: 0, gid: 0, groups: [] };
+// the plan is rendered from the container's spec (src/spec/), built here as the driver builds it
+const specOf = (cmd: Parameters<typeof buildSpec>[0], u: ResolvedUser = user, cgroupNamespace = true, network?: Parameters<typeof buildSpec>[1]['network']) =>
+  buildSpec(cmd, { user: u, cgroupNamespace, ...(network ? { network } : {}) });
 const plan = (over = {}, extra = {}) => {
-  const config = buildContainerJson(normalizeCommand({ ...base, ...over }), { cgroupNamespace: true });
   return buildPlan({
-    config,
-    user,
+    spec: specOf(normalizeCommand({ ...base, ...over })),
     hostCapabilities: ['CHOWN', 'KILL', 'SYS_ADMIN', 'MKNOD', 'NET_RAW', 'SETUID', 'SETGID'],
     lastCap: 40,
     exitFile: '/state/exit.json',
@@ -25,7 +29,7 @@ const plan = (over = {}, extra = {}) => {
     ...extra,
   });
 };
-const names = (ops: Op[]) => ops.map((o) => o[0]);
+const names = (ops: readonly Op[]): string[] => ops.map((o) => o[0]);
 
 describe('container.json (the default template)', () => {
   it('keeps the seed field names and the default template', () => {
@@ -82,8 +86,7 @@ describe('the plan', () => {
   });
   it('a non-root user gets no capabilities of its own', () => {
     const p = buildPlan({
-      config: buildContainerJson(normalizeCommand(base), { cgroupNamespace: false }),
-      user: { uid: 1000, gid: 1000, groups: [5] },
+      spec: specOf(normalizeCommand(base), { uid: 1000, gid: 1000, groups: [5] }, false),
       hostCapabilities: ['CHOWN'],
       lastCap: 40,
       exitFile: '/e',
@@ -96,8 +99,7 @@ describe('the plan', () => {
   });
   it('ambient capabilities: permitted, inheritable and ambient for a non-root user, raised after caps', () => {
     const p = buildPlan({
-      config: buildContainerJson(normalizeCommand({ ...base, capAmbient: ['NET_RAW'] }), { cgroupNamespace: false }),
-      user: { uid: 1000, gid: 1000, groups: [] },
+      spec: specOf(normalizeCommand({ ...base, capAmbient: ['NET_RAW'] }), { uid: 1000, gid: 1000, groups: [] }, false),
       hostCapabilities: ['CHOWN', 'NET_RAW'],
       lastCap: 40,
       exitFile: '/e',
@@ -112,7 +114,7 @@ describe('the plan', () => {
   });
   it('the process tail is one list for both drivers: keyring, bounding, seccomp before the user (after it with no_new_privs), exec last', () => {
     const sets = { bounding: ['CHOWN'], effective: ['CHOWN'], permitted: ['CHOWN'], inheritable: [], ambient: [] };
-    const base = { sets, user: { uid: 0, gid: 0, groups: [] }, middle: [['chdir', '/'] as Op], env: ['PATH=/bin'], args: ['sh'] };
+    const base = { sets, user: { uid: 0, gid: 0, groups: [] }, middle: [['chdir', '/'] as ContainerOp], env: ['PATH=/bin'], args: ['sh'] };
     const n = names(processTail({ ...base, noNewPrivileges: false, seccompFilter: '00' }));
     assert.deepEqual(n, ['session-keyring', 'bounding', 'closefds', 'seccomp-filter', 'user', 'caps', 'chdir', 'env', 'exec']);
     const nnp = names(processTail({ ...base, noNewPrivileges: true, seccompFilter: '00', setEnv: false }));
@@ -135,10 +137,9 @@ describe('the plan', () => {
   it("bridge mode: the C init configures eth0 (address, broadcast, up, default route) after loopback", () => {
     const p = plan({}, {});
     assert.equal(p.some((o) => o[0] === 'ifaddr'), false, 'no veth without an address');
-    const config = buildContainerJson(normalizeCommand({ ...base, network: { mode: 'bridge' } }), {
-      cgroupNamespace: false,
-      network: { mode: 'bridge', bridge: 'br0', ipAddress: '10.88.3.7', prefixLen: 16, gateway: '10.88.0.1', mtu: 1400 },
-    });
+    const cmd = normalizeCommand({ ...base, network: { mode: 'bridge' } });
+    const network = { mode: 'bridge' as const, bridge: 'br0', ipAddress: '10.88.3.7', prefixLen: 16, gateway: '10.88.0.1', mtu: 1400 };
+    const config = buildContainerJson(cmd, { cgroupNamespace: false, network });
     assert.deepEqual(config.networks?.[1], {
       type: 'veth',
       context: { bridge: 'br0', prefix: 'veth' },
@@ -146,7 +147,7 @@ describe('the plan', () => {
       gateway: '10.88.0.1',
       mtu: 1400,
     });
-    const ops = buildPlan({ config, user, hostCapabilities: [], lastCap: 40, exitFile: '/e', cleanupCgroups: [], detach: false });
+    const ops = buildPlan({ spec: specOf(cmd, user, false, network), hostCapabilities: [], lastCap: 40, exitFile: '/e', cleanupCgroups: [], detach: false });
     const i = ops.findIndex((o) => o[0] === 'ifaddr');
     assert.deepEqual(ops.slice(i - 1, i + 3), [
       ['ifup', 'lo'],
@@ -160,12 +161,16 @@ describe('the plan', () => {
     assert.deepEqual(p.at(-1), ['exec', '/x:/y', 'sh', '-c', 'true']);
   });
   it('frames round-trip through the decoder, split anywhere', () => {
-    const ops: Op[] = [['a', 'b c', ''], ['ü', '\n\0x']];
-    const wire = encodePlan(ops);
+    const frames = [['a', 'b c', ''], ['ü', '\n\0x']];
+    const wire = encodeFrames(frames);
     const d = new FrameDecoder();
     const got: string[][] = [];
     for (let i = 0; i < wire.length; i += 3) got.push(...d.push(wire.subarray(i, i + 3)));
-    assert.deepEqual(got, [...ops, ['end']]);
+    assert.deepEqual(got, [...frames, ['end']]);
     assert.equal(encodeFrame([]).length, 4);
+  });
+  it('a plan on the wire starts with the protocol version', () => {
+    const ops: Op[] = [['clone', '0'], ['exec', '', '/bin/true']];
+    assert.deepEqual(new FrameDecoder().push(encodePlan(ops)), [['protocol', String(PROTOCOL_VERSION)], ...ops, ['end']]);
   });
 });

@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { normalizeCommand } from '../../src/command.js';
+import { CAPABILITIES } from '../../src/capabilities.js';
 import { ExecDriverError } from '../../src/errors.js';
 import { lxcSeccompProfile } from '../../src/lxc/template.js';
 import { buildPlan, finalCapabilities, type Op } from '../../src/native/plan.js';
 import { compileProgram, seccompBuildOps, seccompFilter } from '../../src/native/seccomp.js';
+import { buildSpec } from '../../src/spec/index.js';
 import { buildContainerJson } from '../../src/native/template.js';
 import { DEFAULT_PROFILE } from '../../src/security/seccomp/default-profile.js';
 import { renderLxcSeccomp } from '../../src/security/seccomp/lxc.js';
@@ -203,7 +205,9 @@ describe('seccomp: LXC rendering', () => {
   it('follows the capabilities and privileged', () => {
     const rootfs = mkdtempSync(join(tmpdir(), 'execdriver-unit-'));
     try {
-      const cmd = (over = {}) => normalizeCommand({ id: 'sc2', rootfs, entrypoint: 'true', ...over });
+      // the profile is resolved into the spec's linux.seccomp (buildSpec), which LXC's rendering reads
+      const all = { names: [...CAPABILITIES], lastCap: 40 };
+      const cmd = (over = {}) => buildSpec(normalizeCommand({ id: 'sc2', rootfs, entrypoint: 'true', ...over }), { user: { uid: 0, gid: 0, groups: [] }, cgroupNamespace: false, host: all, platform: X64 });
       assert.equal(lxcSeccompProfile(cmd({ privileged: true }), 40, X64), undefined);
       assert.equal(lxcSeccompProfile(cmd({ seccomp: 'unconfined' }), 40, X64), undefined);
       assert.match(lxcSeccompProfile(cmd({ capAdd: ['SYS_ADMIN'] }), 40, X64)!, /^mount allow$/m);
@@ -222,8 +226,7 @@ describe('seccomp: the native plan', () => {
     const config = buildContainerJson(cmd, { cgroupNamespace: false });
     const filter = cmd.seccomp !== 'unconfined' ? seccompFilter(cmd.seccomp, finalCapabilities(config.capabilities_mask ?? {}, DOCKER, 40), { noNewPrivileges: cmd.noNewPrivileges }) : undefined;
     return buildPlan({
-      config,
-      user: { uid, gid: uid, groups: [] },
+      spec: buildSpec(cmd, { user: { uid, gid: uid, groups: [] }, cgroupNamespace: false }),
       hostCapabilities: DOCKER,
       lastCap: 40,
       exitFile: '/e',

@@ -6,8 +6,11 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseVolume } from '../../src/cli/run.js';
 import { normalizeCommand } from '../../src/command.js';
-import { renderConfig } from '../../src/lxc/template.js';
+import { renderConfig, type LxcRenderContext } from '../../src/lxc/template.js';
+import type { NormalizedCommand } from '../../src/command.js';
+import { CAPABILITIES } from '../../src/capabilities.js';
 import { buildPlan, CLONE, type Op } from '../../src/native/plan.js';
+import { buildSpec } from '../../src/spec/index.js';
 import { buildContainerJson } from '../../src/native/template.js';
 import { checkRootless, rootlessMappings, rootlessRoot } from '../../src/native/rootless.js';
 import { checkMappable, hostIdOf, mapText, parseSubIds, parseUsernsFlag, remapMappings, resolveUserns, validateMappings } from '../../src/userns.js';
@@ -15,6 +18,18 @@ import { checkMappable, hostIdOf, mapText, parseSubIds, parseUsernsFlag, remapMa
 const dir = mkdtempSync(join(tmpdir(), 'execdriver-unit-userns-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const maps = [{ containerID: 0, hostID: 200000, size: 65536 }];
+const root = { uid: 0, gid: 0, groups: [] as number[] };
+
+
+/** config.lxc of a Command: its spec (buildSpec, as the driver builds it) rendered (the user and joined namespace go into the spec). */
+function renderCmd(
+  cmd: NormalizedCommand,
+  ctx: Omit<LxcRenderContext, 'id'> & { user: { uid: number; gid: number; groups: number[] }; netnsPath?: string },
+): string {
+  const { user, netnsPath, ...rest } = ctx;
+  const spec = buildSpec(cmd, { user, cgroupNamespace: true, ...(ctx.network ? { network: ctx.network } : {}), ...(netnsPath ? { netnsPath } : {}), host: { names: [...CAPABILITIES], lastCap: 40 } });
+  return renderConfig(spec, { id: cmd.id, ...rest });
+}
 
 describe('user namespaces (pure)', () => {
   it('subordinate ranges by name or uid; malformed lines skipped', () => {
@@ -76,7 +91,7 @@ describe('user namespaces (pure)', () => {
     });
     const config = buildContainerJson(cmd, { cgroupNamespace: true });
     assert.deepEqual(config.uid_mappings, maps);
-    const ops = buildPlan({ config, user: { uid: 0, gid: 0, groups: [] }, hostCapabilities: ['CHOWN'], lastCap: 40, exitFile: '/e', cleanupCgroups: [], detach: false });
+    const ops = buildPlan({ spec: buildSpec(cmd, { user: root, cgroupNamespace: true }), hostCapabilities: ['CHOWN'], lastCap: 40, exitFile: '/e', cleanupCgroups: [], detach: false });
     const find = (pred: (o: Op) => boolean) => ops.findIndex(pred);
     assert.ok(Number(ops[0]![1]) & CLONE.NEWUSER);
     const rootSrc = find((o) => o[0] === 'mount-source' && o[1] === dir);
@@ -91,16 +106,17 @@ describe('user namespaces (pure)', () => {
     assert.ok(ops.some((o) => o[0] === 'mount' && o[1] === '/dev/null' && o[2] === 'dev/null'));
     assert.equal(find((o) => o[0] === 'mount' && o[1] === dir), -1, 'no plain bind of the rootfs');
     // --net host: sysfs cannot be mounted, the host's is bound
-    const host = buildContainerJson(normalizeCommand({ id: 'u2', rootfs: dir, entrypoint: 'true', uidMappings: maps, gidMappings: maps, network: { mode: 'host' } }), { cgroupNamespace: true });
-    const hops = buildPlan({ config: host, user: { uid: 0, gid: 0, groups: [] }, hostCapabilities: [], lastCap: 40, exitFile: '/e', cleanupCgroups: [], detach: false });
+    const host = buildSpec(normalizeCommand({ id: 'u2', rootfs: dir, entrypoint: 'true', uidMappings: maps, gidMappings: maps, network: { mode: 'host' } }), { user: root, cgroupNamespace: true });
+    const hops = buildPlan({ spec: host, hostCapabilities: [], lastCap: 40, exitFile: '/e', cleanupCgroups: [], detach: false });
     assert.ok(hops.some((o) => o[0] === 'mount' && o[1] === '/sys' && o[2] === 'sys'));
     assert.ok(!hops.some((o) => o[3] === 'sysfs'));
   });
 
   it('the plan: --net slirp4netns starts the helper from the monitor with the fds net-helper gives', () => {
-    const config = buildContainerJson(normalizeCommand({ id: 's1', rootfs: dir, entrypoint: 'true', network: { mode: 'slirp4netns' } }), { cgroupNamespace: true });
+    const cmd = normalizeCommand({ id: 's1', rootfs: dir, entrypoint: 'true', network: { mode: 'slirp4netns' } });
+    const config = buildContainerJson(cmd, { cgroupNamespace: true });
     assert.ok(config.namespaces['NEWNET']);
-    const ops = buildPlan({ config, user: { uid: 0, gid: 0, groups: [] }, hostCapabilities: [], lastCap: 40, exitFile: '/e', cleanupCgroups: [], detach: false, netHelper: ['/usr/bin/slirp4netns', '/proc/self/fd/5', 'tap0'] });
+    const ops = buildPlan({ spec: buildSpec(cmd, { user: root, cgroupNamespace: true }), hostCapabilities: [], lastCap: 40, exitFile: '/e', cleanupCgroups: [], detach: false, netHelper: ['/usr/bin/slirp4netns', '/proc/self/fd/5', 'tap0'] });
     assert.deepEqual(ops.find((o) => o[0] === 'net-helper'), ['net-helper', '/usr/bin/slirp4netns', '/proc/self/fd/5', 'tap0']);
     assert.ok(ops.some((o) => o[0] === 'ifup' && o[1] === 'lo'));
   });
@@ -108,7 +124,7 @@ describe('user namespaces (pure)', () => {
   it('config.lxc: lxc.idmap lines, the rootfs idmapped, idmap volumes', () => {
     const vol = mkdtempSync(join(dir, 'vol-'));
     const cmd = normalizeCommand({ id: 'u3', rootfs: dir, entrypoint: 'true', uidMappings: maps, gidMappings: maps, readonlyRootfs: true, network: { mode: 'none' }, mounts: [{ source: vol, destination: '/m', idmap: true }] });
-    const text = renderConfig(cmd, {
+    const text = renderCmd(cmd, {
       facts: { controllers: { devices: 1, memory: 1, cpu: 1, cpuset: 1, pids: 1 }, swapAccounting: true, lastCap: 40 },
       user: { uid: 0, gid: 0, groups: [] }, network: { mode: 'none' },
     });
@@ -116,12 +132,12 @@ describe('user namespaces (pure)', () => {
     assert.match(text, /^lxc\.idmap = g 0 200000 65536$/m);
     assert.match(text, /^lxc\.rootfs\.options = idmap=container,ro$/m);
     assert.match(text, /^lxc\.mount\.entry = \S+ m none bind,rw,idmap=container 0 0$/m);
-    const host = renderConfig(normalizeCommand({ id: 'u4', rootfs: dir, entrypoint: 'true', uidMappings: maps, gidMappings: maps, network: { mode: 'host' } }), {
+    const host = renderCmd(normalizeCommand({ id: 'u4', rootfs: dir, entrypoint: 'true', uidMappings: maps, gidMappings: maps, network: { mode: 'host' } }), {
       facts: { controllers: { devices: 1, memory: 1, cpu: 1, cpuset: 1, pids: 1 }, swapAccounting: true, lastCap: 40 },
       user: { uid: 0, gid: 0, groups: [] }, network: { mode: 'host' },
     });
     assert.match(host, /^lxc\.mount\.auto = proc:mixed$/m);
-    const rl = renderConfig(normalizeCommand({ id: 'u5', rootfs: dir, entrypoint: 'true', uidMappings: maps, gidMappings: maps, network: { mode: 'none' } }), {
+    const rl = renderCmd(normalizeCommand({ id: 'u5', rootfs: dir, entrypoint: 'true', uidMappings: maps, gidMappings: maps, network: { mode: 'none' } }), {
       facts: { controllers: { devices: 1, memory: 1, cpu: 1, cpuset: 1, pids: 1 }, swapAccounting: true, lastCap: 40 },
       user: { uid: 0, gid: 0, groups: [] }, network: { mode: 'none' }, rootless: true,
     });

@@ -371,3 +371,55 @@ export function deniedSyscalls(r: ResolvedSeccomp, needed: readonly string[]): s
     return plain ? !lets(plain.action) : !lets(r.defaultAction);
   });
 }
+
+const ociForms = new WeakMap<SeccompProfile, Map<string, SeccompProfile>>();
+
+/**
+ * A profile as an OCI `linux.seccomp` object for a container with the capabilities `caps` on
+ * `platform`: Docker's `includes`/`excludes` and `archMap` are decided here (what is left is the
+ * specification's form: `defaultAction`, `defaultErrnoRet`, `architectures`, `flags`, `syscalls`
+ * with `names`, `action`, `errnoRet`, `args`), so resolveSeccomp of the result gives the same
+ * rules as of the profile itself. The same inputs give the same object (the compiled filter is
+ * cached by it).
+ */
+export function ociSeccomp(p: SeccompProfile, caps: readonly string[], platform: Platform = hostPlatform()): SeccompProfile {
+  const key = `${[...caps].sort().join(',')}|${platform.arch}|${platform.kernel}`;
+  let byKey = ociForms.get(p);
+  const hit = byKey?.get(key);
+  if (hit) return hit;
+  const [goArch, nativeOci] = NATIVE[platform.arch] ?? [platform.arch, ''];
+  const capSet = new Set(caps.map((c) => `CAP_${c}`));
+  let architectures: string[] = p.architectures ?? [];
+  if (!architectures.length && p.archMap) {
+    const m = p.archMap.find((a) => a.architecture === nativeOci);
+    architectures = m ? [m.architecture, ...(m.subArchitectures ?? [])] : [];
+  }
+  const syscalls: SeccompSyscall[] = [];
+  for (const s of p.syscalls ?? []) {
+    const inc = s.includes ?? {};
+    const exc = s.excludes ?? {};
+    if (inc.caps?.length && !inc.caps.every((c) => capSet.has(c))) continue;
+    if (inc.arches?.length && !inc.arches.includes(goArch)) continue;
+    if (inc.minKernel && !kernelAtLeast(platform.kernel, inc.minKernel)) continue;
+    if (exc.caps?.some((c) => capSet.has(c))) continue;
+    if (exc.arches?.includes(goArch)) continue;
+    if (exc.minKernel && kernelAtLeast(platform.kernel, exc.minKernel)) continue;
+    const names = [...(s.names ?? []), ...(s.name ? [s.name] : [])];
+    syscalls.push({
+      names,
+      action: s.action,
+      ...(s.errnoRet !== undefined ? { errnoRet: s.errnoRet } : {}),
+      ...(s.args?.length ? { args: s.args.map((a) => ({ index: a.index, value: a.value, ...(a.valueTwo !== undefined ? { valueTwo: a.valueTwo } : {}), op: a.op })) } : {}),
+    });
+  }
+  const out: SeccompProfile = {
+    defaultAction: p.defaultAction,
+    ...(p.defaultErrnoRet !== undefined ? { defaultErrnoRet: p.defaultErrnoRet } : {}),
+    ...(architectures.length ? { architectures } : {}),
+    ...(p.flags?.length ? { flags: [...p.flags] } : {}),
+    syscalls,
+  };
+  if (!byKey) ociForms.set(p, (byKey = new Map()));
+  byKey.set(key, out);
+  return out;
+}

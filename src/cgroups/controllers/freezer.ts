@@ -2,8 +2,9 @@
  * Freezing and thawing: v1 `freezer.state` (FROZEN / FREEZING / THAWED) or v2 `cgroup.freeze`
  * with the result in `cgroup.events` (`frozen 0|1`). Both settle asynchronously: write, then poll.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readText, sleep, writeValue } from './io.js';
+import { readText, sleep, writeValue } from '../io.js';
 
 export interface FreezerTarget {
   version: 1 | 2;
@@ -11,10 +12,24 @@ export interface FreezerTarget {
   path: string;
 }
 
+/** The file that tells the state: v1 freezer.state, v2 cgroup.events. */
+export function stateFile(t: FreezerTarget): string {
+  return join(t.path, t.version === 1 ? 'freezer.state' : 'cgroup.events');
+}
+
+/** Pure: is that file's text a frozen state? (v1 FREEZING is not frozen yet.) */
+export function parseFrozen(version: 1 | 2, text: string): boolean {
+  return version === 1 ? text.trim() === 'FROZEN' : /^frozen 1$/m.test(text);
+}
+
 /** Current state, read from the kernel. */
 export async function readFrozen(t: FreezerTarget): Promise<boolean> {
-  if (t.version === 1) return (await readText(join(t.path, 'freezer.state'))).trim() === 'FROZEN';
-  return /^frozen 1$/m.test(await readText(join(t.path, 'cgroup.events')));
+  return parseFrozen(t.version, await readText(stateFile(t)));
+}
+
+/** The same, synchronously (for `inspect`). */
+export function readFrozenSync(t: FreezerTarget): boolean {
+  return parseFrozen(t.version, readFileSync(stateFile(t), 'utf8'));
 }
 
 /**

@@ -1,0 +1,43 @@
+/**
+ * The process plan of an lxc-start container (`execdriver-init run-plan`, native/PROTOCOL.md),
+ * rendered from its spec: with a terminal, make it the controlling one (and the user's); then the
+ * steps every container ends with (processTail: keyring, bounding set, seccomp, user, capability
+ * sets, exec), exactly as the native plan ends.
+ */
+import { encodePlan, processTail, type Op } from '../native/plan.js';
+import { capabilityNames } from '../spec/from-command.js';
+import type { Spec } from '../spec/types.js';
+
+/**
+ * `kept`: the capabilities the host can grant of the spec's bounding set; `filter`: the compiled
+ * seccomp program of the spec's linux.seccomp (src/native/seccomp.ts specSecurity), if any.
+ */
+export function processPlanOps(spec: Spec, kept: readonly string[], filter?: string): Op[] {
+  const proc = spec.process!;
+  const user = { uid: proc.user.uid, gid: proc.user.gid, groups: proc.user.additionalGids ?? [] };
+  const caps = proc.capabilities ?? {};
+  const set = (list: string[] | undefined) => capabilityNames(list).filter((c) => kept.includes(c));
+  const ops: Op[] = [];
+  if (proc.terminal) {
+    ops.push(['ctty']);
+    if (user.uid !== 0) ops.push(['chown', '/proc/self/fd/0', String(user.uid), String(user.gid)]);
+  }
+  ops.push(
+    ...processTail({
+      sets: { bounding: set(caps.bounding), effective: set(caps.effective), permitted: set(caps.permitted), inheritable: set(caps.inheritable), ambient: set(caps.ambient) },
+      user,
+      noNewPrivileges: !!proc.noNewPrivileges,
+      ...(filter ? { seccompFilter: filter } : {}),
+      middle: [],
+      env: proc.env ?? [],
+      setEnv: false, // LXC's, from lxc.environment (raw lines included)
+      args: proc.args ?? [],
+    }),
+  );
+  return ops;
+}
+
+/** The plan as the bytes of `<state>/process.plan`. */
+export function processPlan(spec: Spec, kept: readonly string[], filter?: string): Buffer {
+  return encodePlan(processPlanOps(spec, kept, filter));
+}

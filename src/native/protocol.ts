@@ -1,0 +1,127 @@
+/**
+ * The protocol between TypeScript and the C init (native/PROTOCOL.md), typed: its version and
+ * every op of a plan, with its kind and its arguments. A plan is built of `Op`s, so a misspelt op
+ * or a wrong number of arguments is a type error. The C init has the same table (native/ops.c);
+ * `execdriver-init protocol` prints it and test/native/protocol.test.ts compares the two.
+ */
+
+/**
+ * The plan protocol's version: the first frame of every plan is `["protocol", VERSION]`, and an
+ * init of another version refuses the plan. Raise it with any change of the op table (an op
+ * added, removed, or its arguments or meaning changed), on both sides (PROTOCOL_VERSION in
+ * native/execdriver-init.h), so that an init built from older sources says so.
+ */
+export const PROTOCOL_VERSION = 3;
+
+/** `monitor`: consumed by the monitor itself; `container`: carried out by the child, in order. */
+export type OpKind = 'monitor' | 'container';
+
+interface OpSpec {
+  readonly kind: OpKind;
+  /** the arguments, by name (their meaning is in native/PROTOCOL.md) */
+  readonly args: readonly string[];
+  /** any number of further arguments after `args` */
+  readonly variadic?: true;
+}
+
+/** Every op of the plan protocol (PROTOCOL.md's tables), in the C table's order. */
+export const OPS = {
+  // the monitor's
+  clone: { kind: 'monitor', args: ['flags'] },
+  detach: { kind: 'monitor', args: [] },
+  'exit-file': { kind: 'monitor', args: ['path'] },
+  'oom-counter': { kind: 'monitor', args: ['path'] },
+  'cleanup-cgroup': { kind: 'monitor', args: ['dir'] },
+  init: { kind: 'monitor', args: [] },
+  'signals-forward': { kind: 'monitor', args: [] },
+  tty: { kind: 'monitor', args: ['rows', 'cols'] },
+  'attach-socket': { kind: 'monitor', args: ['path', 'buffer'] },
+  'log-relay': { kind: 'monitor', args: [] },
+  'device-filter': { kind: 'monitor', args: ['dir', 'program'] },
+  'thaw-on-kill': { kind: 'monitor', args: ['file', 'value'] },
+  'event-log': { kind: 'monitor', args: ['path', 'maxbytes', 'driver', 'id', 'execid'] },
+  'oom-watch': { kind: 'monitor', args: ['file'] },
+  'lxc-log': { kind: 'monitor', args: ['path'] },
+  'mount-source': { kind: 'monitor', args: ['path', 'idmap'] },
+  'net-helper': { kind: 'monitor', args: ['path'], variadic: true },
+  // the container's
+  root: { kind: 'container', args: ['path'] },
+  unshare: { kind: 'container', args: ['flags'] },
+  setns: { kind: 'container', args: ['path', 'flags'] },
+  mount: { kind: 'container', args: ['source', 'target', 'fstype', 'flags', 'data', 'mktarget'] },
+  mask: { kind: 'container', args: ['target'] },
+  readonly: { kind: 'container', args: ['target'] },
+  mknod: { kind: 'container', args: ['path', 'type', 'mode', 'major', 'minor'] },
+  symlink: { kind: 'container', args: ['target', 'path'] },
+  chown: { kind: 'container', args: ['path', 'uid', 'gid'] },
+  pivot: { kind: 'container', args: [] },
+  'chroot-move': { kind: 'container', args: [] },
+  sethostname: { kind: 'container', args: ['name'] },
+  ifup: { kind: 'container', args: ['name'] },
+  ifaddr: { kind: 'container', args: ['name', 'address', 'prefixlen', 'broadcast'] },
+  'route-default': { kind: 'container', args: ['gateway'] },
+  umask: { kind: 'container', args: ['mode'] },
+  ctty: { kind: 'container', args: [] },
+  bounding: { kind: 'container', args: ['keep'] },
+  user: { kind: 'container', args: ['uid', 'gid', 'groups'] },
+  caps: { kind: 'container', args: ['effective', 'permitted', 'inheritable'] },
+  ambient: { kind: 'container', args: ['mask'] },
+  'no-new-privs': { kind: 'container', args: [] },
+  pdeathsig: { kind: 'container', args: ['signal'] },
+  closefds: { kind: 'container', args: [] },
+  chdir: { kind: 'container', args: ['path'] },
+  env: { kind: 'container', args: ['assignment'] },
+  console: { kind: 'container', args: ['ptmx', 'target'] },
+  'console-raw-output': { kind: 'container', args: [] },
+  'session-keyring': { kind: 'container', args: ['name'] },
+  'seccomp-filter': { kind: 'container', args: ['program'] },
+  'move-mount': { kind: 'container', args: ['index', 'target', 'mktarget'] },
+  join: { kind: 'container', args: ['pid', 'mode'] },
+  exec: { kind: 'container', args: ['searchpath', 'arg0'], variadic: true },
+} as const satisfies Record<string, OpSpec>;
+
+export type OpName = keyof typeof OPS;
+export type MonitorOpName = { [N in OpName]: (typeof OPS)[N]['kind'] extends 'monitor' ? N : never }[OpName];
+export type ContainerOpName = Exclude<OpName, MonitorOpName>;
+
+type Strings<T extends readonly string[]> = { -readonly [K in keyof T]: string };
+type ArgsOf<S extends OpSpec> = S extends { variadic: true } ? [...Strings<S['args']>, ...string[]] : Strings<S['args']>;
+
+/** The arguments of op N, as the C init takes them (numbers as decimal, octal or hex text). */
+export type OpArgs<N extends OpName> = ArgsOf<(typeof OPS)[N]>;
+
+/** One op of a plan: its name, then exactly its arguments. */
+export type Op = { [N in OpName]: [N, ...OpArgs<N>] }[OpName];
+/** An op that only the child carries out (a `run-plan` file holds nothing else). */
+export type ContainerOp = Extract<Op, [ContainerOpName, ...string[]]>;
+
+/** The header frame every plan starts with. */
+export const PROTOCOL_FRAME: readonly string[] = ['protocol', String(PROTOCOL_VERSION)];
+
+/** One op as `execdriver-init protocol` prints it: NAME KIND ARITY (`N+`: at least N). */
+export function describeOp(name: OpName): string {
+  const spec: OpSpec = OPS[name];
+  return `${name} ${spec.kind} ${spec.args.length}${spec.variadic ? '+' : ''}`;
+}
+
+/**
+ * The ops of the seccomp compiler (`execdriver-init seccomp-compile`, native/security.c): frames
+ * on its stdin, no protocol header (the compiled program is cached under the binary's identity).
+ */
+export type SeccompBuildOp =
+  | ['seccomp-default', string, string, string, string]
+  | ['seccomp-arch', string]
+  | ['seccomp-rule', string, string, string, ...string[]];
+
+/**
+ * The init's answer to a plan of another protocol version (`["error", "protocol#-1", …]`), or an
+ * older init's that knows no `protocol` op (`plan#0`, unknown op): the version it speaks (0 when
+ * it has none), else undefined.
+ */
+export function initProtocolOf(frame: readonly string[] | undefined): number | undefined {
+  if (!frame || frame[0] !== 'error') return undefined;
+  const [, step = '', , path = '', message = ''] = frame;
+  if (step.startsWith('protocol#')) return Number(/speaks protocol (\d+)/.exec(message)?.[1] ?? 0);
+  if (step === 'plan#0' && path === 'protocol' && /unknown op/.test(message)) return 0;
+  return undefined;
+}
