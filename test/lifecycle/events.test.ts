@@ -109,6 +109,22 @@ for (const driverName of ['native', 'lxc'] as const) {
       assert.equal(mine(readEvents(TEST_ROOT), i).at(-1)?.type, 'destroy');
     });
 
+    it("a detached exec's exec_start and exec_die are its monitor's, once each, exec_die after the CLI exited", async () => {
+      const i = id();
+      assert.equal(ed(run('-d', '--id', i, '--', 'sleep', '100')).status, 0);
+      const r = ed(['exec', '-d', i, '--', 'sh', '-c', 'sleep 1; exit 4']);
+      assert.equal(r.status, 0, r.stderr);
+      const execId = r.stdout.trim();
+      const cliDone = Date.now();
+      const ofExec = () => readEvents(TEST_ROOT).filter((e) => e.id === i && e.execId === execId);
+      const die = (await until(() => ofExec().find((e) => e.type === 'exec_die'), 15_000, 'the exec_die event'))!;
+      assert.equal(die.exitCode, 4);
+      assert.ok(Date.parse(die.time) >= cliDone, 'recorded after the CLI exited');
+      assert.deepEqual(ofExec().map((e) => e.type), ['exec_start', 'exec_die']);
+      assert.equal(ofExec()[0]!.pid, die.pid);
+      assert.equal(ed(['delete', '--force', i]).status, 0);
+    });
+
     it('--since and --until: the recorded events of that span, then it exits by itself', async () => {
       const i = id();
       const t0 = new Date().toISOString();
