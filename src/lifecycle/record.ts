@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { NetworkState } from '../network/container.js';
 import { ContainerExistsError, ExecDriverError, systemError } from '../errors.js';
 import { isSameProcessAlive, processStartTime, STATE_FILE, StateDir } from '../state/index.js';
+import { appendEvent } from '../events/log.js';
 
 /** OCI's states. `paused` is never written by the engine: it is read from the freezer (a hook). */
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -115,7 +116,19 @@ export function createRecord<X extends object>(state: StateDir, init: Omit<Conta
     if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') throw new ContainerExistsError(state.id, state.dir);
     throw systemError('ERR_STATE', `create state directory ${state.dir}`, e, { containerId: state.id, path: state.dir });
   }
+  appendEvent(state.root, { type: 'create', driver: state.driver, id: state.id }); // the event log (src/events)
   return rec;
+}
+
+/**
+ * Remove a container's state directory, the end of its record: the `destroy` event (src/events)
+ * once, by whoever removes an existing directory (the run's end, a failed start, delete,
+ * terminate, settling). The container's own `start`, `oom` and `die` are its monitor's.
+ */
+export function removeRecord(state: StateDir): void {
+  const existed = state.exists();
+  state.remove();
+  if (existed) appendEvent(state.root, { type: 'destroy', driver: state.driver, id: state.id });
 }
 
 /** Write the record whole, with its new status (checked against the machine). */

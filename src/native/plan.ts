@@ -5,6 +5,7 @@ import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, specNetwork }
 import type { Spec } from '../spec/types.js';
 import type { ResolvedUser } from '../users.js';
 import { PROTOCOL_FRAME, type ContainerOp, type Op } from './protocol.js';
+import { monitorEventOps } from '../events/log.js';
 
 /** One op of the plan handed to the C init (native/PROTOCOL.md, typed in ./protocol.ts). */
 export type { ContainerOp, Op } from './protocol.js';
@@ -76,6 +77,8 @@ export interface PlanInputs {
    * spec's linux.seccomp; absent: none
    */
   seccompFilter?: string;
+  /** the state root whose event log the monitor appends `start`, `oom` (live) and `die` to (src/events) */
+  eventLog?: { root: string; id: string };
 }
 
 /** The capabilities the container keeps: its mask, limited to what this kernel and the host have. */
@@ -135,6 +138,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['clone', num(flags)]);
   ops.push(['exit-file', p.exitFile]);
   if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
+  if (p.eventLog) ops.push(...monitorEventOps({ ...p.eventLog, driver: 'native', ...(p.oomCounterFile ? { oomWatch: p.oomCounterFile } : {}) }));
   for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);
   if (p.thawOnKill) ops.push(['thaw-on-kill', p.thawOnKill.file, p.thawOnKill.value]);
   // attached before the clone: the child is moved into the cgroup before it runs anything

@@ -11,7 +11,7 @@
  * added, removed, or its arguments or meaning changed), on both sides (PROTOCOL_VERSION in
  * native/execdriver-init.h), so that an init built from older sources says so.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** `monitor`: consumed by the monitor itself; `container`: carried out by the child, in order. */
 export type OpKind = 'monitor' | 'container';
@@ -39,6 +39,9 @@ export const OPS = {
   'log-relay': { kind: 'monitor', args: [] },
   'device-filter': { kind: 'monitor', args: ['dir', 'program'] },
   'thaw-on-kill': { kind: 'monitor', args: ['file', 'value'] },
+  'event-log': { kind: 'monitor', args: ['path', 'maxbytes', 'driver', 'id', 'execid'] },
+  'oom-watch': { kind: 'monitor', args: ['file'] },
+  'lxc-log': { kind: 'monitor', args: ['path'] },
   'mount-source': { kind: 'monitor', args: ['path', 'idmap'] },
   'net-helper': { kind: 'monitor', args: ['path'], variadic: true },
   // the container's
