@@ -1,5 +1,5 @@
 import { DEFAULT_ROOT } from '../driver.js';
-import { isRootless, rootlessRoot } from '../native/rootless.js';
+import { isRootless, rootlessRoot } from '../rootless.js';
 import { ExecDriverError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { parseVerbArgs, splitAtCommand, type Verb } from './args.js';

@@ -15,7 +15,7 @@
  */
 import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import type { Op } from '../native/protocol.js';
+import type { Op } from '../init/protocol.js';
 
 export type EventType = 'create' | 'start' | 'exec_start' | 'exec_die' | 'die' | 'oom' | 'pause' | 'unpause' | 'update' | 'destroy';
 

@@ -31,18 +31,18 @@ import { EXIT_FILE, exitStatusFrom, signalName, waitStatusOf, type ExitRecord } 
 import { classifyStartFailure } from '../lifecycle/failure.js';
 import { createRecord, removeRecord, type ContainerRecord } from '../lifecycle/record.js';
 import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
-import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../native/console.js';
-import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../native/monitor.js';
+import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../init/console.js';
+import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../init/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, ownerAlive, processStartTime, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { hostCapabilities } from '../capabilities.js';
-import { specSecurity } from '../native/seccomp.js';
+import { specSecurity } from '../security/seccomp/compile.js';
 import { buildSpec, SPEC_FILE, validateSpec, type Spec, type SpecContext } from '../spec/index.js';
 import { processPlan } from './plan.js';
 import { recordInitProcess } from '../exec/index.js';
 import { checkMappable, hostIdOf } from '../userns.js';
-import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
+import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../rootless.js';
 import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadCgroup, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
@@ -50,7 +50,7 @@ import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js'
 import { binds, cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
 import { monitorEventOps } from '../events/log.js';
-import type { Op } from '../native/protocol.js';
+import type { Op } from '../init/protocol.js';
 
 export const DRIVER_NAME = 'lxc';
 

@@ -7,7 +7,8 @@
  * container. Window sizes travel monitor → our terminal → SIGWINCH to lxc-start → LXC's console.
  */
 import type { ConsoleSize } from '../driver.js';
-import { ATTACH_BUFFER, type Op } from '../native/plan.js';
+import { ATTACH_BUFFER } from '../init/console.js';
+import { type Op } from '../init/protocol.js';
 
 export interface LxcTerminalPlan {
   /** the tool and its arguments; argv[0] an absolute path */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseEventTime } from '../../src/cli/events.js';
 import { appendEvent, eventsFile, followEvents, monitorEventOps, readEvents, ROTATED_FILE, type RecordedEvent } from '../../src/events/log.js';
-import { MonitorChannel } from '../../src/native/monitor.js';
+import { MonitorChannel } from '../../src/init/monitor.js';
 
 const LOG_MODULE = new URL('../../src/events/log.js', import.meta.url).pathname;
 const dirs: string[] = [];

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildExecPlan } from '../../src/exec/index.js';
-import { MonitorChannel } from '../../src/native/monitor.js';
-import type { Op } from '../../src/native/plan.js';
+import { MonitorChannel } from '../../src/init/monitor.js';
+import type { Op } from '../../src/init/protocol.js';
 
 const base = {
   initPid: 4242,

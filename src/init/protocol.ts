@@ -125,3 +125,61 @@ export function initProtocolOf(frame: readonly string[] | undefined): number | u
   if (step === 'plan#0' && path === 'protocol' && /unknown op/.test(message)) return 0;
   return undefined;
 }
+
+/** Frames on the wire: u32le count, then u32le length + bytes for every field. */
+export function encodeFrame(fields: readonly (string | Uint8Array)[]): Buffer {
+  const parts = fields.map((f) => (typeof f === 'string' ? Buffer.from(f, 'utf8') : Buffer.from(f.buffer, f.byteOffset, f.byteLength)));
+  const size = 4 + parts.reduce((n, b) => n + 4 + b.length, 0);
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32LE(parts.length, 0);
+  let off = 4;
+  for (const b of parts) {
+    out.writeUInt32LE(b.length, off);
+    off += 4;
+    b.copy(out, off);
+    off += b.length;
+  }
+  return out;
+}
+
+/** A plan on the wire: the protocol frame, its ops, `["end"]`. */
+export function encodePlan(ops: readonly Op[]): Buffer {
+  return encodeFrames([PROTOCOL_FRAME, ...ops]);
+}
+
+/** Frames up to `["end"]`, with no protocol frame (the seccomp compiler's input). */
+export function encodeFrames(frames: readonly (readonly string[])[]): Buffer {
+  return Buffer.concat([...frames.map(encodeFrame), encodeFrame(['end'])]);
+}
+
+/** Incremental frame decoder for the monitor's replies. */
+export class FrameDecoder {
+  private buf: Buffer = Buffer.alloc(0);
+  push(chunk: Buffer): string[][] {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    const frames: string[][] = [];
+    for (;;) {
+      const f = this.tryOne();
+      if (!f) break;
+      frames.push(f);
+    }
+    return frames;
+  }
+  private tryOne(): string[] | undefined {
+    const b = this.buf;
+    if (b.length < 4) return undefined;
+    const count = b.readUInt32LE(0);
+    let off = 4;
+    const fields: string[] = [];
+    for (let i = 0; i < count; i++) {
+      if (b.length < off + 4) return undefined;
+      const len = b.readUInt32LE(off);
+      off += 4;
+      if (b.length < off + len) return undefined;
+      fields.push(b.toString('utf8', off, off + len));
+      off += len;
+    }
+    this.buf = b.subarray(off);
+    return fields;
+  }
+}
