@@ -5,7 +5,7 @@ import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js'
 import { generateId } from '../command.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseUsernsFlag } from '../userns.js';
-import { isRootless } from '../native/rootless.js';
+import { isRootless } from '../rootless.js';
 import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp/profile.js';
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';

@@ -14,10 +14,10 @@ import { ExecDriverError, InvalidConfigError, NotFoundError } from '../errors.js
 import { recordInitProcess } from '../exec/index.js';
 import type { AnyRecord } from '../lifecycle/engine.js';
 import { createRecord, type ContainerRecord } from '../lifecycle/record.js';
-import { MonitorChannel, type Stdio } from '../native/monitor.js';
+import { MonitorChannel, type Stdio } from '../init/monitor.js';
 import { NativeDriver, writeIdMaps } from '../native/driver.js';
 import { buildPlan } from '../native/plan.js';
-import { specSecurity } from '../native/seccomp.js';
+import { specSecurity } from '../security/seccomp/compile.js';
 import { thawAfterKill } from '../ops/index.js';
 import { ANNOTATION, capabilityNames, DEFAULT_DEVICES } from '../spec/from-command.js';
 import { deviceModeOf, deviceRuleText, readBundle, resourcesOf, SPEC_FILE } from '../spec/index.js';
