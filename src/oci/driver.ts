@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { hostCapabilities } from '../capabilities.js';
 import { ContainerCgroup } from '../cgroups/index.js';
 import { validateId } from '../command.js';
@@ -24,7 +24,7 @@ import { deviceModeOf, deviceRuleText, readBundle, resourcesOf, SPEC_FILE } from
 import type { Mount, Spec, State } from '../spec/types.js';
 import { OCI_VERSION } from '../spec/types.js';
 import { processStartTime } from '../state/index.js';
-import { checkBundle, cgroupPlace } from './bundle.js';
+import { checkBundle, cgroupPlace, DEFAULT_PARENT } from './bundle.js';
 import { runHooks } from './hooks.js';
 
 
@@ -204,6 +204,16 @@ export class OciDriver extends NativeDriver {
     if (status !== 'stopped') await this.terminate(id);
     else await this.delete(id, { force: true });
     this.tidyRoot();
+    // the default parent (execdriver-oci/) goes with its last container
+    if (rec?.extra.cgroupParent === DEFAULT_PARENT) {
+      for (const p of rec.cgroupPaths) {
+        try {
+          rmdirSync(dirname(p));
+        } catch {
+          /* another container's, or gone */
+        }
+      }
+    }
     await runHooks('poststop', spec?.hooks?.poststop, st).catch((e) => warn(`poststop: ${(e as Error).message}`));
   }
 
