@@ -24,6 +24,7 @@ import { deviceModeOf, deviceRuleText, readBundle, resourcesOf, SPEC_FILE } from
 import type { Mount, Spec, State } from '../spec/types.js';
 import { OCI_VERSION } from '../spec/types.js';
 import { processStartTime } from '../state/index.js';
+import { EVENTS_FILE } from '../events/log.js';
 import { checkBundle, cgroupPlace, DEFAULT_PARENT } from './bundle.js';
 import { runHooks } from './hooks.js';
 
@@ -222,8 +223,11 @@ export class OciDriver extends NativeDriver {
     try {
       rmdirSync(join(this.root, 'native'));
     } catch {
-      /* not empty */
+      return; // not empty
     }
+    // the engine's event log (src/events/) of a root with no container left: execdriver-oci's
+    // `events` reads the cgroups, not the log
+    for (const f of [EVENTS_FILE, `${EVENTS_FILE}.1`, `${EVENTS_FILE}.lock`]) rmSync(join(this.root, f), { force: true });
   }
 
   // ---- the cgroups are where the bundle put them ----
