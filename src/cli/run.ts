@@ -97,8 +97,13 @@ export function resourcesFromFlags(values: Values): Resources {
 export function commandFromFlags(values: Values, argv: string[]): Command {
   const [entrypoint, ...args] = argv;
   if (!entrypoint) throw new InvalidConfigError('run: no command given (execdriver run [OPTIONS] -- CMD [ARG...])');
-  const rootfs = str(values['rootfs']);
-  if (!rootfs) throw new InvalidConfigError('run: --rootfs DIR is required');
+  // rootfs (issue 12): --rootfs repeated stacks layers, the first the lowest
+  const rootfsList = list(values['rootfs']);
+  if (!rootfsList.length || rootfsList.some((r) => !r)) throw new InvalidConfigError('run: --rootfs DIR is required');
+  const rootfsMode = str(values['rootfs-mode']);
+  if (rootfsMode !== undefined && rootfsMode !== 'overlay' && rootfsMode !== 'direct') {
+    throw new InvalidConfigError(`run: --rootfs-mode ${JSON.stringify(rootfsMode)}: overlay or direct`);
+  }
   const resources = resourcesFromFlags(values);
 
   const net = str(values['net']) ?? (isRootless() ? 'none' : 'bridge'); // a rootless caller has no bridge
@@ -114,7 +119,8 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
 
   const cmd: Command = {
     id: str(values['id']) ?? generateId(),
-    rootfs: resolve(rootfs),
+    rootfs: rootfsList.length === 1 ? resolve(rootfsList[0]!) : rootfsList.map((r) => resolve(r)),
+    ...(rootfsMode !== undefined ? { rootfsMode } : {}),
     entrypoint,
     arguments: args,
     env: list(values['env']),
@@ -153,7 +159,9 @@ export const runVerb: Verb = {
 Options:
       --driver NAME            native (default) or lxc
       --id ID                  container id (default: 12 random hex digits)
-      --rootfs DIR             root filesystem (required)
+      --rootfs DIR             root filesystem (required); repeated: layers, the first the lowest
+      --rootfs-mode MODE       overlay (default): the rootfs is the read-only lower layer of a
+                               per-container overlay; direct: run on the directory itself
       --hostname H             hostname (default: the first 12 characters of the id)
   -e, --env K=V                environment variable (repeatable)
   -w, --workdir DIR            working directory inside the container
@@ -200,7 +208,8 @@ not executable, 127 when it is not found.`,
   options: {
     driver: { type: 'string' },
     id: { type: 'string' },
-    rootfs: { type: 'string' },
+    rootfs: { type: 'string', multiple: true },
+    'rootfs-mode': { type: 'string' },
     hostname: { type: 'string' },
     env: { type: 'string', short: 'e', multiple: true },
     workdir: { type: 'string', short: 'w' },
