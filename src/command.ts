@@ -161,7 +161,7 @@ const COMMAND_FIELDS = {
   capAmbient: 1, init: 1, userns: 1, uidMappings: 1, gidMappings: 1, seccomp: 1, noNewPrivileges: 1, config: 1,
   rootfsMode: 1,
 } satisfies Record<keyof Command, 1>;
-const NETWORK_FIELDS = { mode: 1, bridge: 1, subnet: 1, ipAddress: 1, prefixLen: 1, gateway: 1, mtu: 1 } satisfies Record<keyof NetworkConfig, 1>;
+const NETWORK_FIELDS = { mode: 1, bridge: 1, subnet: 1, ipAddress: 1, prefixLen: 1, gateway: 1, mtu: 1, name: 1, ports: 1 } satisfies Record<keyof NetworkConfig, 1>;
 const RESOURCE_FIELDS = {
   memory: 1, memorySwap: 1, memoryReservation: 1, cpuShares: 1, cpuQuota: 1, cpuPeriod: 1, cpusetCpus: 1, cpusetMems: 1, pidsLimit: 1,
 } satisfies Record<keyof Resources, 1>;

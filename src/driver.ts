@@ -21,6 +21,11 @@ export interface NetworkConfig {
   prefixLen?: number;
   gateway?: string;
   mtu?: number;
+  // --- networks and ports (issue 12 item 4)
+  /** a network made by `network create` (`--net NAME`): its bridge and subnet (bridge mode) */
+  name?: string;
+  /** published ports (`-p`), bridge mode: DNAT from the host to the container (src/network/ports.ts) */
+  ports?: PortSpec[];
 }
 
 export interface Resources {
@@ -53,6 +58,9 @@ export interface MountSpec {
   /** with a user namespace: an idmapped mount (host ids seen through the container's maps) */
   idmap?: boolean;
 }
+
+import type { PortSpec } from './network/ports.js';
+export type { PortSpec } from './network/ports.js';
 
 /** How the rootfs is used: see Command.rootfsMode. */
 export type RootfsMode = 'overlay' | 'direct';

@@ -5,11 +5,15 @@ import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js'
 import { generateId } from '../command.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseUsernsFlag } from '../userns.js';
+import { parsePublish } from '../network/ports.js';
 import { isRootless } from '../native/rootless.js';
 import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp/profile.js';
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';
 import { rawMode, watchResize, windowSize } from './terminal.js';
+
+/** The --net modes; any other word names a network (`network create`). */
+const NET_MODES = ['bridge', 'none', 'host', 'slirp4netns'];
 
 /** `-v SRC:DST[:OPTS]`, OPTS a comma-separated list of `ro`, `rw`, `idmap` */
 export function parseVolume(spec: string): MountSpec {
@@ -107,7 +111,11 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   const resources = resourcesFromFlags(values);
 
   const net = str(values['net']) ?? (isRootless() ? 'none' : 'bridge'); // a rootless caller has no bridge
-  const network: NetworkConfig = { mode: net as NetworkConfig['mode'] };
+  // issue 12: `--net NAME` is a network made by `network create` (a bridge of its own)
+  const named = !NET_MODES.includes(net) && !net.startsWith('container:');
+  const network: NetworkConfig = named ? { mode: 'bridge', name: net } : { mode: net as NetworkConfig['mode'] };
+  const publish = list(values['publish']);
+  if (publish.length) network.ports = publish.map(parsePublish);
   const bridge = str(values['bridge']);
   if (bridge !== undefined) network.bridge = bridge;
   const subnet = str(values['subnet']);
@@ -189,6 +197,9 @@ Options:
                                host (the default)
       --net MODE               bridge (default; not root: none), none, host, slirp4netns
                                (user-mode networking, native driver), container:ID
+                               or the NAME of a network made by 'execdriver network create'
+  -p, --publish [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]
+                               publish a port of a bridge container on the host (repeatable)
       --bridge NAME            bridge for --net bridge (default execdriver0)
       --subnet CIDR            subnet of the bridge, when it is created
       --ip ADDR                the container's address on the bridge
@@ -231,6 +242,7 @@ not executable, 127 when it is not found.`,
     'pids-limit': { type: 'string' },
     volume: { type: 'string', short: 'v', multiple: true },
     net: { type: 'string' },
+    publish: { type: 'string', short: 'p', multiple: true },
     bridge: { type: 'string' },
     subnet: { type: 'string' },
     ip: { type: 'string' },
