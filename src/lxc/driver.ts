@@ -525,7 +525,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       record.cgroupPaths = lxcDirs(this.root, cmd.id).filter((d) => d.includes('/lxc.payload.'));
       // (a foreground container that is already gone needs no record: it is removed right away)
       if (!done || opts.detach) this.save(record, 'running');
-      if (rootfsPath) unmountOverlayOnHost(state.dir); // the container has its own copy of the mount
+      if (rootfsPath) unmountOverlayOnHost(state.dir, false); // the container has its own copy of the mount
 
       opts.onStart?.({ id: cmd.id, pid });
       if (opts.detach) {

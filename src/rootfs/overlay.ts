@@ -13,7 +13,7 @@
  *   `dir:` rootfs), lazily unmounted once the container runs (it keeps its own copy); a crash in
  *   between leaves the mount, which the engine's settling unmounts (releaseRootfs).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExecDriverError } from '../errors.js';
@@ -80,11 +80,18 @@ export function mountOverlayOnHost(id: string, layers: readonly string[], d: Ove
   return d.merged;
 }
 
-/** Lazily unmount the host's overlay of a container (a no-op when it is not mounted). */
-export function unmountOverlayOnHost(stateDir: string): void {
+/**
+ * Lazily unmount the host's overlay of a container (a no-op when it is not mounted). `wait`
+ * false: in the background, off the start's path (a removal later unmounts it again if needed).
+ */
+export function unmountOverlayOnHost(stateDir: string, wait = true): void {
   const merged = overlayDirs(stateDir).merged;
-  if (!existsSync(merged) || !isMountPoint(merged)) return;
-  spawnSync('umount', ['-l', merged], { stdio: 'ignore' });
+  if (!existsSync(merged)) return;
+  if (!wait) {
+    spawn('umount', ['-l', merged], { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
+    return;
+  }
+  if (isMountPoint(merged)) spawnSync('umount', ['-l', merged], { stdio: 'ignore' });
 }
 
 /**
