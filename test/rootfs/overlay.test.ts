@@ -223,3 +223,26 @@ describe('copy-on-write rootfs: a host overlay mount a crash left (lxc) goes wit
     }
   });
 });
+
+describe('copy-on-write rootfs: rootless (native)', () => {
+  const USER = 'execdriver-rl'; // test/userns/rootless.test.ts makes it (with its subordinate ranges)
+  const known = spawnSync('id', ['-u', USER]).status === 0 && readFileSync('/etc/subuid', 'utf8').includes(`${USER}:`);
+  it('a caller who is not root writes to its own upper layer (what its mapped ids may write); the rootfs is unchanged', { skip: !known && `no user ${USER} with subordinate ids` }, () => {
+    const rootfs = makeRootfs();
+    const xdg = mkdtempSync(join(tmpdir(), 'execdriver-rootfs-xdg-'));
+    try {
+      spawnSync('chown', [USER, xdg]);
+      spawnSync('chown', ['-R', `${USER}:${USER}`, rootfs.dir]); // a rootless caller's rootfs is its own (its root in the container)
+      chmodSync(xdg, 0o700);
+      const before = treeDigest(rootfs.dir);
+      const r = spawnSync('runuser', ['-u', USER, '--', 'env', '-i', 'PATH=/usr/bin:/bin', `XDG_RUNTIME_DIR=${xdg}`, process.execPath, CLI, 'run', '--rootfs', rootfs.dir, 'sh', '-c', 'echo r > /x && rm /bin/ls && echo t > /tmp/t && cat /x /tmp/t'], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'r\nt\n');
+      assert.equal(treeDigest(rootfs.dir), before);
+      assert.deepEqual(readdirSync(join(xdg, 'execdriver', 'native')), [], 'the state directory (and its upper layer) removed');
+    } finally {
+      rmSync(xdg, { recursive: true, force: true });
+      rootfs.cleanup();
+    }
+  });
+});
