@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { InvalidConfigError, ExecDriverError } from '../errors.js';
 import { allocations, ipamDir } from './ipam.js';
 import { run } from './run.js';
+import { localnetTable } from './ports.js';
 import { chooseSubnet, tryParseNetwork, contains, firstHost, formatCidr, formatIPv4, hostUsedCidrs, overlaps, parseCidr, tryParseIPv4, broadcastOf, type Ipv4Net } from './subnet.js';
 import { DEFAULT_MTU } from './bridge.js';
 import { validateInterfaceName, validateMtu, validateBridgeSubnet } from './validate.js';
@@ -169,6 +170,7 @@ export async function removeNetwork(root: string, name: string): Promise<void> {
     throw new ExecDriverError('ERR_NETWORK', `network ${name} is in use by ${users.length} container(s): ${users.map((u) => u.split('/').pop()).join(', ')}`, { step: 'network rm', path: name });
   }
   if (rec.nat) await run('nft', ['delete', 'table', 'ip', natTable(name)], { step: `remove the nat table of network ${name}` }).catch(() => {});
+  await run('nft', ['delete', 'table', 'ip', localnetTable(name)], { step: 'remove the localnet guard' }).catch(() => {});
   if (existsSync(`/sys/class/net/${name}`)) await run('ip', ['link', 'del', 'dev', name], { step: `remove bridge ${name}` });
   rmSync(ipamDir(root, name), { recursive: true, force: true });
   rmSync(fileOf(root, name), { force: true });

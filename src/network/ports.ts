@@ -73,14 +73,37 @@ export function portScript(owner: string, address: string, ports: readonly PortS
   ].join('\n') + '\n';
 }
 
+/** The guard of a bridge with route_localnet on (see localnetGuard). */
+export const localnetTable = (bridge: string) => `execdriver-localnet-${bridge}`;
+
+/**
+ * `route_localnet` lets a 127.0.0.1 source be routed onto the bridge; it would also let a
+ * container send to the host's loopback services (crafted packets to 127.0.0.0/8 arriving on the
+ * bridge, as in CVE-2020-8558): they are dropped before routing. Rewritten whole each time (flush
+ * then add, one transaction); kept as long as the bridge (removed with a network).
+ */
+export function localnetGuard(bridge: string): string {
+  const t = localnetTable(bridge);
+  return [
+    `table ip ${t}`,
+    `flush table ip ${t}`,
+    `table ip ${t} {`,
+    '  chain prerouting {',
+    '    type filter hook prerouting priority raw; policy accept;',
+    `    iifname "${bridge}" ip daddr 127.0.0.0/8 drop`,
+    '  }',
+    '}',
+  ].join('\n') + '\n';
+}
+
 /** Publish the container's ports (its address on `bridge`). */
 export async function publishPorts(owner: string, bridge: string, address: string, ports: readonly PortSpec[]): Promise<void> {
   if (!ports.length) return;
   const nft = nftPath();
   if (!nft) throw new InvalidConfigError('-p needs nftables (Debian package nftables)');
   // a connection from the host's 127.0.0.1, DNATed onto the bridge, keeps that source until postrouting
-  writeFileSync(`/proc/sys/net/ipv4/conf/${bridge}/route_localnet`, '1');
-  await run(nft, ['-f', '-'], { input: portScript(owner, address, ports), step: `publish the ports of ${owner}` });
+  await run(nft, ['-f', '-'], { input: localnetGuard(bridge) + portScript(owner, address, ports), step: `publish the ports of ${owner}` });
+  writeFileSync(`/proc/sys/net/ipv4/conf/${bridge}/route_localnet`, '1'); // guarded by now
 }
 
 /** Remove the container's ports (idempotent: no table, nothing to do). */

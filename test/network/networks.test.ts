@@ -56,7 +56,7 @@ after(async () => {
   spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
   for (const n of [PORTS_NET, NAT_NET, CLI_NET]) await removeNetwork(TEST_ROOT, n).catch(() => {});
   rootfs.cleanup();
-  assert.doesNotMatch(nftTables(), new RegExp(`execdriver-(nat|port)-.*(${tag}|rootfsn)`), 'an nftables table of ours left');
+  assert.doesNotMatch(nftTables(), new RegExp(`execdriver-(nat|port|localnet)-.*(${tag}|rootfsn)`), 'an nftables table of ours left');
 });
 
 for (const driverName of ['native', 'lxc'] as const) {
@@ -86,6 +86,9 @@ for (const driverName of ['native', 'lxc'] as const) {
       assert.equal(status.exitCode, 0, cap.err());
       assert.equal(cap.out(), `bytes from the host ${driverName}\n`);
       assert.match(dns, /^unreachable: .*no NAT/);
+      // route_localnet on the bridge comes with a guard: the host's loopback is not reachable from it
+      assert.match(execFileSync('nft', ['list', 'table', 'ip', `execdriver-localnet-${PORTS_NET}`], { encoding: 'utf8' }), new RegExp(`iifname "${PORTS_NET}" ip daddr 127\\.0\\.0\\.0/8 drop`));
+      assert.equal(readFileSync(`/proc/sys/net/ipv4/conf/${PORTS_NET}/route_localnet`, 'utf8').trim(), '1');
       assert.doesNotMatch(nftTables(), new RegExp(portTable(`${driverName}/${c.id}`)), 'the rule is gone after exit');
     });
 
