@@ -75,11 +75,14 @@ for (const driverName of ['native', 'lxc'] as const) {
       const c = sh(
         'echo mine > /x && rm /bin/ls /etc/group && chmod 777 /etc/passwd && chown 1000:1000 /bin/busybox && ' +
           'echo changed >> /etc/passwd && mkdir -p /new/dir && rm -rf /home && ln -sf /x /bin/cat2 && touch -d 2000-01-01 /notexec && ' +
-          'cat /x && test ! -e /bin/ls && stat -c %a /etc/passwd',
+          'cat /x && test ! -e /bin/ls && stat -c %a /etc/passwd && cat /data/vol/notexec',
+        { mounts: [{ source: layer, destination: '/data/vol', writable: false }] }, // its target is made in the upper layer
       );
+      const layerBefore = treeDigest(layer);
       const r = await runOut(c);
+      assert.equal(treeDigest(layer), layerBefore);
       assert.equal(r.status.exitCode, 0, r.err);
-      assert.equal(r.out, 'mine\n777\n');
+      assert.equal(r.out, 'mine\n777\nshadowed by layer 2\n');
       assert.equal(treeDigest(rootfs.dir), before, 'the rootfs directory changed');
       assert.equal(existsSync(join(TEST_ROOT, driverName, c.id)), false, 'the upper layer went with the container');
       assert.deepEqual(mountsNaming(c.id), [], 'no mount left on the host');
