@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { NetworkState } from './network/container.js';
 import type { SeccompProfile } from './security/seccomp/profile.js';
+import type { RecordedEvent } from './events/log.js';
 import { DriverExistsError, DriverNotFoundError } from './errors.js';
 import type { ContainerStats, ProcessInfo, StatsOptions } from './ops/index.js';
 export type { ContainerStats, NetworkStats, ProcessInfo, StatsOptions } from './ops/index.js';
@@ -247,11 +248,8 @@ export interface ContainerHandle extends Started {
   stderr?: Readable;
 }
 
-/** A lifecycle event of a container this process started (`driver.events()`). */
-export type ContainerEvent =
-  | { type: 'start'; driver: string; id: string; pid: number; time: Date }
-  | { type: 'oom'; driver: string; id: string; time: Date }
-  | { type: 'exit'; driver: string; id: string; status: ExitStatus; time: Date };
+/** A lifecycle event of a container under the state root, as the event log records it (`driver.events()`, src/events). */
+export type ContainerEvent = RecordedEvent;
 
 export interface AttachOptions {
   /** what is typed into the terminal (not ended by its end) */
@@ -293,8 +291,8 @@ export interface ContainerSummary {
 /** What the command line needs beyond the contract: detached containers and their records. */
 export interface ManagedDriver extends Driver {
   start(command: Command, options?: StartHandleOptions): Promise<ContainerHandle>;
-  /** lifecycle events of the containers this driver object starts, from now on; `break` ends it */
-  events(options?: { signal?: AbortSignal }): AsyncIterableIterator<ContainerEvent>;
+  /** events: every container's under the root, from the event log (since/until: Date, ms or ISO); `break` ends it */
+  events(options?: { since?: Date | number | string; until?: Date | number | string; signal?: AbortSignal }): AsyncIterableIterator<ContainerEvent>;
   /** wait for a container to exit (detached ones too); 0 = no timeout */
   wait(id: string, timeoutMs?: number): Promise<ExitStatus>;
   inspect(id: string): ContainerSummary;

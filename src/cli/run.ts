@@ -6,7 +6,7 @@ import { generateId } from '../command.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseUsernsFlag } from '../userns.js';
 import { parsePublish } from '../network/ports.js';
-import { isRootless } from '../native/rootless.js';
+import { isRootless } from '../rootless.js';
 import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp/profile.js';
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';

@@ -6,7 +6,7 @@
  * driver's C monitor keeps and relays (terminal.ts). Why these choices: NOTES.md.
  */
 import { mountOverlayOnHost, prepareOverlay, unmountOverlayOnHost, userRootfs } from '../rootfs/overlay.js';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -30,26 +30,28 @@ import { ExecDriverError, InvalidConfigError, StartError, WaitTimeoutError, desc
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
 import { EXIT_FILE, exitStatusFrom, signalName, waitStatusOf, type ExitRecord } from '../lifecycle/exit.js';
 import { classifyStartFailure } from '../lifecycle/failure.js';
-import { createRecord, type ContainerRecord } from '../lifecycle/record.js';
+import { createRecord, removeRecord, type ContainerRecord } from '../lifecycle/record.js';
 import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
-import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../native/console.js';
-import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../native/monitor.js';
+import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../init/console.js';
+import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../init/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, ownerAlive, processStartTime, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { hostCapabilities } from '../capabilities.js';
-import { specSecurity } from '../native/seccomp.js';
+import { specSecurity } from '../security/seccomp/compile.js';
 import { buildSpec, SPEC_FILE, validateSpec, type Spec, type SpecContext } from '../spec/index.js';
 import { processPlan } from './plan.js';
 import { recordInitProcess } from '../exec/index.js';
 import { checkMappable, hostIdOf } from '../userns.js';
-import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
+import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../rootless.js';
 import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadCgroup, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
 import { binds, cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
+import { monitorEventOps } from '../events/log.js';
+import type { Op } from '../init/protocol.js';
 
 export const DRIVER_NAME = 'lxc';
 
@@ -376,7 +378,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     // with ERANGE, and cleaning up after that would remove the other one's cgroups.
     const taken = lxcDirs(this.root, cmd.id).find((dir) => existsSync(dir));
     if (taken) {
-      state.remove();
+      removeRecord(state);
       throw new ExecDriverError('ERR_CGROUP', `cgroup ${taken} already exists (another LXC container named ${cmd.id}?): not starting`, {
         containerId: cmd.id,
         step: 'cgroup',
@@ -471,34 +473,27 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
             ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint, ...cmd.arguments]
             : [cmd.entrypoint, ...cmd.arguments];
       const args = tool === 'lxc-start' ? ['-F', '-C', ...common, '--', ...command] : [...common, '--', ...command];
-      let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-      if (consoleSize || opts.detach) {
-        // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts); detached
-        // without one, under the monitor that copies its output pipes to the log
-        const env = Object.entries(toolEnv(!!cmd.userns)).map(([k, v]) => `${k}=${v}`);
-        const plan = lxcTerminalPlan({
-          argv: [bin, ...args],
-          env,
-          ...(consoleSize ? { size: consoleSize } : {}),
-          detach: !!opts.detach,
-          ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}),
-        });
-        monitor = MonitorChannel.spawn(stdio, cmd.id);
-        child = monitor.child;
-        monitor.sendPlan(plan);
-        ({ exited } = await this.startMonitor(cmd.id, tool, monitor));
-      } else {
-        // Own session: a terminal's Ctrl-C reaches the caller only, which decides what to forward.
-        // In the foreground the tool dies with us (our static helper sets PR_SET_PDEATHSIG, then
-        // execs it), and the container with it: a dead Node process never leaves a container behind.
-        const [file, argv] = opts.detach ? [bin, args] : [INIT_BINARY, ['die-with-parent', bin, ...args]];
-        child = spawn(file, argv, { stdio, detached: true, env: toolEnv(!!cmd.userns) });
-        const spawned = child;
-        exited = new Promise((resolve) => {
-          spawned.once('exit', (code, signal) => resolve({ code, signal }));
-          spawned.once('error', () => resolve({ code: null, signal: null }));
-        });
-      }
+      // The tool always runs under our C monitor (host mode, terminal.ts): on a terminal it keeps
+      // and relays with tty; detached without one, it copies the output pipes to the log; in the
+      // foreground it kills the tool (pdeathsig, and the control socket's EOF) when we die. It
+      // also records the container's start, OOM kills (live) and die in the event log, read from
+      // LXC's log and the payload cgroup, so they are recorded without us (src/events).
+      const env = Object.entries(toolEnv(!!cmd.userns)).map(([k, v]) => `${k}=${v}`);
+      const plan = lxcTerminalPlan({
+        argv: [bin, ...args],
+        env,
+        ...(consoleSize ? { size: consoleSize } : {}),
+        detach: !!opts.detach,
+        ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}),
+        events: [
+          ...monitorEventOps({ root: this.root, driver: DRIVER_NAME, id: cmd.id, lxcLog: logPath, ...(oomSource ? { oomWatch: oomSource } : {}) }),
+          ...(oomSource ? [['oom-counter', oomPath] as Op] : []),
+        ],
+      });
+      monitor = MonitorChannel.spawn(stdio, cmd.id);
+      child = monitor.child;
+      monitor.sendPlan(plan);
+      const { exited } = await this.startMonitor(cmd.id, tool, monitor);
       if (outFd !== undefined) closeSync(outFd);
       outFd = undefined;
       // with a terminal, input is fed once the container runs (foreground())
@@ -541,7 +536,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       const fds = { log: logFd, oom: oomFd };
       logFd = oomFd = undefined;
       const status = this.awaitExit(cmd.id, tool, exited, fds, record);
-      if (!monitor) return { id: cmd.id, pid, exited: status };
+      if (!cmd.tty) return { id: cmd.id, pid, exited: status }; // without a terminal, stdin is connected already
       return { id: cmd.id, pid, exited: status, resize: this.foreground(cmd.id, monitor, status, pipes.stdin) };
     } catch (err) {
       if (outFd !== undefined) closeSync(outFd);
@@ -549,7 +544,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       if (oomFd !== undefined) closeSync(oomFd);
       await this.undoStart(cmd.id, child);
       await releaseNetwork(this.root, owner, net);
-      state.remove();
+      removeRecord(state);
       throw err;
     }
   }
@@ -611,7 +606,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         reply?.[0] === 'error'
           ? `${reply[4] ?? ''}${errno ? `: ${describeErrno(errno)}` : ''} (init step ${reply[1]})`
           : `the terminal helper ended (${reply ? reply.join(' ') : 'no answer'})`;
-      throw new StartError('ERR_START_FAILED', `run ${tool} on a terminal: ${why}`, { containerId: id, step: 'tty', path: tool });
+      throw new StartError('ERR_START_FAILED', `run ${tool} under the monitor: ${why}`, { containerId: id, step: 'tty', path: tool });
     }
     const exited = (async () => {
       let f: string[] | undefined;
@@ -747,7 +742,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       closeSync(fds.oom);
       await removeLeftovers(this.root, id).catch(() => {});
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
-      this.state(id).remove();
+      removeRecord(this.state(id));
     }
   }
 

@@ -10,7 +10,7 @@ import { ExecDriverError, InvalidConfigError, StartError, describeErrno } from '
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
 import { exitStatusOf, exitStatusOfFrame, type ExitRecord } from '../lifecycle/exit.js';
 import { classifyStartFailure } from '../lifecycle/failure.js';
-import { createRecord, type ContainerRecord } from '../lifecycle/record.js';
+import { createRecord, removeRecord, type ContainerRecord } from '../lifecycle/record.js';
 import { attachVeth } from '../network/veth.js';
 import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
 import { isSameProcessAlive, ownerAlive, processStartTime, StateDir } from '../state/index.js';
@@ -18,11 +18,11 @@ import { lazyPromise, within } from '../time.js';
 import { resolveUser } from '../users.js';
 import { checkMappable, hostIdOf, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
-import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
-import { connectPipes, MonitorChannel, protocolMismatch, requireInit, stdioFor, type Stdio } from './monitor.js';
+import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../init/console.js';
+import { connectPipes, MonitorChannel, protocolMismatch, requireInit, stdioFor, type Stdio } from '../init/monitor.js';
 import { buildPlan, VETH_PEER } from './plan.js';
-import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
-import { specSecurity } from './seccomp.js';
+import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from '../rootless.js';
+import { specSecurity } from '../security/seccomp/compile.js';
 import { recordInitProcess } from '../exec/index.js';
 import { CGROUP_PARENT, cgroupName, containerJsonFromSpec } from './template.js';
 import { buildSpec, deviceModeOf, resourcesOf, SPEC_FILE, validateSpec, type SpecContext } from '../spec/index.js';
@@ -233,6 +233,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
         ...(cgroup instanceof ContainerCgroup && cgroup.thawWrite ? { thawOnKill: cgroup.thawWrite } : {}),
+        eventLog: { root: this.root, id: cmd.id },
         ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex('default') } } : {}),
         detach: !!opts.detach,
         ...(overlay ? { overlay: { upper: overlay.upper, work: overlay.work } } : {}),
@@ -379,7 +380,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       await within(monitor.closed(), 2000, undefined);
     }
     if (cgroup) await cgroup.remove().catch(() => {});
-    state.remove();
+    removeRecord(state);
   }
 
   private async awaitExit(
@@ -410,7 +411,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       trace(cmd.id, 'cgroup-remove');
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, cmd.id), net);
       trace(cmd.id, 'net-release');
-      state.remove();
+      removeRecord(state);
       trace(cmd.id, 'state-remove', true);
     }
   }

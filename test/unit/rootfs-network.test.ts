@@ -7,7 +7,8 @@ import { after, describe, it } from 'node:test';
 import { normalizeCommand } from '../../src/command.js';
 import { natScript } from '../../src/network/networks.js';
 import { parsePublish, portScript, portTable } from '../../src/network/ports.js';
-import { buildPlan, type Op } from '../../src/native/plan.js';
+import { buildPlan } from '../../src/native/plan.js';
+import type { Op } from '../../src/init/protocol.js';
 import { overlayData } from '../../src/rootfs/overlay.js';
 import { buildSpec } from '../../src/spec/index.js';
 
