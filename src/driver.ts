@@ -22,6 +22,11 @@ export interface NetworkConfig {
   prefixLen?: number;
   gateway?: string;
   mtu?: number;
+  // --- networks and ports (issue 12 item 4)
+  /** a network made by `network create` (`--net NAME`): its bridge and subnet (bridge mode) */
+  name?: string;
+  /** published ports (`-p`), bridge mode: DNAT from the host to the container (src/network/ports.ts) */
+  ports?: PortSpec[];
 }
 
 export interface Resources {
@@ -55,12 +60,21 @@ export interface MountSpec {
   idmap?: boolean;
 }
 
+import type { PortSpec } from './network/ports.js';
+export type { PortSpec } from './network/ports.js';
+
+/** How the rootfs is used: see Command.rootfsMode. */
+export type RootfsMode = 'overlay' | 'direct';
+
 /** What a caller asks for (Docker 0.11's execdriver.Command). */
 export interface Command {
   /** 1 to 64 of letters, digits, `_`, `.`, `-` (starting with a letter or digit); generated when absent (12 hex characters) */
   id?: string;
-  /** absolute path of the root filesystem */
-  rootfs: string;
+  /**
+   * absolute path of the root filesystem; a list: layers, the lowest (base) first, each later one
+   * stacked on the ones before it (overlay mode only)
+   */
+  rootfs: string | string[];
   entrypoint: string;
   arguments?: string[];
   workingDir?: string;
@@ -99,6 +113,13 @@ export interface Command {
   noNewPrivileges?: boolean;
   /** driver-specific options: raw `lxc.*` lines for lxc (`lxc: string[]`), `native.*` keys */
   config?: { lxc?: string[]; native?: Record<string, string | boolean> };
+  // --- rootfs (issue 12 item 3): copy-on-write root filesystem
+  /**
+   * `overlay` (the default): the rootfs layers are the read-only lower layers of an overlay whose
+   * upper and work directories live in the container's state directory and go with it;
+   * `direct`: the container runs on the rootfs directory itself and its writes land there
+   */
+  rootfsMode?: RootfsMode;
 }
 
 /**

@@ -28,6 +28,7 @@ import { ExecDriverError, NotFoundError, NotRunningError, WaitTimeoutError } fro
 import { ownerOf, reclaimAddresses, releaseNetwork } from '../network/container.js';
 import { isSameProcessAlive, listIds, ownerAlive, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { sleep } from '../time.js';
+import { releaseRootfs } from '../rootfs/overlay.js';
 import { validateId } from '../command.js';
 import { execInContainer, type ExecHandle, type ExecOptions, type ExecProcess } from '../exec/index.js';
 import { EXIT_FILE, exitStatusOf, type ExitRecord } from './exit.js';
@@ -344,6 +345,7 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
   protected async reclaim(id: string, rec: AnyRecord | undefined): Promise<void> {
     await this.releaseContainer(id, rec).catch(() => {});
     await releaseNetwork(this.root, ownerOf(this.driverName, id), rec?.network);
+    releaseRootfs(this.state(id).dir, false); // a host overlay mount left by a crash (lxc)
   }
 
   /** Remove an ended container: what it held, then its state directory (last, so a crash repeats it all). */

@@ -5,6 +5,7 @@
  * stop hook, everything removed afterwards. With `tty`, the tool runs on a terminal that the native
  * driver's C monitor keeps and relays (terminal.ts). Why these choices: NOTES.md.
  */
+import { mountOverlayOnHost, prepareOverlay, unmountOverlayOnHost, userRootfs } from '../rootfs/overlay.js';
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
@@ -330,7 +331,16 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     // compiled seccomp filter and user as the native child does (LXC would compile the profile at
     // every start, ~35 ms). lxc-execute (LXC's init at pid 1) and rootless containers leave it to LXC.
     const usePlan = tool === 'lxc-start' && !this.rootless;
-    const user = resolveUser(cmd.rootfs, cmd.user);
+    // rootfs (issue 12): the overlay is mounted by us on the host, which cannot serve a user
+    // namespace (an overlay is not idmappable here) nor a caller who may not mount: direct there
+    if (cmd.rootfsMode === 'overlay' && (cmd.userns || this.rootless)) {
+      if (cmd.rootfsModeExplicit || cmd.rootfsLayers.length > 1) {
+        throw new InvalidConfigError(`the lxc driver has no overlay rootfs ${this.rootless ? 'when not root' : 'with a user namespace'}: use --rootfs-mode direct (one layer) or the native driver`, { containerId: cmd.id });
+      }
+      cmd.rootfsMode = 'direct';
+    }
+    const overlayRootfs = cmd.rootfsMode === 'overlay';
+    const user = resolveUser(userRootfs(cmd.rootfsLayers), cmd.user);
     if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     const netnsPath = this.joinedNetns(cmd);
@@ -346,7 +356,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     // Everything the template would refuse is refused before anything exists.
     cgroupLines(checked, facts, cmd.id);
     const seccomp = usePlan ? undefined : lxcSeccompProfile(checked, facts.lastCap, undefined, cmd.id);
-    this.checkExecutable(cmd);
+    if (!overlayRootfs) this.checkExecutable(cmd, cmd.rootfs); // an overlay: once it is mounted
     const processPlan = usePlan ? this.processPlan(cmd.id, checked) : undefined;
     const pipes = opts.pipes ?? {};
     const size = opts.consoleSize ?? terminalSize(pipes.stdout) ?? { rows: 24, cols: 80 };
@@ -403,7 +413,10 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       // LXC makes the pair from config.lxc: we name its host end
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
       const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
-      const mountTargets = this.createMountTargets(cmd.id, spec);
+      // the copy-on-write rootfs: mounted here, unmounted once the container runs on its own copy
+      const rootfsPath = overlayRootfs ? mountOverlayOnHost(cmd.id, cmd.rootfsLayers, prepareOverlay(state.dir)) : undefined;
+      if (rootfsPath) this.checkExecutable(cmd, rootfsPath);
+      const mountTargets = this.createMountTargets(cmd.id, spec, rootfsPath);
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
@@ -429,6 +442,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         network: net,
         ...(this.rootless ? { rootless: true } : { cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) } }),
         mountTargets,
+        ...(rootfsPath ? { rootfsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
         ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' || usePlan ? { consoleHelper: INIT_BINARY } : {}),
       });
@@ -506,6 +520,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       record.cgroupPaths = lxcDirs(this.root, cmd.id).filter((d) => d.includes('/lxc.payload.'));
       // (a foreground container that is already gone needs no record: it is removed right away)
       if (!done || opts.detach) this.save(record, 'running');
+      if (rootfsPath) unmountOverlayOnHost(state.dir, false); // the container has its own copy of the mount
 
       opts.onStart?.({ id: cmd.id, pid });
       if (opts.detach) {
@@ -544,8 +559,8 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
   }
 
   /** 127/126 before LXC runs anything (lxc-execute would hide them behind its init's 255). */
-  private checkExecutable(cmd: NormalizedCommand): void {
-    const found = findExecutable(cmd.rootfs, cmd.entrypoint, envPath(cmd.env), cmd.workingDir, cmd.mounts);
+  private checkExecutable(cmd: NormalizedCommand, rootfs: string): void {
+    const found = findExecutable(rootfs, cmd.entrypoint, envPath(cmd.env), cmd.workingDir, cmd.mounts);
     if (found.kind === 'not-found') throw classifyStartFailure(cmd.id, { step: 'exec', errno: osConstants.errno.ENOENT, path: cmd.entrypoint });
     if (found.kind === 'not-executable') throw classifyStartFailure(cmd.id, { step: 'exec', errno: osConstants.errno.EACCES, path: found.path });
   }
@@ -554,11 +569,11 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
    * Every mount target is made (and resolved) by us inside the rootfs before LXC runs: LXC's own
    * `create=` follows the rootfs's symlinks onto the host, and cannot create in a read-only rootfs.
    */
-  private createMountTargets(id: string, spec: Spec): string[] {
+  private createMountTargets(id: string, spec: Spec, rootfs = spec.root!.path): string[] {
     try {
       // the spec's binds (volumes, then the /etc files), in the order renderConfig takes them
       const mounts = binds(spec).map((m) => ({ source: m.source!, destination: m.destination, kind: statSync(m.source!).isDirectory() ? ('dir' as const) : ('file' as const) }));
-      return makeMountTargets(spec.root!.path, mounts);
+      return makeMountTargets(rootfs, mounts);
     } catch (e) {
       if (!(e instanceof MountTargetError)) throw e;
       throw new ExecDriverError('ERR_START_FAILED', `mount target ${e.destination}: ${e.message}`, {

@@ -1,11 +1,12 @@
 import { statSync } from 'node:fs';
 import { capabilityNumber, keptCapabilities } from '../capabilities.js';
-import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, specNetwork } from '../spec/from-command.js';
+import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, rootfsLayersOf, specNetwork } from '../spec/from-command.js';
 import type { Spec } from '../spec/types.js';
 import type { Op } from '../init/protocol.js';
 import { processTail } from '../init/tail.js';
 import { ATTACH_BUFFER } from '../init/console.js';
 import { monitorEventOps } from '../events/log.js';
+import { overlayData } from '../rootfs/overlay.js';
 
 
 /** The container's end of its veth pair. */
@@ -80,9 +81,15 @@ export interface PlanInputs {
    * spec's linux.seccomp; absent: none
    */
   seccompFilter?: string;
+  /**
+   * rootfs (issue 12): the overlay's upper and work directories (host paths, one filesystem), when
+   * the spec's rootfs is an overlay of its layers; the child mounts it in its own mount namespace
+   */
+  overlay?: { upper: string; work: string };
   /** the state root whose event log the monitor appends `start`, `oom` (live) and `die` to (src/events) */
   eventLog?: { root: string; id: string };
 }
+
 
 /** The capabilities the container keeps: its mask, limited to what this kernel and the host have. */
 export function finalCapabilities(mask: Record<string, boolean>, hostCapabilities: string[], lastCap: number): string[] {
@@ -165,9 +172,19 @@ export function buildPlan(p: PlanInputs): Op[] {
   // a user namespace: the monitor opens the rootfs (idmapped) and every bind source for the child
   // (which cannot make an idmapped mount, nor reach host paths only host root may search)
   const source = new Map<string, string>();
+  const layers = p.overlay ? rootfsLayersOf(spec) : undefined;
+  const layerSource = new Map<string, string>();
   if (userns && !p.rootless) {
-    source.set(root, num(ops.length));
-    ops.push(['mount-source', root, 'idmap']);
+    // an overlay is not idmappable: each layer is, and the overlay is mounted over them in the child
+    if (layers) {
+      for (const l of layers) {
+        layerSource.set(l, num(ops.length));
+        ops.push(['mount-source', l, 'idmap']);
+      }
+    } else {
+      source.set(root, num(ops.length));
+      ops.push(['mount-source', root, 'idmap']);
+    }
     for (const m of hostBinds) {
       source.set(m.destination, num(ops.length));
       ops.push(['mount-source', m.source!, m.uidMappings ? 'idmap' : '']);
@@ -196,7 +213,12 @@ export function buildPlan(p: PlanInputs): Op[] {
   // mounts
   ops.push(['root', root]);
   ops.push(['mount', '', '/', '', num(PROPAGATION[linux.rootfsPropagation ?? 'rprivate'] ?? MS.REC | MS.PRIVATE), '', '']);
-  if (source.has(root)) ops.push(['move-mount', source.get(root)!, root, '']);
+  if (layers && p.overlay) {
+    // copy-on-write: the layers (idmapped in a user namespace) under an overlay mounted on the
+    // lowest one, in the child's own mount namespace (nothing is mounted on the host: no leak)
+    for (const [l, i] of layerSource) ops.push(['move-mount', i, l, '']);
+    ops.push(['mount', 'overlay', root, 'overlay', '0', overlayData(layers, p.overlay.upper, p.overlay.work, userns), '']);
+  } else if (source.has(root)) ops.push(['move-mount', source.get(root)!, root, '']);
   else ops.push(['mount', root, root, '', num(MS.BIND | MS.REC), '', '']);
   for (const m of spec.mounts ?? []) {
     const target = rel(m.destination);

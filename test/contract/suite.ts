@@ -149,7 +149,7 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
         assert.equal(existsSync(hostPath), false, `${hostPath} created on the host`);
         // a link to a directory of the rootfs: mounted where the link resolves inside the rootfs (as Docker does)
         const { status, out } = await runOut(
-          sh(`cat /to-tmp-${tag}/evil-${tag} /tmp/evil-${tag}`, { mounts: [{ source: file, destination: `/to-tmp-${tag}/evil-${tag}`, writable: false }] }),
+          sh(`cat /to-tmp-${tag}/evil-${tag} /tmp/evil-${tag}`, { mounts: [{ source: file, destination: `/to-tmp-${tag}/evil-${tag}`, writable: false }], rootfsMode: 'direct' }),
         );
         assert.equal(status.exitCode, 0);
         assert.equal(out, 'content\ncontent\n');
@@ -243,7 +243,7 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
 
     test('detached: pids, info, kill TERM reaches a trap', async () => {
       // the signal must come once the trap is set (before, pid 1 without a handler ignores it)
-      const c = sh('trap "exit 42" TERM; touch /tmp/$HOSTNAME.trap; while :; do sleep 1; done');
+      const c = sh('trap "exit 42" TERM; touch /tmp/$HOSTNAME.trap; while :; do sleep 1; done', { rootfsMode: 'direct' });
       const started = await driver.start(c, { detach: true });
       try {
         assert.equal(driver.info(c.id).isRunning(), true);
@@ -683,7 +683,7 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
       rootfs = makeRootfs();
       id = uniqueId(`exec${driverName.slice(0, 2)}`);
       const h = await driver.start(
-        { id, rootfs: rootfs.dir, network: { mode: 'none' }, entrypoint: 'sh', arguments: ['-c', 'echo from-init > /tmp/init-wrote; exec sleep 1000'] },
+        { id, rootfs: rootfs.dir, rootfsMode: 'direct', network: { mode: 'none' }, entrypoint: 'sh', arguments: ['-c', 'echo from-init > /tmp/init-wrote; exec sleep 1000'] },
         { detach: true },
       );
       initPid = h.pid;
