@@ -236,7 +236,7 @@ not executable, 127 when it is not found.`,
   },
   async run(ctx: Context, values: Values, positionals: string[]): Promise<number> {
     const command = commandFromFlags(values, positionals);
-    const driver = driverFor(str(values['driver']) ?? ctx.driver, ctx.root);
+    const driver = await driverFor(str(values['driver']) ?? ctx.driver, ctx.root);
     if (values['detach']) {
       const consoleSize = command.tty ? windowSize(process.stdout) : undefined;
       const started = await driver.start(command, { detach: true, ...(consoleSize ? { consoleSize } : {}) });
