@@ -4,6 +4,8 @@
  * runc, crun, execdriver's command line, its library (driver.run() in this process), LXC, and
  * bridge networking when the drivers have it.
  *
+ * BENCH_BRIDGE=NAME names the bridges (NAME0 here, NAME1 in the throughput part).
+ *
  *   node dist/bench/run.js [--runs N] [--warmup N] [--trace] [--only exec|throughput]      (or BENCH_RUNS=N)
  *                          [--containers N] [--parallel N]   (the throughput part: 100, 8)
  *
@@ -307,7 +309,7 @@ async function main(): Promise<number> {
   }
   const tag = `eb${process.pid.toString(36)}`;
   const tmp = mkdtempSync('/tmp/execdriver-bench-');
-  const bridge = `ebr${process.pid.toString(36)}`.slice(0, 15);
+  const bridge = (process.env['BENCH_BRIDGE'] ? `${process.env['BENCH_BRIDGE']}0` : `ebr${process.pid.toString(36)}`).slice(0, 15);
   let rootfs: { dir: string; cleanup: () => void } | undefined;
   const driverRoots: Array<{ driver: string; root: string }> = [];
   const results: Summary[] = [];
@@ -468,6 +470,13 @@ async function main(): Promise<number> {
     timeSpawn(CLI, cliArgs(`${tag}ccheck`, undefined, cliRoot, ['/bin/sh', '-c', 'exit 3']), 3, CLI_ENV);
     checks.push('execdriver CLI: exit 3 propagated');
     add('execdriver run (CLI)', (i) => timeSpawn(CLI, cliArgs(`${tag}c${i}`, undefined, cliRoot, ['/bin/true']), 0, CLI_ENV));
+    // start-up (issue 13): Node's own floor, the command line that runs no container, and the bare
+    // kernel floor of the same namespaces (no cgroup, no pivot_root, no devices: a lower bound)
+    add('unshare -m -u -i -p -n -C --fork --mount-proc /bin/true', () =>
+      timeSpawn('unshare', ['-m', '-u', '-i', '-p', '-n', '-C', '--fork', '--mount-proc', '/bin/true']),
+    );
+    add('node -e 0', () => timeSpawn(process.execPath, ['-e', '0'], 0, CLI_ENV));
+    add('execdriver --help', () => timeSpawn(CLI, ['--help'], 0, CLI_ENV));
 
     // --- execdriver, library
     const libRoot = join(tmp, 'lib-root');
@@ -612,6 +621,13 @@ async function main(): Promise<number> {
   };
   addRatio('library / crun', ratio('library driver.run() (native)', 'crun run'));
   addRatio('CLI / crun', ratio('execdriver run (CLI)', 'crun run'));
+  addRatio('library / bare unshare', ratio('library driver.run() (native)', 'unshare -m -u -i -p -n -C --fork --mount-proc /bin/true'));
+  addRatio('execdriver --help / node -e 0', ratio('execdriver --help', 'node -e 0'));
+  const cliRun = by('execdriver run (CLI)');
+  const nodeFloor = by('node -e 0');
+  const libRun = by('library driver.run() (native)');
+  const startup: Record<string, number> = {};
+  if (cliRun && nodeFloor && libRun) startup['CLI run − (node -e 0 + library run), ms'] = cliRun.median - nodeFloor.median - libRun.median;
   addRatio('library / runc', ratio('library driver.run() (native)', 'runc run'));
   addRatio('CLI / runc', ratio('execdriver run (CLI)', 'runc run'));
   addRatio('lxc driver CLI / lxc-execute', ratio('execdriver --driver lxc run (CLI)', 'lxc-execute'));
@@ -657,6 +673,7 @@ async function main(): Promise<number> {
   }
   out.push('ratios of medians:');
   for (const [k, v] of Object.entries(ratios)) out.push(`  ${k.padEnd(38)} ${fmt(v, 2)}x`);
+  for (const [k, v] of Object.entries(startup)) out.push(`  ${k.padEnd(38)} ${fmt(v)}`);
   if (Object.keys(networking).length) {
     out.push('networking cost per container (median bridge − median none):');
     for (const [k, v] of Object.entries(networking)) out.push(`  ${k.padEnd(38)} ${fmt(v)}`);
@@ -708,6 +725,7 @@ async function main(): Promise<number> {
         ratios,
         security,
         networkingCostMs: networking,
+        startupMs: startup,
         phaseMediansMs: traceJson,
         loadAverage: { start: loadStart, end: loadEnd },
         checks,

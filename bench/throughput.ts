@@ -9,7 +9,7 @@
  *
  *   node dist/bench/run.js --only throughput [--containers N] [--parallel N]   (or part of `npm run bench`)
  *
- * BENCH_BRIDGE=NAME names the bridge (default ebt<pid>).
+ * BENCH_BRIDGE=NAME names the bridge NAME1 (default ebt<pid>).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -127,7 +127,7 @@ export async function throughputBench(opts: { containers: number; parallel: numb
   mkdirSync(lxcPath);
   const libRoot = join(tmp, 'lib-root');
   const cliRoot = join(tmp, 'cli-root');
-  const bridge = (process.env['BENCH_BRIDGE'] || `ebt${process.pid.toString(36)}`).slice(0, 15);
+  const bridge = (process.env['BENCH_BRIDGE'] ? `${process.env['BENCH_BRIDGE']}1` : `ebt${process.pid.toString(36)}`).slice(0, 15);
   const rows: ThroughputRow[] = [];
   const notes: string[] = [];
   const memory: MemoryReport = { oneMiB: {} };
