@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseSize } from '../cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js';
-import { generateId } from '../command.js';
+import { generateId } from '../id.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseUsernsFlag } from '../userns.js';
 import { isRootless } from '../native/rootless.js';
