@@ -472,7 +472,7 @@ async function main(): Promise<number> {
     add('execdriver run (CLI)', (i) => timeSpawn(CLI, cliArgs(`${tag}c${i}`, undefined, cliRoot, ['/bin/true']), 0, CLI_ENV));
     // start-up (issue 13): Node's own floor, the command line that runs no container, and the bare
     // kernel floor of the same namespaces (no cgroup, no pivot_root, no devices: a lower bound)
-    add('unshare -m -u -i -p -n -C --fork --mount-proc /bin/true', () =>
+    add('bare unshare (floor)', () =>
       timeSpawn('unshare', ['-m', '-u', '-i', '-p', '-n', '-C', '--fork', '--mount-proc', '/bin/true']),
     );
     add('node -e 0', () => timeSpawn(process.execPath, ['-e', '0'], 0, CLI_ENV));
@@ -621,7 +621,7 @@ async function main(): Promise<number> {
   };
   addRatio('library / crun', ratio('library driver.run() (native)', 'crun run'));
   addRatio('CLI / crun', ratio('execdriver run (CLI)', 'crun run'));
-  addRatio('library / bare unshare', ratio('library driver.run() (native)', 'unshare -m -u -i -p -n -C --fork --mount-proc /bin/true'));
+  addRatio('library / bare unshare', ratio('library driver.run() (native)', 'bare unshare (floor)'));
   addRatio('execdriver --help / node -e 0', ratio('execdriver --help', 'node -e 0'));
   const cliRun = by('execdriver run (CLI)');
   const nodeFloor = by('node -e 0');
