@@ -2,8 +2,8 @@
 // The bundled build of the command lines (issue 13, start-up): every file in bin/ imports its
 // compiled entry module (`../dist/src/….js`); esbuild bundles each entry, with the chunks they share
 // and the ones their verbs import lazily, into dist/bundle/ (ES modules, source maps beside them),
-// and the bin file loads dist/bundle/<bin name>.js when it exists. A Node start then reads a few
-// files instead of ~90 modules. Run by `npm run build` after tsc; skipped, with one line, when
+// and the bin file loads dist/bundle/<bin name>.js unless the compiled modules are newer (tsc ran
+// since). A Node start then reads a few files instead of ~90 modules. Run by `npm run build` after tsc; skipped, with one line, when
 // esbuild (a dev dependency) is not installed: the bin files then load dist/src as before.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
