@@ -5,7 +5,7 @@ import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js'
 import { generateId } from '../id.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseUsernsFlag } from '../userns.js';
-import { parsePublish } from '../network/ports.js';
+import { parsePublish } from '../network/publish.js';
 import { isRootless } from '../rootless.js';
 import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp/profile.js';
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
