@@ -12,8 +12,8 @@
 #include <sys/types.h>
 #include "events.h"                     /* EVENTS_NFDS, the poll slots of the event log */
 
-/* the plan protocol's version (PROTOCOL.md); PROTOCOL_VERSION in src/native/protocol.ts is the same */
-#define PROTOCOL_VERSION 3
+/* the plan protocol's version (PROTOCOL.md); PROTOCOL_VERSION in src/init/protocol.ts is the same */
+#define PROTOCOL_VERSION 4
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define PROTOCOL_STR STR(PROTOCOL_VERSION)
