@@ -238,6 +238,11 @@ static void on_error_pipe(void)
 {
 	struct frame f;
 	int r = read_frame(ct.err_r, &f);
+	if (r == 1 && f.n == 1 && !strcmp(f.f[0], "created")) {
+		ctl_send(FIELDS("created"));            /* exec-wait: blocked before exec until `start` */
+		free_frame(&f);
+		return;
+	}
 	if (r == 1)
 		ctl_send((const char *const *)f.f, f.n);
 	else if (r == 0 && ct.phase == RUNNING)

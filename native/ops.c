@@ -15,6 +15,7 @@
 #include "execdriver-init.h"
 #include "join.h"
 #include "freezer.h"
+#include "oci.h"
 
 static const struct op ops[] = {
 /*	  name                   kind          args  more  check (plan read)            run (the child) */
@@ -32,6 +33,7 @@ static const struct op ops[] = {
 	{ "thaw-on-kill",        OP_MONITOR,   2,    0,    check_thaw_on_kill,          NULL },
 	{ "mount-source",        OP_MONITOR,   2,    0,    check_mount_source,          NULL },
 	{ "net-helper",          OP_MONITOR,   1,    1,    check_net_helper,            NULL },
+	{ "console-socket",      OP_MONITOR,   1,    0,    check_console_socket,        NULL },
 	{ "root",                OP_CONTAINER, 1,    0,    NULL,                        op_root },
 	{ "unshare",             OP_CONTAINER, 1,    0,    NULL,                        op_unshare },
 	{ "setns",               OP_CONTAINER, 2,    0,    NULL,                        op_setns },
@@ -64,6 +66,10 @@ static const struct op ops[] = {
 	{ "seccomp-filter",      OP_CONTAINER, 1,    0,    NULL,                        op_seccomp_filter },
 	{ "move-mount",          OP_CONTAINER, 3,    0,    check_move_mount,            op_move_mount },
 	{ "join",                OP_CONTAINER, 2,    0,    check_join,                  op_join },
+	{ "exec-fifo",           OP_CONTAINER, 1,    0,    NULL,                        op_exec_fifo },
+	{ "exec-wait",           OP_CONTAINER, 0,    0,    NULL,                        op_exec_wait },
+	{ "setdomainname",       OP_CONTAINER, 1,    0,    NULL,                        op_setdomainname },
+	{ "personality",         OP_CONTAINER, 1,    0,    NULL,                        op_personality },
 	{ "exec",                OP_CONTAINER, 2,    1,    NULL,                        op_exec },
 };
 

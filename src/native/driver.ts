@@ -73,7 +73,7 @@ function slirpArgv(cmd: NormalizedCommand): string[] {
 }
 
 /** The container's uid_map and gid_map (each in one write, as the kernel wants); setgroups stays allowed. */
-function writeIdMaps(id: string, pid: number, uids: IdMapping[], gids: IdMapping[]): void {
+export function writeIdMaps(id: string, pid: number, uids: IdMapping[], gids: IdMapping[]): void {
   for (const [file, maps] of [['uid_map', uids], ['gid_map', gids]] as const) {
     const path = `/proc/${pid}/${file}`;
     try {
@@ -332,7 +332,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
   }
 
   /** Turn what the monitor said (an error frame, or nothing) into a typed error. */
-  private async monitorFailure(id: string, monitor: MonitorChannel, frame: string[] | undefined, during: string): Promise<ExecDriverError> {
+  protected async monitorFailure(id: string, monitor: MonitorChannel, frame: string[] | undefined, during: string): Promise<ExecDriverError> {
     const mismatch = protocolMismatch(frame, id);
     if (mismatch) return mismatch;
     if (frame && frame[0] === 'error') {
@@ -352,7 +352,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
   }
 
   /** A start failed half-way: stop the child, remove cgroups and state. */
-  private async undoStart(monitor: MonitorChannel | undefined, cgroup: ContainerCgroup | NoCgroup | undefined, state: StateDir): Promise<void> {
+  protected async undoStart(monitor: MonitorChannel | undefined, cgroup: ContainerCgroup | NoCgroup | undefined, state: StateDir): Promise<void> {
     if (monitor) {
       monitor.send('abort');
       // wait for the monitor's own cleanup (it reports exit), bounded

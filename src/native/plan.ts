@@ -72,6 +72,11 @@ export interface PlanInputs {
   /** with `tty`: the terminal's initial size (else the spec's consoleSize); detached: the attach socket and its output buffer */
   console?: { rows: number; cols: number; attachSocket?: string; bufferSize?: number };
   /**
+   * execdriver-oci (create/start): the exec fifo the child blocks on before its last steps until
+   * `start` opens it, and the unix socket its terminal's master is sent to (`--console-socket`)
+   */
+  oci?: { execFifo: string; consoleSocket?: string };
+  /**
    * the container's compiled seccomp filter (hexadecimal BPF, src/native/seccomp.ts), from the
    * spec's linux.seccomp; absent: none
    */
@@ -149,6 +154,7 @@ export function buildPlan(p: PlanInputs): Op[] {
     const t: PlanInputs["console"] & object = p.console ?? size;
     ops.push(['tty', num(t.rows), num(t.cols)]);
     if (t.attachSocket) ops.push(['attach-socket', t.attachSocket, num(t.bufferSize ?? ATTACH_BUFFER)]);
+    if (p.oci?.consoleSocket) ops.push(['console-socket', p.oci.consoleSocket]);
   }
   if (p.netHelper) ops.push(['net-helper', ...(p.netHelper as [string, ...string[]])]);
   const root = spec.root!.path;
@@ -170,6 +176,8 @@ export function buildPlan(p: PlanInputs): Op[] {
 
   // --- the container's part; the child is in its cgroups by now
   // in a user namespace, first become its root: files made on its own mounts need a mapped owner
+  // execdriver-oci: the exec fifo, opened while the state directory is reachable
+  if (p.oci) ops.push(['exec-fifo', p.oci.execFifo]);
   if (userns) ops.push(['user', '0', '0', '']);
   if (namespaceOf(spec, 'cgroup') && !namespaceOf(spec, 'cgroup')!.path) ops.push(['unshare', num(CLONE.NEWCGROUP)]);
   for (const ns of linux.namespaces ?? []) if (ns.path) ops.push(['setns', ns.path, num(CLONE_OF[ns.type] ?? 0)]);
@@ -229,6 +237,10 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['umask', (proc.user.umask ?? 0o022).toString(8)]);
 
   if (namespaceOf(spec, 'uts') && spec.hostname) ops.push(['sethostname', spec.hostname]);
+  if (namespaceOf(spec, 'uts') && spec.domainname) ops.push(['setdomainname', spec.domainname]);
+  if (linux.personality) ops.push(['personality', linux.personality.domain === 'LINUX32' ? '8' : '0']);
+  // execdriver-oci: created; the rest (credentials, exec) once `start` opens the fifo
+  if (p.oci) ops.push(['exec-wait']);
 
   const caps = proc.capabilities ?? {};
   const set = (list: string[] | undefined) => capSet(list, p.hostCapabilities, p.lastCap);

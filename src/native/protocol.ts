@@ -41,6 +41,7 @@ export const OPS = {
   'thaw-on-kill': { kind: 'monitor', args: ['file', 'value'] },
   'mount-source': { kind: 'monitor', args: ['path', 'idmap'] },
   'net-helper': { kind: 'monitor', args: ['path'], variadic: true },
+  'console-socket': { kind: 'monitor', args: ['path'] },
   // the container's
   root: { kind: 'container', args: ['path'] },
   unshare: { kind: 'container', args: ['flags'] },
@@ -74,6 +75,10 @@ export const OPS = {
   'seccomp-filter': { kind: 'container', args: ['program'] },
   'move-mount': { kind: 'container', args: ['index', 'target', 'mktarget'] },
   join: { kind: 'container', args: ['pid', 'mode'] },
+  'exec-fifo': { kind: 'container', args: ['path'] },
+  'exec-wait': { kind: 'container', args: [] },
+  setdomainname: { kind: 'container', args: ['name'] },
+  personality: { kind: 'container', args: ['persona'] },
   exec: { kind: 'container', args: ['searchpath', 'arg0'], variadic: true },
 } as const satisfies Record<string, OpSpec>;
 
