@@ -39,6 +39,8 @@ interface Engine {
   /** what `run` takes to pick the runtime */
   runtimeFlag(label: string): string[];
   bridge: boolean;
+  /** the runtime later calls use (Podman: a global flag) */
+  use?(label: string): void;
 }
 
 const ok = (r: Result, what: string) => {
@@ -226,6 +228,7 @@ function smokeSuite(engineName: string, available: () => string | undefined, sta
           const n = `interop-${engineName[0]}${process.pid.toString(36)}-${(seq++).toString(36)}`;
           let err: unknown;
           const pids: number[] = [];
+          e.use?.(label);
           try {
             await c?.fn(label, n);
           } catch (x) {
@@ -325,6 +328,53 @@ smokeSuite(
       rmSync(dockerDir, { recursive: true, force: true });
     }
     if (ipq(['link', 'show', BRIDGE]).status === 0) ipq(['link', 'del', BRIDGE]);
+    for (const c of readdirSync('/sys/fs/cgroup')) {
+      const d = join('/sys/fs/cgroup', c, CGPARENT);
+      if (existsSync(d)) for (const x of readdirSync(d, { withFileTypes: true })) if (x.isDirectory()) try { rmdirSync(join(d, x.name)); } catch { /* busy */ }
+      if (existsSync(d)) try { rmdirSync(d); } catch { /* busy */ }
+    }
+  },
+);
+
+// ------------------------------------------------------------------ Podman
+let podmanDir = '';
+const PODMAN = '/usr/bin/podman';
+smokeSuite(
+  'podman',
+  () => (existsSync(PODMAN) ? undefined : 'podman is not installed'),
+  async () => {
+    podmanDir = join(scratch, 'p');
+    for (const d of ['root', 'run', 'tmp', 'net']) mkdirSync(join(podmanDir, d), { recursive: true });
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env['NODE_EXTRA_CA_CERTS'];
+    let runtime = '/usr/sbin/runc';
+    const globals = () => [
+      '--root', join(podmanDir, 'root'), '--runroot', join(podmanDir, 'run'), '--tmpdir', join(podmanDir, 'tmp'),
+      '--network-config-dir', join(podmanDir, 'net'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file',
+      '--storage-driver', 'vfs', '--runtime', runtime,
+    ];
+    const podman: Engine = {
+      name: 'podman',
+      env,
+      bridge: false,
+      use: (l) => (runtime = l === 'runc' ? '/usr/sbin/runc' : EXECDRIVER_OCI),
+      argv: (a) => [PODMAN, ...globals(), ...a],
+      run: (a, timeout) => sh(PODMAN, [...globals(), ...a], { env, ...(timeout ? { timeout } : {}) }),
+      runtimeFlag: () => ['--cgroup-parent', `/${CGPARENT}`],
+      runtimeRoot: (l) => join(podmanDir, 'run', l === 'runc' ? 'runc' : 'execdriver-oci'),
+    };
+    const tar = spawnSync('tar', ['-C', rootfs?.dir ?? '', '-c', '.'], { maxBuffer: 1 << 28 });
+    const imp = spawnSync(PODMAN, [...globals(), 'import', '-', IMG], { input: tar.stdout, env, encoding: 'utf8' });
+    if (imp.status !== 0) throw new Error(`podman import: ${imp.stderr}`);
+    return podman;
+  },
+  async () => {
+    if (!podmanDir) return;
+    const g = ['--root', join(podmanDir, 'root'), '--runroot', join(podmanDir, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+    spawnSync(PODMAN, [...g, 'rm', '-af'], { stdio: 'ignore', timeout: 60_000 });
+    for (const l of mountsUnder(podmanDir).reverse()) spawnSync('umount', ['-l', l.split(' ')[4] ?? '']);
+    spawnSync('chattr', ['-R', '-i', podmanDir], { stdio: 'ignore' });
+    rmSync(podmanDir, { recursive: true, force: true });
     for (const c of readdirSync('/sys/fs/cgroup')) {
       const d = join('/sys/fs/cgroup', c, CGPARENT);
       if (existsSync(d)) for (const x of readdirSync(d, { withFileTypes: true })) if (x.isDirectory()) try { rmdirSync(join(d, x.name)); } catch { /* busy */ }
