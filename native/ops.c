@@ -16,6 +16,7 @@
 #include "join.h"
 #include "freezer.h"
 #include "oci.h"
+#include "events.h"
 
 static const struct op ops[] = {
 /*	  name                   kind          args  more  check (plan read)            run (the child) */
@@ -31,6 +32,9 @@ static const struct op ops[] = {
 	{ "log-relay",           OP_MONITOR,   0,    0,    check_log_relay,             NULL },
 	{ "device-filter",       OP_MONITOR,   2,    0,    NULL,                        NULL },
 	{ "thaw-on-kill",        OP_MONITOR,   2,    0,    check_thaw_on_kill,          NULL },
+	{ "event-log",           OP_MONITOR,   5,    0,    check_event_log,             NULL },
+	{ "oom-watch",           OP_MONITOR,   1,    0,    check_oom_watch,             NULL },
+	{ "lxc-log",             OP_MONITOR,   1,    0,    check_lxc_log,               NULL },
 	{ "mount-source",        OP_MONITOR,   2,    0,    check_mount_source,          NULL },
 	{ "net-helper",          OP_MONITOR,   1,    1,    check_net_helper,            NULL },
 	{ "console-socket",      OP_MONITOR,   1,    0,    check_console_socket,        NULL },

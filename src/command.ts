@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { isAbsolute, normalize, resolve } from 'node:path';
 import { capabilityMask, normalizeCapability } from './capabilities.js';
 import { validateResources } from './cgroups/resources.js';
-import type { Command, MountSpec, NetworkConfig, Resources } from './driver.js';
+import type { Command, MountSpec, NetworkConfig, Resources, RootfsMode } from './driver.js';
 import { InvalidConfigError } from './errors.js';
 import { validateNetworkConfig } from './network/container.js';
 import { defaultHostname, validateHostname } from './network/validate.js';
@@ -14,7 +14,14 @@ import { validateSeccompProfile, type SeccompProfile } from './security/seccomp/
 /** A Command after validation: every field present, paths absolute and clean. */
 export interface NormalizedCommand {
   id: string;
+  /** the lowest rootfs layer (the only one in `direct` mode) */
   rootfs: string;
+  /** every rootfs layer, the lowest first (`rootfs` is the first) */
+  rootfsLayers: string[];
+  /** `overlay`: the layers are read-only lower layers of a per-container overlay; `direct`: the directory itself */
+  rootfsMode: RootfsMode;
+  /** the mode was chosen by the caller (not the default): a driver that cannot do it refuses it */
+  rootfsModeExplicit: boolean;
   entrypoint: string;
   arguments: string[];
   workingDir: string;
@@ -152,8 +159,9 @@ const COMMAND_FIELDS = {
   id: 1, rootfs: 1, entrypoint: 1, arguments: 1, workingDir: 1, user: 1, env: 1, hostname: 1, tty: 1,
   privileged: 1, readonlyRootfs: 1, network: 1, resources: 1, mounts: 1, capAdd: 1, capDrop: 1,
   capAmbient: 1, init: 1, userns: 1, uidMappings: 1, gidMappings: 1, seccomp: 1, noNewPrivileges: 1, config: 1,
+  rootfsMode: 1,
 } satisfies Record<keyof Command, 1>;
-const NETWORK_FIELDS = { mode: 1, bridge: 1, subnet: 1, ipAddress: 1, prefixLen: 1, gateway: 1, mtu: 1 } satisfies Record<keyof NetworkConfig, 1>;
+const NETWORK_FIELDS = { mode: 1, bridge: 1, subnet: 1, ipAddress: 1, prefixLen: 1, gateway: 1, mtu: 1, name: 1, ports: 1 } satisfies Record<keyof NetworkConfig, 1>;
 const RESOURCE_FIELDS = {
   memory: 1, memorySwap: 1, memoryReservation: 1, cpuShares: 1, cpuQuota: 1, cpuPeriod: 1, cpusetCpus: 1, cpusetMems: 1, pidsLimit: 1,
 } satisfies Record<keyof Resources, 1>;
@@ -201,6 +209,42 @@ function validateNetwork(n: unknown, id: string): NetworkConfig {
   return net;
 }
 
+/** The overlay's data is split at `,` and `:` (and `\\` escapes): a layer path holds none of them. */
+const OVERLAY_UNSAFE = /[,:\\]/;
+
+/** The rootfs layers (the lowest first), each an existing directory, and the mode (rootfs, issue 12). */
+export function rootfsOf(value: unknown, modeValue: unknown, id: string): { layers: string[]; mode: RootfsMode } {
+  if (modeValue !== undefined && modeValue !== 'overlay' && modeValue !== 'direct') {
+    throw new InvalidConfigError(`rootfsMode ${JSON.stringify(modeValue)} must be overlay or direct`, { containerId: id });
+  }
+  const mode: RootfsMode = modeValue ?? 'overlay';
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw new InvalidConfigError('rootfs: no layer given', { containerId: id });
+  if (list.length > 1 && mode === 'direct') {
+    throw new InvalidConfigError(`rootfs: ${list.length} layers need the overlay mode (not direct)`, { containerId: id });
+  }
+  if (list.length > 64) throw new InvalidConfigError(`rootfs: ${list.length} layers (at most 64)`, { containerId: id });
+  const layers = list.map((v) => {
+    noNul(str(v, 'rootfs', id), 'rootfs', id);
+    const p = v as string;
+    if (!isAbsolute(p)) throw new InvalidConfigError(`rootfs ${JSON.stringify(p)} must be an absolute path`, { containerId: id });
+    const dir = resolve(p);
+    let st;
+    try {
+      st = statSync(dir);
+    } catch (e) {
+      throw new InvalidConfigError(`rootfs ${dir} does not exist`, { containerId: id, path: dir, cause: e });
+    }
+    if (!st.isDirectory()) throw new InvalidConfigError(`rootfs ${dir} is not a directory`, { containerId: id, path: dir });
+    if (mode === 'overlay' && OVERLAY_UNSAFE.test(dir)) {
+      throw new InvalidConfigError(`rootfs ${dir}: a layer path with ',' ':' or '\\' cannot be an overlay layer (use --rootfs-mode direct)`, { containerId: id, path: dir });
+    }
+    return dir;
+  });
+  if (new Set(layers).size !== layers.length) throw new InvalidConfigError('rootfs: a layer is given twice', { containerId: id });
+  return { layers, mode };
+}
+
 /**
  * Check a Command and fill in its defaults. Everything a caller can get wrong is found here,
  * before any directory, cgroup or process exists.
@@ -213,18 +257,8 @@ export function normalizeCommand(command: Command): NormalizedCommand {
   const id = c.id === undefined ? generateId() : validateId(c.id);
   knownKeys(c, COMMAND_FIELDS, '', id);
 
-  noNul(str(c.rootfs, 'rootfs', id), 'rootfs', id);
-  if (!isAbsolute(c.rootfs)) {
-    throw new InvalidConfigError(`rootfs ${JSON.stringify(c.rootfs)} must be an absolute path`, { containerId: id });
-  }
-  const rootfs = resolve(c.rootfs);
-  let st;
-  try {
-    st = statSync(rootfs);
-  } catch (e) {
-    throw new InvalidConfigError(`rootfs ${rootfs} does not exist`, { containerId: id, path: rootfs, cause: e });
-  }
-  if (!st.isDirectory()) throw new InvalidConfigError(`rootfs ${rootfs} is not a directory`, { containerId: id, path: rootfs });
+  const { layers: rootfsLayers, mode: rootfsMode } = rootfsOf(c.rootfs, c.rootfsMode, id);
+  const rootfs = rootfsLayers[0]!;
 
   if (c.entrypoint === '') throw new InvalidConfigError('no command to run (entrypoint is empty)', { containerId: id });
   const entrypoint = noNul(str(c.entrypoint, 'entrypoint', id), 'entrypoint', id);
@@ -326,6 +360,9 @@ export function normalizeCommand(command: Command): NormalizedCommand {
   return {
     id,
     rootfs,
+    rootfsLayers,
+    rootfsMode,
+    rootfsModeExplicit: c.rootfsMode !== undefined,
     entrypoint,
     arguments: args,
     workingDir,

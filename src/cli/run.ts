@@ -5,11 +5,15 @@ import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js'
 import { generateId } from '../command.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseUsernsFlag } from '../userns.js';
-import { isRootless } from '../native/rootless.js';
+import { parsePublish } from '../network/ports.js';
+import { isRootless } from '../rootless.js';
 import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp/profile.js';
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';
 import { rawMode, watchResize, windowSize } from './terminal.js';
+
+/** The --net modes; any other word names a network (`network create`). */
+const NET_MODES = ['bridge', 'none', 'host', 'slirp4netns'];
 
 /** `-v SRC:DST[:OPTS]`, OPTS a comma-separated list of `ro`, `rw`, `idmap` */
 export function parseVolume(spec: string): MountSpec {
@@ -97,12 +101,21 @@ export function resourcesFromFlags(values: Values): Resources {
 export function commandFromFlags(values: Values, argv: string[]): Command {
   const [entrypoint, ...args] = argv;
   if (!entrypoint) throw new InvalidConfigError('run: no command given (execdriver run [OPTIONS] -- CMD [ARG...])');
-  const rootfs = str(values['rootfs']);
-  if (!rootfs) throw new InvalidConfigError('run: --rootfs DIR is required');
+  // rootfs (issue 12): --rootfs repeated stacks layers, the first the lowest
+  const rootfsList = list(values['rootfs']);
+  if (!rootfsList.length || rootfsList.some((r) => !r)) throw new InvalidConfigError('run: --rootfs DIR is required');
+  const rootfsMode = str(values['rootfs-mode']);
+  if (rootfsMode !== undefined && rootfsMode !== 'overlay' && rootfsMode !== 'direct') {
+    throw new InvalidConfigError(`run: --rootfs-mode ${JSON.stringify(rootfsMode)}: overlay or direct`);
+  }
   const resources = resourcesFromFlags(values);
 
   const net = str(values['net']) ?? (isRootless() ? 'none' : 'bridge'); // a rootless caller has no bridge
-  const network: NetworkConfig = { mode: net as NetworkConfig['mode'] };
+  // issue 12: `--net NAME` is a network made by `network create` (a bridge of its own)
+  const named = !NET_MODES.includes(net) && !net.startsWith('container:');
+  const network: NetworkConfig = named ? { mode: 'bridge', name: net } : { mode: net as NetworkConfig['mode'] };
+  const publish = list(values['publish']);
+  if (publish.length) network.ports = publish.map(parsePublish);
   const bridge = str(values['bridge']);
   if (bridge !== undefined) network.bridge = bridge;
   const subnet = str(values['subnet']);
@@ -114,7 +127,8 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
 
   const cmd: Command = {
     id: str(values['id']) ?? generateId(),
-    rootfs: resolve(rootfs),
+    rootfs: rootfsList.length === 1 ? resolve(rootfsList[0]!) : rootfsList.map((r) => resolve(r)),
+    ...(rootfsMode !== undefined ? { rootfsMode } : {}),
     entrypoint,
     arguments: args,
     env: list(values['env']),
@@ -153,7 +167,9 @@ export const runVerb: Verb = {
 Options:
       --driver NAME            native (default) or lxc
       --id ID                  container id (default: 12 random hex digits)
-      --rootfs DIR             root filesystem (required)
+      --rootfs DIR             root filesystem (required); repeated: layers, the first the lowest
+      --rootfs-mode MODE       overlay (default): the rootfs is the read-only lower layer of a
+                               per-container overlay; direct: run on the directory itself
       --hostname H             hostname (default: the first 12 characters of the id)
   -e, --env K=V                environment variable (repeatable)
   -w, --workdir DIR            working directory inside the container
@@ -181,6 +197,9 @@ Options:
                                host (the default)
       --net MODE               bridge (default; not root: none), none, host, slirp4netns
                                (user-mode networking, native driver), container:ID
+                               or the NAME of a network made by 'execdriver network create'
+  -p, --publish [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]
+                               publish a port of a bridge container on the host (repeatable)
       --bridge NAME            bridge for --net bridge (default execdriver0)
       --subnet CIDR            subnet of the bridge, when it is created
       --ip ADDR                the container's address on the bridge
@@ -200,7 +219,8 @@ not executable, 127 when it is not found.`,
   options: {
     driver: { type: 'string' },
     id: { type: 'string' },
-    rootfs: { type: 'string' },
+    rootfs: { type: 'string', multiple: true },
+    'rootfs-mode': { type: 'string' },
     hostname: { type: 'string' },
     env: { type: 'string', short: 'e', multiple: true },
     workdir: { type: 'string', short: 'w' },
@@ -222,6 +242,7 @@ not executable, 127 when it is not found.`,
     'pids-limit': { type: 'string' },
     volume: { type: 'string', short: 'v', multiple: true },
     net: { type: 'string' },
+    publish: { type: 'string', short: 'p', multiple: true },
     bridge: { type: 'string' },
     subnet: { type: 'string' },
     ip: { type: 'string' },

@@ -8,6 +8,8 @@ import { join, normalize, posix, relative } from 'node:path';
 import { InvalidConfigError } from '../errors.js';
 import type { Spec } from '../spec/types.js';
 
+/** the cgroup parent of containers whose bundle gives no cgroupsPath */
+export const DEFAULT_PARENT = 'execdriver-oci';
 const NSFS_MAGIC = 0x6e736673;
 /** the names /proc/PID/ns/* links carry, by the specification's type */
 const NS_LINK: Record<string, string> = { network: 'net', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup', pid: 'pid', mount: 'mnt', user: 'user', time: 'time' };
@@ -58,7 +60,7 @@ export function cgroupPlace(spec: Spec, id: string, systemd: boolean): { parent:
     if (!runs) fail('--systemd-cgroup needs systemd as init, and no systemd runs on this host (no /run/systemd/system): use cgroupfs paths');
     fail('--systemd-cgroup is not supported by execdriver-oci yet: use cgroupfs paths');
   }
-  if (!path) return { parent: 'execdriver-oci', name: id };
+  if (!path) return { parent: DEFAULT_PARENT, name: id };
   let full = path;
   if (!path.startsWith('/')) {
     // relative: under the cgroup of this runtime process (its cgroup2 entry)

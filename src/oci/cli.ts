@@ -123,6 +123,12 @@ function signalOf(s: string | undefined): NodeJS.Signals | number {
   return name;
 }
 
+/** A container id as the engine takes them (it names a directory under the root). */
+function validId(id: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id)) throw new UsageError(`invalid container id ${JSON.stringify(id)}`);
+  return id;
+}
+
 function oneId(args: string[], verb: string, extra = 0): string {
   if (args.length < 1 || args.length > 1 + extra) throw new UsageError(`"${verb}" requires ${extra ? 'at least ' : 'exactly '}1 argument (the container id)`);
   return args[0]!;
@@ -144,7 +150,8 @@ const verbs: Record<string, (ctx: Ctx, argv: string[]) => Promise<number>> = {
 
   async start(ctx, argv) {
     const { args } = parseFlags(argv, {});
-    await (await ctx.driver()).ociStart(oneId(args, 'start'));
+    const { ociStart } = await import('./light.js');
+    await ociStart(ctx.root, validId(oneId(args, 'start')), (m) => ctx.log('warning', m));
     return 0;
   },
 
@@ -171,14 +178,16 @@ const verbs: Record<string, (ctx: Ctx, argv: string[]) => Promise<number>> = {
 
   async state(ctx, argv) {
     const { args } = parseFlags(argv, {});
-    out(JSON.stringify((await ctx.driver()).ociState(oneId(args, 'state')), null, 2) + '\n');
+    const { ociState } = await import('./light.js');
+    out(JSON.stringify(ociState(ctx.root, validId(oneId(args, 'state'))), null, 2) + '\n');
     return 0;
   },
 
   async kill(ctx, argv) {
     const { flags, args } = parseFlags(argv, { all: { kind: 'bool', alias: 'a' } });
     const id = oneId(args, 'kill', 1);
-    await (await ctx.driver()).ociKill(id, signalOf(args[1]), !!flags['all']);
+    const { ociKill } = await import('./light.js');
+    ociKill(ctx.root, validId(id), signalOf(args[1]), !!flags['all']);
     return 0;
   },
 
@@ -199,7 +208,8 @@ const verbs: Record<string, (ctx: Ctx, argv: string[]) => Promise<number>> = {
     const { flags } = parseFlags(argv, { format: { kind: 'string', alias: 'f' }, quiet: { kind: 'bool', alias: 'q' } });
     const format = (flags['format'] as string | undefined) ?? 'table';
     if (format !== 'table' && format !== 'json') throw new UsageError(`invalid format option "${format}" (table or json)`);
-    const all = (await ctx.driver()).ociList();
+    const { ociList } = await import('./light.js');
+    const all = ociList(ctx.root);
     if (flags['quiet']) return out(all.map((s) => s.id + '\n').join('')), 0;
     if (format === 'json') return out(JSON.stringify(all) + '\n'), 0;
     const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...all.map((s) => [s.id, String(s.pid ?? 0), s.status, s.bundle, s.created, s.owner])];

@@ -5,38 +5,29 @@
  * opens the fifo; `kill`, `delete`, `state` work on the engine's record (src/lifecycle/).
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readSync, renameSync, rmdirSync, rmSync, writeFileSync, constants as fsc } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { hostCapabilities } from '../capabilities.js';
 import { ContainerCgroup } from '../cgroups/index.js';
 import { validateId } from '../command.js';
 import { ExecDriverError, InvalidConfigError, NotFoundError } from '../errors.js';
 import { recordInitProcess } from '../exec/index.js';
 import type { AnyRecord } from '../lifecycle/engine.js';
-import { createRecord, type ContainerRecord } from '../lifecycle/record.js';
-import { MonitorChannel, type Stdio } from '../native/monitor.js';
+import { createRecord } from '../lifecycle/record.js';
+import { FIFO, ociKill, ociList, ociStart, ociState, type OciExtra, type OciRecord, type OciState } from './light.js';
+import { MonitorChannel, type Stdio } from '../init/monitor.js';
 import { NativeDriver, writeIdMaps } from '../native/driver.js';
 import { buildPlan } from '../native/plan.js';
-import { specSecurity } from '../native/seccomp.js';
-import { thawAfterKill } from '../ops/index.js';
+import { specSecurity } from '../security/seccomp/compile.js';
 import { ANNOTATION, capabilityNames, DEFAULT_DEVICES } from '../spec/from-command.js';
 import { deviceModeOf, deviceRuleText, readBundle, resourcesOf, SPEC_FILE } from '../spec/index.js';
 import type { Mount, Spec, State } from '../spec/types.js';
 import { OCI_VERSION } from '../spec/types.js';
-import { listIds, processStartTime, signalContainer } from '../state/index.js';
-import { sleep } from '../time.js';
-import { checkBundle, cgroupPlace } from './bundle.js';
+import { processStartTime } from '../state/index.js';
+import { EVENTS_FILE } from '../events/log.js';
+import { checkBundle, cgroupPlace, DEFAULT_PARENT } from './bundle.js';
 import { runHooks } from './hooks.js';
 
-export interface OciExtra {
-  bundle: string;
-  rootfs: string;
-  cgroupParent: string;
-  cgroupName: string;
-  annotations: Record<string, string>;
-  owner: string;
-}
-type OciRecord = ContainerRecord<OciExtra>;
 
 export interface CreateOptions {
   id: string;
@@ -52,7 +43,6 @@ export interface CreateOptions {
   relayTerminal?: boolean;
 }
 
-export const FIFO = 'exec.fifo';
 
 export class OciDriver extends NativeDriver {
   constructor(root: string) {
@@ -65,34 +55,12 @@ export class OciDriver extends NativeDriver {
     return rec;
   }
 
-  /** The OCI state of a container (with runc's rootfs, created, owner). */
-  ociState(id: string): State & { rootfs: string; created: string; owner: string } {
-    const rec = this.must(id);
-    const status = this.statusOf(id, rec, this.exitRecord(id, rec));
-    const live = status === 'created' || status === 'running' || status === 'paused';
-    return {
-      ociVersion: OCI_VERSION,
-      id,
-      pid: live ? rec.pid : 0,
-      status,
-      bundle: rec.extra.bundle,
-      rootfs: rec.extra.rootfs,
-      created: rec.createdAt,
-      owner: rec.extra.owner,
-      ...(Object.keys(rec.extra.annotations).length ? { annotations: rec.extra.annotations } : {}),
-    };
+  ociState(id: string): OciState {
+    return ociState(this.root, validateId(id));
   }
 
-  ociList(): ReturnType<OciDriver['ociState']>[] {
-    const out = [];
-    for (const id of listIds(this.root, 'native')) {
-      try {
-        out.push(this.ociState(id));
-      } catch {
-        /* removed meanwhile, or not ours */
-      }
-    }
-    return out;
+  ociList(): OciState[] {
+    return ociList(this.root);
   }
 
   /** The spec the container was created from (kept in its state directory). */
@@ -213,57 +181,17 @@ export class OciDriver extends NativeDriver {
     if (!dir) throw new InvalidConfigError('linux.resources.devices: rules other than allow-all or the default list need the v1 devices controller (not mounted here)', { containerId: id });
     writeFileSync(join(dir, 'devices.deny'), 'a');
     for (const r of spec.linux!.resources!.devices!) writeFileSync(join(dir, r.allow ? 'devices.allow' : 'devices.deny'), deviceRuleText(r));
-    // then the devices the runtime supplies (as runc does): the spec's nodes, the terminal's
-    const always = [...(spec.linux!.devices ?? []).filter((x) => x.type === 'c' || x.type === 'b').map((x) => `${x.type} ${x.major}:${x.minor} rwm`), 'c 136:* rwm', 'c 5:2 rwm', 'c 5:1 rwm'];
+    // then the devices the runtime supplies (as runc does, after the bundle's rules): the default nodes, the terminal's
+    const always = [...DEFAULT_DEVICES.map((x) => `${x.type} ${x.major}:${x.minor} rwm`), 'c 136:* rwm', 'c 5:2 rwm', 'c 5:1 rwm'];
     for (const rule of always) writeFileSync(join(dir, 'devices.allow'), rule);
   }
 
   async ociStart(id: string): Promise<void> {
-    const rec = this.must(id);
-    const status = this.statusOf(id, rec, this.exitRecord(id, rec));
-    if (status !== 'created') throw new ExecDriverError('ERR_STATE', `cannot start a container that is ${status} (only a created one)`, { containerId: id });
-    const fifo = this.state(id).path(FIFO);
-    let fd: number;
-    try {
-      fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
-    } catch (e) {
-      throw new ExecDriverError('ERR_STATE', `cannot start: open the exec fifo ${fifo}: ${(e as Error).message}`, { containerId: id });
-    }
-    try {
-      const buf = Buffer.alloc(1);
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        let n = 0;
-        try {
-          n = readSync(fd, buf, 0, 1, null);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-        }
-        if (n > 0) break;
-        if (this.exitRecord(id, rec) || Date.now() > deadline) {
-          throw new ExecDriverError('ERR_START_FAILED', 'the container exited before it was started', { containerId: id });
-        }
-        await sleep(1);
-      }
-    } finally {
-      closeSync(fd);
-    }
-    rmSync(fifo, { force: true });
-    rec.startedAt = new Date().toISOString();
-    this.save(rec, 'running');
-    const spec = this.savedSpec(id);
-    const st = { ...this.ociState(id), status: 'running' as const };
-    await runHooks('poststart', spec?.hooks?.poststart, st).catch((e) => warn(`poststart: ${(e as Error).message}`));
+    await ociStart(this.root, validateId(id), warn);
   }
 
   async ociKill(id: string, signal: NodeJS.Signals | number, all: boolean): Promise<void> {
-    const rec = this.must(id);
-    const status = this.statusOf(id, rec, this.exitRecord(id, rec));
-    if (status !== 'created' && status !== 'running' && status !== 'paused') {
-      throw new ExecDriverError('ERR_NOT_RUNNING', `cannot kill a container that is ${status}`, { containerId: id });
-    }
-    signalContainer(id, signal, rec.pid, all ? await this.containerPids(id) : undefined);
-    await thawAfterKill(this.opsCgroup(id), signal);
+    ociKill(this.root, validateId(id), signal, all);
   }
 
   async ociDelete(id: string, force: boolean): Promise<void> {
@@ -277,6 +205,16 @@ export class OciDriver extends NativeDriver {
     if (status !== 'stopped') await this.terminate(id);
     else await this.delete(id, { force: true });
     this.tidyRoot();
+    // the default parent (execdriver-oci/) goes with its last container
+    if (rec?.extra.cgroupParent === DEFAULT_PARENT) {
+      for (const p of rec.cgroupPaths) {
+        try {
+          rmdirSync(dirname(p));
+        } catch {
+          /* another container's, or gone */
+        }
+      }
+    }
     await runHooks('poststop', spec?.hooks?.poststop, st).catch((e) => warn(`poststop: ${(e as Error).message}`));
   }
 
@@ -285,8 +223,11 @@ export class OciDriver extends NativeDriver {
     try {
       rmdirSync(join(this.root, 'native'));
     } catch {
-      /* not empty */
+      return; // not empty
     }
+    // the engine's event log (src/events/) of a root with no container left: execdriver-oci's
+    // `events` reads the cgroups, not the log
+    for (const f of [EVENTS_FILE, `${EVENTS_FILE}.1`, `${EVENTS_FILE}.lock`]) rmSync(join(this.root, f), { force: true });
   }
 
   // ---- the cgroups are where the bundle put them ----

@@ -1,6 +1,6 @@
 /** Test bundles for execdriver-oci: a busybox rootfs and a config.json from `execdriver-oci spec`, edited. */
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeRootfs, TEST_ROOT } from '../helpers.js';
@@ -37,6 +37,7 @@ export interface Bundle {
 /** A bundle whose process runs `sh -c SCRIPT` without a terminal, its rootfs writable. */
 export function makeBundle(script = 'true'): Bundle {
   const dir = mkdtempSync(join(tmpdir(), 'oci-bundle-'));
+  chmodSync(dir, 0o755); // a user namespace's root must reach the rootfs
   const r = makeRootfs();
   renameSync(r.dir, join(dir, 'rootfs'));
   const s = spawnSync(OCI, ['spec', '--bundle', dir], { encoding: 'utf8' });

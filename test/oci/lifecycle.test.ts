@@ -88,6 +88,7 @@ describe('execdriver-oci lifecycle', () => {
     assert.match(gone.stderr, /does not exist/);
     assert.equal(oci(['delete', '--force', id]).status, 0, 'delete --force of a missing container is no error');
     assert.ok(empty(), 'the OCI root is empty after delete');
+    assert.deepEqual(readdirSync(OCI_ROOT).filter((f) => f !== 'seccomp'), [], 'nothing else under the OCI root');
   });
 
   it('kill takes a name, SIG name or number; delete --force removes a running container', async () => {

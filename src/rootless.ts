@@ -8,10 +8,10 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { NormalizedCommand } from '../command.js';
-import type { Command } from '../driver.js';
-import { ExecDriverError, InvalidConfigError, StartError } from '../errors.js';
-import { parseSubIds, type IdMapping, type UsernsConfig } from '../userns.js';
+import type { NormalizedCommand } from './command.js';
+import type { Command } from './driver.js';
+import { ExecDriverError, InvalidConfigError, StartError } from './errors.js';
+import { parseSubIds, type IdMapping, type UsernsConfig } from './userns.js';
 
 /** True when this process is not root: the native driver then runs rootless. */
 export function isRootless(): boolean {

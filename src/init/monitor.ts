@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Pipes } from '../driver.js';
 import { ExecDriverError } from '../errors.js';
-import { encodeFrame, encodePlan, FrameDecoder, type Op } from './plan.js';
+import { encodeFrame, encodePlan, FrameDecoder, type Op } from './protocol.js';
 import { initProtocolOf, PROTOCOL_VERSION } from './protocol.js';
 
 /** How one of the container's fds 0-2 is given to it. */
