@@ -307,7 +307,7 @@ smokeSuite(
       argv: (a) => [DOCKER, ...a],
       run: (a, timeout) => sh(DOCKER, a, { env, ...(timeout ? { timeout } : {}) }),
       runtimeFlag: (l) => ['--runtime', l === 'runc' ? 'runc' : 'execdriver'],
-      runtimeRoot: (l) => join(dockerDir, 'x', `runtime-${l === 'runc' ? 'runc' : 'execdriver'}`),
+      runtimeRoot: (l) => join(dockerDir, 'x', `runtime-${l === 'runc' ? 'runc' : 'execdriver'}`, 'edt-interop'),
     };
     await until(() => docker.run(['version']).status === 0, 40_000, 'dockerd to answer');
     const tar = spawnSync('tar', ['-C', rootfs?.dir ?? '', '-c', '.'], { maxBuffer: 1 << 28 });
@@ -360,7 +360,8 @@ smokeSuite(
       use: (l) => (runtime = l === 'runc' ? '/usr/sbin/runc' : EXECDRIVER_OCI),
       argv: (a) => [PODMAN, ...globals(), ...a],
       run: (a, timeout) => sh(PODMAN, [...globals(), ...a], { env, ...(timeout ? { timeout } : {}) }),
-      runtimeFlag: () => ['--cgroup-parent', `/${CGPARENT}`],
+      // --ulimit host: no rlimits in the spec (Podman would raise RLIMIT_NOFILE, which root without CAP_SYS_RESOURCE cannot here)
+      runtimeFlag: () => ['--cgroup-parent', `/${CGPARENT}`, '--ulimit', 'host'],
       runtimeRoot: (l) => join(podmanDir, 'run', l === 'runc' ? 'runc' : 'execdriver-oci'),
     };
     const tar = spawnSync('tar', ['-C', rootfs?.dir ?? '', '-c', '.'], { maxBuffer: 1 << 28 });
