@@ -186,7 +186,8 @@ const oursMissing = existsSync(EXECDRIVER_OCI) ? undefined : 'bin/execdriver-oci
 const cgroupsUnder = (parent: string) =>
   readdirSync('/sys/fs/cgroup').flatMap((c) => {
     const d = join('/sys/fs/cgroup', c, parent);
-    return existsSync(d) ? readdirSync(d, { withFileTypes: true }).filter((x) => x.isDirectory()).map((x) => join(d, x.name)) : [];
+    // Podman's own `conmon` cgroup (cgroupfs manager) stays by design; the containers' must go
+    return existsSync(d) ? readdirSync(d, { withFileTypes: true }).filter((x) => x.isDirectory() && x.name !== 'conmon').map((x) => join(d, x.name)) : [];
   });
 const mountsUnder = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(dir));
 const alive = (pid: number) => {
@@ -360,8 +361,8 @@ smokeSuite(
       use: (l) => (runtime = l === 'runc' ? '/usr/sbin/runc' : EXECDRIVER_OCI),
       argv: (a) => [PODMAN, ...globals(), ...a],
       run: (a, timeout) => sh(PODMAN, [...globals(), ...a], { env, ...(timeout ? { timeout } : {}) }),
-      // --ulimit host: no rlimits in the spec (Podman would raise RLIMIT_NOFILE, which root without CAP_SYS_RESOURCE cannot here)
-      runtimeFlag: () => ['--cgroup-parent', `/${CGPARENT}`, '--ulimit', 'host'],
+      // explicit rlimits no higher than the host's: Podman would raise RLIMIT_NOFILE, which root without CAP_SYS_RESOURCE cannot here
+      runtimeFlag: () => ['--cgroup-parent', `/${CGPARENT}`, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'],
       runtimeRoot: (l) => join(podmanDir, 'run', l === 'runc' ? 'runc' : 'execdriver-oci'),
     };
     const tar = spawnSync('tar', ['-C', rootfs?.dir ?? '', '-c', '.'], { maxBuffer: 1 << 28 });
