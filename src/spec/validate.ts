@@ -321,8 +321,7 @@ function validateResources(c: Checker, r: Obj): void {
     const res = c.int(m['reservation'], `${f}.memory.reservation`, 0, Number.MAX_SAFE_INTEGER);
     if (limit !== undefined && res > limit) c.fail(`${f}.memory.reservation`, `must not exceed linux.resources.memory.limit (${limit}), not ${res}`);
   }
-  // interop: Docker always sends disableOOMKiller: false, which asks for nothing
-  for (const k of ['kernel', 'kernelTCP', 'swappiness', 'disableOOMKiller', 'useHierarchy', 'checkBeforeUpdate']) c.unsupported(k === 'disableOOMKiller' && m?.[k] === false ? undefined : m?.[k], `${f}.memory.${k}`);
+  for (const k of ['kernel', 'kernelTCP', 'swappiness', 'disableOOMKiller', 'useHierarchy', 'checkBeforeUpdate']) c.unsupported(m?.[k], `${f}.memory.${k}`);
   const cpu = c.optObj(r['cpu'], `${f}.cpu`);
   if (cpu?.['shares'] !== undefined) c.int(cpu['shares'], `${f}.cpu.shares`, MIN_CPU_SHARES, MAX_CPU_SHARES);
   if (cpu?.['quota'] !== undefined) {
