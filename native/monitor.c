@@ -25,6 +25,7 @@
 #include "bpf.h"
 #include "userns.h"
 #include "freezer.h"
+#include "oci.h"
 #include "events.h"
 
 /* `log-relay`: the container's fds 1 and 2 are pipes; the monitor copies them to its own fds 1 and 2. */
@@ -243,6 +244,8 @@ static void on_error_pipe(void)
 	if (r == 1 && f.n == 1 && !strcmp(f.f[0], "created")) {
 		ctl_send(FIELDS("created"));            /* exec-wait: blocked before exec until `start` */
 		free_frame(&f);
+		if (oci_leave())                        /* the init goes to the subreaper (native/oci.c) */
+			_exit(0);
 		return;
 	}
 	if (r == 1)

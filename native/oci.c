@@ -6,6 +6,8 @@
  *   relayed to Node), then blocks in open(O_WRONLY) of that fifo until `start` opens it for
  *   reading, writes one byte and carries on to the rest of the plan (exec);
  * - `setdomainname NAME`, `personality PERSONA`;
+ * - `leave` (monitor): once `created` is relayed the monitor exits, so the container's init is
+ *   reparented to the nearest subreaper (containerd's shim, conmon), which reaps it as runc's;
  * - `console-socket PATH` (monitor): the terminal's master is sent to the unix socket PATH with
  *   SCM_RIGHTS instead of being relayed (as runc's --console-socket).
  * No policy: the plan decides where each goes.
@@ -25,6 +27,7 @@
 
 static int fifo_fd = -1;
 static const char *console_path;
+static int leave;
 
 int op_exec_fifo(char **a)
 {
@@ -95,4 +98,14 @@ int oci_send_console(int master)
 	int rc = RETRY(sendmsg(s, &msg, 0)) < 0 ? -1 : 1;
 	close_keep_errno(s);
 	return rc;
+}
+
+void check_leave(size_t i UNUSED, char **a UNUSED, char *msg UNUSED, size_t sz UNUSED)
+{
+	leave = 1;
+}
+
+int oci_leave(void)
+{
+	return leave;
 }

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { isAbsolute, normalize, resolve } from 'node:path';
 import { capabilityMask, normalizeCapability } from './capabilities.js';
 import { validateResources } from './cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources, RootfsMode } from './driver.js';
 import { InvalidConfigError } from './errors.js';
+import { generateId } from './id.js';
 import { validateNetworkConfig } from './network/container.js';
 import { defaultHostname, validateHostname } from './network/validate.js';
 import { resolveUserns, type UsernsConfig } from './userns.js';
@@ -70,10 +70,7 @@ function containerPath(p: unknown, what: string, id: string): string {
   return normalize(p as string).replace(/(.)\/$/, '$1');
 }
 
-/** A new container id, as the CLI makes one: 12 hex characters from the crypto RNG. */
-export function generateId(): string {
-  return randomBytes(6).toString('hex');
-}
+export { generateId };
 
 // ---- field checks: each refuses with ERR_INVALID_CONFIG naming the field ("mounts[0].source: …")
 

@@ -4,7 +4,6 @@
  * the setuid `newuidmap`/`newgidmap`), no cgroups (nothing is delegated to the user), and no host
  * network set-up. Whatever needs root is refused up front, in one line.
  */
-import { execFile } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -84,7 +83,8 @@ export function checkRootless(cmd: NormalizedCommand, asked: { userns: unknown; 
   if (cmd.mounts.some((m) => m.idmap)) throw no('idmapped volumes need root (the idmap needs CAP_SYS_ADMIN on the host)');
 }
 
-function run(file: string, args: string[]): Promise<void> {
+async function run(file: string, args: string[]): Promise<void> {
+  const { execFile } = await import('node:child_process'); // not at the top: the command line's start does not load it
   return new Promise((resolve, reject) => {
     execFile(file, args, { timeout: 10_000, env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } }, (err, _out, stderr) => {
       if (!err) return resolve();

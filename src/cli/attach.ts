@@ -16,7 +16,7 @@ attach exits with its exit code.
   options: { 'detach-keys': { type: 'string' }, 'no-stdin': { type: 'boolean' }, driver: { type: 'string' } },
   async run(ctx, values, [id]) {
     if (!id) throw new InvalidConfigError('attach: which container? (execdriver attach ID)');
-    const driver = driverOf(id, ctx.root, str(values['driver']) ?? ctx.driver);
+    const driver = await driverOf(id, ctx.root, str(values['driver']) ?? ctx.driver);
     if (!driver.attach) {
       throw new ExecDriverError('ERR_DRIVER_UNAVAILABLE', `the ${driver.name()} driver cannot attach to a terminal`, { containerId: id });
     }

@@ -10,7 +10,7 @@ export const deleteVerb: Verb = {
   async run(ctx, values, ids) {
     if (ids.length === 0) throw new InvalidConfigError('delete: which container? (execdriver delete ID...)');
     for (const id of ids) {
-      await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver).delete(id, { force: !!values['force'] });
+      await (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).delete(id, { force: !!values['force'] });
     }
     return 0;
   },

@@ -9,7 +9,7 @@ export const infoVerb: Verb = {
   options: { driver: { type: 'string' } },
   async run(ctx, values, [id]) {
     if (!id) throw new InvalidConfigError('info: which container? (execdriver info ID)');
-    const info = driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver).inspect(id);
+    const info = (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).inspect(id);
     process.stdout.write(JSON.stringify(info, null, 2) + '\n');
     return 0;
   },

@@ -21,7 +21,7 @@ SIGNAL is a name (TERM, SIGTERM) or a number; the default is KILL.
   options: { all: { type: 'boolean', short: 'a' }, driver: { type: 'string' } },
   async run(ctx, values, [id, sig]) {
     if (!id) throw new InvalidConfigError('kill: which container? (execdriver kill ID [SIGNAL])');
-    const driver = driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver);
+    const driver = await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver);
     await driver.kill(id, sig ? parseSignal(sig) : 'SIGKILL', { all: !!values['all'] });
     return 0;
   },

@@ -1,7 +1,6 @@
-import { driverNames } from '../driver.js';
 import type { ContainerSummary } from '../driver.js';
 import type { Verb } from './args.js';
-import { driverFor } from './drivers.js';
+import { driverFor, presentDrivers } from './drivers.js';
 
 function table(rows: ContainerSummary[]): string {
   const head = ['ID', 'DRIVER', 'PID', 'STATUS', 'CREATED', 'COMMAND'];
@@ -25,9 +24,9 @@ export const listVerb: Verb = {
   async run(ctx, values) {
     const asked = (values['driver'] as string | undefined) ?? ctx.driver;
     const rows: ContainerSummary[] = [];
-    for (const name of asked ? [asked] : driverNames()) {
+    for (const name of asked ? [asked] : presentDrivers(ctx.root)) {
       try {
-        rows.push(...(await driverFor(name, ctx.root).list()));
+        rows.push(...(await (await driverFor(name, ctx.root)).list()));
       } catch (e) {
         if ((e as { code?: string }).code !== 'ERR_DRIVER_UNAVAILABLE' || asked) throw e;
       }

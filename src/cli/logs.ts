@@ -1,7 +1,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidConfigError, NotFoundError } from '../errors.js';
-import { driverNames } from '../driver.js';
+import { knownDrivers } from './drivers.js';
 import type { Verb } from './args.js';
 
 export const logsVerb: Verb = {
@@ -11,7 +11,7 @@ export const logsVerb: Verb = {
   options: {},
   async run(ctx, _values, [id]) {
     if (!id) throw new InvalidConfigError('logs: which container? (execdriver logs ID)');
-    const file = driverNames()
+    const file = knownDrivers()
       .map((d) => join(ctx.root, d, id, 'container.log'))
       .find((f) => existsSync(f));
     if (!file) throw new NotFoundError(id, ctx.root);

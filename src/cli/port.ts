@@ -10,7 +10,7 @@ export const portVerb: Verb = {
   async run(ctx, values, [id]) {
     if (!id) throw new InvalidConfigError('port: which container? (execdriver port ID)');
     const { driverOf } = await import('./drivers.js');
-    const info = driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver).inspect(id);
+    const info = (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).inspect(id);
     for (const p of info.network?.ports ?? []) process.stdout.write(`${p.containerPort}/${p.protocol} -> ${p.hostIp ?? '0.0.0.0'}:${p.hostPort}\n`);
     return 0;
   },

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseSize } from '../cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js';
-import { generateId } from '../command.js';
+import { generateId } from '../id.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseUsernsFlag } from '../userns.js';
-import { parsePublish } from '../network/ports.js';
+import { parsePublish } from '../network/publish.js';
 import { isRootless } from '../rootless.js';
 import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp/profile.js';
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
@@ -257,7 +257,7 @@ not executable, 127 when it is not found.`,
   },
   async run(ctx: Context, values: Values, positionals: string[]): Promise<number> {
     const command = commandFromFlags(values, positionals);
-    const driver = driverFor(str(values['driver']) ?? ctx.driver, ctx.root);
+    const driver = await driverFor(str(values['driver']) ?? ctx.driver, ctx.root);
     if (values['detach']) {
       const consoleSize = command.tty ? windowSize(process.stdout) : undefined;
       const started = await driver.start(command, { detach: true, ...(consoleSize ? { consoleSize } : {}) });

@@ -9,7 +9,7 @@ export const waitVerb: Verb = {
   options: { timeout: { type: 'string' }, driver: { type: 'string' } },
   async run(ctx, values, [id]) {
     if (!id) throw new InvalidConfigError('wait: which container? (execdriver wait ID)');
-    const status = await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver).wait(
+    const status = await (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).wait(
       id,
       int(values['timeout'], '--timeout') ?? 0,
     );

@@ -45,6 +45,7 @@ export const OPS = {
   'mount-source': { kind: 'monitor', args: ['path', 'idmap'] },
   'net-helper': { kind: 'monitor', args: ['path'], variadic: true },
   'console-socket': { kind: 'monitor', args: ['path'] },
+  leave: { kind: 'monitor', args: [] },
   // the container's
   root: { kind: 'container', args: ['path'] },
   unshare: { kind: 'container', args: ['flags'] },

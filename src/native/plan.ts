@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { capabilityNumber, keptCapabilities } from '../capabilities.js';
 import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, rootfsLayersOf, specNetwork } from '../spec/from-command.js';
 import type { Spec } from '../spec/types.js';
-import type { Op } from '../init/protocol.js';
+import type { ContainerOp, Op } from '../init/protocol.js';
 import { processTail } from '../init/tail.js';
 import { ATTACH_BUFFER } from '../init/console.js';
 import { monitorEventOps } from '../events/log.js';
@@ -75,7 +75,7 @@ export interface PlanInputs {
    * execdriver-oci (create/start): the exec fifo the child blocks on before its last steps until
    * `start` opens it, and the unix socket its terminal's master is sent to (`--console-socket`)
    */
-  oci?: { execFifo: string; consoleSocket?: string };
+  oci?: { execFifo: string; consoleSocket?: string; leave?: boolean };
   /**
    * the container's compiled seccomp filter (hexadecimal BPF, src/security/seccomp/compile.ts), from the
    * spec's linux.seccomp; absent: none
@@ -163,6 +163,7 @@ export function buildPlan(p: PlanInputs): Op[] {
     if (t.attachSocket) ops.push(['attach-socket', t.attachSocket, num(t.bufferSize ?? ATTACH_BUFFER)]);
     if (p.oci?.consoleSocket) ops.push(['console-socket', p.oci.consoleSocket]);
   }
+  if (p.oci?.leave) ops.push(['leave']);
   if (p.netHelper) ops.push(['net-helper', ...(p.netHelper as [string, ...string[]])]);
   const root = spec.root!.path;
   const userns = !!namespaceOf(spec, 'user');
@@ -273,7 +274,8 @@ export function buildPlan(p: PlanInputs): Op[] {
       noNewPrivileges: !!proc.noNewPrivileges,
       ...(p.seccompFilter ? { seccompFilter: p.seccompFilter } : {}),
       // if the monitor dies, so does the container (set after `user`: a uid change clears it)
-      middle: [['pdeathsig', '9'], ['chdir', proc.cwd || '/']],
+      // (not when the monitor leaves at create: the init then belongs to the engine's subreaper)
+      middle: [...(p.oci?.leave ? [] : [['pdeathsig', '9'] as ContainerOp]), ['chdir', proc.cwd || '/']],
       env: proc.env ?? [],
       args: proc.args ?? [],
     }),

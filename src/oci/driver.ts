@@ -39,8 +39,10 @@ export interface CreateOptions {
   /** the container's fds 0-2: ours (create, run) */
   stdio?: [Stdio, Stdio, Stdio];
   systemdCgroup?: boolean;
-  /** `run` in the foreground with a terminal: the monitor relays it to our fds 0 and 1 */
+  /** `run` in the foreground: the monitor stays (it relays a terminal to our fds 0 and 1, records the exit status) */
   relayTerminal?: boolean;
+  /** keep the monitor after create (default: it leaves, the init goes to our subreaper as runc's does) */
+  keepMonitor?: boolean;
 }
 
 
@@ -84,6 +86,7 @@ export class OciDriver extends NativeDriver {
     if (o.noPivot) spec = { ...spec, annotations: { ...spec.annotations, [ANNOTATION.noPivotRoot]: 'true' } };
     const devRules = spec.linux?.resources?.devices;
     const mode = devRules === undefined ? 'allow-all' : deviceModeOf(devRules);
+    const leave = !o.relayTerminal && !o.keepMonitor;
     const caps = hostCapabilities();
     const { kept, filter } = specSecurity(spec, this.root, id);
     await this.settleAll();
@@ -131,7 +134,9 @@ export class OciDriver extends NativeDriver {
         ...(cgroup.thawWrite ? { thawOnKill: cgroup.thawWrite } : {}),
         detach: true,
         ...(filter ? { seccompFilter: filter } : {}),
-        oci: { execFifo: fifo, ...(o.consoleSocket ? { consoleSocket: resolve(o.consoleSocket) } : {}) },
+        // created: the monitor leaves, the init goes to the caller's subreaper (containerd's shim,
+        // conmon) which reaps it as it reaps runc's; `run` in the foreground keeps it (our exit status)
+        oci: { execFifo: fifo, ...(o.consoleSocket ? { consoleSocket: resolve(o.consoleSocket) } : {}), ...(leave ? { leave } : {}) },
       });
       // --no-new-keyring: the container keeps the session keyring it is given
       const plan = o.noNewKeyring ? built.filter((op) => op[0] !== 'session-keyring') : built;
@@ -162,7 +167,9 @@ export class OciDriver extends NativeDriver {
       monitor.send('go');
       const reply = await monitor.next();
       if (!reply || reply[0] !== 'created') throw await this.monitorFailure(id, monitor, reply, 'create');
-      // from now on the monitor owns the container (the engine's settling keeps it while it lives)
+      // from now on the monitor owns the container (the engine's settling keeps it while it lives);
+      // when it left, the init stands in for it
+      if (leave) [rec.monitorPid, rec.monitorStartTime] = [rec.pid, rec.startTime];
       rec.owner = { pid: rec.monitorPid, startTime: rec.monitorStartTime };
       this.save(rec, 'created');
       if (o.pidFile) writePidFile(o.pidFile, pid, id);
@@ -196,7 +203,7 @@ export class OciDriver extends NativeDriver {
 
   async ociDelete(id: string, force: boolean): Promise<void> {
     const rec = this.must(id);
-    const status = this.statusOf(id, rec, this.exitRecord(id, rec));
+    const status = ociState(this.root, id, rec).status;
     if (status !== 'stopped' && !force) {
       throw new ExecDriverError('ERR_STATE', `cannot delete a container that is ${status} (not stopped): kill it first, or delete --force`, { containerId: id });
     }

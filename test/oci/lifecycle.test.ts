@@ -8,17 +8,18 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { until, uniqueId } from '../helpers.js';
-import { makeBundle, oci, OCI_ROOT, runOut, type Bundle } from './bundle.js';
+import { spawnSync } from 'node:child_process';
+import { makeBundle, OCI, oci, OCI_ROOT, runOut, type Bundle } from './bundle.js';
 
 const state = (id: string) => {
   const r = oci(['state', id]);
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 };
+/** alive and not a zombie (after create the init belongs to whichever subreaper is above us) */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
@@ -101,6 +102,22 @@ describe('execdriver-oci lifecycle', () => {
     assert.equal(oci(['delete', '--force', id]).status, 0);
     assert.ok(!alive(pid));
     assert.ok(empty());
+  });
+
+  it('after create the init belongs to the caller\'s subreaper, which reaps it (as containerd\'s shim and conmon do)', () => {
+    const b2 = makeBundle('exit 7');
+    try {
+      const id = uniqueId('oci');
+      const reaper = new URL('../../../test/oci/subreaper.py', import.meta.url).pathname;
+      const r = spawnSync('python3', [reaper, OCI, OCI_ROOT, b2.dir, id], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const got = JSON.parse(r.stdout.trim());
+      assert.equal(got.status, 7);
+      assert.equal(state(id).status, 'stopped');
+      assert.equal(oci(['delete', id]).status, 0);
+    } finally {
+      b2.cleanup();
+    }
   });
 
   it('run in the foreground exits with the process status and removes the container', () => {
