@@ -3,6 +3,7 @@
  * read and checked by validateSpec like a built one, `root.path` made absolute against the
  * bundle (the specification allows it relative).
  */
+import { dropEngineZeros } from './engine-zeros.js';
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { InvalidConfigError } from '../errors.js';
@@ -26,7 +27,7 @@ export function readBundle(bundle: string, containerId?: string): Spec {
   } catch (e) {
     throw new InvalidConfigError(`bundle ${dir}: ${SPEC_FILE} is not JSON: ${(e as Error).message}`, { ...details, cause: e });
   }
-  const spec = validateSpec(json, containerId);
+  const spec = validateSpec(dropEngineZeros(json), containerId);
   const root = isAbsolute(spec.root!.path) ? spec.root!.path : resolve(dir, spec.root!.path);
   let st;
   try {
