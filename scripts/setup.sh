@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static lxc iproute2 util-linux procps python3 gcc make libc6-dev libseccomp-dev uidmap slirp4netns nftables runc crun docker.io containerd podman)
+packages=(busybox-static lxc iproute2 util-linux procps python3 gcc make libc6-dev libseccomp-dev uidmap slirp4netns nftables)
 [[ "${1:-}" == "--bench" ]] && packages+=(runc crun hyperfine)
+# the OCI conformance and Docker/Podman smoke suites (npm run test:oci), not part of npm test
+[[ "${1:-}" == "--oci" ]] && packages+=(runc crun docker.io containerd podman)
 
 missing=()
 for p in "${packages[@]}"; do
