@@ -15,6 +15,8 @@
 #include "execdriver-init.h"
 #include "join.h"
 #include "freezer.h"
+#include "settings.h"
+#include "logrotate.h"
 
 static const struct op ops[] = {
 /*	  name                   kind          args  more  check (plan read)            run (the child) */
@@ -32,6 +34,7 @@ static const struct op ops[] = {
 	{ "thaw-on-kill",        OP_MONITOR,   2,    0,    check_thaw_on_kill,          NULL },
 	{ "mount-source",        OP_MONITOR,   2,    0,    check_mount_source,          NULL },
 	{ "net-helper",          OP_MONITOR,   1,    1,    check_net_helper,            NULL },
+	{ "log-rotate",          OP_MONITOR,   3,    0,    check_log_rotate,            NULL },
 	{ "root",                OP_CONTAINER, 1,    0,    NULL,                        op_root },
 	{ "unshare",             OP_CONTAINER, 1,    0,    NULL,                        op_unshare },
 	{ "setns",               OP_CONTAINER, 2,    0,    NULL,                        op_setns },
@@ -65,6 +68,9 @@ static const struct op ops[] = {
 	{ "move-mount",          OP_CONTAINER, 3,    0,    check_move_mount,            op_move_mount },
 	{ "join",                OP_CONTAINER, 2,    0,    check_join,                  op_join },
 	{ "exec",                OP_CONTAINER, 2,    1,    NULL,                        op_exec },
+	{ "rlimit",              OP_CONTAINER, 3,    0,    NULL,                        op_rlimit },
+	{ "sysctl",              OP_CONTAINER, 2,    0,    NULL,                        op_sysctl },
+	{ "workdir",             OP_CONTAINER, 3,    0,    NULL,                        op_workdir },
 };
 
 const struct op *find_op(const char *name)

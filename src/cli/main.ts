@@ -8,7 +8,8 @@ import { deleteVerb } from './delete.js';
 import { execVerb } from './exec.js';
 import { infoVerb } from './info.js';
 import { killVerb } from './kill.js';
-import { listVerb } from './list.js';
+import { listVerb, psVerb } from './list.js';
+import { stopVerb } from './stop.js';
 import { logsVerb } from './logs.js';
 import { pauseVerb, unpauseVerb } from './pause.js';
 import { pidsVerb } from './pids.js';
@@ -20,7 +21,8 @@ import { updateVerb } from './update.js';
 import { waitVerb } from './wait.js';
 
 const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb, execVerb,
-  pauseVerb, unpauseVerb, statsVerb, updateVerb, topVerb]; // ops (issue 9)
+  pauseVerb, unpauseVerb, statsVerb, updateVerb, topVerb, // ops (issue 9)
+  stopVerb, psVerb]; // cli (issue 12)
 
 function mainHelp(): string {
   const w = Math.max(...verbs.map((v) => v.name.length));
@@ -35,7 +37,7 @@ Global options:
   --version        print the version
 
 Verbs:
-${verbs.map((v) => `  ${v.name.padEnd(w)}  ${v.summary}`).join('\n')}
+${verbs.map((v) => `  ${v.name.padEnd(w)}  ${v.summary}${v.aliases ? ` (also: ${v.aliases.join(', ')})` : ''}`).join('\n')}
 
 Run 'execdriver VERB --help' for a verb's options.
 `;
@@ -65,11 +67,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (verbName === 'help') {
-    const v = verbs.find((x) => x.name === args[0]);
+    const v = verbs.find((x) => x.name === args[0] || x.aliases?.includes(args[0]!));
     process.stdout.write(v ? `${v.usage}\n` : mainHelp());
     return 0;
   }
-  const verb = verbs.find((v) => v.name === verbName);
+  const verb = verbs.find((v) => v.name === verbName || v.aliases?.includes(verbName));
   if (!verb) {
     process.stderr.write(`execdriver: unknown verb "${verbName}" (known: ${verbs.map((v) => v.name).join(', ')})\n`);
     return 125;

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseSize } from '../cgroups/resources.js';
@@ -10,6 +11,9 @@ import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';
 import { rawMode, watchResize, windowSize } from './terminal.js';
+import { applyDockerFlags, DOCKER_OPTIONS, DOCKER_USAGE, envFromFlags, parseLogOpts } from './docker-flags.js';
+import { sysctlRefusal } from '../command-extra.js';
+import { existsSync } from 'node:fs';
 
 /** `-v SRC:DST[:OPTS]`, OPTS a comma-separated list of `ro`, `rw`, `idmap` */
 export function parseVolume(spec: string): MountSpec {
@@ -95,13 +99,14 @@ export function resourcesFromFlags(values: Values): Resources {
 }
 
 export function commandFromFlags(values: Values, argv: string[]): Command {
-  const [entrypoint, ...args] = argv;
+  const ep = str(values['entrypoint']);
+  const [entrypoint, ...args] = ep !== undefined && ep !== '' ? [ep, ...argv] : argv;
   if (!entrypoint) throw new InvalidConfigError('run: no command given (execdriver run [OPTIONS] -- CMD [ARG...])');
   const rootfs = str(values['rootfs']);
   if (!rootfs) throw new InvalidConfigError('run: --rootfs DIR is required');
   const resources = resourcesFromFlags(values);
 
-  const net = str(values['net']) ?? (isRootless() ? 'none' : 'bridge'); // a rootless caller has no bridge
+  const net = str(values['network']) ?? str(values['net']) ?? (isRootless() ? 'none' : 'bridge'); // a rootless caller has no bridge
   const network: NetworkConfig = { mode: net as NetworkConfig['mode'] };
   const bridge = str(values['bridge']);
   if (bridge !== undefined) network.bridge = bridge;
@@ -113,11 +118,11 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   if (mtu !== undefined) network.mtu = mtu;
 
   const cmd: Command = {
-    id: str(values['id']) ?? generateId(),
+    id: str(values['name']) ?? str(values['id']) ?? generateId(),
     rootfs: resolve(rootfs),
     entrypoint,
     arguments: args,
-    env: list(values['env']),
+    env: envFromFlags(values),
     mounts: list(values['volume']).map(parseVolume),
     capAdd: list(values['cap-add']),
     capDrop: list(values['cap-drop']),
@@ -140,7 +145,29 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   const lxc = list(values['lxc-conf']);
   if (lxc.length) cmd.config = { lxc };
   if (values['cgroup2-devices']) cmd.config = { ...cmd.config, native: { cgroup2_devices: true } };
+  applyDockerFlags(cmd, values);
+  // the flag named in what the library would refuse by its field
+  for (const k of Object.keys(cmd.sysctl ?? {})) {
+    const why = sysctlRefusal(k, network.mode);
+    if (why) throw new InvalidConfigError(`--sysctl ${k}: ${why}`);
+  }
+  for (const d of cmd.devices ?? []) if (!existsSync(d.path)) throw new InvalidConfigError(`--device ${d.path}: no such device on the host`);
+  if (values['name'] !== undefined && values['id'] !== undefined && str(values['name']) !== str(values['id'])) {
+    throw new InvalidConfigError('--name and --id name the container twice (--name is --id)');
+  }
   return cmd;
+}
+
+/**
+ * `-d --rm`: a detached helper (this CLI's `rm --on-exit`, in its own session) waits for the
+ * container's exit and removes it, whether or not this process is still there.
+ */
+function removeOnExit(ctx: Context, driver: string, id: string): void {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--root', ctx.root, '--driver', driver, 'rm', '--on-exit', id], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  child.unref();
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -193,6 +220,7 @@ Options:
                                'execdriver attach ID' connects to it later
   -i, --interactive            keep stdin open
   -d, --detach                 run in the background and print the container's id
+${DOCKER_USAGE}
 
 The exit status is the container's; 125 when it could not be created, 126 when the command is
 not executable, 127 when it is not found.`,
@@ -233,13 +261,17 @@ not executable, 127 when it is not found.`,
     tty: { type: 'boolean', short: 't' },
     interactive: { type: 'boolean', short: 'i' },
     detach: { type: 'boolean', short: 'd' },
+    ...DOCKER_OPTIONS,
   },
   async run(ctx: Context, values: Values, positionals: string[]): Promise<number> {
     const command = commandFromFlags(values, positionals);
+    const log = parseLogOpts(list(values['log-opt']));
+    if (log && (!values['detach'] || command.tty)) throw new InvalidConfigError('--log-opt: only for -d without -t (the output goes to container.log)');
     const driver = driverFor(str(values['driver']) ?? ctx.driver, ctx.root);
     if (values['detach']) {
       const consoleSize = command.tty ? windowSize(process.stdout) : undefined;
-      const started = await driver.start(command, { detach: true, ...(consoleSize ? { consoleSize } : {}) });
+      const started = await driver.start(command, { detach: true, ...(consoleSize ? { consoleSize } : {}), ...(log ? { log } : {}) });
+      if (values['rm']) removeOnExit(ctx, driver.name().split('-')[0]!, started.id);
       process.stdout.write(`${started.id}\n`);
       return 0;
     }

@@ -24,6 +24,7 @@ import {
   type ManagedDriver,
   type Started,
   type StartOptions,
+  logOptions,
 } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, StartError, WaitTimeoutError, describeErrno } from '../errors.js';
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
@@ -311,6 +312,9 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
   /** Validate, write config.lxc, start (under ApiDriver's `start`/`run`); resolves once the container runs (or has already run). */
   protected async launch(command: Command, opts: StartOptions = {}): Promise<Started> {
     const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
+    logOptions(opts.log); // checked before anything exists
+    const nativeKeys = Object.keys(cmd.config.native ?? {});
+    if (nativeKeys.length) throw new InvalidConfigError(`config.native (${nativeKeys.join(', ')}) is for the native driver, not lxc`, { containerId: cmd.id });
     requireInit(cmd.id);
     if (this.rootless) {
       checkRootless(cmd, { userns: command.userns, mappings: !!(command.uidMappings || command.gidMappings) });
@@ -467,7 +471,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
           env,
           ...(consoleSize ? { size: consoleSize } : {}),
           detach: !!opts.detach,
-          ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}),
+          ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET), logRotate: { path: state.path(OUTPUT_FILE), ...logOptions(opts.log) } } : {}),
         });
         monitor = MonitorChannel.spawn(stdio, cmd.id);
         child = monitor.child;

@@ -65,6 +65,8 @@ export interface PlanInputs {
   /** a BPF device program (hex, src/cgroups/devicefilter.ts) for the container's cgroup2 directory */
   deviceFilter?: { dir: string; program: string };
   detach: boolean;
+  /** detached without a terminal: the output file and its bound (`log-rotate`) */
+  logRotate?: { path: string; maxSize: number; maxFiles: number };
   /** `--net slirp4netns`: the helper's argv, started by the monitor at `go` (net-helper) */
   netHelper?: string[];
   /** rootless (a non-root caller): the child binds the rootfs and volumes itself, nothing is idmapped */
@@ -86,6 +88,8 @@ export function finalCapabilities(mask: Record<string, boolean>, hostCapabilitie
 /** The output a detached terminal keeps for the next attach (bytes). */
 export const ATTACH_BUFFER = 64 * 1024;
 
+/** An rlimit value for the `rlimit` op: -1 (or RLIM_INFINITY) is `unlimited`. */
+export const limitText = (n: number) => (n < 0 || n >= 2 ** 63 ? 'unlimited' : String(n));
 const rel = (containerPath: string) => containerPath.replace(/^\/+/, '');
 const num = (n: number) => String(n);
 
@@ -144,6 +148,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (init) ops.push(['init']);
   // detached, the output goes to a log: through pipes the monitor copies, never the file itself
   if (p.detach && !tty) ops.push(['log-relay']);
+  if (p.detach && !tty && p.logRotate) ops.push(['log-rotate', p.logRotate.path, num(p.logRotate.maxSize), num(p.logRotate.maxFiles)]);
   if (tty) {
     const size = proc.consoleSize ? { rows: proc.consoleSize.height, cols: proc.consoleSize.width } : { rows: 24, cols: 80 };
     const t: PlanInputs["console"] & object = p.console ?? size;
@@ -223,12 +228,16 @@ export function buildPlan(p: PlanInputs): Op[] {
     if (proc.user.uid !== 0) ops.push(['chown', '/proc/self/fd/0', num(proc.user.uid), num(proc.user.gid)]);
   }
   ops.push([noPivot ? 'chroot-move' : 'pivot']);
+  // --sysctl: the container's own /proc/sys, before it is made read-only
+  for (const [k, v] of Object.entries(linux.sysctl ?? {})) ops.push(['sysctl', k, v]);
   for (const path of linux.readonlyPaths ?? []) ops.push(['readonly', path]);
   for (const path of linux.maskedPaths ?? []) ops.push(['mask', path]);
   if (spec.root!.readonly) ops.push(['mount', '', '/', '', num(MS.REMOUNT | MS.BIND | MS.RDONLY), '', '']);
   ops.push(['umask', (proc.user.umask ?? 0o022).toString(8)]);
 
   if (namespaceOf(spec, 'uts') && spec.hostname) ops.push(['sethostname', spec.hostname]);
+
+  for (const r of proc.rlimits ?? []) ops.push(['rlimit', r.type, limitText(r.soft), limitText(r.hard)]);
 
   const caps = proc.capabilities ?? {};
   const set = (list: string[] | undefined) => capSet(list, p.hostCapabilities, p.lastCap);
@@ -240,6 +249,7 @@ export function buildPlan(p: PlanInputs): Op[] {
       ...(p.seccompFilter ? { seccompFilter: p.seccompFilter } : {}),
       // if the monitor dies, so does the container (set after `user`: a uid change clears it)
       middle: [['pdeathsig', '9'], ['chdir', proc.cwd || '/']],
+      workdir: proc.cwd || '/',
       env: proc.env ?? [],
       args: proc.args ?? [],
     }),
@@ -253,6 +263,8 @@ export interface TailInputs {
   noNewPrivileges: boolean;
   /** the compiled seccomp program (hex); absent: none */
   seccompFilter?: string;
+  /** the container's working directory: made (owned by the user) when missing, before the user is set */
+  workdir?: string;
   /** the driver's own steps, after the credentials and before the environment */
   middle: ContainerOp[];
   /** the command's environment (its PATH is searched for the command) */
@@ -279,6 +291,7 @@ export function processTail(t: TailInputs): ContainerOp[] {
   // seccomp: without no_new_privs loading the filter needs CAP_SYS_ADMIN, so it goes in before
   // `user`/`caps` drop it; with it, last before exec (as runc does)
   if (t.seccompFilter && !t.noNewPrivileges) ops.push(['seccomp-filter', t.seccompFilter]);
+  if (t.workdir && t.workdir !== '/') ops.push(['workdir', t.workdir, num(t.user.uid), num(t.user.gid)]);
   ops.push(['user', num(t.user.uid), num(t.user.gid), t.user.groups.join(',')]);
   ops.push(['caps', capabilityBits(t.sets.effective), capabilityBits(t.sets.permitted), capabilityBits(t.sets.inheritable)]);
   if (t.sets.ambient.length) ops.push(['ambient', capabilityBits(t.sets.ambient)]);

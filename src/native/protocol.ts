@@ -41,6 +41,7 @@ export const OPS = {
   'thaw-on-kill': { kind: 'monitor', args: ['file', 'value'] },
   'mount-source': { kind: 'monitor', args: ['path', 'idmap'] },
   'net-helper': { kind: 'monitor', args: ['path'], variadic: true },
+  'log-rotate': { kind: 'monitor', args: ['path', 'maxsize', 'maxfiles'] },
   // the container's
   root: { kind: 'container', args: ['path'] },
   unshare: { kind: 'container', args: ['flags'] },
@@ -75,6 +76,10 @@ export const OPS = {
   'move-mount': { kind: 'container', args: ['index', 'target', 'mktarget'] },
   join: { kind: 'container', args: ['pid', 'mode'] },
   exec: { kind: 'container', args: ['searchpath', 'arg0'], variadic: true },
+  // cli (issue 12): native/settings.c
+  rlimit: { kind: 'container', args: ['type', 'soft', 'hard'] },
+  sysctl: { kind: 'container', args: ['key', 'value'] },
+  workdir: { kind: 'container', args: ['path', 'uid', 'gid'] },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
