@@ -97,13 +97,13 @@ int op_workdir(char **a)
 			close(r.fd);
 		} else {
 			if (errno != ENOENT || mkdir_p(buf) < 0)
-				return fail(show(buf), "make the working directory %s", show(buf));
+				return fail(show(buf), "make the working directory");
 			if (resolve(buf, O_PATH | O_DIRECTORY | O_NOFOLLOW, &r) < 0)
-				return fail(show(buf), "open %s", show(buf));
+				return fail(show(buf), "open the working directory");
 			int rc = fchownat(r.fd, "", (uid_t)uid, (gid_t)gid, AT_EMPTY_PATH);
 			close_keep_errno(r.fd);
 			if (rc < 0)
-				return fail(show(buf), "chown %s", show(buf));
+				return fail(show(buf), "give the working directory to the user");
 		}
 		buf[i] = c;
 	}

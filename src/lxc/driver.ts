@@ -41,6 +41,7 @@ import { hostCapabilities } from '../capabilities.js';
 import { specSecurity } from '../native/seccomp.js';
 import { buildSpec, SPEC_FILE, validateSpec, type Spec, type SpecContext } from '../spec/index.js';
 import { processPlan } from './plan.js';
+import { quietLxc } from './quiet.js';
 import { recordInitProcess } from '../exec/index.js';
 import { checkMappable, hostIdOf } from '../userns.js';
 import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
@@ -492,7 +493,8 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       if (outFd !== undefined) closeSync(outFd);
       outFd = undefined;
       // with a terminal, input is fed once the container runs (foreground())
-      if (!opts.detach) connectPipes(child, stdio, pipes, !cmd.tty);
+      // LXC's own error lines are dropped from the caller's stderr: one line of ours says what failed
+      if (!opts.detach) connectPipes(child, stdio, pipes.stderr ? { ...pipes, stderr: quietLxc(cmd.id, pipes.stderr, pipes.end !== false) } : pipes, !cmd.tty);
 
       record.monitorPid = child.pid ?? 0;
       record.monitorStartTime = processStartTime(record.monitorPid) ?? 0;
