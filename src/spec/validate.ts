@@ -309,7 +309,7 @@ function validateResources(c: Checker, r: Obj): void {
       if (o['access'] !== undefined && !/^[rwm]{1,3}$/.test(String(o['access']))) c.fail(`${f}.devices[${i}].access`, `must be some of r, w, m, not ${show(o['access'])}`);
     });
     if (!deviceModeOf(r['devices'] as never)) {
-      c.fail(`${f}.devices`, "must be Docker's default allow-list (then more allow rules of c or b devices with their numbers) or a single allow-all rule (other device rules are not supported yet)");
+      c.fail(`${f}.devices`, "must be Docker's default allow-list or a single allow-all rule (the allow-list may be followed by allow rules of c or b devices by number; other rules are not supported yet)");
     }
   }
   const m = c.optObj(r['memory'], `${f}.memory`);
