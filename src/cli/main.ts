@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { DEFAULT_ROOT } from '../driver.js';
 import { isRootless, rootlessRoot } from '../native/rootless.js';
 import { ExecDriverError } from '../errors.js';
@@ -10,6 +11,7 @@ import { infoVerb } from './info.js';
 import { killVerb } from './kill.js';
 import { listVerb, psVerb } from './list.js';
 import { stopVerb } from './stop.js';
+import { cpVerb } from './cp.js';
 import { logsVerb } from './logs.js';
 import { pauseVerb, unpauseVerb } from './pause.js';
 import { pidsVerb } from './pids.js';
@@ -22,7 +24,7 @@ import { waitVerb } from './wait.js';
 
 const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb, execVerb,
   pauseVerb, unpauseVerb, statsVerb, updateVerb, topVerb, // ops (issue 9)
-  stopVerb, psVerb]; // cli (issue 12)
+  stopVerb, psVerb, cpVerb]; // cli (issue 12)
 
 function mainHelp(): string {
   const w = Math.max(...verbs.map((v) => v.name.length));
@@ -43,6 +45,16 @@ Run 'execdriver VERB --help' for a verb's options.
 `;
 }
 
+/** A state root this (non-root) user can list; a missing one is fine (it is made at the first run). */
+function rootReadable(root: string): boolean {
+  try {
+    accessSync(root, constants.R_OK | constants.X_OK);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const globalOptions = { root: { type: 'string' as const }, driver: { type: 'string' as const } };
   const [globals, rest] = splitAtCommand(argv, globalOptions);
@@ -60,6 +72,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`execdriver: unknown option ${a}\n\n${mainHelp()}`);
       return 125;
     }
+  }
+  if (process.getuid?.() !== 0 && !rootReadable(root)) {
+    process.stderr.write(`execdriver: the state root ${root} is not ours (it is root's): run as root, or without --root (a rootless user's own)\n`);
+    return 125;
   }
   const [verbName, ...args] = rest;
   if (!verbName) {

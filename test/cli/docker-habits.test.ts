@@ -130,6 +130,35 @@ describe('Docker habits on the command line (issue 12, cli)', () => {
       assert.ok(!stateDirs(driver).includes(id), 'removed after its exit');
     });
 
+    it(`${driver}: cp both ways; a container's symlink never reaches a host file`, () => {
+      const id = uniqueId('clicp');
+      const host = `/tmp/execdriver-cli-cp-${process.pid}`;
+      writeFileSync(`${host}.in`, 'to the container\n');
+      assert.equal(run(['-d', '--name', id], ['sh', '-c', 'echo inside > /tmp/f; ln -s /etc/hostname /tmp/evil; ln -s / /tmp/up; sleep 100']).status, 0);
+      try {
+        let t0 = Date.now();
+        while (ed(['cp', `${id}:/tmp/up`, '-']).stderr.includes('No such file') && Date.now() - t0 < 5000) spawnSync('sleep', ['0.1']);
+        assert.equal(ed(['cp', `${host}.in`, `${id}:/tmp/`]).status, 0);
+        assert.equal(ed(['exec', id, '--', 'cat', `/tmp/${host.split('/').pop()}.in`]).stdout, 'to the container\n');
+        assert.equal(ed(['cp', `${id}:/tmp/f`, `${host}.out`]).status, 0);
+        assert.equal(spawnSync('cat', [`${host}.out`], { encoding: 'utf8' }).stdout, 'inside\n');
+        // through the container's own symlinks: its files, never the host's
+        const up = ed(['cp', `${id}:/tmp/up/../../etc/passwd`, '-']);
+        assert.equal(up.stdout, spawnSync('cat', [join(rootfs.dir, 'etc/passwd')], { encoding: 'utf8' }).stdout);
+        const evil = ed(['cp', `${id}:/tmp/evil`, '-']); // the container has no /etc/hostname: not the host's
+        assert.equal(evil.status, 125);
+        assert.equal(evil.stdout, '');
+        const write = ed(['cp', `${host}.in`, `${id}:/tmp/evil`]); // a symlink as the target is not followed
+        assert.equal(write.status, 125);
+        assert.match(write.stderr, /^execdriver: cp: /);
+        t0 = 0;
+      } finally {
+        ed(['rm', '-f', id]);
+        rmSync(`${host}.in`, { force: true });
+        rmSync(`${host}.out`, { force: true });
+      }
+    });
+
     it(`${driver}: container.log is bounded (--log-opt max-size, max-file)`, () => {
       const id = uniqueId('clibig');
       assert.equal(run(['-d', '--name', id, '--log-opt', 'max-size=1m,max-file=3'], ['sh', '-c', 'head -c 20000000 /dev/zero | tr "\\0" x; echo; echo END']).status, 0);
