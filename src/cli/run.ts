@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI_COMMAND } from './stop.js';
 import { isAbsolute, resolve } from 'node:path';
 import { parseSize } from '../cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js';
@@ -271,7 +273,16 @@ not executable, 127 when it is not found.`,
     if (values['detach']) {
       const consoleSize = command.tty ? windowSize(process.stdout) : undefined;
       const started = await driver.start(command, { detach: true, ...(consoleSize ? { consoleSize } : {}), ...(log ? { log } : {}) });
-      if (values['rm']) removeOnExit(ctx, driver.name().split('-')[0]!, started.id);
+      const driverDir = driver.name().split('-')[0]!;
+      if (values['rm']) removeOnExit(ctx, driverDir, started.id);
+      else if (!command.tty) {
+        // kept for `restart` (a tty container's terminal cannot be started again from here)
+        try {
+          writeFileSync(join(ctx.root, driverDir, started.id, CLI_COMMAND), JSON.stringify({ command: { ...command, id: started.id }, ...(log ? { log } : {}) }), { mode: 0o600 });
+        } catch {
+          /* it has exited and is gone already */
+        }
+      }
       process.stdout.write(`${started.id}\n`);
       return 0;
     }

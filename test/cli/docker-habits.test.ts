@@ -130,6 +130,28 @@ describe('Docker habits on the command line (issue 12, cli)', () => {
       assert.ok(!stateDirs(driver).includes(id), 'removed after its exit');
     });
 
+    it(`${driver}: restart runs the same command again; attach without -t follows the output until the exit`, async () => {
+      const id = uniqueId('clirs');
+      assert.equal(run(['-d', '--name', id, '-e', 'X=1'], ['sh', '-c', 'echo start $X; trap "echo bye; exit 3" TERM; while :; do sleep 0.1; done']).status, 0);
+      try {
+        const r = ed(['restart', '-t', '5', id]);
+        assert.equal(r.stdout, `${id}\n`, r.stderr);
+        const t0 = Date.now();
+        while (!ed(['logs', id]).stdout.includes('start 1') && Date.now() - t0 < 5000) await new Promise((res) => setTimeout(res, 100));
+        assert.equal(ed(['logs', id]).stdout, 'start 1\n'); // a new run: the old output went with it
+        const attach = spawn(CLI, ['--root', TEST_ROOT, 'attach', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        attach.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        const code = new Promise<number | null>((res) => attach.on('close', res));
+        await new Promise((res) => setTimeout(res, 1000));
+        assert.equal(ed(['kill', '-s', 'TERM', id]).status, 0);
+        assert.equal(await code, 3);
+        assert.equal(out, 'bye\n');
+      } finally {
+        ed(['rm', '-f', id]);
+      }
+    });
+
     it(`${driver}: cp both ways; a container's symlink never reaches a host file`, () => {
       const id = uniqueId('clicp');
       const host = `/tmp/execdriver-cli-cp-${process.pid}`;
