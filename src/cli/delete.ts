@@ -13,9 +13,11 @@ export const deleteVerb: Verb = {
   options: { force: { type: 'boolean', short: 'f' }, 'on-exit': { type: 'boolean' }, driver: { type: 'string' } },
   async run(ctx, values, ids) {
     if (ids.length === 0) throw new InvalidConfigError('delete: which container? (execdriver delete ID...)');
-    const drivers = ids.map((id) => driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver));
+    const { removeCreated } = await import('./create.js');
+    const left = ids.filter((id) => !removeCreated(ctx.root, id)); // a created one: only forgotten
+    const drivers = left.map((id) => driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver));
     let rc = 0;
-    for (const [i, id] of ids.entries()) {
+    for (const [i, id] of left.entries()) {
       try {
         if (values['on-exit']) await drivers[i]!.wait(id, 0);
         await drivers[i]!.delete(id, { force: !!values['force'] });

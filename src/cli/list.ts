@@ -53,6 +53,15 @@ async function listContainers(ctx: { root: string; driver?: string }, values: Va
       if ((e as { code?: string }).code !== 'ERR_DRIVER_UNAVAILABLE' || asked) throw e;
     }
   }
+  const { listCreated } = await import('./create.js');
+  for (const c of listCreated(ctx.root)) {
+    if (asked && c.driver !== asked) continue;
+    rows.push({
+      id: c.command.id, driver: c.driver, pid: null, running: false, status: 'created', exitCode: null, signal: null, oomKilled: false,
+      createdAt: c.createdAt, startedAt: null, finishedAt: null, command: [c.command.entrypoint, ...(c.command.arguments ?? [])], configPath: '',
+      labels: c.command.labels ?? {},
+    });
+  }
   const shown = rows.filter((r) => (all || values['all'] || r.running) && keep(r));
   if (values['quiet']) process.stdout.write(shown.map((r) => `${r.id}\n`).join(''));
   else if (values['json'] || format === 'json') process.stdout.write(JSON.stringify(shown, null, 2) + '\n');

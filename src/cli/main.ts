@@ -12,6 +12,7 @@ import { killVerb } from './kill.js';
 import { listVerb, psVerb } from './list.js';
 import { restartVerb, stopVerb } from './stop.js';
 import { cpVerb } from './cp.js';
+import { makeCreateVerb, startVerb } from './create.js';
 import { logsVerb } from './logs.js';
 import { pauseVerb, unpauseVerb } from './pause.js';
 import { pidsVerb } from './pids.js';
@@ -24,7 +25,7 @@ import { waitVerb } from './wait.js';
 
 const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb, execVerb,
   pauseVerb, unpauseVerb, statsVerb, updateVerb, topVerb, // ops (issue 9)
-  stopVerb, restartVerb, psVerb, cpVerb]; // cli (issue 12)
+  stopVerb, restartVerb, psVerb, cpVerb, makeCreateVerb(runVerb), startVerb]; // cli (issue 12)
 
 function mainHelp(): string {
   const w = Math.max(...verbs.map((v) => v.name.length));

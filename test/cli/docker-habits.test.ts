@@ -152,6 +152,31 @@ describe('Docker habits on the command line (issue 12, cli)', () => {
       }
     });
 
+    it(`${driver}: create keeps a checked command (ps -a: created), start runs it detached, start again reruns it; rm forgets`, () => {
+      const id = uniqueId('clicr');
+      const c = ed(['--driver', driver, 'create', '--net', 'none', '--rootfs', rootfs.dir, '--name', id, '--', 'sh', '-c', 'echo ran; exit 5']);
+      assert.equal(c.stdout, `${id}\n`, c.stderr);
+      try {
+        assert.ok(!stateDirs(driver).includes(id), 'nothing set up by create');
+        assert.match(ed(['ps', '-a', '--filter', `id=${id}`]).stdout, new RegExp(`${id}\\s+${driver}\\s+-\\s+created`));
+        assert.equal(ed(['create', '--net', 'none', '--rootfs', rootfs.dir, '--name', id, '--', 'true']).status, 125); // taken
+        assert.equal(ed(['start', id]).stdout, `${id}\n`);
+        assert.equal(ed(['wait', id]).stdout, '5\n');
+        assert.equal(ed(['start', id]).status, 0);
+        assert.equal(ed(['wait', id]).stdout, '5\n');
+        assert.equal(ed(['logs', id]).stdout, 'ran\n');
+      } finally {
+        ed(['rm', '-f', id]);
+      }
+      const bad = ed(['create', '--net', 'none', '--rootfs', rootfs.dir, '--name', id, '--ulimit', 'nofile=x', '--', 'true']);
+      assert.equal(bad.status, 125);
+      const forgotten = uniqueId('clicr');
+      assert.equal(ed(['create', '--net', 'none', '--rootfs', rootfs.dir, '--name', forgotten, '--', 'true']).status, 0);
+      assert.equal(ed(['rm', forgotten]).status, 0);
+      assert.equal(ed(['ps', '-a', '-q', '--filter', `id=${forgotten}`]).stdout, '');
+      assert.ok(!existsSync(join(TEST_ROOT, 'created')));
+    });
+
     it(`${driver}: cp both ways; a container's symlink never reaches a host file`, () => {
       const id = uniqueId('clicp');
       const host = `/tmp/execdriver-cli-cp-${process.pid}`;
