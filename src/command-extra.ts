@@ -9,6 +9,7 @@ import { isAbsolute, normalize } from 'node:path';
 import type { Command, DeviceSpec, TmpfsSpec, Ulimit } from './driver.js';
 import { InvalidConfigError } from './errors.js';
 import { readInRootfs, parseGroup } from './users.js';
+import { checkEtcExtras, type EtcExtras } from './network/etc-extras.js';
 
 /** setrlimit's resources, by Docker's names (the C init maps them to RLIMIT_*). */
 export const ULIMITS = [
@@ -51,6 +52,8 @@ export interface ExtraFields {
   stopSignal: string;
   stopTimeout: number;
   labels: Record<string, string>;
+  /** --dns, --dns-search, --add-host: bridge mode only (the files are the network's) */
+  etc?: EtcExtras;
 }
 
 const bad = (field: string, why: string, id: string) => new InvalidConfigError(`${field}: ${why}`, { containerId: id });
@@ -182,5 +185,9 @@ export function checkExtraFields(c: Command, id: string, rootfs: string, network
       labels[k] = v;
     }
   }
-  return { tmpfs, ulimits, sysctl, devices, groupAdd, ...(shmSize !== undefined ? { shmSize } : {}), stopSignal, stopTimeout, labels };
+  const etc = checkEtcExtras(c, id);
+  if (Object.keys(etc).length && networkMode !== 'bridge') {
+    throw bad(Object.keys(etc)[0]!, `needs the bridge network (the container's /etc files are the network's; this one is ${networkMode})`, id);
+  }
+  return { tmpfs, ulimits, sysctl, devices, groupAdd, ...(shmSize !== undefined ? { shmSize } : {}), stopSignal, stopTimeout, labels, ...(Object.keys(etc).length ? { etc } : {}) };
 }

@@ -156,6 +156,7 @@ const COMMAND_FIELDS = {
   privileged: 1, readonlyRootfs: 1, network: 1, resources: 1, mounts: 1, capAdd: 1, capDrop: 1,
   capAmbient: 1, init: 1, userns: 1, uidMappings: 1, gidMappings: 1, seccomp: 1, noNewPrivileges: 1, config: 1,
   tmpfs: 1, ulimits: 1, sysctl: 1, devices: 1, groupAdd: 1, shmSize: 1, stopSignal: 1, stopTimeout: 1, labels: 1,
+  dns: 1, dnsSearch: 1, extraHosts: 1,
 } satisfies Record<keyof Command, 1>;
 const NETWORK_FIELDS = { mode: 1, bridge: 1, subnet: 1, ipAddress: 1, prefixLen: 1, gateway: 1, mtu: 1 } satisfies Record<keyof NetworkConfig, 1>;
 const RESOURCE_FIELDS = {

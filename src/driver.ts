@@ -112,6 +112,10 @@ export interface Command {
   groupAdd?: string[];
   /** size of /dev/shm in bytes (default 64 MiB) */
   shmSize?: number;
+  /** bridge network: /etc/resolv.conf's name servers and search list instead of the host's; more /etc/hosts lines */
+  dns?: string[];
+  dnsSearch?: string[];
+  extraHosts?: { host: string; ip: string }[];
   /** what `stop` sends first (default SIGTERM), and the seconds it waits before SIGKILL (default 10) */
   stopSignal?: string;
   stopTimeout?: number;

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
+import { isIP } from 'node:net';
 import { parseSize } from '../cgroups/resources.js';
 import type { Command, DeviceSpec, LogOptions, MountSpec, TmpfsSpec, Ulimit } from '../driver.js';
 import { ULIMITS, signalName } from '../command-extra.js';
@@ -28,6 +29,9 @@ export const DOCKER_OPTIONS: OptionSpec = {
   'stop-timeout': { type: 'string' },
   label: { type: 'string', short: 'l', multiple: true },
   'log-opt': { type: 'string', multiple: true },
+  dns: { type: 'string', multiple: true },
+  'dns-search': { type: 'string', multiple: true },
+  'add-host': { type: 'string', multiple: true },
 };
 
 export const DOCKER_USAGE = `      --name NAME              the container's id (as --id)
@@ -47,6 +51,8 @@ export const DOCKER_USAGE = `      --name NAME              the container's id (
       --stop-signal SIG        what 'stop' sends first (default TERM)
       --stop-timeout N         seconds 'stop' waits before SIGKILL (default 10)
   -l, --label KEY=VALUE        a label (inspect shows it; ps --filter label=KEY[=VALUE])
+      --dns IP, --dns-search DOMAIN  (bridge) resolv.conf's name servers, search list ('.': none)
+      --add-host NAME:IP       (bridge) a line of /etc/hosts
       --log-opt OPT            -d without -t: max-size=10m, max-file=3 (the defaults) bound container.log`;
 
 const bad = (flag: string, value: string, why: string) => new InvalidConfigError(`${flag} ${JSON.stringify(value)}: ${why}`);
@@ -220,6 +226,17 @@ export function applyDockerFlags(cmd: Command, values: Values): void {
     if (!/^\d+$/.test(stopTimeout)) throw bad('--stop-timeout', stopTimeout, 'expected a whole number of seconds');
     cmd.stopTimeout = Number(stopTimeout);
   }
+  const dns = list(values['dns']);
+  for (const a of dns) if (!isIP(a)) throw bad('--dns', a, 'not an IP address');
+  if (dns.length) cmd.dns = dns;
+  const search = list(values['dns-search']);
+  if (search.length) cmd.dnsSearch = search;
+  const hosts = list(values['add-host']).map((h) => {
+    const i = h.indexOf(':');
+    if (i <= 0 || !isIP(h.slice(i + 1))) throw bad('--add-host', h, 'expected NAME:IP (an IP address)');
+    return { host: h.slice(0, i), ip: h.slice(i + 1) };
+  });
+  if (hosts.length) cmd.extraHosts = hosts;
   const labels = list(values['label']);
   if (labels.length) cmd.labels = Object.fromEntries(labels.map((l) => (l.includes('=') ? keyValue('--label', l) : [l, ''])));
 }

@@ -153,6 +153,9 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
     const why = sysctlRefusal(k, network.mode);
     if (why) throw new InvalidConfigError(`--sysctl ${k}: ${why}`);
   }
+  if ((cmd.dns || cmd.dnsSearch || cmd.extraHosts) && network.mode !== 'bridge') {
+    throw new InvalidConfigError(`--dns, --dns-search, --add-host: only with --net bridge (the /etc files are the bridge network's), not --net ${network.mode}`);
+  }
   for (const d of cmd.devices ?? []) if (!existsSync(d.path)) throw new InvalidConfigError(`--device ${d.path}: no such device on the host`);
   if (values['name'] !== undefined && values['id'] !== undefined && str(values['name']) !== str(values['id'])) {
     throw new InvalidConfigError('--name and --id name the container twice (--name is --id)');

@@ -400,6 +400,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         network: cmd.network,
         hostname: cmd.hostname,
         filesDir: state.path('net'),
+        etc: cmd.extra.etc,
         mounts: etcFiles, // the /etc files it wrote: binds of the spec (buildSpec)
         isAlive: (o) => ownerAlive(this.root, o),
       });

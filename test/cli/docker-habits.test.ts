@@ -10,8 +10,14 @@ import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, makeRootfs, TEST_ROOT, uniqueId } from '../helpers.js';
+import { hostUsedCidrs, removeBridgeIfUnused } from '../../src/network/index.js';
+import { formatCidr, overlaps, parseCidr, tryParseNetwork } from '../../src/network/subnet.js';
+import { inspectBridge } from '../../src/network/bridge.js';
 
 const DRIVERS = ['native', 'lxc'] as const;
+const BRIDGE = 'edt-cli0';
+/** a subnet this machine does not use (checked in before()) */
+const SUBNET = '10.213.99.0/24';
 let rootfs: { dir: string; cleanup: () => void };
 const ENV_FILE = `/tmp/execdriver-cli-env-${process.pid}`;
 
@@ -27,7 +33,8 @@ describe('Docker habits on the command line (issue 12, cli)', () => {
     rootfs = makeRootfs();
     writeFileSync(ENV_FILE, '# a comment\nBAR=from-file\n\nBAZ\n');
   });
-  after(() => {
+  after(async () => {
+    await removeBridgeIfUnused(BRIDGE, { stateRoot: TEST_ROOT });
     rootfs.cleanup();
     rmSync(ENV_FILE, { force: true });
   });
@@ -222,6 +229,24 @@ describe('Docker habits on the command line (issue 12, cli)', () => {
       }
     });
   }
+
+  it('--dns, --dns-search, --add-host on a bridge (edt-cli0, made and removed by this test; no traffic)', async (t) => {
+    const ours = parseCidr(SUBNET);
+    const mine = (await inspectBridge(BRIDGE).catch(() => undefined))?.subnet;
+    for (const cidr of await hostUsedCidrs()) {
+      const n = tryParseNetwork(cidr);
+      if (n && mine !== formatCidr(n) && overlaps(n, ours)) return t.skip(`${SUBNET} overlaps ${cidr} on this host`);
+    }
+    for (const driver of DRIVERS) {
+      const r = ed(['--driver', driver, 'run', '--net', 'bridge', '--bridge', BRIDGE, '--subnet', SUBNET, '--dns', '10.0.0.53', '--dns-search', 'example.test',
+        '--add-host', 'db:10.1.2.3', '--rootfs', rootfs.dir, '--', 'sh', '-c', 'grep -E "^(nameserver|search)" /etc/resolv.conf; tail -1 /etc/hosts']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'nameserver 10.0.0.53\nsearch example.test\n10.1.2.3\tdb\n');
+    }
+    const none = ed(['run', '--net', 'none', '--dns', '10.0.0.53', '--rootfs', rootfs.dir, '--', 'true']);
+    assert.equal(none.status, 125);
+    assert.match(none.stderr, /^execdriver: --dns, --dns-search, --add-host: only with --net bridge/);
+  });
 
   it('bad input: one clear line naming the flag, 125, nothing created', () => {
     const cases: [string[], RegExp][] = [
