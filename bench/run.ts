@@ -4,7 +4,10 @@
  * runc, crun, execdriver's command line, its library (driver.run() in this process), LXC, and
  * bridge networking when the drivers have it.
  *
- *   node dist/bench/run.js [--runs N] [--warmup N] [--trace] [--only exec]      (or BENCH_RUNS=N)
+ * BENCH_BRIDGE=NAME names the bridges (NAME0 here, NAME1 in the throughput part).
+ *
+ *   node dist/bench/run.js [--runs N] [--warmup N] [--trace] [--only exec|throughput]      (or BENCH_RUNS=N)
+ *                          [--containers N] [--parallel N]   (the throughput part: 100, 8)
  *
  * --trace: afterwards, as many library runs again with EXECDRIVER_TRACE=1, and the median time of
  * each phase of the native driver's start and exit (see trace() in src/native/driver.ts).
@@ -26,6 +29,8 @@ import { deleteBridge, ip, linkExists, sweepCgroups } from './cleanup.js';
 import { lxcConfig, ociConfig } from './configs.js';
 import { fmt, summarize, table, type Summary } from './stats.js';
 import { execBench, execBenchMain } from './exec.js';
+import { throughputBench, type ThroughputResult } from './throughput.js';
+import { benchChart } from './chart.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = resolve(HERE, '../..');
@@ -223,6 +228,9 @@ interface Options {
   runs: number;
   warmup: number;
   trace: boolean;
+  /** the throughput part: how many containers, how many at a time */
+  containers: number;
+  parallel: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -237,7 +245,7 @@ function parseOptions(argv: string[]): Options {
   const envRuns = Number(process.env['BENCH_RUNS'] ?? '');
   const runs = num('--runs', Number.isInteger(envRuns) && envRuns > 0 ? envRuns : 50);
   if (runs < 1) throw new Error('--runs must be at least 1');
-  return { runs, warmup: num('--warmup', 3), trace: argv.includes('--trace') };
+  return { runs, warmup: num('--warmup', 3), trace: argv.includes('--trace'), containers: num('--containers', 100), parallel: Math.max(1, num('--parallel', 8)) };
 }
 
 /** A /24 in 10.213.0.0/16 (then 10.214…) that overlaps no address, route or name server of the host. */
@@ -292,15 +300,16 @@ async function main(): Promise<number> {
     log('bench: must run as root');
     return 1;
   }
-  // `--only exec`: only the exec part (bench/exec.ts)
+  // `--only exec|throughput`: only that part (bench/exec.ts, bench/throughput.ts)
   if (process.argv.includes('--only')) {
     const only = process.argv[process.argv.indexOf('--only') + 1];
-    if (only !== 'exec') throw new Error(`--only: the part that runs alone is exec, not ${only}`);
+    if (only === 'throughput') return throughputMain(opts);
+    if (only !== 'exec') throw new Error(`--only: the parts that run alone are exec and throughput, not ${only}`);
     return execBenchMain(opts);
   }
   const tag = `eb${process.pid.toString(36)}`;
   const tmp = mkdtempSync('/tmp/execdriver-bench-');
-  const bridge = `ebr${process.pid.toString(36)}`.slice(0, 15);
+  const bridge = (process.env['BENCH_BRIDGE'] ? `${process.env['BENCH_BRIDGE']}0` : `ebr${process.pid.toString(36)}`).slice(0, 15);
   let rootfs: { dir: string; cleanup: () => void } | undefined;
   const driverRoots: Array<{ driver: string; root: string }> = [];
   const results: Summary[] = [];
@@ -461,6 +470,13 @@ async function main(): Promise<number> {
     timeSpawn(CLI, cliArgs(`${tag}ccheck`, undefined, cliRoot, ['/bin/sh', '-c', 'exit 3']), 3, CLI_ENV);
     checks.push('execdriver CLI: exit 3 propagated');
     add('execdriver run (CLI)', (i) => timeSpawn(CLI, cliArgs(`${tag}c${i}`, undefined, cliRoot, ['/bin/true']), 0, CLI_ENV));
+    // start-up (issue 13): Node's own floor, the command line that runs no container, and the bare
+    // kernel floor of the same namespaces (no cgroup, no pivot_root, no devices: a lower bound)
+    add('bare unshare (floor)', () =>
+      timeSpawn('unshare', ['-m', '-u', '-i', '-p', '-n', '-C', '--fork', '--mount-proc', '/bin/true']),
+    );
+    add('node -e 0', () => timeSpawn(process.execPath, ['-e', '0'], 0, CLI_ENV));
+    add('execdriver --help', () => timeSpawn(CLI, ['--help'], 0, CLI_ENV));
 
     // --- execdriver, library
     const libRoot = join(tmp, 'lib-root');
@@ -605,6 +621,13 @@ async function main(): Promise<number> {
   };
   addRatio('library / crun', ratio('library driver.run() (native)', 'crun run'));
   addRatio('CLI / crun', ratio('execdriver run (CLI)', 'crun run'));
+  addRatio('library / bare unshare', ratio('library driver.run() (native)', 'bare unshare (floor)'));
+  addRatio('execdriver --help / node -e 0', ratio('execdriver --help', 'node -e 0'));
+  const cliRun = by('execdriver run (CLI)');
+  const nodeFloor = by('node -e 0');
+  const libRun = by('library driver.run() (native)');
+  const startup: Record<string, number> = {};
+  if (cliRun && nodeFloor && libRun) startup['CLI run − (node -e 0 + library run), ms'] = cliRun.median - nodeFloor.median - libRun.median;
   addRatio('library / runc', ratio('library driver.run() (native)', 'runc run'));
   addRatio('CLI / runc', ratio('execdriver run (CLI)', 'runc run'));
   addRatio('lxc driver CLI / lxc-execute', ratio('execdriver --driver lxc run (CLI)', 'lxc-execute'));
@@ -650,6 +673,7 @@ async function main(): Promise<number> {
   }
   out.push('ratios of medians:');
   for (const [k, v] of Object.entries(ratios)) out.push(`  ${k.padEnd(38)} ${fmt(v, 2)}x`);
+  for (const [k, v] of Object.entries(startup)) out.push(`  ${k.padEnd(38)} ${fmt(v)}`);
   if (Object.keys(networking).length) {
     out.push('networking cost per container (median bridge − median none):');
     for (const [k, v] of Object.entries(networking)) out.push(`  ${k.padEnd(38)} ${fmt(v)}`);
@@ -681,6 +705,9 @@ async function main(): Promise<number> {
   // exec into a running container (issue 9), side by side with runc/crun exec and lxc-attach
   const execPart = await execBench(opts);
   process.stdout.write(`\n${execPart.text}\n`);
+  // throughput and memory (issue 13)
+  const tp = await throughputBench(opts);
+  process.stdout.write(`\n${tp.text}\n`);
 
   const resultsDir = join(REPO, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
@@ -698,17 +725,48 @@ async function main(): Promise<number> {
         ratios,
         security,
         networkingCostMs: networking,
+        startupMs: startup,
         phaseMediansMs: traceJson,
         loadAverage: { start: loadStart, end: loadEnd },
         checks,
         skipped: notes,
         exec: { results: execPart.results, ratios: execPart.ratios },
+        throughput: { rows: tp.rows, memory: tp.memory, notes: tp.notes },
       },
       null,
       2,
     ) + '\n',
   );
-  log(`results written to ${file}`);
+  writeChart(join(resultsDir, 'latest.svg'), results, tp, loadStart);
+  log(`results written to ${file} and latest.svg`);
+  return 0;
+}
+
+/** The SVG beside the JSON: latency medians and p90s, and the throughput when there is one. */
+function writeChart(file: string, latency: Summary[], tp: ThroughputResult | undefined, load: number[]): void {
+  const p = tp?.rows[0]?.parallel;
+  const svg = benchChart({
+    title: `execdriver bench, ${new Date().toISOString().slice(0, 10)}: Linux ${release()}, ${cpus().length} CPUs, Node ${process.version}, load ${load.map((x) => x.toFixed(1)).join(' ')}`,
+    latency,
+    ...(tp ? { throughput: tp.rows.map((r) => ({ name: r.name, value: r.perSecond })), throughputTitle: `throughput: ${tp.rows[0]?.containers ?? 0} containers of /bin/true, ${p} at a time, containers per second (more is better)` } : {}),
+  });
+  writeFileSync(file, svg);
+}
+
+/** `--only throughput`: that part alone; bench/results/throughput.json and, with latest.json's latencies, latest.svg. */
+async function throughputMain(opts: Options): Promise<number> {
+  const tp = await throughputBench(opts);
+  process.stdout.write(`${tp.text}\n`);
+  const dir = join(REPO, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'throughput.json'), JSON.stringify({ date: new Date().toISOString(), loadAverage: loadavg(), ...tp, text: undefined }, null, 2) + '\n');
+  let latency: Summary[] = [];
+  try {
+    latency = (JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')) as { results: Summary[] }).results;
+  } catch {
+    /* no full run yet: the chart has the throughput only */
+  }
+  writeChart(join(dir, 'latest.svg'), latency, tp, loadavg());
   return 0;
 }
 

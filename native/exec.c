@@ -1,7 +1,7 @@
 /*
  * exec: the `exec` op (a lookup like execvp's, without its /bin/sh fallback), the minimal init of
  * `init`, and the binary's other ways of running a command in place: `exec`, `console-exec`
- * (another runtime's container) and `die-with-parent`.
+ * (another runtime's container).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -126,25 +126,6 @@ int clean_exec(int argc, char **argv, int ctty)
 	}
 	dprintf(2, "execdriver-init: %s: %s: %s\n", ctty ? "console-exec" : "exec", err.msg, strerror(err.no));
 	return 125;
-}
-
-/*
- * execdriver-init die-with-parent PATH [ARG...]: exec PATH (absolute) so that it gets SIGKILL when
- * the process that started us dies, which Node's spawn cannot ask for. The parent may already be
- * gone between fork and prctl: then PATH is not run at all.
- */
-int die_with_parent(char **argv)
-{
-	pid_t parent = getppid();
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-		dprintf(2, "execdriver-init: die-with-parent: set the parent death signal: %s\n", strerror(errno));
-		return 125;
-	}
-	if (getppid() != parent)
-		return 137;
-	execv(argv[0], argv);
-	dprintf(2, "execdriver-init: die-with-parent: exec %s: %s\n", argv[0], strerror(errno));
-	return errno == ENOENT ? 127 : 126;
 }
 
 /* init: the child forks once more in `exec` (see op_exec) */

@@ -3,7 +3,6 @@
  *
  *   execdriver-init monitor      (fd 3: the control socket; fds 0-2: the container's stdio)
  *   execdriver-init console-exec CMD [ARG...]   (inside a container: fd 0 the controlling terminal)
- *   execdriver-init die-with-parent PATH [ARG...]   (PATH exec'd with PR_SET_PDEATHSIG SIGKILL)
  *
  * The monitor reads the plan (frames up to ["end"]), clones the container child into the asked
  * namespaces, reports ["pid", N] and waits for ["go"] or ["abort"]. After "go" the child carries
@@ -98,14 +97,11 @@ int main(int argc, char **argv)
 		return clean_exec(argc - 2, argv + 2, 1);
 	if (argc >= 3 && !strcmp(argv[1], "exec"))
 		return clean_exec(argc - 2, argv + 2, 0);
-	if (argc >= 3 && !strcmp(argv[1], "die-with-parent"))
-		return die_with_parent(argv + 2);
 	if (argc != 2 || strcmp(argv[1], "monitor")) {
 		dprintf(2, "usage: execdriver-init monitor              (the plan comes on fd 3)\n"
 			   "       execdriver-init console-exec CMD [ARG...]  (fd 0 the controlling terminal, then CMD)\n"
 			   "       execdriver-init exec CMD [ARG...]  (fds above 2 closed, then CMD)\n"
 			   "       execdriver-init run-plan FILE  (the container ops of FILE, in a container another runtime made)\n"
-			   "       execdriver-init die-with-parent PATH [ARG...]  (PATH killed when our parent dies)\n"
 			   "       execdriver-init mkpath ROOT dir:PATH|file:PATH...  (mount targets made inside ROOT)\n"
 			   "       execdriver-init read-in-root ROOT FILE...  (files resolved inside ROOT, as one frame on fd 1)\n"
 			   "       execdriver-init copy-out ROOT PATH | copy-in ROOT PATH NAME MODE  (execdriver cp)\n"

@@ -10,9 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "events.h"                     /* EVENTS_NFDS, the poll slots of the event log */
 
-/* the plan protocol's version (PROTOCOL.md); PROTOCOL_VERSION in src/native/protocol.ts is the same */
-#define PROTOCOL_VERSION 2
+/* the plan protocol's version (PROTOCOL.md); PROTOCOL_VERSION in src/init/protocol.ts is the same */
+#define PROTOCOL_VERSION 5
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define PROTOCOL_STR STR(PROTOCOL_VERSION)
@@ -145,7 +146,6 @@ extern int init_mode;                   /* `init`: fork once more, stay pid 1 as
 void check_init(size_t i, char **a, char *msg, size_t sz);
 int op_exec(char **a);
 int clean_exec(int argc, char **argv, int ctty);
-int die_with_parent(char **argv);
 
 /* ------------------------------------------------------------------ terminal.c: the terminal */
 
@@ -196,7 +196,8 @@ void tty_close(void);
 /* ------------------------------------------------------------------ monitor.c: the monitor */
 
 /* the monitor's poll entries */
-enum { P_SIG, P_CTL, P_ERR, P_TTYSOCK, P_MASTER, P_IN, P_OUT, P_LISTEN, P_LOG, P_CLIENT = P_LOG + 2,
+enum { P_SIG, P_CTL, P_ERR, P_TTYSOCK, P_MASTER, P_IN, P_OUT, P_LISTEN, P_LOG, P_EV = P_LOG + 2,
+       P_CLIENT = P_EV + EVENTS_NFDS,                  /* P_EV: the event log's watches (events.h) */
        P_COUNT = P_CLIENT + MAX_CLIENTS };
 
 /* `log-relay`: the container's fds 1 and 2 are pipes; the monitor copies them to its own fds 1 and 2. */

@@ -26,6 +26,8 @@
 #include "userns.h"
 #include "freezer.h"
 #include "logrotate.h"
+#include "oci.h"
+#include "events.h"
 
 /* `log-relay`: the container's fds 1 and 2 are pipes; the monitor copies them to its own fds 1 and 2. */
 struct log_relay logr = { .index = -1, .r = { -1, -1 }, .w = { -1, -1 }, .to = { -1, -1 } };
@@ -129,6 +131,7 @@ static void finish(int status)
 				ctl_error(op, (long)i, errno, p, msg);
 			}
 		}
+	events_exit(status, oom);                       /* oom (a last check), die: after the exit files (events.c) */
 	snprintf(c, sizeof c, "%d", code);
 	snprintf(s, sizeof s, "%d", sig);
 	snprintf(o, sizeof o, "%lld", oom);
@@ -241,10 +244,17 @@ static void on_error_pipe(void)
 {
 	struct frame f;
 	int r = read_frame(ct.err_r, &f);
+	if (r == 1 && f.n == 1 && !strcmp(f.f[0], "created")) {
+		ctl_send(FIELDS("created"));            /* exec-wait: blocked before exec until `start` */
+		free_frame(&f);
+		if (oci_leave())                        /* the init goes to the subreaper (native/oci.c) */
+			_exit(0);
+		return;
+	}
 	if (r == 1)
 		ctl_send((const char *const *)f.f, f.n);
 	else if (r == 0 && ct.phase == RUNNING)
-		ctl_send(FIELDS("started"));
+		events_started(), ctl_send(FIELDS("started"));   /* in the log before anyone hears of it */
 	ct.phase = DONE;
 }
 
@@ -329,6 +339,7 @@ int monitor(void)
 	char pid[16];
 	snprintf(pid, sizeof pid, "%d", ct.pid);
 	ctl_send(FIELDS("pid", pid));
+	events_setup(ct.pid);
 
 	/* until the reap, then (with a terminal) until its output is passed on, at most 2 s more */
 	for (long long end = 0;;) {
@@ -345,7 +356,8 @@ int monitor(void)
 		tty_events(p);
 		p[P_LOG] = (struct pollfd){ logr.r[0], POLLIN, 0 };
 		p[P_LOG + 1] = (struct pollfd){ logr.r[1], POLLIN, 0 };
-		if (poll(p, P_COUNT, ct.reaped ? (int)(end - now_ms(CLOCK_MONOTONIC)) : -1) < 0 && errno != EINTR) {
+		events_pollfds(p + P_EV);
+		if (poll(p, P_COUNT, ct.reaped ? (int)(end - now_ms(CLOCK_MONOTONIC)) : events_timeout()) < 0 && errno != EINTR) {
 			if (!ct.reaped)
 				kill(ct.pid, SIGKILL);          /* cannot watch it any more */
 			ct.reaped = ct.reaped || RETRY(waitpid(ct.pid, &ct.status, 0)) == ct.pid;
@@ -358,6 +370,7 @@ int monitor(void)
 		if (p[P_ERR].revents)
 			on_error_pipe();
 		tty_handle(p);
+		events_handle(p + P_EV);
 		for (int i = 0; i < 2; i++)
 			if (p[P_LOG + i].revents)
 				log_relay(i);

@@ -17,6 +17,8 @@
 #include "freezer.h"
 #include "settings.h"
 #include "logrotate.h"
+#include "oci.h"
+#include "events.h"
 
 static const struct op ops[] = {
 /*	  name                   kind          args  more  check (plan read)            run (the child) */
@@ -32,9 +34,14 @@ static const struct op ops[] = {
 	{ "log-relay",           OP_MONITOR,   0,    0,    check_log_relay,             NULL },
 	{ "device-filter",       OP_MONITOR,   2,    0,    NULL,                        NULL },
 	{ "thaw-on-kill",        OP_MONITOR,   2,    0,    check_thaw_on_kill,          NULL },
+	{ "event-log",           OP_MONITOR,   5,    0,    check_event_log,             NULL },
+	{ "oom-watch",           OP_MONITOR,   1,    0,    check_oom_watch,             NULL },
+	{ "lxc-log",             OP_MONITOR,   1,    0,    check_lxc_log,               NULL },
 	{ "mount-source",        OP_MONITOR,   2,    0,    check_mount_source,          NULL },
 	{ "net-helper",          OP_MONITOR,   1,    1,    check_net_helper,            NULL },
 	{ "log-rotate",          OP_MONITOR,   3,    0,    check_log_rotate,            NULL },
+	{ "console-socket",      OP_MONITOR,   1,    0,    check_console_socket,        NULL },
+	{ "leave",               OP_MONITOR,   0,    0,    check_leave,                 NULL },
 	{ "root",                OP_CONTAINER, 1,    0,    NULL,                        op_root },
 	{ "unshare",             OP_CONTAINER, 1,    0,    NULL,                        op_unshare },
 	{ "setns",               OP_CONTAINER, 2,    0,    NULL,                        op_setns },
@@ -67,6 +74,10 @@ static const struct op ops[] = {
 	{ "seccomp-filter",      OP_CONTAINER, 1,    0,    NULL,                        op_seccomp_filter },
 	{ "move-mount",          OP_CONTAINER, 3,    0,    check_move_mount,            op_move_mount },
 	{ "join",                OP_CONTAINER, 2,    0,    check_join,                  op_join },
+	{ "exec-fifo",           OP_CONTAINER, 1,    0,    NULL,                        op_exec_fifo },
+	{ "exec-wait",           OP_CONTAINER, 0,    0,    NULL,                        op_exec_wait },
+	{ "setdomainname",       OP_CONTAINER, 1,    0,    NULL,                        op_setdomainname },
+	{ "personality",         OP_CONTAINER, 1,    0,    NULL,                        op_personality },
 	{ "exec",                OP_CONTAINER, 2,    1,    NULL,                        op_exec },
 	{ "rlimit",              OP_CONTAINER, 3,    0,    NULL,                        op_rlimit },
 	{ "sysctl",              OP_CONTAINER, 2,    0,    NULL,                        op_sysctl },

@@ -21,6 +21,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include "execdriver-init.h"
+#include "oci.h"
 
 struct terminal tty = { .index = -1, .attach_index = -1, .sock = -1, .child_sock = -1, .master = -1, .in = -1, .out = -1, .lfd = -1 };
 long console_index = -1, raw_index = -1;    /* the `console`, `console-raw-output` ops */
@@ -174,6 +175,15 @@ static void tty_receive(void)
 		ctl_error("tty", tty.index, errno, "", "receive the terminal from the container");
 	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
 		memcpy(&tty.master, CMSG_DATA(c), sizeof(int));
+		/* console-socket: the master goes there (still blocking: the flags go with it), not relayed */
+		int sent = oci_send_console(tty.master);
+		if (sent < 0)
+			ctl_error("console-socket", tty.index, errno, "", "send the terminal to the console socket");
+		if (sent) {
+			close(tty.master), tty.master = -1, tty.master_eof = 1;
+			close(tty.sock), tty.sock = -1;
+			return;
+		}
 		if ((fl = fcntl(tty.master, F_GETFL)) < 0 || fcntl(tty.master, F_SETFL, fl | O_NONBLOCK) < 0 ||
 		    winsize_set() < 0)
 			ctl_error("tty", tty.index, errno, "", "set up the terminal's master");

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static lxc iproute2 util-linux procps python3 gcc make libc6-dev libseccomp-dev uidmap slirp4netns)
+packages=(busybox-static lxc iproute2 util-linux procps python3 gcc make libc6-dev libseccomp-dev uidmap slirp4netns nftables)
 [[ "${1:-}" == "--bench" ]] && packages+=(runc crun hyperfine)
 
 missing=()

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { isAbsolute, normalize, resolve } from 'node:path';
 import { capabilityMask, normalizeCapability } from './capabilities.js';
 import { validateResources } from './cgroups/resources.js';
-import type { Command, MountSpec, NetworkConfig, Resources } from './driver.js';
+import type { Command, MountSpec, NetworkConfig, Resources, RootfsMode } from './driver.js';
 import { InvalidConfigError } from './errors.js';
+import { generateId, validateId } from './id.js';
+export { validateId };
 import { validateNetworkConfig } from './network/container.js';
 import { defaultHostname, validateHostname } from './network/validate.js';
 import { resolveUserns, type UsernsConfig } from './userns.js';
@@ -15,7 +16,14 @@ import { validateSeccompProfile, type SeccompProfile } from './security/seccomp/
 /** A Command after validation: every field present, paths absolute and clean. */
 export interface NormalizedCommand {
   id: string;
+  /** the lowest rootfs layer (the only one in `direct` mode) */
   rootfs: string;
+  /** every rootfs layer, the lowest first (`rootfs` is the first) */
+  rootfsLayers: string[];
+  /** `overlay`: the layers are read-only lower layers of a per-container overlay; `direct`: the directory itself */
+  rootfsMode: RootfsMode;
+  /** the mode was chosen by the caller (not the default): a driver that cannot do it refuses it */
+  rootfsModeExplicit: boolean;
   entrypoint: string;
   arguments: string[];
   workingDir: string;
@@ -43,17 +51,8 @@ export interface NormalizedCommand {
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ENV_NAME_RE = /^[^=\0]+$/;
 
-export function validateId(id: unknown): string {
-  if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw new InvalidConfigError(
-      `invalid container id ${JSON.stringify(id)}: 1 to 64 characters of letters, digits, '_', '.', '-', starting with a letter or digit`,
-    );
-  }
-  return id;
-}
 
 function containerPath(p: unknown, what: string, id: string): string {
   noNul(str(p, what, id), what, id);
@@ -66,10 +65,7 @@ function containerPath(p: unknown, what: string, id: string): string {
   return normalize(p as string).replace(/(.)\/$/, '$1');
 }
 
-/** A new container id, as the CLI makes one: 12 hex characters from the crypto RNG. */
-export function generateId(): string {
-  return randomBytes(6).toString('hex');
-}
+export { generateId };
 
 // ---- field checks: each refuses with ERR_INVALID_CONFIG naming the field ("mounts[0].source: …")
 
@@ -157,8 +153,9 @@ const COMMAND_FIELDS = {
   capAmbient: 1, init: 1, userns: 1, uidMappings: 1, gidMappings: 1, seccomp: 1, noNewPrivileges: 1, config: 1,
   tmpfs: 1, ulimits: 1, sysctl: 1, devices: 1, groupAdd: 1, shmSize: 1, stopSignal: 1, stopTimeout: 1, labels: 1,
   dns: 1, dnsSearch: 1, extraHosts: 1,
+  rootfsMode: 1,
 } satisfies Record<keyof Command, 1>;
-const NETWORK_FIELDS = { mode: 1, bridge: 1, subnet: 1, ipAddress: 1, prefixLen: 1, gateway: 1, mtu: 1 } satisfies Record<keyof NetworkConfig, 1>;
+const NETWORK_FIELDS = { mode: 1, bridge: 1, subnet: 1, ipAddress: 1, prefixLen: 1, gateway: 1, mtu: 1, name: 1, ports: 1 } satisfies Record<keyof NetworkConfig, 1>;
 const RESOURCE_FIELDS = {
   memory: 1, memorySwap: 1, memoryReservation: 1, cpuShares: 1, cpuQuota: 1, cpuPeriod: 1, cpusetCpus: 1, cpusetMems: 1, pidsLimit: 1,
 } satisfies Record<keyof Resources, 1>;
@@ -206,6 +203,42 @@ function validateNetwork(n: unknown, id: string): NetworkConfig {
   return net;
 }
 
+/** The overlay's data is split at `,` and `:` (and `\\` escapes): a layer path holds none of them. */
+const OVERLAY_UNSAFE = /[,:\\]/;
+
+/** The rootfs layers (the lowest first), each an existing directory, and the mode (rootfs, issue 12). */
+export function rootfsOf(value: unknown, modeValue: unknown, id: string): { layers: string[]; mode: RootfsMode } {
+  if (modeValue !== undefined && modeValue !== 'overlay' && modeValue !== 'direct') {
+    throw new InvalidConfigError(`rootfsMode ${JSON.stringify(modeValue)} must be overlay or direct`, { containerId: id });
+  }
+  const mode: RootfsMode = modeValue ?? 'overlay';
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw new InvalidConfigError('rootfs: no layer given', { containerId: id });
+  if (list.length > 1 && mode === 'direct') {
+    throw new InvalidConfigError(`rootfs: ${list.length} layers need the overlay mode (not direct)`, { containerId: id });
+  }
+  if (list.length > 64) throw new InvalidConfigError(`rootfs: ${list.length} layers (at most 64)`, { containerId: id });
+  const layers = list.map((v) => {
+    noNul(str(v, 'rootfs', id), 'rootfs', id);
+    const p = v as string;
+    if (!isAbsolute(p)) throw new InvalidConfigError(`rootfs ${JSON.stringify(p)} must be an absolute path`, { containerId: id });
+    const dir = resolve(p);
+    let st;
+    try {
+      st = statSync(dir);
+    } catch (e) {
+      throw new InvalidConfigError(`rootfs ${dir} does not exist`, { containerId: id, path: dir, cause: e });
+    }
+    if (!st.isDirectory()) throw new InvalidConfigError(`rootfs ${dir} is not a directory`, { containerId: id, path: dir });
+    if (mode === 'overlay' && OVERLAY_UNSAFE.test(dir)) {
+      throw new InvalidConfigError(`rootfs ${dir}: a layer path with ',' ':' or '\\' cannot be an overlay layer (use --rootfs-mode direct)`, { containerId: id, path: dir });
+    }
+    return dir;
+  });
+  if (new Set(layers).size !== layers.length) throw new InvalidConfigError('rootfs: a layer is given twice', { containerId: id });
+  return { layers, mode };
+}
+
 /**
  * Check a Command and fill in its defaults. Everything a caller can get wrong is found here,
  * before any directory, cgroup or process exists.
@@ -218,18 +251,8 @@ export function normalizeCommand(command: Command): NormalizedCommand {
   const id = c.id === undefined ? generateId() : validateId(c.id);
   knownKeys(c, COMMAND_FIELDS, '', id);
 
-  noNul(str(c.rootfs, 'rootfs', id), 'rootfs', id);
-  if (!isAbsolute(c.rootfs)) {
-    throw new InvalidConfigError(`rootfs ${JSON.stringify(c.rootfs)} must be an absolute path`, { containerId: id });
-  }
-  const rootfs = resolve(c.rootfs);
-  let st;
-  try {
-    st = statSync(rootfs);
-  } catch (e) {
-    throw new InvalidConfigError(`rootfs ${rootfs} does not exist`, { containerId: id, path: rootfs, cause: e });
-  }
-  if (!st.isDirectory()) throw new InvalidConfigError(`rootfs ${rootfs} is not a directory`, { containerId: id, path: rootfs });
+  const { layers: rootfsLayers, mode: rootfsMode } = rootfsOf(c.rootfs, c.rootfsMode, id);
+  const rootfs = rootfsLayers[0]!;
 
   if (c.entrypoint === '') throw new InvalidConfigError('no command to run (entrypoint is empty)', { containerId: id });
   const entrypoint = noNul(str(c.entrypoint, 'entrypoint', id), 'entrypoint', id);
@@ -332,6 +355,9 @@ export function normalizeCommand(command: Command): NormalizedCommand {
   return {
     id,
     rootfs,
+    rootfsLayers,
+    rootfsMode,
+    rootfsModeExplicit: c.rootfsMode !== undefined,
     entrypoint,
     arguments: args,
     workingDir,

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { NetworkState } from './network/container.js';
 import type { SeccompProfile } from './security/seccomp/profile.js';
+import type { RecordedEvent } from './events/log.js';
 import { DriverExistsError, DriverNotFoundError, InvalidConfigError } from './errors.js';
 import type { ContainerStats, ProcessInfo, StatsOptions } from './ops/index.js';
 export type { ContainerStats, NetworkStats, ProcessInfo, StatsOptions } from './ops/index.js';
@@ -21,6 +22,11 @@ export interface NetworkConfig {
   prefixLen?: number;
   gateway?: string;
   mtu?: number;
+  // --- networks and ports (issue 12 item 4)
+  /** a network made by `network create` (`--net NAME`): its bridge and subnet (bridge mode) */
+  name?: string;
+  /** published ports (`-p`), bridge mode: DNAT from the host to the container (src/network/ports.ts) */
+  ports?: PortSpec[];
 }
 
 export interface Resources {
@@ -54,12 +60,21 @@ export interface MountSpec {
   idmap?: boolean;
 }
 
+import type { PortSpec } from './network/ports.js';
+export type { PortSpec } from './network/ports.js';
+
+/** How the rootfs is used: see Command.rootfsMode. */
+export type RootfsMode = 'overlay' | 'direct';
+
 /** What a caller asks for (Docker 0.11's execdriver.Command). */
 export interface Command {
   /** 1 to 64 of letters, digits, `_`, `.`, `-` (starting with a letter or digit); generated when absent (12 hex characters) */
   id?: string;
-  /** absolute path of the root filesystem */
-  rootfs: string;
+  /**
+   * absolute path of the root filesystem; a list: layers, the lowest (base) first, each later one
+   * stacked on the ones before it (overlay mode only)
+   */
+  rootfs: string | string[];
   entrypoint: string;
   arguments?: string[];
   workingDir?: string;
@@ -98,6 +113,13 @@ export interface Command {
   noNewPrivileges?: boolean;
   /** driver-specific options: raw `lxc.*` lines for lxc (`lxc: string[]`), `native.*` keys */
   config?: { lxc?: string[]; native?: Record<string, string | boolean> };
+  // --- rootfs (issue 12 item 3): copy-on-write root filesystem
+  /**
+   * `overlay` (the default): the rootfs layers are the read-only lower layers of an overlay whose
+   * upper and work directories live in the container's state directory and go with it;
+   * `direct`: the container runs on the rootfs directory itself and its writes land there
+   */
+  rootfsMode?: RootfsMode;
 
   // --- cli (issue 12, Docker's habits): more of what `docker run` takes
   /** tmpfs mounts: `{ destination, options }` (options as mount(8)'s: `size=64m`, `mode=1777`, `ro`, `noexec`…) */
@@ -292,11 +314,8 @@ export interface ContainerHandle extends Started {
   stderr?: Readable;
 }
 
-/** A lifecycle event of a container this process started (`driver.events()`). */
-export type ContainerEvent =
-  | { type: 'start'; driver: string; id: string; pid: number; time: Date }
-  | { type: 'oom'; driver: string; id: string; time: Date }
-  | { type: 'exit'; driver: string; id: string; status: ExitStatus; time: Date };
+/** A lifecycle event of a container under the state root, as the event log records it (`driver.events()`, src/events). */
+export type ContainerEvent = RecordedEvent;
 
 export interface AttachOptions {
   /** what is typed into the terminal (not ended by its end) */
@@ -338,8 +357,8 @@ export interface ContainerSummary {
 /** What the command line needs beyond the contract: detached containers and their records. */
 export interface ManagedDriver extends Driver {
   start(command: Command, options?: StartHandleOptions): Promise<ContainerHandle>;
-  /** lifecycle events of the containers this driver object starts, from now on; `break` ends it */
-  events(options?: { signal?: AbortSignal }): AsyncIterableIterator<ContainerEvent>;
+  /** events: every container's under the root, from the event log (since/until: Date, ms or ISO); `break` ends it */
+  events(options?: { since?: Date | number | string; until?: Date | number | string; signal?: AbortSignal }): AsyncIterableIterator<ContainerEvent>;
   /** wait for a container to exit (detached ones too); 0 = no timeout */
   wait(id: string, timeoutMs?: number): Promise<ExitStatus>;
   inspect(id: string): ContainerSummary;

@@ -9,6 +9,7 @@ export { DEFAULT_MAX_BUFFER, DEFAULT_KILL_GRACE_MS } from './api/index.js';
 export { NativeDriver, type ExitRecord, type NativeState } from './native/index.js';
 export { LxcDriver } from './lxc/index.js';
 export { parseSize } from './cgroups/resources.js';
+export { readEvents, followEvents, type RecordedEvent, type EventType, type EventRange, type FollowOptions } from './events/log.js';
 // the container model (src/spec/): OCI runtime-spec v1.1 types, Command → spec, the one check
 export { buildSpec, validateSpec, ociState, OCI_VERSION, type Spec, type SpecContext, type State as OciState, type ContainerStatus as OciStatus } from './spec/index.js';
 

@@ -98,3 +98,22 @@ it('no address is still allocated, and no allocator directory outlives its bridg
   }
   assert.deepEqual(left, []);
 });
+
+it('no overlay rootfs mount (lxc mounts one on the host while it starts) is left', () => {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(' - overlay ') && l.includes(TEST_ROOT));
+  assert.deepEqual(mounts, []);
+});
+
+it('no nftables table of a container\'s ports is left, nor a network (and its nat table) of the tests', () => {
+  let tables = '';
+  try {
+    tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
+  } catch {
+    tables = ''; // no nftables on this host: nothing can be left
+  }
+  assert.deepEqual(tables.split('\n').filter((l) => /execdriver-port-/.test(l)), []);
+  const nets = join(TEST_ROOT, 'networks');
+  assert.deepEqual(existsSync(nets) ? readdirSync(nets) : [], []);
+});

@@ -2,15 +2,13 @@
  * The Node-style library layer over the driver contract, the same for every driver: handles with
  * streams, cancelling and time limits, captured output, lifecycle events. A driver implements
  * `launch()` (create and start one container) and the contract's kill/resize; `ApiDriver` gives it
- * `run`, `start` and `events` on top.
+ * `run`, `start` and `events` (the state root's event log, src/events) on top.
  */
-import { EventEmitter, on } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { PassThrough, Readable } from 'node:stream';
 import type {
   CapturedRun,
   Command,
-  ContainerEvent,
   ContainerHandle,
   ExitStatus,
   ManagedDriver,
@@ -23,43 +21,10 @@ import type {
   StdioOption,
 } from '../driver.js';
 import { AbortedError, CancelledError, InvalidConfigError, MaxBufferError, TimeoutError } from '../errors.js';
+import { followEvents, type EventRange, type RecordedEvent } from '../events/log.js';
 
 export const DEFAULT_MAX_BUFFER = 100 * 1024 * 1024;
 export const DEFAULT_KILL_GRACE_MS = 5000;
-
-const emitters = new WeakMap<object, EventEmitter>();
-function emitterOf(driver: object): EventEmitter {
-  let e = emitters.get(driver);
-  if (!e) {
-    e = new EventEmitter();
-    e.setMaxListeners(0);
-    emitters.set(driver, e);
-  }
-  return e;
-}
-
-/** An async iterator over the driver's events from now on (listening starts at once, not at the first `next()`). */
-export function containerEvents(driver: object, options: { signal?: AbortSignal } = {}): AsyncIterableIterator<ContainerEvent> {
-  const inner = on(emitterOf(driver), 'event', options.signal ? { signal: options.signal } : {});
-  const it: AsyncIterableIterator<ContainerEvent> = {
-    async next() {
-      const r = await inner.next();
-      return r.done ? { done: true, value: undefined } : { done: false, value: (r.value as [ContainerEvent])[0] };
-    },
-    async return() {
-      await inner.return?.();
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return it;
-    },
-  };
-  return it;
-}
-
-function emit(driver: ManagedDriver, ev: ContainerEvent): void {
-  emitters.get(driver)?.emit('event', ev);
-}
 
 function checkCancelOptions(opts: StartHandleOptions, id: string): void {
   const bad = (what: string) => new InvalidConfigError(what, { containerId: id });
@@ -180,7 +145,6 @@ export async function startContainer(
     throw err;
   }
   const cid = started.id;
-  emit(driver, { type: 'start', driver: driver.name(), id: cid, pid: started.pid, time: new Date() });
   canceller.started(cid);
   const pipes = streams.pipes;
   const exited = opts.detach
@@ -190,8 +154,6 @@ export async function startContainer(
           canceller.dispose();
           // a terminal has no stderr: the caller's is ended here
           if (command.tty && pipes.stderr && pipes.end !== false && !pipes.stderr.writableEnded) pipes.stderr.end();
-          if (status.oomKilled) emit(driver, { type: 'oom', driver: driver.name(), id: cid, time: new Date() });
-          emit(driver, { type: 'exit', driver: driver.name(), id: cid, status, time: new Date() });
           const err = canceller.error(cid, status);
           if (err) throw err;
           return status;
@@ -303,7 +265,14 @@ export abstract class ApiDriver {
     return startContainer(this as unknown as ManagedDriver, (c, o) => this.launch(c, o), command, options);
   }
 
-  events(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<ContainerEvent> {
-    return containerEvents(this, options);
+  abstract readonly root: string;
+
+  /**
+   * The events of every container under the state root (both drivers), from the persistent log
+   * (src/events/log.ts): with `since`, the recorded ones from then on first; then as they happen,
+   * until `until` has passed, the signal aborts, or `break`.
+   */
+  events(options: EventRange & { signal?: AbortSignal } = {}): AsyncIterableIterator<RecordedEvent> {
+    return followEvents(this.root, options);
   }
 }

@@ -19,7 +19,7 @@ from now on, until it exits (Ctrl-C leaves it running); it has no stdin to attac
   options: { 'detach-keys': { type: 'string' }, 'no-stdin': { type: 'boolean' }, driver: { type: 'string' } },
   async run(ctx, values, [id]) {
     if (!id) throw new InvalidConfigError('attach: which container? (execdriver attach ID)');
-    const driver = driverOf(id, ctx.root, str(values['driver']) ?? ctx.driver);
+    const driver = await driverOf(id, ctx.root, str(values['driver']) ?? ctx.driver);
     // without a terminal (run -d without -t): its output as it comes (logs -f from now), until it exits
     const dir = join(ctx.root, driver.name().split('-')[0]!, id);
     if (!existsSync(join(dir, 'attach.sock')) && existsSync(join(dir, 'container.log'))) {

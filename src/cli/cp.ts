@@ -21,7 +21,7 @@ async function rootOf(root: string, id: string): Promise<string> {
   const driver = driverNames().find((d) => existsSync(join(root, d, id)));
   if (!driver) throw new NotFoundError(id, root);
   const { driverFor } = await import('./drivers.js');
-  const info = driverFor(driver, root).inspect(id);
+  const info = (await driverFor(driver, root)).inspect(id);
   if (info.running && info.pid) return `/proc/${info.pid}/root`;
   const spec = JSON.parse(readFileSync(join(root, driver, id, 'config.json'), 'utf8')) as { root?: { path?: string } };
   if (!spec.root?.path) throw new InvalidConfigError(`cp: container ${id} records no root filesystem`);
@@ -43,7 +43,7 @@ lead to a host file. DST a directory: the file keeps its name in it.`,
     const from = containerSide(src);
     const to = containerSide(dst);
     if (!!from === !!to) throw new InvalidConfigError('cp: exactly one of SRC and DST is a container path (ID:/PATH)');
-    const { INIT_BINARY } = await import('../native/monitor.js');
+    const { INIT_BINARY } = await import('../init/monitor.js');
     const run = (argv: string[], stdin: NodeJS.ReadableStream | 'ignore', stdout: NodeJS.WritableStream | 'ignore') =>
       new Promise<void>((resolve, reject) => {
         const child = spawn(INIT_BINARY, argv, { stdio: [stdin === 'ignore' ? 'ignore' : 'pipe', stdout === 'ignore' ? 'ignore' : 'pipe', 'pipe'] });

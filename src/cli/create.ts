@@ -100,7 +100,7 @@ the same command (its old output and status go); a running one is left as it is.
       validateId(id);
       const created = readCreated(ctx.root, id);
       if (created) {
-        const driver = driverFor(created.driver, ctx.root);
+        const driver = await driverFor(created.driver, ctx.root);
         await driver.start(created.command, { detach: true, ...(created.log ? { log: created.log } : {}) });
         removeCreated(ctx.root, id);
         try {
@@ -111,7 +111,7 @@ the same command (its old output and status go); a running one is left as it is.
       } else {
         const name = driverNames().find((d) => existsSync(join(ctx.root, d, id)));
         if (!name) throw new NotFoundError(id, ctx.root);
-        const driver = driverFor(name, ctx.root);
+        const driver = await driverFor(name, ctx.root);
         if (!driver.inspect(id).running) {
           let saved: { command: Command; log?: LogOptions };
           try {

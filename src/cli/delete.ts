@@ -15,7 +15,7 @@ export const deleteVerb: Verb = {
     if (ids.length === 0) throw new InvalidConfigError('delete: which container? (execdriver delete ID...)');
     const { removeCreated } = await import('./create.js');
     const left = ids.filter((id) => !removeCreated(ctx.root, id)); // a created one: only forgotten
-    const drivers = left.map((id) => driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver));
+    const drivers = await Promise.all(left.map((id) => driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)));
     let rc = 0;
     for (const [i, id] of left.entries()) {
       try {

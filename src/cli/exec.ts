@@ -38,7 +38,7 @@ is stopped or paused is 1.
     const args = rest[0] === '--' ? rest.slice(1) : rest;
     if (!id) throw new InvalidConfigError('exec: which container? (execdriver exec ID -- CMD [ARG...])');
     if (!args.length) throw new InvalidConfigError('exec: which command? (execdriver exec ID -- CMD [ARG...])');
-    const driver = driverOf(id, ctx.root, str(values['driver']) ?? ctx.driver);
+    const driver = await driverOf(id, ctx.root, str(values['driver']) ?? ctx.driver);
     const tty = !!values['tty'];
     const user = str(values['user']);
     const cwd = str(values['workdir']);

@@ -15,7 +15,7 @@ and timeout are included.`,
     if (!ids.length) throw new InvalidConfigError('info: which container? (execdriver info ID...)');
     const format = str(values['format']);
     if (format !== undefined && format !== 'json') throw new InvalidConfigError(`--format: "${format}" is not known (json)`);
-    const drivers = ids.map((id) => driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver));
+    const drivers = await Promise.all(ids.map((id) => driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)));
     const out = ids.map((id, i) => {
       const info = drivers[i]!.inspect(id);
       return { ...info, ...specExtras(ctx.root, info.driver.split('-')[0]!, id) };

@@ -49,7 +49,7 @@ SIGNAL is a name (TERM, SIGTERM) or a number; the default is KILL.
     let rc = 0;
     for (const id of ids) {
       try {
-        await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver).kill(id, sig, { all: !!values['all'] });
+        await (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).kill(id, sig, { all: !!values['all'] });
       } catch (e) {
         if (ids.length === 1) throw e;
         process.stderr.write(`execdriver: ${(e as Error).message}\n`);

@@ -1,8 +1,7 @@
-import { driverNames } from '../driver.js';
 import type { ContainerSummary } from '../driver.js';
 import { InvalidConfigError } from '../errors.js';
 import { list, str, type Values, type Verb } from './args.js';
-import { driverFor, specExtras } from './drivers.js';
+import { driverFor, presentDrivers, specExtras } from './drivers.js';
 
 function table(rows: ContainerSummary[]): string {
   const head = ['ID', 'DRIVER', 'PID', 'STATUS', 'CREATED', 'COMMAND'];
@@ -46,9 +45,9 @@ async function listContainers(ctx: { root: string; driver?: string }, values: Va
   if (format !== undefined && format !== 'json' && format !== 'table') throw new InvalidConfigError(`--format: "${format}" is not known (json, table)`);
   const keep = filterOf(list(values['filter']));
   const rows: Row[] = [];
-  for (const name of asked ? [asked] : driverNames()) {
+  for (const name of asked ? [asked] : presentDrivers(ctx.root)) {
     try {
-      for (const r of await driverFor(name, ctx.root).list()) rows.push({ ...r, labels: specExtras(ctx.root, name, r.id).labels });
+      for (const r of await (await driverFor(name, ctx.root)).list()) rows.push({ ...r, labels: specExtras(ctx.root, name, r.id).labels });
     } catch (e) {
       if ((e as { code?: string }).code !== 'ERR_DRIVER_UNAVAILABLE' || asked) throw e;
     }

@@ -1,8 +1,8 @@
 import { closeSync, existsSync, openSync, readSync, statSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidConfigError, NotFoundError } from '../errors.js';
-import { driverNames } from '../driver.js';
-import { validateId } from '../command.js';
+import { validateId } from '../id.js';
+import { knownDrivers } from './drivers.js';
 import { int, type Verb } from './args.js';
 
 /** The last N lines of a buffer. */
@@ -44,7 +44,7 @@ container.log.1, .2 … while kept. It records no timestamps: -t and --since are
     if (values['since'] !== undefined) throw new InvalidConfigError('--since: container.log records no timestamps');
     const n = values['tail'] === 'all' ? undefined : int(values['tail'], '--tail');
     if (n !== undefined && n < 0) throw new InvalidConfigError(`--tail: ${n} is not a number of lines`);
-    const driver = driverNames().find((d) => existsSync(join(ctx.root, d, id)));
+    const driver = knownDrivers().find((d) => existsSync(join(ctx.root, d, id)));
     if (!driver) throw new NotFoundError(id, ctx.root);
     const file = join(ctx.root, driver, id, 'container.log');
     if (!existsSync(file)) throw new InvalidConfigError(`logs: container ${id} has no log (only a detached container without -t has one)`);
@@ -80,7 +80,7 @@ container.log.1, .2 … while kept. It records no timestamps: -t and --since are
       return 0;
     }
     const { driverFor } = await import('./drivers.js');
-    const d = driverFor(driver, ctx.root);
+    const d = await driverFor(driver, ctx.root);
     const chunk = Buffer.alloc(65536);
     const drain = async () => {
       for (;;) {

@@ -1,11 +1,12 @@
 import { accessSync, constants } from 'node:fs';
 import { DEFAULT_ROOT } from '../driver.js';
-import { isRootless, rootlessRoot } from '../native/rootless.js';
+import { isRootless, rootlessRoot } from '../rootless.js';
 import { ExecDriverError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { parseVerbArgs, splitAtCommand, type Verb } from './args.js';
 import { attachVerb } from './attach.js';
 import { deleteVerb } from './delete.js';
+import { eventsVerb } from './events.js';
 import { execVerb } from './exec.js';
 import { infoVerb } from './info.js';
 import { killVerb } from './kill.js';
@@ -16,6 +17,8 @@ import { makeCreateVerb, startVerb } from './create.js';
 import { logsVerb } from './logs.js';
 import { pauseVerb, unpauseVerb } from './pause.js';
 import { pidsVerb } from './pids.js';
+import { networkVerb } from './network.js';
+import { portVerb } from './port.js';
 import { runVerb } from './run.js';
 import { statsVerb } from './stats.js';
 import { terminateVerb } from './terminate.js';
@@ -24,7 +27,8 @@ import { updateVerb } from './update.js';
 import { waitVerb } from './wait.js';
 
 const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb, execVerb,
-  pauseVerb, unpauseVerb, statsVerb, updateVerb, topVerb, // ops (issue 9)
+  pauseVerb, unpauseVerb, statsVerb, updateVerb, topVerb, eventsVerb, // ops (issue 9), events
+  networkVerb, portVerb, // networks and ports (issue 12)
   stopVerb, restartVerb, psVerb, cpVerb, makeCreateVerb(runVerb), startVerb]; // cli (issue 12)
 
 function mainHelp(): string {

@@ -11,7 +11,7 @@ Returns once the kernel reports the container frozen. A container that is not ru
   options: { driver: { type: 'string' } },
   async run(ctx, values, ids) {
     if (ids.length === 0) throw new InvalidConfigError('pause: which container? (execdriver pause ID...)');
-    for (const id of ids) await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver).pause(id);
+    for (const id of ids) await (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).pause(id);
     return 0;
   },
 };
@@ -25,7 +25,7 @@ Returns once the kernel reports the container thawed. A container that is not pa
   options: { driver: { type: 'string' } },
   async run(ctx, values, ids) {
     if (ids.length === 0) throw new InvalidConfigError('unpause: which container? (execdriver unpause ID...)');
-    for (const id of ids) await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver).resume(id);
+    for (const id of ids) await (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).resume(id);
     return 0;
   },
 };

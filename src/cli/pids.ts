@@ -9,7 +9,7 @@ export const pidsVerb: Verb = {
   options: { driver: { type: 'string' } },
   async run(ctx, values, [id]) {
     if (!id) throw new InvalidConfigError('pids: which container? (execdriver pids ID)');
-    const pids = await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver).getPidsForContainer(id);
+    const pids = await (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).getPidsForContainer(id);
     process.stdout.write(pids.map((p) => `${p}\n`).join(''));
     return 0;
   },

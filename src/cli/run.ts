@@ -5,10 +5,11 @@ import { CLI_COMMAND } from './stop.js';
 import { isAbsolute, resolve } from 'node:path';
 import { parseSize } from '../cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js';
-import { generateId } from '../command.js';
+import { generateId } from '../id.js';
 import { InvalidConfigError } from '../errors.js';
 import { parseUsernsFlag } from '../userns.js';
-import { isRootless } from '../native/rootless.js';
+import { parsePublish } from '../network/publish.js';
+import { isRootless } from '../rootless.js';
 import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp/profile.js';
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';
@@ -16,6 +17,9 @@ import { rawMode, watchResize, windowSize } from './terminal.js';
 import { applyDockerFlags, DOCKER_OPTIONS, DOCKER_USAGE, envFromFlags, parseLogOpts } from './docker-flags.js';
 import { sysctlRefusal } from '../command-extra.js';
 import { existsSync } from 'node:fs';
+
+/** The --net modes; any other word names a network (`network create`). */
+const NET_MODES = ['bridge', 'none', 'host', 'slirp4netns'];
 
 /** `-v SRC:DST[:OPTS]`, OPTS a comma-separated list of `ro`, `rw`, `idmap` */
 export function parseVolume(spec: string): MountSpec {
@@ -104,12 +108,21 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   const ep = str(values['entrypoint']);
   const [entrypoint, ...args] = ep !== undefined && ep !== '' ? [ep, ...argv] : argv;
   if (!entrypoint) throw new InvalidConfigError('run: no command given (execdriver run [OPTIONS] -- CMD [ARG...])');
-  const rootfs = str(values['rootfs']);
-  if (!rootfs) throw new InvalidConfigError('run: --rootfs DIR is required');
+  // rootfs (issue 12): --rootfs repeated stacks layers, the first the lowest
+  const rootfsList = list(values['rootfs']);
+  if (!rootfsList.length || rootfsList.some((r) => !r)) throw new InvalidConfigError('run: --rootfs DIR is required');
+  const rootfsMode = str(values['rootfs-mode']);
+  if (rootfsMode !== undefined && rootfsMode !== 'overlay' && rootfsMode !== 'direct') {
+    throw new InvalidConfigError(`run: --rootfs-mode ${JSON.stringify(rootfsMode)}: overlay or direct`);
+  }
   const resources = resourcesFromFlags(values);
 
   const net = str(values['network']) ?? str(values['net']) ?? (isRootless() ? 'none' : 'bridge'); // a rootless caller has no bridge
-  const network: NetworkConfig = { mode: net as NetworkConfig['mode'] };
+  // issue 12: `--net NAME` is a network made by `network create` (a bridge of its own)
+  const named = !NET_MODES.includes(net) && !net.startsWith('container:');
+  const network: NetworkConfig = named ? { mode: 'bridge', name: net } : { mode: net as NetworkConfig['mode'] };
+  const publish = list(values['publish']);
+  if (publish.length) network.ports = publish.map(parsePublish);
   const bridge = str(values['bridge']);
   if (bridge !== undefined) network.bridge = bridge;
   const subnet = str(values['subnet']);
@@ -121,7 +134,8 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
 
   const cmd: Command = {
     id: str(values['name']) ?? str(values['id']) ?? generateId(),
-    rootfs: resolve(rootfs),
+    rootfs: rootfsList.length === 1 ? resolve(rootfsList[0]!) : rootfsList.map((r) => resolve(r)),
+    ...(rootfsMode !== undefined ? { rootfsMode } : {}),
     entrypoint,
     arguments: args,
     env: envFromFlags(values),
@@ -185,7 +199,9 @@ export const runVerb: Verb = {
 Options:
       --driver NAME            native (default) or lxc
       --id ID                  container id (default: 12 random hex digits)
-      --rootfs DIR             root filesystem (required)
+      --rootfs DIR             root filesystem (required); repeated: layers, the first the lowest
+      --rootfs-mode MODE       overlay (default): the rootfs is the read-only lower layer of a
+                               per-container overlay; direct: run on the directory itself
       --hostname H             hostname (default: the first 12 characters of the id)
   -e, --env K=V                environment variable (repeatable)
   -w, --workdir DIR            working directory inside the container
@@ -213,6 +229,9 @@ Options:
                                host (the default)
       --net MODE               bridge (default; not root: none), none, host, slirp4netns
                                (user-mode networking, native driver), container:ID
+                               or the NAME of a network made by 'execdriver network create'
+  -p, --publish [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]
+                               publish a port of a bridge container on the host (repeatable)
       --bridge NAME            bridge for --net bridge (default execdriver0)
       --subnet CIDR            subnet of the bridge, when it is created
       --ip ADDR                the container's address on the bridge
@@ -233,7 +252,8 @@ not executable, 127 when it is not found.`,
   options: {
     driver: { type: 'string' },
     id: { type: 'string' },
-    rootfs: { type: 'string' },
+    rootfs: { type: 'string', multiple: true },
+    'rootfs-mode': { type: 'string' },
     hostname: { type: 'string' },
     env: { type: 'string', short: 'e', multiple: true },
     workdir: { type: 'string', short: 'w' },
@@ -255,6 +275,7 @@ not executable, 127 when it is not found.`,
     'pids-limit': { type: 'string' },
     volume: { type: 'string', short: 'v', multiple: true },
     net: { type: 'string' },
+    publish: { type: 'string', short: 'p', multiple: true },
     bridge: { type: 'string' },
     subnet: { type: 'string' },
     ip: { type: 'string' },
@@ -272,7 +293,7 @@ not executable, 127 when it is not found.`,
     const command = commandFromFlags(values, positionals);
     const log = parseLogOpts(list(values['log-opt']));
     if (log && (!values['detach'] || command.tty)) throw new InvalidConfigError('--log-opt: only for -d without -t (the output goes to container.log)');
-    const driver = driverFor(str(values['driver']) ?? ctx.driver, ctx.root);
+    const driver = await driverFor(str(values['driver']) ?? ctx.driver, ctx.root);
     if (values['detach']) {
       const consoleSize = command.tty ? windowSize(process.stdout) : undefined;
       const started = await driver.start(command, { detach: true, ...(consoleSize ? { consoleSize } : {}), ...(log ? { log } : {}) });

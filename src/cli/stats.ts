@@ -1,9 +1,9 @@
 import { totalmem } from 'node:os';
-import { driverNames, type ManagedDriver } from '../driver.js';
+import type { ManagedDriver } from '../driver.js';
 import { ExecDriverError, NotFoundError } from '../errors.js';
 import type { ContainerStats } from '../ops/index.js';
 import type { Context, Verb } from './args.js';
-import { driverFor, driverOf } from './drivers.js';
+import { driverFor, driverOf, presentDrivers } from './drivers.js';
 
 /** 1536 → `1.5KiB` */
 export function formatBytes(n: number): string {
@@ -49,9 +49,9 @@ interface Watched {
 /** The running (or paused) containers of the root, of one driver or all. */
 async function runningContainers(ctx: Context, asked: string | undefined): Promise<Watched[]> {
   const out: Watched[] = [];
-  for (const name of asked ? [asked] : driverNames()) {
+  for (const name of asked ? [asked] : presentDrivers(ctx.root)) {
     try {
-      const driver = driverFor(name, ctx.root);
+      const driver = await driverFor(name, ctx.root);
       for (const c of await driver.list()) if (c.running) out.push({ id: c.id, driver });
     } catch (e) {
       if ((e as { code?: string }).code !== 'ERR_DRIVER_UNAVAILABLE' || asked) throw e;
@@ -93,7 +93,7 @@ Without ID: every running container of the root. Refreshes each second until int
   async run(ctx, values, ids) {
     const asked = (values['driver'] as string | undefined) ?? ctx.driver;
     const all = ids.length === 0;
-    let watched: Watched[] = all ? await runningContainers(ctx, asked) : ids.map((id) => ({ id, driver: driverOf(id, ctx.root, asked) }));
+    let watched: Watched[] = all ? await runningContainers(ctx, asked) : await Promise.all(ids.map(async (id) => ({ id, driver: await driverOf(id, ctx.root, asked) })));
     const json = !!values['json'];
     const tty = !json && process.stdout.isTTY;
     const show = (rows: ContainerStats[]) => {

@@ -35,7 +35,7 @@ export const stopVerb: Verb = {
     const t = int(values['time'] ?? values['timeout'], '--time');
     if (t !== undefined && t < 0) throw new InvalidConfigError(`--time: ${t} is not a number of seconds`);
     const asked = values['signal'] === undefined ? undefined : parseSignal(String(values['signal']), '--signal');
-    const drivers = ids.map((id) => driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver));
+    const drivers = await Promise.all(ids.map((id) => driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)));
     let rc = 0;
     await Promise.all(
       ids.map(async (id, i) => {
@@ -70,7 +70,7 @@ directory). The old output and exit status are removed with the old run.`,
     const { readFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     for (const id of ids) {
-      const driver = driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver);
+      const driver = await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver);
       const dir = join(ctx.root, driver.name().split('-')[0]!, id);
       let saved: { command: import('../driver.js').Command; log?: import('../driver.js').LogOptions };
       try {

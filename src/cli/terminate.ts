@@ -9,7 +9,7 @@ export const terminateVerb: Verb = {
   options: { driver: { type: 'string' } },
   async run(ctx, values, [id]) {
     if (!id) throw new InvalidConfigError('terminate: which container? (execdriver terminate ID)');
-    await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver).terminate(id);
+    await (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).terminate(id);
     return 0;
   },
 };

@@ -20,7 +20,7 @@ PID is the host's pid, CPID the pid inside the container's pid namespace.
   options: { json: { type: 'boolean' }, driver: { type: 'string' } },
   async run(ctx, values, [id]) {
     if (!id) throw new InvalidConfigError('top: which container? (execdriver top ID)');
-    const rows = await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver).top(id);
+    const rows = await (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).top(id);
     process.stdout.write(values['json'] ? JSON.stringify(rows) + '\n' : topTable(rows));
     return 0;
   },

@@ -35,7 +35,7 @@ Limits are checked as for 'run'; bad input changes nothing (exit 125).
     if (ids.length !== 1) throw new InvalidConfigError('update: give exactly one container (execdriver update [OPTIONS] ID)');
     if (Object.keys(resources).length === 0) throw new InvalidConfigError('update: no limit given (see execdriver update --help)');
     const id = ids[0]!;
-    await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver).update(id, resources);
+    await (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).update(id, resources);
     return 0;
   },
 };

@@ -13,7 +13,7 @@ the memory cgroup killed it are in 'execdriver inspect'.`,
   async run(ctx, values, ids) {
     if (!ids.length) throw new InvalidConfigError('wait: which container? (execdriver wait ID...)');
     const timeout = int(values['timeout'], '--timeout') ?? 0;
-    const drivers = ids.map((id) => driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver));
+    const drivers = await Promise.all(ids.map((id) => driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)));
     let last = 0;
     for (const [i, id] of ids.entries()) {
       const status = await drivers[i]!.wait(id, timeout);

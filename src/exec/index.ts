@@ -17,11 +17,12 @@ import { handleStdio } from '../api/index.js';
 import { capabilitySets, hostCapabilities } from '../capabilities.js';
 import { hostLayout } from '../cgroups/layout.js';
 import type { ConsoleSize, ExitStatus, Pipes, StdioOption } from '../driver.js';
-import { appendEvent } from '../events/log.js';
+import { monitorEventOps } from '../events/log.js';
 import { ExecDriverError, InvalidConfigError, NotFoundError, StartError, describeErrno, systemError, type ErrorCode } from '../errors.js';
-import { checkSize, terminalSize } from '../native/console.js';
-import { connectPipes, INIT_BINARY, MonitorChannel, requireInit, stdioFor, type Stdio } from '../native/monitor.js';
-import { FrameDecoder, processTail, type Op } from '../native/plan.js';
+import { checkSize, terminalSize } from '../init/console.js';
+import { connectPipes, INIT_BINARY, MonitorChannel, requireInit, stdioFor, type Stdio } from '../init/monitor.js';
+import { FrameDecoder, type Op } from '../init/protocol.js';
+import { processTail } from '../init/tail.js';
 import { isSameProcessAlive, processStartTime, STATE_FILE, type InitRecord, type StateDir } from '../state/index.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { resolveUserFrom, type ResolvedUser } from '../users.js';
@@ -271,11 +272,14 @@ export function buildExecPlan(p: {
   cwd: string;
   env: string[];
   args: string[];
+  /** the state root whose event log the exec's monitor appends `exec_start` and `exec_die` to (src/events) */
+  eventLog?: { root: string; driver: string; id: string; execId: string };
 }): Op[] {
   const ops: Op[] = [];
   // the monitor's part: no clone (host mode); `join` opens the container before the fork
   ops.push(['join', String(p.initPid), p.rootless && p.userns ? 'userns-first' : '']);
   if (p.exitFile) ops.push(['exit-file', p.exitFile]);
+  if (p.eventLog) ops.push(...monitorEventOps(p.eventLog));
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
   if (p.detach && !p.tty) ops.push(['log-relay']);
@@ -394,6 +398,8 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     cwd: proc.cwd ?? rec.cwd,
     env,
     args: proc.args,
+    // the monitor records exec_start and exec_die itself (also a detached exec's, after we are gone)
+    eventLog: { root, driver: target.driver, id, execId },
   });
   // a detached exec has a directory of its own (record, exit status, log); a foreground one
   // lives in this process only
@@ -433,8 +439,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     trace('record+go');
     const reply = await monitor.next();
     if (!reply || reply[0] !== 'started') throw frameError(id, reply, monitor);
-    trace('started');
-    appendEvent(root, { type: 'exec_start', driver: target.driver, id, pid, execId });
+    trace('started'); // exec_start is in the log already (the monitor's event-log op)
 
     const ch = monitor;
     const kill = async (signal: NodeJS.Signals | number = 'SIGKILL') => {
@@ -453,7 +458,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     let exited: Promise<ExitStatus>;
     if (detach) {
       ch.release();
-      // EXEC_DIE (detached): the monitor's `event-log` op (events helper) records it; the lead wires it here
+      // exec_die: the monitor's `event-log` op records it when the process ends
       exited = lazyPromise(() => waitDetached(id, dir));
     } else {
       exited = (async () => {
@@ -465,7 +470,6 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
         trace('monitor-closed');
         if (!f) throw new ExecDriverError('ERR_SYSTEM', `exec: the monitor (pid ${ch.child.pid}) died before it reported the exit status`, { containerId: id });
         const status = statusOf(Number(f[1]), Number(f[2]));
-        appendEvent(root, { type: 'exec_die', driver: target.driver, id, pid, execId, exitCode: status.exitCode, ...(status.signal ? { signal: status.signal } : {}) });
         if (tty && pipes.stderr && pipes.end !== false && !pipes.stderr.writableEnded) pipes.stderr.end();
         trace('cleanup', true);
         return status;

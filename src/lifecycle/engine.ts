@@ -28,10 +28,11 @@ import { ExecDriverError, NotFoundError, NotRunningError, WaitTimeoutError } fro
 import { ownerOf, reclaimAddresses, releaseNetwork } from '../network/container.js';
 import { isSameProcessAlive, listIds, ownerAlive, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
 import { sleep } from '../time.js';
+import { releaseRootfs } from '../rootfs/overlay.js';
 import { validateId } from '../command.js';
 import { execInContainer, type ExecHandle, type ExecOptions, type ExecProcess } from '../exec/index.js';
 import { EXIT_FILE, exitStatusOf, type ExitRecord } from './exit.js';
-import { alive, pendingCreation, saveRecord, self, type ContainerRecord, type Status } from './record.js';
+import { alive, pendingCreation, removeRecord, saveRecord, self, type ContainerRecord, type Status } from './record.js';
 
 export type AnyRecord = ContainerRecord<object>;
 
@@ -61,7 +62,7 @@ export function verdictOf(rec: AnyRecord, isAlive: (p: { pid: number; startTime:
 }
 
 export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver {
-  abstract readonly root: string;
+  abstract override readonly root: string;
   /** `native`, `lxc`: the directory under the root */
   protected abstract readonly driverName: string;
   /** a non-root caller's driver: no cgroups, the caller's own user namespace */
@@ -344,12 +345,13 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
   protected async reclaim(id: string, rec: AnyRecord | undefined): Promise<void> {
     await this.releaseContainer(id, rec).catch(() => {});
     await releaseNetwork(this.root, ownerOf(this.driverName, id), rec?.network);
+    releaseRootfs(this.state(id).dir, false); // a host overlay mount left by a crash (lxc)
   }
 
   /** Remove an ended container: what it held, then its state directory (last, so a crash repeats it all). */
   protected async remove(id: string, rec: AnyRecord | undefined): Promise<void> {
     await this.reclaim(id, rec);
-    this.state(id).remove();
+    removeRecord(this.state(id));
   }
 
   /** Kill everything of the container, let its monitor end (bounded), remove it all. */
@@ -385,7 +387,7 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
     await this.killContainer(id, rec).catch(() => {});
     await this.releaseContainer(id, rec);
     await releaseNetwork(this.root, ownerOf(this.driverName, id), rec?.network);
-    this.state(id).remove();
+    removeRecord(this.state(id));
   }
 
   /** Another process in the running container (src/exec/): the same setns path for every driver. */

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { NetworkState } from '../network/container.js';
 import { ContainerExistsError, ExecDriverError, systemError } from '../errors.js';
 import { isSameProcessAlive, processStartTime, STATE_FILE, StateDir } from '../state/index.js';
+import { appendEvent } from '../events/log.js';
 
 /** OCI's states. `paused` is never written by the engine: it is read from the freezer (a hook). */
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -61,8 +62,11 @@ export function checkTransition(id: string, from: Status, to: Status): void {
   }
 }
 
+let me: ProcessRef | undefined;
+/** This process (read once: a process's start time never changes). */
 export function self(): ProcessRef {
-  return { pid: process.pid, startTime: processStartTime(process.pid) ?? 0 };
+  if (!me || me.pid !== process.pid) me = { pid: process.pid, startTime: processStartTime(process.pid) ?? 0 };
+  return { ...me };
 }
 
 export const alive = (p: ProcessRef | undefined): boolean => !!p && p.pid > 0 && isSameProcessAlive(p.pid, p.startTime);
@@ -92,8 +96,13 @@ export function createRecord<X extends object>(state: StateDir, init: Omit<Conta
   };
   const tmp = join(parent, `.${state.id}.${process.pid}.new`);
   try {
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { mode: 0o700 });
+    try {
+      mkdirSync(tmp, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      rmSync(tmp, { recursive: true, force: true }); // left by an earlier process with our pid
+      mkdirSync(tmp, { mode: 0o700 });
+    }
     writeFileSync(join(tmp, STATE_FILE), JSON.stringify(rec, null, 2) + '\n', { mode: 0o600 });
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
@@ -107,7 +116,19 @@ export function createRecord<X extends object>(state: StateDir, init: Omit<Conta
     if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') throw new ContainerExistsError(state.id, state.dir);
     throw systemError('ERR_STATE', `create state directory ${state.dir}`, e, { containerId: state.id, path: state.dir });
   }
+  appendEvent(state.root, { type: 'create', driver: state.driver, id: state.id }); // the event log (src/events)
   return rec;
+}
+
+/**
+ * Remove a container's state directory, the end of its record: the `destroy` event (src/events)
+ * once, by whoever removes an existing directory (the run's end, a failed start, delete,
+ * terminate, settling). The container's own `start`, `oom` and `die` are its monitor's.
+ */
+export function removeRecord(state: StateDir): void {
+  const existed = state.exists();
+  state.remove();
+  if (existed) appendEvent(state.root, { type: 'destroy', driver: state.driver, id: state.id });
 }
 
 /** Write the record whole, with its new status (checked against the machine). */

@@ -5,7 +5,8 @@
  * stop hook, everything removed afterwards. With `tty`, the tool runs on a terminal that the native
  * driver's C monitor keeps and relays (terminal.ts). Why these choices: NOTES.md.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mountOverlayOnHost, prepareOverlay, unmountOverlayOnHost, userRootfs } from '../rootfs/overlay.js';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -30,27 +31,29 @@ import { ExecDriverError, InvalidConfigError, StartError, WaitTimeoutError, desc
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
 import { EXIT_FILE, exitStatusFrom, signalName, waitStatusOf, type ExitRecord } from '../lifecycle/exit.js';
 import { classifyStartFailure } from '../lifecycle/failure.js';
-import { createRecord, type ContainerRecord } from '../lifecycle/record.js';
+import { createRecord, removeRecord, type ContainerRecord } from '../lifecycle/record.js';
 import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
-import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../native/console.js';
-import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../native/monitor.js';
+import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../init/console.js';
+import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../init/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { isSameProcessAlive, ownerAlive, processStartTime, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { hostCapabilities } from '../capabilities.js';
-import { specSecurity } from '../native/seccomp.js';
+import { specSecurity } from '../security/seccomp/compile.js';
 import { buildSpec, SPEC_FILE, validateSpec, type Spec, type SpecContext } from '../spec/index.js';
 import { processPlan } from './plan.js';
 import { quietLxc } from './quiet.js';
 import { recordInitProcess } from '../exec/index.js';
 import { checkMappable, hostIdOf } from '../userns.js';
-import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../native/rootless.js';
+import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../rootless.js';
 import { controllerHomes, lxcDirs, monitorName, oomCounterFile, parseOomKills, payloadCgroup, payloadName, payloadPids, removeLeftovers } from './cgroup.js';
 import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
 import { binds, cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
 import { lxcTerminalPlan } from './terminal.js';
+import { monitorEventOps } from '../events/log.js';
+import type { Op } from '../init/protocol.js';
 
 export const DRIVER_NAME = 'lxc';
 
@@ -333,7 +336,16 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     // compiled seccomp filter and user as the native child does (LXC would compile the profile at
     // every start, ~35 ms). lxc-execute (LXC's init at pid 1) and rootless containers leave it to LXC.
     const usePlan = tool === 'lxc-start' && !this.rootless;
-    const user = resolveUser(cmd.rootfs, cmd.user);
+    // rootfs (issue 12): the overlay is mounted by us on the host, which cannot serve a user
+    // namespace (an overlay is not idmappable here) nor a caller who may not mount: direct there
+    if (cmd.rootfsMode === 'overlay' && (cmd.userns || this.rootless)) {
+      if (cmd.rootfsModeExplicit || cmd.rootfsLayers.length > 1) {
+        throw new InvalidConfigError(`the lxc driver has no overlay rootfs ${this.rootless ? 'when not root' : 'with a user namespace'}: use --rootfs-mode direct (one layer) or the native driver`, { containerId: cmd.id });
+      }
+      cmd.rootfsMode = 'direct';
+    }
+    const overlayRootfs = cmd.rootfsMode === 'overlay';
+    const user = resolveUser(userRootfs(cmd.rootfsLayers), cmd.user);
     if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     const netnsPath = this.joinedNetns(cmd);
@@ -349,7 +361,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     // Everything the template would refuse is refused before anything exists.
     cgroupLines(checked, facts, cmd.id);
     const seccomp = usePlan ? undefined : lxcSeccompProfile(checked, facts.lastCap, undefined, cmd.id);
-    this.checkExecutable(cmd);
+    if (!overlayRootfs) this.checkExecutable(cmd, cmd.rootfs); // an overlay: once it is mounted
     const processPlan = usePlan ? this.processPlan(cmd.id, checked) : undefined;
     const pipes = opts.pipes ?? {};
     const size = opts.consoleSize ?? terminalSize(pipes.stdout) ?? { rows: 24, cols: 80 };
@@ -371,7 +383,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     // with ERANGE, and cleaning up after that would remove the other one's cgroups.
     const taken = lxcDirs(this.root, cmd.id).find((dir) => existsSync(dir));
     if (taken) {
-      state.remove();
+      removeRecord(state);
       throw new ExecDriverError('ERR_CGROUP', `cgroup ${taken} already exists (another LXC container named ${cmd.id}?): not starting`, {
         containerId: cmd.id,
         step: 'cgroup',
@@ -407,7 +419,10 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       // LXC makes the pair from config.lxc: we name its host end
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
       const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
-      const mountTargets = this.createMountTargets(cmd.id, spec);
+      // the copy-on-write rootfs: mounted here, unmounted once the container runs on its own copy
+      const rootfsPath = overlayRootfs ? mountOverlayOnHost(cmd.id, cmd.rootfsLayers, prepareOverlay(state.dir)) : undefined;
+      if (rootfsPath) this.checkExecutable(cmd, rootfsPath);
+      const mountTargets = this.createMountTargets(cmd.id, spec, rootfsPath);
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
@@ -433,6 +448,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         network: net,
         ...(this.rootless ? { rootless: true } : { cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) } }),
         mountTargets,
+        ...(rootfsPath ? { rootfsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
         ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' || usePlan ? { consoleHelper: INIT_BINARY } : {}),
       });
@@ -463,34 +479,27 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
             ? [CONSOLE_HELPER, 'console-exec', cmd.entrypoint, ...cmd.arguments]
             : [cmd.entrypoint, ...cmd.arguments];
       const args = tool === 'lxc-start' ? ['-F', '-C', ...common, '--', ...command] : [...common, '--', ...command];
-      let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-      if (consoleSize || opts.detach) {
-        // tty: the tool runs on a terminal our C monitor keeps and relays (terminal.ts); detached
-        // without one, under the monitor that copies its output pipes to the log
-        const env = Object.entries(toolEnv(!!cmd.userns)).map(([k, v]) => `${k}=${v}`);
-        const plan = lxcTerminalPlan({
-          argv: [bin, ...args],
-          env,
-          ...(consoleSize ? { size: consoleSize } : {}),
-          detach: !!opts.detach,
-          ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET), logRotate: { path: state.path(OUTPUT_FILE), ...logOptions(opts.log) } } : {}),
-        });
-        monitor = MonitorChannel.spawn(stdio, cmd.id);
-        child = monitor.child;
-        monitor.sendPlan(plan);
-        ({ exited } = await this.startMonitor(cmd.id, tool, monitor));
-      } else {
-        // Own session: a terminal's Ctrl-C reaches the caller only, which decides what to forward.
-        // In the foreground the tool dies with us (our static helper sets PR_SET_PDEATHSIG, then
-        // execs it), and the container with it: a dead Node process never leaves a container behind.
-        const [file, argv] = opts.detach ? [bin, args] : [INIT_BINARY, ['die-with-parent', bin, ...args]];
-        child = spawn(file, argv, { stdio, detached: true, env: toolEnv(!!cmd.userns) });
-        const spawned = child;
-        exited = new Promise((resolve) => {
-          spawned.once('exit', (code, signal) => resolve({ code, signal }));
-          spawned.once('error', () => resolve({ code: null, signal: null }));
-        });
-      }
+      // The tool always runs under our C monitor (host mode, terminal.ts): on a terminal it keeps
+      // and relays with tty; detached without one, it copies the output pipes to the log; in the
+      // foreground it kills the tool (pdeathsig, and the control socket's EOF) when we die. It
+      // also records the container's start, OOM kills (live) and die in the event log, read from
+      // LXC's log and the payload cgroup, so they are recorded without us (src/events).
+      const env = Object.entries(toolEnv(!!cmd.userns)).map(([k, v]) => `${k}=${v}`);
+      const plan = lxcTerminalPlan({
+        argv: [bin, ...args],
+        env,
+        ...(consoleSize ? { size: consoleSize } : {}),
+        detach: !!opts.detach,
+        ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET), logRotate: { path: state.path(OUTPUT_FILE), ...logOptions(opts.log) } } : {}),
+        events: [
+          ...monitorEventOps({ root: this.root, driver: DRIVER_NAME, id: cmd.id, lxcLog: logPath, ...(oomSource ? { oomWatch: oomSource } : {}) }),
+          ...(oomSource ? [['oom-counter', oomPath] as Op] : []),
+        ],
+      });
+      monitor = MonitorChannel.spawn(stdio, cmd.id);
+      child = monitor.child;
+      monitor.sendPlan(plan);
+      const { exited } = await this.startMonitor(cmd.id, tool, monitor);
       if (outFd !== undefined) closeSync(outFd);
       outFd = undefined;
       // with a terminal, input is fed once the container runs (foreground())
@@ -518,6 +527,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       record.cgroupPaths = lxcDirs(this.root, cmd.id).filter((d) => d.includes('/lxc.payload.'));
       // (a foreground container that is already gone needs no record: it is removed right away)
       if (!done || opts.detach) this.save(record, 'running');
+      if (rootfsPath) unmountOverlayOnHost(state.dir, false); // the container has its own copy of the mount
 
       opts.onStart?.({ id: cmd.id, pid });
       if (opts.detach) {
@@ -533,7 +543,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       const fds = { log: logFd, oom: oomFd };
       logFd = oomFd = undefined;
       const status = this.awaitExit(cmd.id, tool, exited, fds, record);
-      if (!monitor) return { id: cmd.id, pid, exited: status };
+      if (!cmd.tty) return { id: cmd.id, pid, exited: status }; // without a terminal, stdin is connected already
       return { id: cmd.id, pid, exited: status, resize: this.foreground(cmd.id, monitor, status, pipes.stdin) };
     } catch (err) {
       if (outFd !== undefined) closeSync(outFd);
@@ -541,7 +551,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       if (oomFd !== undefined) closeSync(oomFd);
       await this.undoStart(cmd.id, child);
       await releaseNetwork(this.root, owner, net);
-      state.remove();
+      removeRecord(state);
       throw err;
     }
   }
@@ -556,8 +566,8 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
   }
 
   /** 127/126 before LXC runs anything (lxc-execute would hide them behind its init's 255). */
-  private checkExecutable(cmd: NormalizedCommand): void {
-    const found = findExecutable(cmd.rootfs, cmd.entrypoint, envPath(cmd.env), cmd.workingDir, cmd.mounts);
+  private checkExecutable(cmd: NormalizedCommand, rootfs: string): void {
+    const found = findExecutable(rootfs, cmd.entrypoint, envPath(cmd.env), cmd.workingDir, cmd.mounts);
     if (found.kind === 'not-found') throw classifyStartFailure(cmd.id, { step: 'exec', errno: osConstants.errno.ENOENT, path: cmd.entrypoint });
     if (found.kind === 'not-executable') throw classifyStartFailure(cmd.id, { step: 'exec', errno: osConstants.errno.EACCES, path: found.path });
   }
@@ -566,11 +576,11 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
    * Every mount target is made (and resolved) by us inside the rootfs before LXC runs: LXC's own
    * `create=` follows the rootfs's symlinks onto the host, and cannot create in a read-only rootfs.
    */
-  private createMountTargets(id: string, spec: Spec): string[] {
+  private createMountTargets(id: string, spec: Spec, rootfs = spec.root!.path): string[] {
     try {
       // the spec's binds (volumes, then the /etc files), in the order renderConfig takes them
       const mounts = binds(spec).map((m) => ({ source: m.source!, destination: m.destination, kind: statSync(m.source!).isDirectory() ? ('dir' as const) : ('file' as const) }));
-      return makeMountTargets(spec.root!.path, mounts);
+      return makeMountTargets(rootfs, mounts);
     } catch (e) {
       if (!(e instanceof MountTargetError)) throw e;
       throw new ExecDriverError('ERR_START_FAILED', `mount target ${e.destination}: ${e.message}`, {
@@ -603,7 +613,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         reply?.[0] === 'error'
           ? `${reply[4] ?? ''}${errno ? `: ${describeErrno(errno)}` : ''} (init step ${reply[1]})`
           : `the terminal helper ended (${reply ? reply.join(' ') : 'no answer'})`;
-      throw new StartError('ERR_START_FAILED', `run ${tool} on a terminal: ${why}`, { containerId: id, step: 'tty', path: tool });
+      throw new StartError('ERR_START_FAILED', `run ${tool} under the monitor: ${why}`, { containerId: id, step: 'tty', path: tool });
     }
     const exited = (async () => {
       let f: string[] | undefined;
@@ -739,7 +749,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       closeSync(fds.oom);
       await removeLeftovers(this.root, id).catch(() => {});
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
-      this.state(id).remove();
+      removeRecord(this.state(id));
     }
   }
 

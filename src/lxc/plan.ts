@@ -4,13 +4,14 @@
  * steps every container ends with (processTail: keyring, bounding set, seccomp, user, capability
  * sets, exec), exactly as the native plan ends.
  */
-import { encodePlan, processTail, type Op } from '../native/plan.js';
+import { encodePlan, type Op } from '../init/protocol.js';
+import { processTail } from '../init/tail.js';
 import { capabilityNames, DEFAULT_DEVICES } from '../spec/from-command.js';
 import type { Spec } from '../spec/types.js';
 
 /**
  * `kept`: the capabilities the host can grant of the spec's bounding set; `filter`: the compiled
- * seccomp program of the spec's linux.seccomp (src/native/seccomp.ts specSecurity), if any.
+ * seccomp program of the spec's linux.seccomp (src/security/seccomp/compile.ts specSecurity), if any.
  */
 export function processPlanOps(spec: Spec, kept: readonly string[], filter?: string): Op[] {
   const proc = spec.process!;

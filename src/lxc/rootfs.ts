@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { INIT_BINARY } from '../native/monitor.js';
+import { INIT_BINARY } from '../init/monitor.js';
 
 const MAX_LINKS = 40;
 

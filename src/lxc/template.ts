@@ -68,6 +68,8 @@ export interface LxcRenderContext {
    * keyring, capabilities, seccomp filter and user of the command (bound on PROCESS_PLAN)
    */
   processPlan?: string;
+  /** rootfs (issue 12): the overlay mounted on the host for LXC to use as a `dir:` rootfs; unset: spec.root.path */
+  rootfsPath?: string;
 }
 
 /** Where the console helper is in the container (/dev is LXC's autodev tmpfs: nothing lands in the rootfs). */
@@ -359,7 +361,7 @@ export function renderConfig(spec: Spec, ctx: LxcRenderContext): string {
 
   out.push([`# config.lxc of container ${id}, written by execdriver for LXC 5`, `lxc.uts.name = ${oneLine(spec.hostname ?? '', 'hostname', id)}`]);
   out.push(networkSection(spec, ctx));
-  const rootfs = ['# root filesystem', `lxc.rootfs.path = dir:${oneLine(spec.root!.path, 'rootfs', id)}`];
+  const rootfs = ['# root filesystem', `lxc.rootfs.path = dir:${oneLine(ctx.rootfsPath ?? spec.root!.path, 'rootfs', id)}`];
   if (ctx.facts.rootfsMount) rootfs.push(`lxc.rootfs.mount = ${oneLine(ctx.facts.rootfsMount, 'rootfs mount', id)}`);
   const rootfsOptions = [...(userns && !ctx.rootless ? ['idmap=container'] : []), ...(spec.root!.readonly ? ['ro'] : [])];
   if (rootfsOptions.length) rootfs.push(`lxc.rootfs.options = ${rootfsOptions.join(',')}`);

@@ -7,7 +7,8 @@
  * container. Window sizes travel monitor → our terminal → SIGWINCH to lxc-start → LXC's console.
  */
 import type { ConsoleSize } from '../driver.js';
-import { ATTACH_BUFFER, type Op } from '../native/plan.js';
+import { ATTACH_BUFFER } from '../init/console.js';
+import { type Op } from '../init/protocol.js';
 
 export interface LxcTerminalPlan {
   /** the tool and its arguments; argv[0] an absolute path */
@@ -21,6 +22,8 @@ export interface LxcTerminalPlan {
   attachSocket?: string;
   /** detached without a terminal: the output file's bound (`log-rotate`) */
   logRotate?: { path: string; maxSize: number; maxFiles: number };
+  /** monitor ops that record the container's events (src/events: event-log, lxc-log, oom-watch …) */
+  events?: Op[];
 }
 
 /**
@@ -30,7 +33,8 @@ export interface LxcTerminalPlan {
  * - `console-raw-output`: lxc-start sets OPOST|ONLCR on its terminal, while its container's
  *   console has already turned every \n into \r\n: locked off, the output stays \r\n as with the
  *   native driver (not \r\r\n).
- * Detached without a terminal the same plan has `log-relay` instead of the terminal.
+ * Detached without a terminal the same plan has `log-relay` instead of the terminal; in the
+ * foreground without one, neither (the tool gets the monitor's fds 0-2, Node's pipes).
  *
  * - `pdeathsig 9`: a monitor that is killed takes lxc-start along (and LXC its container).
  * - no `signals-forward`: lxc-start leaves its terminal on SIGTERM ("Detaching from the
@@ -46,12 +50,13 @@ export function lxcTerminalPlan(p: LxcTerminalPlan): Op[] {
     if (p.attachSocket) ops.push(['attach-socket', p.attachSocket, String(ATTACH_BUFFER)]);
     ops.push(['console', '/dev/ptmx', '']);
     ops.push(['console-raw-output']);
-  } else {
+  } else if (p.detach) {
     // detached without a terminal: lxc-start (and the container, which inherits its stdio) write
     // into pipes that the monitor copies to the log: the container never holds the log file
     ops.push(['log-relay']);
     if (p.logRotate) ops.push(['log-rotate', p.logRotate.path, String(p.logRotate.maxSize), String(p.logRotate.maxFiles)]);
   }
+  ops.push(...(p.events ?? []));
   ops.push(['closefds']);
   ops.push(['pdeathsig', '9']);
   for (const e of p.env) ops.push(['env', e]);

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { prepareOverlay, userRootfs } from '../rootfs/overlay.js';
 import { hostCapabilities } from '../capabilities.js';
 import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
@@ -9,19 +10,19 @@ import { ExecDriverError, InvalidConfigError, StartError, describeErrno } from '
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
 import { exitStatusOf, exitStatusOfFrame, type ExitRecord } from '../lifecycle/exit.js';
 import { classifyStartFailure } from '../lifecycle/failure.js';
-import { createRecord, type ContainerRecord } from '../lifecycle/record.js';
+import { createRecord, removeRecord, type ContainerRecord } from '../lifecycle/record.js';
 import { attachVeth } from '../network/veth.js';
 import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
 import { isSameProcessAlive, ownerAlive, processStartTime, StateDir } from '../state/index.js';
 import { lazyPromise, within } from '../time.js';
 import { resolveUser } from '../users.js';
-import { checkMappable, mapText, type IdMapping } from '../userns.js';
+import { checkMappable, hostIdOf, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
-import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from './console.js';
-import { connectPipes, MonitorChannel, protocolMismatch, requireInit, stdioFor, type Stdio } from './monitor.js';
+import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../init/console.js';
+import { connectPipes, MonitorChannel, protocolMismatch, requireInit, stdioFor, type Stdio } from '../init/monitor.js';
 import { buildPlan, VETH_PEER } from './plan.js';
-import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from './rootless.js';
-import { specSecurity } from './seccomp.js';
+import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from '../rootless.js';
+import { specSecurity } from '../security/seccomp/compile.js';
 import { recordInitProcess } from '../exec/index.js';
 import { CGROUP_PARENT, cgroupName, containerJsonFromSpec } from './template.js';
 import { buildSpec, deviceModeOf, resourcesOf, SPEC_FILE, validateSpec, type SpecContext } from '../spec/index.js';
@@ -73,7 +74,7 @@ function slirpArgv(cmd: NormalizedCommand): string[] {
 }
 
 /** The container's uid_map and gid_map (each in one write, as the kernel wants); setgroups stays allowed. */
-function writeIdMaps(id: string, pid: number, uids: IdMapping[], gids: IdMapping[]): void {
+export function writeIdMaps(id: string, pid: number, uids: IdMapping[], gids: IdMapping[]): void {
   for (const [file, maps] of [['uid_map', uids], ['gid_map', gids]] as const) {
     const path = `/proc/${pid}/${file}`;
     try {
@@ -100,6 +101,14 @@ function trace(id: string, phase: string, end = false): void {
   if (!end) return;
   traces.delete(id);
   process.stderr.write(`execdriver-trace ${id} ${t.parts.join(' ')}\n`);
+}
+
+/** The host ids of the container's root in its user namespace (none without one). */
+function mappedRoot(cmd: NormalizedCommand): { uid: number; gid: number } | undefined {
+  if (!cmd.userns) return undefined;
+  const uid = hostIdOf(cmd.userns.uidMappings, 0);
+  const gid = hostIdOf(cmd.userns.gidMappings, 0);
+  return uid !== undefined && gid !== undefined ? { uid, gid } : undefined;
 }
 
 /** Docker 0.11's native driver: namespaces, cgroups, pivot_root, done by our own C init. */
@@ -147,7 +156,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       this.ownRoot();
     }
     requireInit(cmd.id);
-    const user = resolveUser(cmd.rootfs, cmd.user);
+    const user = resolveUser(userRootfs(cmd.rootfsLayers), cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
     if (cmd.network.mode === 'slirp4netns' && !existsSync(SLIRP4NETNS)) {
@@ -204,6 +213,8 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         isAlive: (o) => ownerAlive(this.root, o),
       });
       trace(cmd.id, 'net-prepare');
+      // rootfs (issue 12): the container's copy-on-write layer; in a user namespace its root owns it
+      const overlay = cmd.rootfsMode === 'overlay' ? prepareOverlay(state.dir, this.rootless ? undefined : mappedRoot(cmd)) : undefined;
       const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
       state.writeText(SPEC_FILE, JSON.stringify(spec) + '\n'); // compact: written at every start
       state.writeJson('container.json', containerJsonFromSpec(cmd.id, spec));
@@ -225,8 +236,10 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
         ...(cgroup instanceof ContainerCgroup && cgroup.thawWrite ? { thawOnKill: cgroup.thawWrite } : {}),
+        eventLog: { root: this.root, id: cmd.id },
         ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex(deviceModeOf(spec.linux?.resources?.devices) ?? 'default') } } : {}),
         detach: !!opts.detach,
+        ...(overlay ? { overlay: { upper: overlay.upper, work: overlay.work } } : {}),
         ...(opts.detach ? { logRotate: { path: state.path('container.log'), ...logOptions(opts.log) } } : {}),
         ...(this.rootless ? { rootless: true } : {}),
         ...(cmd.network.mode === 'slirp4netns' ? { netHelper: slirpArgv(cmd) } : {}),
@@ -336,7 +349,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
   }
 
   /** Turn what the monitor said (an error frame, or nothing) into a typed error. */
-  private async monitorFailure(id: string, monitor: MonitorChannel, frame: string[] | undefined, during: string): Promise<ExecDriverError> {
+  protected async monitorFailure(id: string, monitor: MonitorChannel, frame: string[] | undefined, during: string): Promise<ExecDriverError> {
     const mismatch = protocolMismatch(frame, id);
     if (mismatch) return mismatch;
     if (frame && frame[0] === 'error') {
@@ -356,7 +369,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
   }
 
   /** A start failed half-way: stop the child, remove cgroups and state. */
-  private async undoStart(monitor: MonitorChannel | undefined, cgroup: ContainerCgroup | NoCgroup | undefined, state: StateDir): Promise<void> {
+  protected async undoStart(monitor: MonitorChannel | undefined, cgroup: ContainerCgroup | NoCgroup | undefined, state: StateDir): Promise<void> {
     if (monitor) {
       monitor.send('abort');
       // wait for the monitor's own cleanup (it reports exit), bounded
@@ -371,7 +384,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       await within(monitor.closed(), 2000, undefined);
     }
     if (cgroup) await cgroup.remove().catch(() => {});
-    state.remove();
+    removeRecord(state);
   }
 
   private async awaitExit(
@@ -402,7 +415,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       trace(cmd.id, 'cgroup-remove');
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, cmd.id), net);
       trace(cmd.id, 'net-release');
-      state.remove();
+      removeRecord(state);
       trace(cmd.id, 'state-remove', true);
     }
   }

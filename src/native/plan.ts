@@ -1,13 +1,13 @@
 import { statSync } from 'node:fs';
-import { capabilityBits, capabilityNumber, keptCapabilities, type CapabilitySets } from '../capabilities.js';
-import { envPath } from '../command.js';
-import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, specNetwork } from '../spec/from-command.js';
+import { capabilityNumber, keptCapabilities } from '../capabilities.js';
+import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, rootfsLayersOf, specNetwork } from '../spec/from-command.js';
 import type { Spec } from '../spec/types.js';
-import type { ResolvedUser } from '../users.js';
-import { PROTOCOL_FRAME, type ContainerOp, type Op } from './protocol.js';
+import type { ContainerOp, Op } from '../init/protocol.js';
+import { processTail } from '../init/tail.js';
+import { ATTACH_BUFFER } from '../init/console.js';
+import { monitorEventOps } from '../events/log.js';
+import { overlayData } from '../rootfs/overlay.js';
 
-/** One op of the plan handed to the C init (native/PROTOCOL.md, typed in ./protocol.ts). */
-export type { ContainerOp, Op } from './protocol.js';
 
 /** The container's end of its veth pair. */
 export const VETH_PEER = 'eth0';
@@ -74,19 +74,30 @@ export interface PlanInputs {
   /** with `tty`: the terminal's initial size (else the spec's consoleSize); detached: the attach socket and its output buffer */
   console?: { rows: number; cols: number; attachSocket?: string; bufferSize?: number };
   /**
-   * the container's compiled seccomp filter (hexadecimal BPF, src/native/seccomp.ts), from the
+   * execdriver-oci (create/start): the exec fifo the child blocks on before its last steps until
+   * `start` opens it, and the unix socket its terminal's master is sent to (`--console-socket`)
+   */
+  oci?: { execFifo: string; consoleSocket?: string; leave?: boolean };
+  /**
+   * the container's compiled seccomp filter (hexadecimal BPF, src/security/seccomp/compile.ts), from the
    * spec's linux.seccomp; absent: none
    */
   seccompFilter?: string;
+  /**
+   * rootfs (issue 12): the overlay's upper and work directories (host paths, one filesystem), when
+   * the spec's rootfs is an overlay of its layers; the child mounts it in its own mount namespace
+   */
+  overlay?: { upper: string; work: string };
+  /** the state root whose event log the monitor appends `start`, `oom` (live) and `die` to (src/events) */
+  eventLog?: { root: string; id: string };
 }
+
 
 /** The capabilities the container keeps: its mask, limited to what this kernel and the host have. */
 export function finalCapabilities(mask: Record<string, boolean>, hostCapabilities: string[], lastCap: number): string[] {
   return keptCapabilities(mask, lastCap).filter((x) => hostCapabilities.includes(x));
 }
 
-/** The output a detached terminal keeps for the next attach (bytes). */
-export const ATTACH_BUFFER = 64 * 1024;
 
 /** An rlimit value for the `rlimit` op: -1 (or RLIM_INFINITY) is `unlimited`. */
 export const limitText = (n: number) => (n < 0 || n >= 2 ** 63 ? 'unlimited' : String(n));
@@ -139,6 +150,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['clone', num(flags)]);
   ops.push(['exit-file', p.exitFile]);
   if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
+  if (p.eventLog) ops.push(...monitorEventOps({ ...p.eventLog, driver: 'native', ...(p.oomCounterFile ? { oomWatch: p.oomCounterFile } : {}) }));
   for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);
   if (p.thawOnKill) ops.push(['thaw-on-kill', p.thawOnKill.file, p.thawOnKill.value]);
   // attached before the clone: the child is moved into the cgroup before it runs anything
@@ -154,7 +166,9 @@ export function buildPlan(p: PlanInputs): Op[] {
     const t: PlanInputs["console"] & object = p.console ?? size;
     ops.push(['tty', num(t.rows), num(t.cols)]);
     if (t.attachSocket) ops.push(['attach-socket', t.attachSocket, num(t.bufferSize ?? ATTACH_BUFFER)]);
+    if (p.oci?.consoleSocket) ops.push(['console-socket', p.oci.consoleSocket]);
   }
+  if (p.oci?.leave) ops.push(['leave']);
   if (p.netHelper) ops.push(['net-helper', ...(p.netHelper as [string, ...string[]])]);
   const root = spec.root!.path;
   const userns = !!namespaceOf(spec, 'user');
@@ -164,9 +178,19 @@ export function buildPlan(p: PlanInputs): Op[] {
   // a user namespace: the monitor opens the rootfs (idmapped) and every bind source for the child
   // (which cannot make an idmapped mount, nor reach host paths only host root may search)
   const source = new Map<string, string>();
+  const layers = p.overlay ? rootfsLayersOf(spec) : undefined;
+  const layerSource = new Map<string, string>();
   if (userns && !p.rootless) {
-    source.set(root, num(ops.length));
-    ops.push(['mount-source', root, 'idmap']);
+    // an overlay is not idmappable: each layer is, and the overlay is mounted over them in the child
+    if (layers) {
+      for (const l of layers) {
+        layerSource.set(l, num(ops.length));
+        ops.push(['mount-source', l, 'idmap']);
+      }
+    } else {
+      source.set(root, num(ops.length));
+      ops.push(['mount-source', root, 'idmap']);
+    }
     for (const m of hostBinds) {
       source.set(m.destination, num(ops.length));
       ops.push(['mount-source', m.source!, m.uidMappings ? 'idmap' : '']);
@@ -175,6 +199,8 @@ export function buildPlan(p: PlanInputs): Op[] {
 
   // --- the container's part; the child is in its cgroups by now
   // in a user namespace, first become its root: files made on its own mounts need a mapped owner
+  // execdriver-oci: the exec fifo, opened while the state directory is reachable
+  if (p.oci) ops.push(['exec-fifo', p.oci.execFifo]);
   if (userns) ops.push(['user', '0', '0', '']);
   if (namespaceOf(spec, 'cgroup') && !namespaceOf(spec, 'cgroup')!.path) ops.push(['unshare', num(CLONE.NEWCGROUP)]);
   for (const ns of linux.namespaces ?? []) if (ns.path) ops.push(['setns', ns.path, num(CLONE_OF[ns.type] ?? 0)]);
@@ -193,7 +219,12 @@ export function buildPlan(p: PlanInputs): Op[] {
   // mounts
   ops.push(['root', root]);
   ops.push(['mount', '', '/', '', num(PROPAGATION[linux.rootfsPropagation ?? 'rprivate'] ?? MS.REC | MS.PRIVATE), '', '']);
-  if (source.has(root)) ops.push(['move-mount', source.get(root)!, root, '']);
+  if (layers && p.overlay) {
+    // copy-on-write: the layers (idmapped in a user namespace) under an overlay mounted on the
+    // lowest one, in the child's own mount namespace (nothing is mounted on the host: no leak)
+    for (const [l, i] of layerSource) ops.push(['move-mount', i, l, '']);
+    ops.push(['mount', 'overlay', root, 'overlay', '0', overlayData(layers, p.overlay.upper, p.overlay.work, userns), '']);
+  } else if (source.has(root)) ops.push(['move-mount', source.get(root)!, root, '']);
   else ops.push(['mount', root, root, '', num(MS.BIND | MS.REC), '', '']);
   for (const m of spec.mounts ?? []) {
     const target = rel(m.destination);
@@ -236,6 +267,10 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['umask', (proc.user.umask ?? 0o022).toString(8)]);
 
   if (namespaceOf(spec, 'uts') && spec.hostname) ops.push(['sethostname', spec.hostname]);
+  if (namespaceOf(spec, 'uts') && spec.domainname) ops.push(['setdomainname', spec.domainname]);
+  if (linux.personality) ops.push(['personality', linux.personality.domain === 'LINUX32' ? '8' : '0']);
+  // execdriver-oci: created; the rest (credentials, exec) once `start` opens the fifo
+  if (p.oci) ops.push(['exec-wait']);
 
   for (const r of proc.rlimits ?? []) ops.push(['rlimit', r.type, limitText(r.soft), limitText(r.hard)]);
 
@@ -248,115 +283,12 @@ export function buildPlan(p: PlanInputs): Op[] {
       noNewPrivileges: !!proc.noNewPrivileges,
       ...(p.seccompFilter ? { seccompFilter: p.seccompFilter } : {}),
       // if the monitor dies, so does the container (set after `user`: a uid change clears it)
-      middle: [['pdeathsig', '9'], ['chdir', proc.cwd || '/']],
+      // (not when the monitor leaves at create: the init then belongs to the engine's subreaper)
+      middle: [...(p.oci?.leave ? [] : [['pdeathsig', '9'] as ContainerOp]), ['chdir', proc.cwd || '/']],
       workdir: proc.cwd || '/',
       env: proc.env ?? [],
       args: proc.args ?? [],
     }),
   );
   return ops;
-}
-
-export interface TailInputs {
-  sets: CapabilitySets;
-  user: ResolvedUser;
-  noNewPrivileges: boolean;
-  /** the compiled seccomp program (hex); absent: none */
-  seccompFilter?: string;
-  /** the container's working directory: made (owned by the user) when missing, before the user is set */
-  workdir?: string;
-  /** the driver's own steps, after the credentials and before the environment */
-  middle: ContainerOp[];
-  /** the command's environment (its PATH is searched for the command) */
-  env: string[];
-  /** false: the process has it already (an lxc container: LXC set it), no `env` ops */
-  setEnv?: boolean;
-  args: string[];
-}
-
-/**
- * The last steps of a container's process, the same on both drivers (the native child runs them
- * at the end of its plan; in an lxc container `execdriver-init run-plan` does): a session keyring
- * of its own, the bounding set, the seccomp filter, the user, its capability sets, then exec.
- */
-export function processTail(t: TailInputs): ContainerOp[] {
-  const ops: ContainerOp[] = [];
-  // a session keyring of its own (before seccomp blocks keyctl): anonymous, so that nothing can
-  // make one of the container's name in advance for it to join
-  ops.push(['session-keyring', '']);
-  if (t.noNewPrivileges) ops.push(['no-new-privs']);
-  // capabilities: the bounding set first, then the user, then the process's own sets
-  ops.push(['bounding', capabilityBits(t.sets.bounding)]);
-  ops.push(['closefds']);
-  // seccomp: without no_new_privs loading the filter needs CAP_SYS_ADMIN, so it goes in before
-  // `user`/`caps` drop it; with it, last before exec (as runc does)
-  if (t.seccompFilter && !t.noNewPrivileges) ops.push(['seccomp-filter', t.seccompFilter]);
-  if (t.workdir && t.workdir !== '/') ops.push(['workdir', t.workdir, num(t.user.uid), num(t.user.gid)]);
-  ops.push(['user', num(t.user.uid), num(t.user.gid), t.user.groups.join(',')]);
-  ops.push(['caps', capabilityBits(t.sets.effective), capabilityBits(t.sets.permitted), capabilityBits(t.sets.inheritable)]);
-  if (t.sets.ambient.length) ops.push(['ambient', capabilityBits(t.sets.ambient)]);
-  ops.push(...t.middle);
-  if (t.setEnv !== false) for (const e of t.env) ops.push(['env', e]);
-  if (t.seccompFilter && t.noNewPrivileges) ops.push(['seccomp-filter', t.seccompFilter]);
-  ops.push(['exec', envPath(t.env), ...(t.args as [string, ...string[]])]);
-  return ops;
-}
-
-
-/** Frames on the wire: u32le count, then u32le length + bytes for every field. */
-export function encodeFrame(fields: readonly (string | Uint8Array)[]): Buffer {
-  const parts = fields.map((f) => (typeof f === 'string' ? Buffer.from(f, 'utf8') : Buffer.from(f.buffer, f.byteOffset, f.byteLength)));
-  const size = 4 + parts.reduce((n, b) => n + 4 + b.length, 0);
-  const out = Buffer.allocUnsafe(size);
-  out.writeUInt32LE(parts.length, 0);
-  let off = 4;
-  for (const b of parts) {
-    out.writeUInt32LE(b.length, off);
-    off += 4;
-    b.copy(out, off);
-    off += b.length;
-  }
-  return out;
-}
-
-/** A plan on the wire: the protocol frame, its ops, `["end"]`. */
-export function encodePlan(ops: readonly Op[]): Buffer {
-  return encodeFrames([PROTOCOL_FRAME, ...ops]);
-}
-
-/** Frames up to `["end"]`, with no protocol frame (the seccomp compiler's input). */
-export function encodeFrames(frames: readonly (readonly string[])[]): Buffer {
-  return Buffer.concat([...frames.map(encodeFrame), encodeFrame(['end'])]);
-}
-
-/** Incremental frame decoder for the monitor's replies. */
-export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
-  push(chunk: Buffer): string[][] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    const frames: string[][] = [];
-    for (;;) {
-      const f = this.tryOne();
-      if (!f) break;
-      frames.push(f);
-    }
-    return frames;
-  }
-  private tryOne(): string[] | undefined {
-    const b = this.buf;
-    if (b.length < 4) return undefined;
-    const count = b.readUInt32LE(0);
-    let off = 4;
-    const fields: string[] = [];
-    for (let i = 0; i < count; i++) {
-      if (b.length < off + 4) return undefined;
-      const len = b.readUInt32LE(off);
-      off += 4;
-      if (b.length < off + len) return undefined;
-      fields.push(b.toString('utf8', off, off + len));
-      off += len;
-    }
-    this.buf = b.subarray(off);
-    return fields;
-  }
 }

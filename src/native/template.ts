@@ -1,4 +1,4 @@
-import { CAPABILITIES } from '../capabilities.js';
+import { CAPABILITIES, compareCapabilities } from '../capabilities.js';
 import type { NormalizedCommand } from '../command.js';
 import { rootTag } from '../state/index.js';
 import type { NetworkState } from '../network/container.js';
@@ -90,7 +90,7 @@ function compact<T extends object>(o: T): T {
 
 let sorted: string[] | undefined;
 /** The capability names in the record's order (as capabilityMask sorts them). */
-const sortedCapabilities = () => (sorted ??= [...CAPABILITIES].sort((a, b) => a.localeCompare(b)));
+const sortedCapabilities = () => (sorted ??= [...CAPABILITIES].sort(compareCapabilities));
 
 const NS_NAMES: Partial<Record<string, string>> = {
   mount: 'NEWNS', uts: 'NEWUTS', ipc: 'NEWIPC', pid: 'NEWPID', network: 'NEWNET', cgroup: 'NEWCGROUP', user: 'NEWUSER',

@@ -12,6 +12,8 @@ import { writeContainerNetFiles, type ContainerNetFiles } from './files.js';
 import { isIPv4 } from './subnet.js';
 import { validateBridgeSubnet, validateInterfaceName, validateMtu } from './validate.js';
 import { InvalidConfigError } from '../errors.js';
+import { networkOrThrow, validateNetworkName } from './networks.js';
+import { publishPorts, unpublishPorts, validatePorts, type PortSpec } from './ports.js';
 
 /** What `info` shows of a container's network, and what is needed to release it. */
 export interface NetworkState {
@@ -23,6 +25,12 @@ export interface NetworkState {
   subnet?: string;
   hostInterface?: string;
   mtu?: number;
+  /** issue 12: the named network (`--net NAME`), its outbound NAT, the published ports */
+  network?: string;
+  nat?: boolean;
+  ports?: PortSpec[];
+  /** whether the name servers of its resolv.conf (the host's) can be reached, and why not */
+  dns?: string;
 }
 
 /** Check the network part of a command (types, names, addresses, ranges): nothing is created. */
@@ -37,6 +45,13 @@ export function validateNetworkConfig(n: NetworkConfig, containerId: string): vo
     }
     if (n.prefixLen !== undefined && (!Number.isInteger(n.prefixLen) || n.prefixLen < 8 || n.prefixLen > 30)) {
       throw new InvalidConfigError(`network.prefixLen: ${JSON.stringify(n.prefixLen)} must be an integer from 8 to 30`);
+    }
+    if (n.ports !== undefined && n.mode !== 'bridge') throw new InvalidConfigError(`-p needs a bridge network (this is --net ${n.mode})`);
+    if (n.ports !== undefined) validatePorts(n.ports);
+    if (n.name !== undefined) {
+      validateNetworkName(n.name);
+      if (n.mode !== 'bridge') throw new InvalidConfigError(`network ${n.name}: its mode is bridge, not ${n.mode}`);
+      for (const k of ['bridge', 'subnet'] as const) if (n[k] !== undefined) throw new InvalidConfigError(`network.${k}: not with a named network (${n.name} has its own)`);
     }
     if (n.mode !== 'bridge') {
       for (const k of ['bridge', 'subnet', 'ipAddress', 'prefixLen', 'gateway'] as const) {
@@ -63,7 +78,10 @@ export const ownerOf = (driver: string, id: string) => `${driver}/${id}`;
  */
 export async function prepareNetwork(stateRoot: string, owner: string, n: NetworkConfig): Promise<NetworkState> {
   if (n.mode !== 'bridge') return { mode: n.mode, ...(n.mtu !== undefined ? { mtu: n.mtu } : {}) };
-  const bridge = await ensureBridge({ name: n.bridge ?? DEFAULT_BRIDGE, ...(n.subnet ? { subnet: n.subnet } : {}) });
+  const named = n.name !== undefined ? networkOrThrow(stateRoot, n.name) : undefined;
+  const bridge = named
+    ? await ensureBridge({ name: named.bridge, subnet: named.subnet, mtu: named.mtu })
+    : await ensureBridge({ name: n.bridge ?? DEFAULT_BRIDGE, ...(n.subnet ? { subnet: n.subnet } : {}) });
   const a = await allocate({
     stateRoot,
     bridge: bridge.name,
@@ -80,6 +98,10 @@ export async function prepareNetwork(stateRoot: string, owner: string, n: Networ
     bridge: bridge.name,
     subnet: bridge.subnet,
     mtu: n.mtu ?? bridge.mtu,
+    ...(named ? { network: named.name } : {}),
+    nat: !!named?.nat,
+    dns: named?.nat ? "the host's name servers, through the network's NAT" : "unreachable: resolv.conf names the host's name servers and this network has no NAT (network create --nat)",
+    ...(n.ports?.length ? { ports: n.ports } : {}),
   };
 }
 
@@ -90,6 +112,8 @@ export function writeNetworkFiles(dir: string, state: NetworkState, hostname: st
 
 /** Give the container's address back (idempotent). */
 export async function releaseNetwork(stateRoot: string, owner: string, state: NetworkState | undefined): Promise<void> {
+  // the ports' table: by the container's name, also when a crash left no network state
+  if (state === undefined || state.ports?.length) await unpublishPorts(owner);
   if (state?.mode !== 'bridge' || !state.bridge) return;
   await release(stateRoot, state.bridge, owner, state.ipAddress).catch(() => {});
 }
@@ -122,6 +146,7 @@ export async function setupNetwork(opts: {
   const state = await prepareNetwork(opts.stateRoot, opts.owner, n);
   let files: ContainerNetFiles;
   try {
+    if (state.ports?.length) await publishPorts(opts.owner, state.bridge!, state.ipAddress!, state.ports);
     files = await writeNetworkFiles(opts.filesDir, state, opts.hostname);
     await applyEtcExtras(files, opts.etc);
   } catch (err) {

@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { ExecDriverError, InvalidConfigError } from '../errors.js';
 import { run } from './run.js';
+import { tryParseIPv4 } from './ipv4.js';
+
+export { tryParseIPv4 };
 
 /** An IPv4 network: `network` is the address as an unsigned 32-bit integer, host bits zero. */
 export interface Ipv4Net {
@@ -8,21 +11,7 @@ export interface Ipv4Net {
   prefixLen: number;
 }
 
-const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
-
 /** `10.88.0.1` → 0x0a580001, or null when the text is not a plain dotted quad (no leading zeros). */
-export function tryParseIPv4(text: string): number | null {
-  const m = DOTTED_QUAD.exec(text);
-  if (!m) return null;
-  let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const octet = Number(m[i]);
-    if (octet > 255) return null;
-    n = n * 256 + octet;
-  }
-  return n;
-}
-
 export function isIPv4(text: string): boolean {
   return tryParseIPv4(text) !== null;
 }

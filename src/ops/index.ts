@@ -12,7 +12,7 @@ import { checkResources } from '../command.js';
 import type { Resources } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, NotRunningError } from '../errors.js';
 import { appendEvent } from '../events/log.js';
-import { pidsInNamespaceOf } from '../native/rootless.js';
+import { pidsInNamespaceOf } from '../rootless.js';
 import { parseCmdline, parseNetDev, parsePasswd, parseProcStatus, type NetworkStats } from './procfs.js';
 
 export type { NetworkStats } from './procfs.js';

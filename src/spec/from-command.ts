@@ -31,6 +31,10 @@ export const ANNOTATION = {
   seccomp: 'org.execdriver.seccomp',
   /** the network as prepared, JSON (SpecNetwork) */
   network: 'org.execdriver.network',
+  /** rootfs (issue 12): `overlay` or `direct` (absent: direct, an older spec or an OCI bundle) */
+  rootfsMode: 'org.execdriver.rootfs-mode',
+  /** rootfs: every layer, the lowest first, a JSON list (root.path is the lowest) */
+  rootfsLayers: 'org.execdriver.rootfs-layers',
   /** raw `lxc.*` lines for the lxc driver (`config.lxc` of the Command), a JSON list */
   lxc: 'org.execdriver.lxc',
   /** cli (issue 12): the labels, a JSON object; what `stop` sends first, and its seconds before SIGKILL */
@@ -185,6 +189,10 @@ export function buildSpec(cmd: NormalizedCommand, ctx: SpecContext): Spec {
   const annotations: Record<string, string> = {};
   if (cmd.user) annotations[ANNOTATION.user] = cmd.user;
   if (cmd.init) annotations[ANNOTATION.init] = 'true';
+  if (cmd.rootfsMode === 'overlay') {
+    annotations[ANNOTATION.rootfsMode] = 'overlay';
+    annotations[ANNOTATION.rootfsLayers] = JSON.stringify(cmd.rootfsLayers);
+  }
   if (noPivot) annotations[ANNOTATION.noPivotRoot] = 'true';
   annotations[ANNOTATION.seccomp] = cmd.seccomp === 'unconfined' ? 'unconfined' : (cmd.seccomp.name ?? 'custom');
   annotations[ANNOTATION.network] = JSON.stringify(networkOf(cmd, ctx.network));
@@ -264,3 +272,11 @@ export function namespaceOf(spec: Spec, type: LinuxNamespace['type']): LinuxName
 
 /** Options of a mount that are bind options. */
 export const isBind = (m: Mount) => m.type === 'bind' || !!m.options?.some((o) => o === 'bind' || o === 'rbind');
+
+/** The rootfs as a spec records it: its layers (the lowest first) when it is an overlay (issue 12). */
+export function rootfsLayersOf(spec: Spec): string[] | undefined {
+  if (spec.annotations?.[ANNOTATION.rootfsMode] !== 'overlay') return undefined;
+  const raw = spec.annotations[ANNOTATION.rootfsLayers];
+  const layers = raw ? (JSON.parse(raw) as string[]) : [spec.root!.path];
+  return layers.length ? layers : [spec.root!.path];
+}

@@ -20,6 +20,9 @@ const MAX_ID = 0xffffffff;
 const checkedSeccomp = new WeakSet<object>();
 const NAMESPACES = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
 const PROPAGATION = ['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared', 'unbindable', 'runbindable'];
+const HOOKS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
+/** namespaces a container may join by path (a setns after the clone) */
+const JOINABLE = ['network', 'ipc', 'uts', 'cgroup'];
 const SETS = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
 
 type Obj = Record<string, unknown>;
@@ -107,7 +110,10 @@ export function validateSpec(spec: unknown, containerId?: string): Spec {
       }
     }
   }
-  c.unsupported(s['domainname'], 'domainname');
+  if (s['domainname'] !== undefined) {
+    const d = c.str(s['domainname'], 'domainname');
+    if (d.length > 64) c.fail('domainname', `must be at most 64 characters, not ${d.length}`);
+  }
 
   // process
   const p = c.obj(s['process'], 'process');
@@ -190,9 +196,20 @@ export function validateSpec(spec: unknown, containerId?: string): Spec {
     }
   });
 
-  // hooks: none are run
+  // hooks (execdriver-oci runs them; createContainer/startContainer would run inside the container: not yet)
   const hooks = c.optObj(s['hooks'], 'hooks');
-  for (const [k, v] of Object.entries(hooks ?? {})) c.unsupported(v, `hooks.${k}`, 'are not run by execdriver yet');
+  for (const [k, v] of Object.entries(hooks ?? {})) {
+    if (!HOOKS.includes(k)) c.fail(`hooks.${k}`, `is not a hook of the runtime specification (${HOOKS.join(', ')})`);
+    if (k === 'createContainer' || k === 'startContainer') c.unsupported(v, `hooks.${k}`, 'are not run by execdriver yet');
+    c.list(v, `hooks.${k}`).forEach((h, i) => {
+      const f = `hooks.${k}[${i}]`;
+      const o = c.obj(h, f);
+      c.absPath(o['path'], `${f}.path`);
+      c.strings(o['args'], `${f}.args`);
+      c.strings(o['env'], `${f}.env`);
+      if (o['timeout'] !== undefined) c.int(o['timeout'], `${f}.timeout`, 1, 86400, ' seconds');
+    });
+  }
 
   if (s['annotations'] !== undefined) {
     const a = c.obj(s['annotations'], 'annotations');
@@ -232,7 +249,7 @@ export function validateSpec(spec: unknown, containerId?: string): Spec {
     if (type === 'time') c.fail(`${f}.type`, 'time namespaces are not supported by execdriver yet');
     if (o['path'] !== undefined) {
       c.absPath(o['path'], `${f}.path`);
-      if (type !== 'network') c.fail(`${f}.path`, `joining an existing ${type} namespace is not supported yet (only network)`);
+      if (!JOINABLE.includes(type)) c.fail(`${f}.path`, `joining an existing ${type} namespace is not supported yet (only ${JOINABLE.join(', ')})`);
     }
   });
   if (!seen.has('mount')) c.fail('linux.namespaces', 'must include a mount namespace (execdriver sets the root up in its own)');
@@ -293,7 +310,12 @@ export function validateSpec(spec: unknown, containerId?: string): Spec {
   c.strings(l['maskedPaths'], 'linux.maskedPaths').forEach((x, i) => c.absPath(x, `linux.maskedPaths[${i}]`));
   c.strings(l['readonlyPaths'], 'linux.readonlyPaths').forEach((x, i) => c.absPath(x, `linux.readonlyPaths[${i}]`));
   c.unsupported(l['mountLabel'], 'linux.mountLabel', 'is not supported (no SELinux)');
-  c.unsupported(l['personality'], 'linux.personality');
+  const pers = c.optObj(l['personality'], 'linux.personality');
+  if (pers) {
+    const d = c.str(pers['domain'], 'linux.personality.domain');
+    if (d !== 'LINUX' && d !== 'LINUX32') c.fail('linux.personality.domain', `must be LINUX or LINUX32, not ${JSON.stringify(d)}`);
+    c.unsupported(pers['flags'], 'linux.personality.flags');
+  }
   c.unsupported(l['intelRdt'], 'linux.intelRdt');
   c.unsupported(l['timeOffsets'], 'linux.timeOffsets');
   return spec as Spec;
@@ -308,8 +330,12 @@ function validateResources(c: Checker, r: Obj): void {
       if (typeof o['allow'] !== 'boolean') c.fail(`${f}.devices[${i}].allow`, `must be true or false, not ${show(o['allow'])}`);
       if (o['access'] !== undefined && !/^[rwm]{1,3}$/.test(String(o['access']))) c.fail(`${f}.devices[${i}].access`, `must be some of r, w, m, not ${show(o['access'])}`);
     });
+    // other lists than the two sets the cgroup code knows: each rule checked (execdriver-oci writes them in order)
     if (!deviceModeOf(r['devices'] as never)) {
-      c.fail(`${f}.devices`, "must be Docker's default allow-list or a single allow-all rule (the allow-list may be followed by allow rules of c or b devices by number; other rules are not supported yet)");
+      (r['devices'] as Obj[]).forEach((o, i) => {
+        if (o['type'] !== undefined && !['a', 'b', 'c'].includes(o['type'] as string)) c.fail(`${f}.devices[${i}].type`, `must be a, b or c, not ${show(o['type'])}`);
+        for (const k of ['major', 'minor']) if (o[k] !== undefined && o[k] !== null) c.int(o[k], `${f}.devices[${i}].${k}`, -1, MAX_ID);
+      });
     }
   }
   const m = c.optObj(r['memory'], `${f}.memory`);

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { releaseRootfs } from '../rootfs/overlay.js';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { DEFAULT_ROOT } from '../driver.js';
@@ -101,6 +102,7 @@ export class StateDir {
   }
 
   remove(): void {
+    releaseRootfs(this.dir, true); // the copy-on-write layer, and a host mount (lxc) a crash left
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

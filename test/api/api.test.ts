@@ -215,7 +215,7 @@ for (const driverName of ['native', 'lxc'] as const) {
       });
     });
 
-    it('events: start then exit, in order, for two containers; the iterator ends on break', async () => {
+    it('events: create, start, die (exit code), destroy, in order, for two containers; the iterator ends on break', async () => {
       const events = driver.events();
       const a = sh('exit 1');
       const b = sh('sleep 0.2; exit 2');
@@ -224,22 +224,22 @@ for (const driverName of ['native', 'lxc'] as const) {
       for await (const ev of events) {
         if (ev.id !== a.id && ev.id !== b.id) continue;
         seen.push(ev);
-        if (seen.filter((e) => e.type === 'exit').length === 2) break;
+        if (seen.filter((e) => e.type === 'destroy').length === 2) break;
       }
       await runs;
       for (const c of [a, b]) {
         const mine = seen.filter((e) => e.id === c.id).map((e) => e.type);
-        assert.deepEqual(mine, ['start', 'exit']);
+        assert.deepEqual(mine, ['create', 'start', 'die', 'destroy']);
       }
-      const exitB = seen.find((e) => e.id === b.id && e.type === 'exit');
-      assert.equal(exitB?.type === 'exit' && exitB.status.exitCode, 2);
-      assert.match(exitB?.driver ?? '', new RegExp(`^${driverName}`));
-      // broken out of: no listener is left behind
+      const dieB = seen.find((e) => e.id === b.id && e.type === 'die');
+      assert.equal(dieB?.exitCode, 2);
+      assert.equal(dieB?.driver, driverName);
+      // broken out of: nothing is left behind
       const r = await events.next();
       assert.equal(r.done, true);
     });
 
-    it('events: an OOM kill is reported (oom, then exit with oomKilled)', async () => {
+    it('events: an OOM kill is reported (oom, then die 137 SIGKILL)', async () => {
       const ac = new AbortController();
       const events = driver.events({ signal: ac.signal });
       const c: Command = {
@@ -252,11 +252,12 @@ for (const driverName of ['native', 'lxc'] as const) {
       const seen: string[] = [];
       for await (const ev of events) {
         if (ev.id !== c.id) continue;
-        seen.push(ev.type === 'exit' ? `exit:${ev.status.exitCode}:${ev.status.oomKilled}` : ev.type);
-        if (ev.type === 'exit') break;
+        seen.push(ev.type === 'die' ? `die:${ev.exitCode}:${ev.signal}` : ev.type);
+        if (ev.type === 'die') break;
       }
-      await run;
-      assert.deepEqual(seen, ['start', 'oom', 'exit:137:true']);
+      const status = await run;
+      assert.equal(status.oomKilled, true);
+      assert.deepEqual(seen, ['create', 'start', 'oom', 'die:137:SIGKILL']);
     });
   });
 }

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createDriver, type Command, type ContainerStats, type DriverName, type ExecProcess, type ManagedDriver } from '../../src/index.js';
+import { createDriver, type Command, type ContainerStats, type ContainerEvent, type DriverName, type ExecProcess, type ManagedDriver } from '../../src/index.js';
 import { processState } from '../../src/state/index.js';
 
 const isAlive = (pid: number) => { const s = processState(pid); return s !== undefined && s !== 'Z'; };
@@ -149,7 +149,7 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
         assert.equal(existsSync(hostPath), false, `${hostPath} created on the host`);
         // a link to a directory of the rootfs: mounted where the link resolves inside the rootfs (as Docker does)
         const { status, out } = await runOut(
-          sh(`cat /to-tmp-${tag}/evil-${tag} /tmp/evil-${tag}`, { mounts: [{ source: file, destination: `/to-tmp-${tag}/evil-${tag}`, writable: false }] }),
+          sh(`cat /to-tmp-${tag}/evil-${tag} /tmp/evil-${tag}`, { mounts: [{ source: file, destination: `/to-tmp-${tag}/evil-${tag}`, writable: false }], rootfsMode: 'direct' }),
         );
         assert.equal(status.exitCode, 0);
         assert.equal(out, 'content\ncontent\n');
@@ -243,7 +243,7 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
 
     test('detached: pids, info, kill TERM reaches a trap', async () => {
       // the signal must come once the trap is set (before, pid 1 without a handler ignores it)
-      const c = sh('trap "exit 42" TERM; touch /tmp/$HOSTNAME.trap; while :; do sleep 1; done');
+      const c = sh('trap "exit 42" TERM; touch /tmp/$HOSTNAME.trap; while :; do sleep 1; done', { rootfsMode: 'direct' });
       const started = await driver.start(c, { detach: true });
       try {
         assert.equal(driver.info(c.id).isRunning(), true);
@@ -683,7 +683,7 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
       rootfs = makeRootfs();
       id = uniqueId(`exec${driverName.slice(0, 2)}`);
       const h = await driver.start(
-        { id, rootfs: rootfs.dir, network: { mode: 'none' }, entrypoint: 'sh', arguments: ['-c', 'echo from-init > /tmp/init-wrote; exec sleep 1000'] },
+        { id, rootfs: rootfs.dir, rootfsMode: 'direct', network: { mode: 'none' }, entrypoint: 'sh', arguments: ['-c', 'echo from-init > /tmp/init-wrote; exec sleep 1000'] },
         { detach: true },
       );
       initPid = h.pid;
@@ -854,18 +854,28 @@ function lifecycleEngineSuite(driverName: DriverName): void {
       await driver.delete(k.id);
     });
 
-    it('a record whose creator died while creating is settled by the next list', async () => {
+    it('a record whose creator died while creating is settled by the next list, run or delete', async () => {
       // a creation cut short: the record says creating, its owner (a process that has exited) is gone
-      const c = cmd({ entrypoint: 'true' });
       const dead = spawnSync('true').pid!;
-      const dir = join(TEST_ROOT, driverName, c.id);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'state.json'), JSON.stringify({
-        version: 1, id: c.id, driver: driverName, status: 'creating', owner: { pid: dead, startTime: 1 }, pid: 0, startTime: 0,
-        monitorPid: 0, monitorStartTime: 0, detached: false, createdAt: new Date().toISOString(), startedAt: null, command: ['true'], cgroupPaths: [], extra: {},
-      }));
-      assert.equal((await driver.list()).some((x) => x.id === c.id), false);
-      assert.equal(existsSync(dir), false);
+      const abandoned = () => {
+        const c = cmd({ entrypoint: 'true' });
+        const dir = join(TEST_ROOT, driverName, c.id);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'state.json'), JSON.stringify({
+          version: 1, id: c.id, driver: driverName, status: 'creating', owner: { pid: dead, startTime: 1 }, pid: 0, startTime: 0,
+          monitorPid: 0, monitorStartTime: 0, detached: false, createdAt: new Date().toISOString(), startedAt: null, command: ['true'], cgroupPaths: [], extra: {},
+        }));
+        return dir;
+      };
+      const a = abandoned();
+      assert.equal((await driver.list()).some((x) => x.id === a.split('/').pop()), false);
+      assert.equal(existsSync(a), false, 'list settles it');
+      const b = abandoned();
+      assert.equal((await driver.run(cmd({ entrypoint: 'true' }))).exitCode, 0);
+      assert.equal(existsSync(b), false, 'run settles it');
+      const c = abandoned();
+      await driver.delete(c.split('/').pop()!);
+      assert.equal(existsSync(c), false, 'delete settles it');
     });
 
     it('a SIGKILLed terminate is finished by the next terminate', async () => {
@@ -882,6 +892,64 @@ function lifecycleEngineSuite(driverName: DriverName): void {
       }
     });
 
+  });
+
+  // events (issue 9, the events part): the state root's log, through driver.events()
+  describe(`contract: ${driverName} driver: events`, () => {
+    let driver: ManagedDriver;
+    let rootfs: { dir: string; cleanup: () => void };
+    before(() => {
+      driver = createDriver(driverName, { root: TEST_ROOT });
+      rootfs = makeRootfs();
+    });
+    after(() => rootfs.cleanup());
+    const box = (script: string, over: Partial<Command> = {}): Command & { id: string } => ({
+      id: uniqueId(`ev${driverName.slice(0, 2)}`),
+      rootfs: rootfs.dir,
+      network: { mode: 'none' },
+      entrypoint: 'sh',
+      arguments: ['-c', script],
+      ...over,
+    });
+
+    it('create, start, die (exit code and signal), destroy, in order; since replays them', async () => {
+      const since = new Date();
+      const a = box('exit 3');
+      const b = box('kill -KILL $$; sleep 5', { init: true });
+      assert.equal((await driver.run(a)).exitCode, 3);
+      assert.equal((await driver.run(b)).exitCode, 137);
+      const seen: ContainerEvent[] = [];
+      for await (const ev of driver.events({ since, until: Date.now() })) if (ev.id === a.id || ev.id === b.id) seen.push(ev);
+      const of = (c: { id: string }) => seen.filter((e) => e.id === c.id);
+      assert.deepEqual(of(a).map((e) => e.type), ['create', 'start', 'die', 'destroy']);
+      assert.equal(of(a)[2]!.exitCode, 3);
+      assert.deepEqual(of(b).map((e) => e.type), ['create', 'start', 'die', 'destroy']);
+      assert.equal(of(b)[2]!.exitCode, 137);
+    });
+
+    it('an OOM kill of a child is an oom event while the container runs, and die follows its end', async () => {
+      const ac = new AbortController();
+      const events = driver.events({ signal: ac.signal });
+      const c = box('dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1000', {
+        resources: { memory: 32 * 1024 * 1024, memorySwap: 32 * 1024 * 1024 },
+      });
+      await driver.start(c, { detach: true });
+      const types: string[] = [];
+      try {
+        for await (const ev of events) {
+          if (ev.id !== c.id) continue;
+          types.push(ev.type);
+          if (ev.type === 'oom') {
+            assert.equal(driver.info(c.id).isRunning(), true, 'running when its oom arrives');
+            await driver.kill(c.id, 'SIGKILL');
+          }
+          if (ev.type === 'die') break;
+        }
+      } finally {
+        await driver.delete(c.id, { force: true });
+      }
+      assert.deepEqual(types, ['create', 'start', 'oom', 'die']);
+    });
   });
 }
 

@@ -153,7 +153,7 @@ export async function chaosRun(run: ChaosRun): Promise<ChaosResult> {
     if (run.target === 'monitor') {
       return descendants(reaper.pid!).find((p) => {
         const a = cmdline(p);
-        return (a[0]?.endsWith('execdriver-init') && a[1] === 'monitor') || a[0]?.endsWith('lxc-start') || (a[1] === 'die-with-parent');
+        return (a[0]?.endsWith('execdriver-init') && a[1] === 'monitor') || a[0]?.endsWith('lxc-start');
       });
     }
     try {

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildExecPlan } from '../../src/exec/index.js';
-import { MonitorChannel } from '../../src/native/monitor.js';
-import type { Op } from '../../src/native/plan.js';
+import { MonitorChannel } from '../../src/init/monitor.js';
+import type { Op } from '../../src/init/protocol.js';
 
 const base = {
   initPid: 4242,
@@ -54,6 +54,14 @@ describe('exec plan', () => {
     assert.ok(names(u).indexOf('user') < names(u).indexOf('console'));
     assert.deepEqual(u[0], ['join', '4242', '']);
     assert.deepEqual(buildExecPlan({ ...base, userns: true, rootless: true })[0], ['join', '4242', 'userns-first']);
+  });
+
+  it('the event log: the exec\'s monitor records exec_start and exec_die (event-log with the execId, no oom-watch)', () => {
+    const ops = buildExecPlan({ ...base, eventLog: { root: '/r', driver: 'native', id: 'c1', execId: 'e1' } });
+    assert.deepEqual(ops.filter((o) => o[0] === 'event-log'), [['event-log', '/r/events.log', String(4 * 1024 * 1024), 'native', 'c1', 'e1']]);
+    assert.ok(names(ops).indexOf('event-log') < names(ops).indexOf('exec'));
+    assert.ok(!names(ops).includes('oom-watch') && !names(ops).includes('lxc-log'));
+    assert.ok(!names(buildExecPlan(base)).includes('event-log'));
   });
 
   it('no filter and no-new-privileges: as run does', () => {

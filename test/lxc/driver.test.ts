@@ -237,7 +237,7 @@ describe('lxc driver (LXC 5, real containers)', () => {
   it('onStart: config.lxc in <root>/lxc/<id>, lxc-info RUNNING with the pid, pids from lxc.payload.<id>; stdin', async () => {
     const stdin = new PassThrough();
     const cap = capture();
-    const c = cmd({ entrypoint: 'cat' });
+    const c = cmd({ entrypoint: 'cat', rootfsMode: 'direct' });
     let checked: Promise<void> | undefined;
     const status = await driver.run(c, { ...cap.pipes, stdin }, (info) => {
       checked = (async () => {
@@ -266,7 +266,7 @@ describe('lxc driver (LXC 5, real containers)', () => {
 
   it('detached: kill TERM reaches a trap (exit 42 via wait); kill --all; terminate; nothing left', async () => {
     // the signal must come once the trap is set (before, pid 1 without a handler ignores it)
-    const a = sh('trap "exit 42" TERM; touch /tmp/$HOSTNAME.trap; while :; do sleep 1; done');
+    const a = sh('trap "exit 42" TERM; touch /tmp/$HOSTNAME.trap; while :; do sleep 1; done', { rootfsMode: 'direct' });
     const sa = await driver.start(a, { detach: true });
     assert.ok(sa.pid > 0);
     assert.equal(driver.info(a.id).isRunning(), true);

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { deviceFilterHex } from '../../src/cgroups/devicefilter.js';
 import { hostLayout } from '../../src/cgroups/index.js';
 import { createDriver, type Command, type ManagedDriver } from '../../src/index.js';
-import { INIT_BINARY, MonitorChannel } from '../../src/native/monitor.js';
+import { INIT_BINARY, MonitorChannel } from '../../src/init/monitor.js';
 import { capture, makeRootfs, TEST_ROOT, uniqueId } from '../helpers.js';
 
 const layout = hostLayout();

@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { INIT_BINARY, MonitorChannel, protocolMismatch } from '../../src/native/monitor.js';
-import { encodeFrame, encodePlan, type ContainerOp, type Op } from '../../src/native/plan.js';
-import { describeOp, initProtocolOf, OPS, PROTOCOL_VERSION, type OpName } from '../../src/native/protocol.js';
+import { INIT_BINARY, MonitorChannel, protocolMismatch } from '../../src/init/monitor.js';
+import { encodeFrame, encodePlan, type ContainerOp, type Op } from '../../src/init/protocol.js';
+import { describeOp, initProtocolOf, OPS, PROTOCOL_VERSION, type OpName } from '../../src/init/protocol.js';
 
 /** What `execdriver-init protocol` prints: the version line, then NAME KIND ARITY lines. */
 function initTable(): { version: string; ops: string[] } {
@@ -30,7 +30,7 @@ async function answer(frames: string[][]): Promise<{ frames: string[][]; code: n
 }
 
 describe('the plan protocol', () => {
-  it('the C init has exactly the ops of src/native/protocol.ts: names, kinds, arity, version', () => {
+  it('the C init has exactly the ops of src/init/protocol.ts: names, kinds, arity, version', () => {
     const c = initTable();
     assert.equal(c.version, `protocol ${PROTOCOL_VERSION}`);
     const ts = (Object.keys(OPS) as OpName[]).map(describeOp);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createDriver, type ManagedDriver, type NativeState } from '../../src/index.js';
-import { DetachKeys, parseDetachKeys } from '../../src/native/console.js';
+import { DetachKeys, parseDetachKeys } from '../../src/init/console.js';
 import { CLI, makeRootfs, sleep, TEST_ROOT, uniqueId } from '../helpers.js';
 import { openFds, PtySession, ptyCount, running } from '../pty.js';
 

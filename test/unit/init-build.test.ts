@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { initBuildCommand } from '../../src/native/monitor.js';
+import { initBuildCommand } from '../../src/init/monitor.js';
 
 describe('the command that builds the init', () => {
   it('is npm rebuild (or the install script) in an installed package, npm run build in a checkout', () => {

@@ -9,10 +9,11 @@ import { normalizeCommand } from '../../src/command.js';
 import { renderConfig, type LxcRenderContext } from '../../src/lxc/template.js';
 import type { NormalizedCommand } from '../../src/command.js';
 import { CAPABILITIES } from '../../src/capabilities.js';
-import { buildPlan, CLONE, type Op } from '../../src/native/plan.js';
+import { buildPlan, CLONE } from '../../src/native/plan.js';
+import { type Op } from '../../src/init/protocol.js';
 import { buildSpec } from '../../src/spec/index.js';
 import { buildContainerJson } from '../../src/native/template.js';
-import { checkRootless, rootlessMappings, rootlessRoot } from '../../src/native/rootless.js';
+import { checkRootless, rootlessMappings, rootlessRoot } from '../../src/rootless.js';
 import { checkMappable, hostIdOf, mapText, parseSubIds, parseUsernsFlag, remapMappings, resolveUserns, validateMappings } from '../../src/userns.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'execdriver-unit-userns-'));

@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Pipes } from '../driver.js';
 import { ExecDriverError } from '../errors.js';
-import { encodeFrame, encodePlan, FrameDecoder, type Op } from './plan.js';
+import { encodeFrame, encodePlan, FrameDecoder, type Op } from './protocol.js';
 import { initProtocolOf, PROTOCOL_VERSION } from './protocol.js';
+import { PACKAGE_ROOT } from '../version.js';
 
 /** How one of the container's fds 0-2 is given to it. */
 export type Stdio = 'pipe' | 'ignore' | 'inherit' | number;
@@ -42,7 +43,7 @@ export function connectPipes(child: ChildProcess, stdio: readonly Stdio[], pipes
 }
 
 /** The C init, built on install (scripts/build-init.mjs) or by `npm run build` (make -C native). */
-export const INIT_BINARY = fileURLToPath(new URL('../../../native/execdriver-init', import.meta.url));
+export const INIT_BINARY = fileURLToPath(new URL('native/execdriver-init', PACKAGE_ROOT));
 
 /**
  * The command that builds the init where this package is: in an installed package, npm's rebuild

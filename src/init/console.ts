@@ -9,7 +9,10 @@ import type { Attached, AttachOptions, ConsoleSize } from '../driver.js';
 import { existsSync } from 'node:fs';
 import { ExecDriverError, InvalidConfigError, NotFoundError, NotRunningError } from '../errors.js';
 import type { StateDir } from '../state/index.js';
-import { encodeFrame } from './plan.js';
+import { encodeFrame } from './protocol.js';
+
+/** The output a detached terminal keeps for the next attach (bytes). */
+export const ATTACH_BUFFER = 64 * 1024;
 
 export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
 /** the most input bytes in one `in` frame (the monitor takes frames up to 8 KiB) */

@@ -2,15 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ExecDriverError, describeErrno } from '../errors.js';
-import { deniedSyscalls, hostPlatform, resolveSeccomp, type Platform, type ResolvedSeccomp, type SeccompProfile } from '../security/seccomp/profile.js';
-import { InvalidConfigError } from '../errors.js';
-import { capabilityNumber, hostCapabilities } from '../capabilities.js';
-import { ANNOTATION, capabilityNames, isTrue } from '../spec/from-command.js';
-import type { Spec } from '../spec/types.js';
-import { INIT_BINARY } from './monitor.js';
-import { encodeFrames } from './plan.js';
-import type { SeccompBuildOp } from './protocol.js';
+import { ExecDriverError, describeErrno } from '../../errors.js';
+import { deniedSyscalls, hostPlatform, resolveSeccomp, type Platform, type ResolvedSeccomp, type SeccompProfile } from './profile.js';
+import { InvalidConfigError } from '../../errors.js';
+import { capabilityNumber, hostCapabilities } from '../../capabilities.js';
+import { ANNOTATION, capabilityNames, isTrue } from '../../spec/from-command.js';
+import type { Spec } from '../../spec/types.js';
+import { INIT_BINARY } from '../../init/monitor.js';
+import { encodeFrames } from '../../init/protocol.js';
+import type { SeccompBuildOp } from '../../init/protocol.js';
 
 /**
  * A resolved profile as the C init's build ops (native/PROTOCOL.md, `seccomp-compile`): the

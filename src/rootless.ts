@@ -4,14 +4,13 @@
  * the setuid `newuidmap`/`newgidmap`), no cgroups (nothing is delegated to the user), and no host
  * network set-up. Whatever needs root is refused up front, in one line.
  */
-import { execFile } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { NormalizedCommand } from '../command.js';
-import type { Command } from '../driver.js';
-import { ExecDriverError, InvalidConfigError, StartError } from '../errors.js';
-import { parseSubIds, type IdMapping, type UsernsConfig } from '../userns.js';
+import type { NormalizedCommand } from './command.js';
+import type { Command } from './driver.js';
+import { ExecDriverError, InvalidConfigError, StartError } from './errors.js';
+import { parseSubIds, type IdMapping, type UsernsConfig } from './userns.js';
 
 /** True when this process is not root: the native driver then runs rootless. */
 export function isRootless(): boolean {
@@ -84,7 +83,8 @@ export function checkRootless(cmd: NormalizedCommand, asked: { userns: unknown; 
   if (cmd.mounts.some((m) => m.idmap)) throw no('idmapped volumes need root (the idmap needs CAP_SYS_ADMIN on the host)');
 }
 
-function run(file: string, args: string[]): Promise<void> {
+async function run(file: string, args: string[]): Promise<void> {
+  const { execFile } = await import('node:child_process'); // not at the top: the command line's start does not load it
   return new Promise((resolve, reject) => {
     execFile(file, args, { timeout: 10_000, env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } }, (err, _out, stderr) => {
       if (!err) return resolve();

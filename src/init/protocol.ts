@@ -11,7 +11,7 @@
  * added, removed, or its arguments or meaning changed), on both sides (PROTOCOL_VERSION in
  * native/execdriver-init.h), so that an init built from older sources says so.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 5;
 
 /** `monitor`: consumed by the monitor itself; `container`: carried out by the child, in order. */
 export type OpKind = 'monitor' | 'container';
@@ -39,9 +39,14 @@ export const OPS = {
   'log-relay': { kind: 'monitor', args: [] },
   'device-filter': { kind: 'monitor', args: ['dir', 'program'] },
   'thaw-on-kill': { kind: 'monitor', args: ['file', 'value'] },
+  'event-log': { kind: 'monitor', args: ['path', 'maxbytes', 'driver', 'id', 'execid'] },
+  'oom-watch': { kind: 'monitor', args: ['file'] },
+  'lxc-log': { kind: 'monitor', args: ['path'] },
   'mount-source': { kind: 'monitor', args: ['path', 'idmap'] },
   'net-helper': { kind: 'monitor', args: ['path'], variadic: true },
   'log-rotate': { kind: 'monitor', args: ['path', 'maxsize', 'maxfiles'] },
+  'console-socket': { kind: 'monitor', args: ['path'] },
+  leave: { kind: 'monitor', args: [] },
   // the container's
   root: { kind: 'container', args: ['path'] },
   unshare: { kind: 'container', args: ['flags'] },
@@ -75,6 +80,10 @@ export const OPS = {
   'seccomp-filter': { kind: 'container', args: ['program'] },
   'move-mount': { kind: 'container', args: ['index', 'target', 'mktarget'] },
   join: { kind: 'container', args: ['pid', 'mode'] },
+  'exec-fifo': { kind: 'container', args: ['path'] },
+  'exec-wait': { kind: 'container', args: [] },
+  setdomainname: { kind: 'container', args: ['name'] },
+  personality: { kind: 'container', args: ['persona'] },
   exec: { kind: 'container', args: ['searchpath', 'arg0'], variadic: true },
   // cli (issue 12): native/settings.c
   rlimit: { kind: 'container', args: ['type', 'soft', 'hard'] },
@@ -126,4 +135,62 @@ export function initProtocolOf(frame: readonly string[] | undefined): number | u
   if (step.startsWith('protocol#')) return Number(/speaks protocol (\d+)/.exec(message)?.[1] ?? 0);
   if (step === 'plan#0' && path === 'protocol' && /unknown op/.test(message)) return 0;
   return undefined;
+}
+
+/** Frames on the wire: u32le count, then u32le length + bytes for every field. */
+export function encodeFrame(fields: readonly (string | Uint8Array)[]): Buffer {
+  const parts = fields.map((f) => (typeof f === 'string' ? Buffer.from(f, 'utf8') : Buffer.from(f.buffer, f.byteOffset, f.byteLength)));
+  const size = 4 + parts.reduce((n, b) => n + 4 + b.length, 0);
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32LE(parts.length, 0);
+  let off = 4;
+  for (const b of parts) {
+    out.writeUInt32LE(b.length, off);
+    off += 4;
+    b.copy(out, off);
+    off += b.length;
+  }
+  return out;
+}
+
+/** A plan on the wire: the protocol frame, its ops, `["end"]`. */
+export function encodePlan(ops: readonly Op[]): Buffer {
+  return encodeFrames([PROTOCOL_FRAME, ...ops]);
+}
+
+/** Frames up to `["end"]`, with no protocol frame (the seccomp compiler's input). */
+export function encodeFrames(frames: readonly (readonly string[])[]): Buffer {
+  return Buffer.concat([...frames.map(encodeFrame), encodeFrame(['end'])]);
+}
+
+/** Incremental frame decoder for the monitor's replies. */
+export class FrameDecoder {
+  private buf: Buffer = Buffer.alloc(0);
+  push(chunk: Buffer): string[][] {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    const frames: string[][] = [];
+    for (;;) {
+      const f = this.tryOne();
+      if (!f) break;
+      frames.push(f);
+    }
+    return frames;
+  }
+  private tryOne(): string[] | undefined {
+    const b = this.buf;
+    if (b.length < 4) return undefined;
+    const count = b.readUInt32LE(0);
+    let off = 4;
+    const fields: string[] = [];
+    for (let i = 0; i < count; i++) {
+      if (b.length < off + 4) return undefined;
+      const len = b.readUInt32LE(off);
+      off += 4;
+      if (b.length < off + len) return undefined;
+      fields.push(b.toString('utf8', off, off + len));
+      off += len;
+    }
+    this.buf = b.subarray(off);
+    return fields;
+  }
 }
