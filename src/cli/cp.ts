@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { validateId } from '../command.js';
+import { validateId } from '../id.js';
 import { InvalidConfigError, NotFoundError } from '../errors.js';
-import { driverNames } from '../driver.js';
+import { driverFor, knownDrivers } from './drivers.js';
 import type { Verb } from './args.js';
 
 /** `ID:/path` → [id, path]; a host path → undefined. */
@@ -18,9 +18,8 @@ function containerSide(arg: string): [string, string] | undefined {
  * tmpfs included), a stopped one's rootfs. The path inside is resolved by the C init, never here.
  */
 async function rootOf(root: string, id: string): Promise<string> {
-  const driver = driverNames().find((d) => existsSync(join(root, d, id)));
+  const driver = knownDrivers().find((d) => existsSync(join(root, d, id)));
   if (!driver) throw new NotFoundError(id, root);
-  const { driverFor } = await import('./drivers.js');
   const info = (await driverFor(driver, root)).inspect(id);
   if (info.running && info.pid) return `/proc/${info.pid}/root`;
   const spec = JSON.parse(readFileSync(join(root, driver, id, 'config.json'), 'utf8')) as { root?: { path?: string } };

@@ -6,8 +6,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command, LogOptions } from '../driver.js';
-import { driverNames } from '../driver.js';
-import { normalizeCommand, validateId } from '../command.js';
+import { validateId } from '../id.js';
+import { driverFor, knownDrivers } from './drivers.js';
 import { ContainerExistsError, InvalidConfigError, NotFoundError } from '../errors.js';
 import { list, str, type Verb } from './args.js';
 import { parseLogOpts } from './docker-flags.js';
@@ -70,9 +70,10 @@ until 'execdriver start ID', which runs it detached (as run -d). 'rm ID' forgets
       const command = commandFromFlags(values, positionals) as Command & { id: string };
       const log = parseLogOpts(list(values['log-opt']));
       const driver = str(values['driver']) ?? ctx.driver ?? 'native';
-      if (!driverNames().includes(driver)) throw new InvalidConfigError(`--driver: unknown driver "${driver}" (${driverNames().join(', ')})`);
+      await driverFor(driver, ctx.root); // an unknown name: refused, every driver named
+      const { normalizeCommand } = await import('../command.js');
       normalizeCommand(command); // every check of run's, before anything is kept
-      if (readCreated(ctx.root, command.id) || driverNames().some((d) => existsSync(join(ctx.root, d, command.id)))) {
+      if (readCreated(ctx.root, command.id) || knownDrivers().some((d) => existsSync(join(ctx.root, d, command.id)))) {
         throw new ContainerExistsError(command.id, ctx.root);
       }
       mkdirSync(join(ctx.root, 'created'), { recursive: true, mode: 0o700 });
@@ -94,7 +95,6 @@ the same command (its old output and status go); a running one is left as it is.
   options: {},
   async run(ctx, _values, ids) {
     if (!ids.length) throw new InvalidConfigError('start: which container? (execdriver start ID...)');
-    const { driverFor } = await import('./drivers.js');
     const { CLI_COMMAND } = await import('./stop.js');
     for (const id of ids) {
       validateId(id);
@@ -109,7 +109,7 @@ the same command (its old output and status go); a running one is left as it is.
           /* it has exited and is gone already */
         }
       } else {
-        const name = driverNames().find((d) => existsSync(join(ctx.root, d, id)));
+        const name = knownDrivers().find((d) => existsSync(join(ctx.root, d, id)));
         if (!name) throw new NotFoundError(id, ctx.root);
         const driver = await driverFor(name, ctx.root);
         if (!driver.inspect(id).running) {

@@ -1,6 +1,6 @@
 import { InvalidConfigError } from '../errors.js';
 import { signalName } from '../command-extra.js';
-import { validateId } from '../command.js';
+import { validateId } from '../id.js';
 import { str, type Verb } from './args.js';
 import { driverOf } from './drivers.js';
 

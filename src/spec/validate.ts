@@ -170,10 +170,7 @@ export function validateSpec(spec: unknown, containerId?: string): Spec {
     const hard = lim(o['hard'], 'hard');
     if (hard !== -1 && (soft === -1 || soft > hard)) c.fail(`${f}.soft`, `must not exceed ${f}.hard (${hard}), not ${soft}`);
   });
-  if (p['oomScoreAdj'] !== undefined) {
-    c.int(p['oomScoreAdj'], 'process.oomScoreAdj', -1000, 1000);
-    c.unsupported(p['oomScoreAdj'] === 0 ? undefined : p['oomScoreAdj'], 'process.oomScoreAdj');
-  }
+  if (p['oomScoreAdj'] !== undefined) c.int(p['oomScoreAdj'], 'process.oomScoreAdj', -1000, 1000);
   c.unsupported(p['apparmorProfile'], 'process.apparmorProfile', 'is not supported (this host runs no AppArmor profile of ours)');
   c.unsupported(p['selinuxLabel'], 'process.selinuxLabel', 'is not supported (no SELinux)');
 
