@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "copy.h"
 #include "execdriver-init.h"
 #include "join.h"
 #include "bpf.h"
@@ -86,6 +87,10 @@ int main(int argc, char **argv)
 		return seccomp_compile();
 	if (argc >= 4 && !strcmp(argv[1], "read-in-root"))
 		return read_in_root(argc - 2, argv + 2);
+	if (argc == 4 && !strcmp(argv[1], "copy-out"))
+		return copy_out(argv + 2);
+	if (argc == 6 && !strcmp(argv[1], "copy-in"))
+		return copy_in(argv + 2);
 	if (argc == 3 && !strcmp(argv[1], "run-plan"))
 		return run_plan(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
@@ -99,6 +104,7 @@ int main(int argc, char **argv)
 			   "       execdriver-init run-plan FILE  (the container ops of FILE, in a container another runtime made)\n"
 			   "       execdriver-init mkpath ROOT dir:PATH|file:PATH...  (mount targets made inside ROOT)\n"
 			   "       execdriver-init read-in-root ROOT FILE...  (files resolved inside ROOT, as one frame on fd 1)\n"
+			   "       execdriver-init copy-out ROOT PATH | copy-in ROOT PATH NAME MODE  (execdriver cp)\n"
 			   "       execdriver-init device-filters DIR  (device programs attached to a cgroup2 dir, in force)\n"
 			   "       execdriver-init seccomp-compile          (rules on fd 0, the BPF program on fd 1)\n"
 			   "       execdriver-init protocol                 (the plan protocol's version and ops)\n"

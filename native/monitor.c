@@ -25,6 +25,7 @@
 #include "bpf.h"
 #include "userns.h"
 #include "freezer.h"
+#include "logrotate.h"
 #include "oci.h"
 #include "events.h"
 
@@ -161,6 +162,8 @@ static void log_relay(int i)
 	}
 	if (logr.to[i] >= 0 && write_full(logr.to[i], buf, (size_t)n) < 0)
 		close(logr.to[i]), logr.to[i] = -1;
+	else
+		log_rotate_wrote((size_t)n, logr.to);
 }
 
 static void on_signals(void)
@@ -286,6 +289,8 @@ int monitor(void)
 			return ctl_error("log-relay", logr.index, errno, "", "set up the output pipes"), 1;
 		logr.r[i] = pp[0], logr.w[i] = pp[1];
 	}
+	if (logr.index >= 0)
+		log_rotate_start(logr.to[0]);
 	/* before the clone: the child is in the cgroup before it runs anything (Node moves it there) */
 	for (size_t i = 0; i < nplan; i++) {
 		char msg[1536];

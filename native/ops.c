@@ -15,6 +15,8 @@
 #include "execdriver-init.h"
 #include "join.h"
 #include "freezer.h"
+#include "settings.h"
+#include "logrotate.h"
 #include "oci.h"
 #include "events.h"
 
@@ -37,6 +39,7 @@ static const struct op ops[] = {
 	{ "lxc-log",             OP_MONITOR,   1,    0,    check_lxc_log,               NULL },
 	{ "mount-source",        OP_MONITOR,   2,    0,    check_mount_source,          NULL },
 	{ "net-helper",          OP_MONITOR,   1,    1,    check_net_helper,            NULL },
+	{ "log-rotate",          OP_MONITOR,   3,    0,    check_log_rotate,            NULL },
 	{ "console-socket",      OP_MONITOR,   1,    0,    check_console_socket,        NULL },
 	{ "leave",               OP_MONITOR,   0,    0,    check_leave,                 NULL },
 	{ "root",                OP_CONTAINER, 1,    0,    NULL,                        op_root },
@@ -76,6 +79,9 @@ static const struct op ops[] = {
 	{ "setdomainname",       OP_CONTAINER, 1,    0,    NULL,                        op_setdomainname },
 	{ "personality",         OP_CONTAINER, 1,    0,    NULL,                        op_personality },
 	{ "exec",                OP_CONTAINER, 2,    1,    NULL,                        op_exec },
+	{ "rlimit",              OP_CONTAINER, 3,    0,    NULL,                        op_rlimit },
+	{ "sysctl",              OP_CONTAINER, 2,    0,    NULL,                        op_sysctl },
+	{ "workdir",             OP_CONTAINER, 3,    0,    NULL,                        op_workdir },
 };
 
 const struct op *find_op(const char *name)

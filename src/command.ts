@@ -4,10 +4,12 @@ import { capabilityMask, normalizeCapability } from './capabilities.js';
 import { validateResources } from './cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources, RootfsMode } from './driver.js';
 import { InvalidConfigError } from './errors.js';
-import { generateId } from './id.js';
+import { generateId, validateId } from './id.js';
+export { validateId };
 import { validateNetworkConfig } from './network/container.js';
 import { defaultHostname, validateHostname } from './network/validate.js';
 import { resolveUserns, type UsernsConfig } from './userns.js';
+import { checkExtraFields, type ExtraFields } from './command-extra.js';
 import { DEFAULT_PROFILE } from './security/seccomp/default-profile.js';
 import { validateSeccompProfile, type SeccompProfile } from './security/seccomp/profile.js';
 
@@ -44,20 +46,13 @@ export interface NormalizedCommand {
   seccomp: SeccompProfile | 'unconfined';
   noNewPrivileges: boolean;
   config: NonNullable<Command['config']>;
+  /** cli (issue 12): tmpfs, ulimits, sysctl, devices, groupAdd, shmSize, stop signal/timeout, labels (src/command-extra.ts) */
+  extra: ExtraFields;
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ENV_NAME_RE = /^[^=\0]+$/;
 
-export function validateId(id: unknown): string {
-  if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw new InvalidConfigError(
-      `invalid container id ${JSON.stringify(id)}: 1 to 64 characters of letters, digits, '_', '.', '-', starting with a letter or digit`,
-    );
-  }
-  return id;
-}
 
 function containerPath(p: unknown, what: string, id: string): string {
   noNul(str(p, what, id), what, id);
@@ -156,6 +151,8 @@ const COMMAND_FIELDS = {
   id: 1, rootfs: 1, entrypoint: 1, arguments: 1, workingDir: 1, user: 1, env: 1, hostname: 1, tty: 1,
   privileged: 1, readonlyRootfs: 1, network: 1, resources: 1, mounts: 1, capAdd: 1, capDrop: 1,
   capAmbient: 1, init: 1, userns: 1, uidMappings: 1, gidMappings: 1, seccomp: 1, noNewPrivileges: 1, config: 1,
+  tmpfs: 1, ulimits: 1, sysctl: 1, devices: 1, groupAdd: 1, shmSize: 1, stopSignal: 1, stopTimeout: 1, labels: 1,
+  dns: 1, dnsSearch: 1, extraHosts: 1,
   rootfsMode: 1,
 } satisfies Record<keyof Command, 1>;
 const NETWORK_FIELDS = { mode: 1, bridge: 1, subnet: 1, ipAddress: 1, prefixLen: 1, gateway: 1, mtu: 1, name: 1, ports: 1 } satisfies Record<keyof NetworkConfig, 1>;
@@ -349,6 +346,7 @@ export function normalizeCommand(command: Command): NormalizedCommand {
   }
   const seccomp = normalizeSeccomp(c, id);
   const config = validateDriverConfig(c.config, id);
+  const extra = checkExtraFields(c, id, rootfs, network.mode, privileged);
 
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
@@ -380,6 +378,7 @@ export function normalizeCommand(command: Command): NormalizedCommand {
     seccomp,
     noNewPrivileges,
     config,
+    extra,
   };
 }
 

@@ -2,7 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { NetworkState } from './network/container.js';
 import type { SeccompProfile } from './security/seccomp/profile.js';
 import type { RecordedEvent } from './events/log.js';
-import { DriverExistsError, DriverNotFoundError } from './errors.js';
+import { DriverExistsError, DriverNotFoundError, InvalidConfigError } from './errors.js';
 import type { ContainerStats, ProcessInfo, StatsOptions } from './ops/index.js';
 export type { ContainerStats, NetworkStats, ProcessInfo, StatsOptions } from './ops/index.js';
 import type { ExecHandle, ExecOptions, ExecProcess } from './exec/index.js';
@@ -120,6 +120,50 @@ export interface Command {
    * `direct`: the container runs on the rootfs directory itself and its writes land there
    */
   rootfsMode?: RootfsMode;
+
+  // --- cli (issue 12, Docker's habits): more of what `docker run` takes
+  /** tmpfs mounts: `{ destination, options }` (options as mount(8)'s: `size=64m`, `mode=1777`, `ro`, `noexec`…) */
+  tmpfs?: TmpfsSpec[];
+  /** resource limits of the process (setrlimit): `{ type: 'nofile', soft: 1024, hard: 2048 }`; -1 = unlimited */
+  ulimits?: Ulimit[];
+  /** namespaced kernel parameters (`net.ipv4.ip_forward: '1'`, `kernel.shmmax`, `fs.mqueue.*`); others refused */
+  sysctl?: Record<string, string>;
+  /** host device nodes made in the container, and allowed by its device rules */
+  devices?: DeviceSpec[];
+  /** supplementary groups (names from the container's /etc/group, or numbers) added to the user's */
+  groupAdd?: string[];
+  /** size of /dev/shm in bytes (default 64 MiB) */
+  shmSize?: number;
+  /** bridge network: /etc/resolv.conf's name servers and search list instead of the host's; more /etc/hosts lines */
+  dns?: string[];
+  dnsSearch?: string[];
+  extraHosts?: { host: string; ip: string }[];
+  /** what `stop` sends first (default SIGTERM), and the seconds it waits before SIGKILL (default 10) */
+  stopSignal?: string;
+  stopTimeout?: number;
+  /** free-form labels (shown by inspect, matched by list filters) */
+  labels?: Record<string, string>;
+}
+
+export interface TmpfsSpec {
+  destination: string;
+  options?: string[];
+}
+
+export interface Ulimit {
+  /** `nofile`, `nproc`, `core`, `stack`, … (setrlimit's RLIMIT_* names, lower case) */
+  type: string;
+  soft: number;
+  hard: number;
+}
+
+export interface DeviceSpec {
+  /** the host's device node */
+  path: string;
+  /** where it appears in the container (default: the same path) */
+  destination?: string;
+  /** `r`, `w`, `m`, any of them (default `rwm`) */
+  access?: string;
 }
 
 /**
@@ -212,6 +256,11 @@ export interface ConsoleSize {
 export interface StartOptions {
   /** leave the container running under its monitor; its output goes to `<state>/container.log` */
   detach?: boolean;
+  /**
+   * detached without a terminal: `container.log` is rotated at `maxSize` bytes, keeping `maxFiles`
+   * files in all (`container.log.1`…); default 10 MiB × 3 (Docker's max-size / max-file)
+   */
+  log?: LogOptions;
   /** with `tty`: the initial window size (default: `pipes.stdout`'s when it is a terminal, else 24×80) */
   consoleSize?: ConsoleSize;
   pipes?: Pipes;
@@ -221,6 +270,23 @@ export interface StartOptions {
 }
 
 export type StdioOption = 'pipe' | 'ignore';
+
+export interface LogOptions {
+  maxSize?: number;
+  maxFiles?: number;
+}
+
+/** The default bound of a detached container's `container.log`. */
+export const DEFAULT_LOG: Required<LogOptions> = { maxSize: 10 * 1024 * 1024, maxFiles: 3 };
+
+/** Checked log options, with the defaults. */
+export function logOptions(o: LogOptions | undefined): Required<LogOptions> {
+  const maxSize = o?.maxSize ?? DEFAULT_LOG.maxSize;
+  const maxFiles = o?.maxFiles ?? DEFAULT_LOG.maxFiles;
+  if (!Number.isSafeInteger(maxSize) || maxSize < 4096) throw new InvalidConfigError(`log max-size must be at least 4096 bytes, not ${maxSize}`);
+  if (!Number.isSafeInteger(maxFiles) || maxFiles < 1 || maxFiles > 100) throw new InvalidConfigError(`log max-file must be 1 to 100, not ${maxFiles}`);
+  return { maxSize, maxFiles };
+}
 
 /** The options of `start()`: the driver's own, and cancelling and time limits. */
 export interface StartHandleOptions extends StartOptions, CancelOptions {}

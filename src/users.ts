@@ -91,7 +91,7 @@ export function resolveUserFrom(spec: string | undefined, passwd: string, group:
   return out;
 }
 
-function readInRootfs(rootfs: string, rel: string): string {
+export function readInRootfs(rootfs: string, rel: string): string {
   try {
     // A symlink in the container's /etc must not make us read a host file.
     const real = realpathSync(join(rootfs, rel));

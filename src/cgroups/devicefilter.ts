@@ -9,7 +9,8 @@
  * `access_type` = access bits << 16 | device type. It returns 1 to allow, 0 to deny (EPERM).
  */
 import { InvalidConfigError } from '../errors.js';
-import { DEFAULT_DEVICE_RULES, type DeviceMode } from './resources.js';
+import type { DeviceMode } from './resources.js';
+import { allowRulesOf } from './controllers/devices.js';
 
 /** One allow rule, as in `devices.allow`: `c 1:3 rwm`, `b *:* m`, `a`. */
 export interface DeviceRule {
@@ -43,7 +44,7 @@ export function parseDeviceRule(text: string): DeviceRule {
 
 /** The rules of a device mode: the allow-list, or everything. */
 export function deviceRules(mode: DeviceMode): DeviceRule[] {
-  return mode === 'allow-all' ? [{ type: 'a', access: 'rwm' }] : DEFAULT_DEVICE_RULES.map(parseDeviceRule);
+  return mode === 'allow-all' ? [{ type: 'a', access: 'rwm' }] : allowRulesOf(mode).map(parseDeviceRule);
 }
 
 /** One eBPF instruction: opcode, dst and src registers, 16-bit offset, 32-bit immediate. */

@@ -6,6 +6,8 @@ export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 /** A verb of the command line: its options, its help, and what it does. */
 export interface Verb {
   name: string;
+  /** other names of the verb (Docker's: `ps` for `list`, `rm` for `delete`, `inspect` for `info`) */
+  aliases?: string[];
   summary: string;
   usage: string;
   options: OptionSpec;

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ExecDriverError, InvalidConfigError } from '../errors.js';
 import { str, type Verb } from './args.js';
 import { driverOf } from './drivers.js';
@@ -10,13 +12,20 @@ export const attachVerb: Verb = {
 
 Connects this terminal to a container started with run -d -t: first the output no attach has
 seen yet (the last 64 KiB at most), then live. The detach keys leave it running; when it exits,
-attach exits with its exit code.
+attach exits with its exit code. A container run -d without -t: its output (stdout and stderr)
+from now on, until it exits (Ctrl-C leaves it running); it has no stdin to attach to.
       --detach-keys KEYS   keys that detach: ctrl-p,ctrl-q (default), ctrl-a,d …; '' for none
       --no-stdin           do not send what is typed`,
   options: { 'detach-keys': { type: 'string' }, 'no-stdin': { type: 'boolean' }, driver: { type: 'string' } },
   async run(ctx, values, [id]) {
     if (!id) throw new InvalidConfigError('attach: which container? (execdriver attach ID)');
     const driver = await driverOf(id, ctx.root, str(values['driver']) ?? ctx.driver);
+    // without a terminal (run -d without -t): its output as it comes (logs -f from now), until it exits
+    const dir = join(ctx.root, driver.name().split('-')[0]!, id);
+    if (!existsSync(join(dir, 'attach.sock')) && existsSync(join(dir, 'container.log'))) {
+      const { logsVerb } = await import('./logs.js');
+      return logsVerb.run(ctx, { follow: true, tail: '0', ...(values['driver'] ? { driver: values['driver'] } : {}) }, [id]).then(async () => (await driver.wait(id)).exitCode);
+    }
     if (!driver.attach) {
       throw new ExecDriverError('ERR_DRIVER_UNAVAILABLE', `the ${driver.name()} driver cannot attach to a terminal`, { containerId: id });
     }

@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { DEFAULT_ROOT } from '../driver.js';
 import { isRootless, rootlessRoot } from '../rootless.js';
 import { ExecDriverError } from '../errors.js';
@@ -9,7 +10,10 @@ import { eventsVerb } from './events.js';
 import { execVerb } from './exec.js';
 import { infoVerb } from './info.js';
 import { killVerb } from './kill.js';
-import { listVerb } from './list.js';
+import { listVerb, psVerb } from './list.js';
+import { restartVerb, stopVerb } from './stop.js';
+import { cpVerb } from './cp.js';
+import { makeCreateVerb, startVerb } from './create.js';
 import { logsVerb } from './logs.js';
 import { pauseVerb, unpauseVerb } from './pause.js';
 import { pidsVerb } from './pids.js';
@@ -24,7 +28,8 @@ import { waitVerb } from './wait.js';
 
 const verbs: Verb[] = [runVerb, killVerb, terminateVerb, pidsVerb, infoVerb, listVerb, waitVerb, deleteVerb, logsVerb, attachVerb, execVerb,
   pauseVerb, unpauseVerb, statsVerb, updateVerb, topVerb, eventsVerb, // ops (issue 9), events
-  networkVerb, portVerb]; // networks and ports (issue 12)
+  networkVerb, portVerb, // networks and ports (issue 12)
+  stopVerb, restartVerb, psVerb, cpVerb, makeCreateVerb(runVerb), startVerb]; // cli (issue 12)
 
 function mainHelp(): string {
   const w = Math.max(...verbs.map((v) => v.name.length));
@@ -39,10 +44,20 @@ Global options:
   --version        print the version
 
 Verbs:
-${verbs.map((v) => `  ${v.name.padEnd(w)}  ${v.summary}`).join('\n')}
+${verbs.map((v) => `  ${v.name.padEnd(w)}  ${v.summary}${v.aliases ? ` (also: ${v.aliases.join(', ')})` : ''}`).join('\n')}
 
 Run 'execdriver VERB --help' for a verb's options.
 `;
+}
+
+/** A state root this (non-root) user can list; a missing one is fine (it is made at the first run). */
+function rootReadable(root: string): boolean {
+  try {
+    accessSync(root, constants.R_OK | constants.X_OK);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -63,17 +78,21 @@ export async function main(argv: string[]): Promise<number> {
       return 125;
     }
   }
+  if (process.getuid?.() !== 0 && !rootReadable(root)) {
+    process.stderr.write(`execdriver: the state root ${root} is not ours (it is root's): run as root, or without --root (a rootless user's own)\n`);
+    return 125;
+  }
   const [verbName, ...args] = rest;
   if (!verbName) {
     process.stdout.write(mainHelp());
     return 0;
   }
   if (verbName === 'help') {
-    const v = verbs.find((x) => x.name === args[0]);
+    const v = verbs.find((x) => x.name === args[0] || x.aliases?.includes(args[0]!));
     process.stdout.write(v ? `${v.usage}\n` : mainHelp());
     return 0;
   }
-  const verb = verbs.find((v) => v.name === verbName);
+  const verb = verbs.find((v) => v.name === verbName || v.aliases?.includes(verbName));
   if (!verb) {
     process.stderr.write(`execdriver: unknown verb "${verbName}" (known: ${verbs.map((v) => v.name).join(', ')})\n`);
     return 125;

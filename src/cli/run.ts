@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI_COMMAND } from './stop.js';
 import { isAbsolute, resolve } from 'node:path';
 import { parseSize } from '../cgroups/resources.js';
 import type { Command, MountSpec, NetworkConfig, Resources } from '../driver.js';
@@ -11,6 +14,9 @@ import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';
 import { rawMode, watchResize, windowSize } from './terminal.js';
+import { applyDockerFlags, DOCKER_OPTIONS, DOCKER_USAGE, envFromFlags, parseLogOpts } from './docker-flags.js';
+import { sysctlRefusal } from '../command-extra.js';
+import { existsSync } from 'node:fs';
 
 /** The --net modes; any other word names a network (`network create`). */
 const NET_MODES = ['bridge', 'none', 'host', 'slirp4netns'];
@@ -99,7 +105,8 @@ export function resourcesFromFlags(values: Values): Resources {
 }
 
 export function commandFromFlags(values: Values, argv: string[]): Command {
-  const [entrypoint, ...args] = argv;
+  const ep = str(values['entrypoint']);
+  const [entrypoint, ...args] = ep !== undefined && ep !== '' ? [ep, ...argv] : argv;
   if (!entrypoint) throw new InvalidConfigError('run: no command given (execdriver run [OPTIONS] -- CMD [ARG...])');
   // rootfs (issue 12): --rootfs repeated stacks layers, the first the lowest
   const rootfsList = list(values['rootfs']);
@@ -110,7 +117,7 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   }
   const resources = resourcesFromFlags(values);
 
-  const net = str(values['net']) ?? (isRootless() ? 'none' : 'bridge'); // a rootless caller has no bridge
+  const net = str(values['network']) ?? str(values['net']) ?? (isRootless() ? 'none' : 'bridge'); // a rootless caller has no bridge
   // issue 12: `--net NAME` is a network made by `network create` (a bridge of its own)
   const named = !NET_MODES.includes(net) && !net.startsWith('container:');
   const network: NetworkConfig = named ? { mode: 'bridge', name: net } : { mode: net as NetworkConfig['mode'] };
@@ -126,12 +133,12 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   if (mtu !== undefined) network.mtu = mtu;
 
   const cmd: Command = {
-    id: str(values['id']) ?? generateId(),
+    id: str(values['name']) ?? str(values['id']) ?? generateId(),
     rootfs: rootfsList.length === 1 ? resolve(rootfsList[0]!) : rootfsList.map((r) => resolve(r)),
     ...(rootfsMode !== undefined ? { rootfsMode } : {}),
     entrypoint,
     arguments: args,
-    env: list(values['env']),
+    env: envFromFlags(values),
     mounts: list(values['volume']).map(parseVolume),
     capAdd: list(values['cap-add']),
     capDrop: list(values['cap-drop']),
@@ -154,7 +161,32 @@ export function commandFromFlags(values: Values, argv: string[]): Command {
   const lxc = list(values['lxc-conf']);
   if (lxc.length) cmd.config = { lxc };
   if (values['cgroup2-devices']) cmd.config = { ...cmd.config, native: { cgroup2_devices: true } };
+  applyDockerFlags(cmd, values);
+  // the flag named in what the library would refuse by its field
+  for (const k of Object.keys(cmd.sysctl ?? {})) {
+    const why = sysctlRefusal(k, network.mode);
+    if (why) throw new InvalidConfigError(`--sysctl ${k}: ${why}`);
+  }
+  if ((cmd.dns || cmd.dnsSearch || cmd.extraHosts) && network.mode !== 'bridge') {
+    throw new InvalidConfigError(`--dns, --dns-search, --add-host: only with --net bridge (the /etc files are the bridge network's), not --net ${network.mode}`);
+  }
+  for (const d of cmd.devices ?? []) if (!existsSync(d.path)) throw new InvalidConfigError(`--device ${d.path}: no such device on the host`);
+  if (values['name'] !== undefined && values['id'] !== undefined && str(values['name']) !== str(values['id'])) {
+    throw new InvalidConfigError('--name and --id name the container twice (--name is --id)');
+  }
   return cmd;
+}
+
+/**
+ * `-d --rm`: a detached helper (this CLI's `rm --on-exit`, in its own session) waits for the
+ * container's exit and removes it, whether or not this process is still there.
+ */
+function removeOnExit(ctx: Context, driver: string, id: string): void {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--root', ctx.root, '--driver', driver, 'rm', '--on-exit', id], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  child.unref();
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -212,6 +244,7 @@ Options:
                                'execdriver attach ID' connects to it later
   -i, --interactive            keep stdin open
   -d, --detach                 run in the background and print the container's id
+${DOCKER_USAGE}
 
 The exit status is the container's; 125 when it could not be created, 126 when the command is
 not executable, 127 when it is not found.`,
@@ -254,13 +287,26 @@ not executable, 127 when it is not found.`,
     tty: { type: 'boolean', short: 't' },
     interactive: { type: 'boolean', short: 'i' },
     detach: { type: 'boolean', short: 'd' },
+    ...DOCKER_OPTIONS,
   },
   async run(ctx: Context, values: Values, positionals: string[]): Promise<number> {
     const command = commandFromFlags(values, positionals);
+    const log = parseLogOpts(list(values['log-opt']));
+    if (log && (!values['detach'] || command.tty)) throw new InvalidConfigError('--log-opt: only for -d without -t (the output goes to container.log)');
     const driver = await driverFor(str(values['driver']) ?? ctx.driver, ctx.root);
     if (values['detach']) {
       const consoleSize = command.tty ? windowSize(process.stdout) : undefined;
-      const started = await driver.start(command, { detach: true, ...(consoleSize ? { consoleSize } : {}) });
+      const started = await driver.start(command, { detach: true, ...(consoleSize ? { consoleSize } : {}), ...(log ? { log } : {}) });
+      const driverDir = driver.name().split('-')[0]!;
+      if (values['rm']) removeOnExit(ctx, driverDir, started.id);
+      else if (!command.tty) {
+        // kept for `restart` (a tty container's terminal cannot be started again from here)
+        try {
+          writeFileSync(join(ctx.root, driverDir, started.id, CLI_COMMAND), JSON.stringify({ command: { ...command, id: started.id }, ...(log ? { log } : {}) }), { mode: 0o600 });
+        } catch {
+          /* it has exited and is gone already */
+        }
+      }
       process.stdout.write(`${started.id}\n`);
       return 0;
     }

@@ -11,7 +11,7 @@
  * added, removed, or its arguments or meaning changed), on both sides (PROTOCOL_VERSION in
  * native/execdriver-init.h), so that an init built from older sources says so.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** `monitor`: consumed by the monitor itself; `container`: carried out by the child, in order. */
 export type OpKind = 'monitor' | 'container';
@@ -44,6 +44,7 @@ export const OPS = {
   'lxc-log': { kind: 'monitor', args: ['path'] },
   'mount-source': { kind: 'monitor', args: ['path', 'idmap'] },
   'net-helper': { kind: 'monitor', args: ['path'], variadic: true },
+  'log-rotate': { kind: 'monitor', args: ['path', 'maxsize', 'maxfiles'] },
   'console-socket': { kind: 'monitor', args: ['path'] },
   leave: { kind: 'monitor', args: [] },
   // the container's
@@ -84,6 +85,10 @@ export const OPS = {
   setdomainname: { kind: 'container', args: ['name'] },
   personality: { kind: 'container', args: ['persona'] },
   exec: { kind: 'container', args: ['searchpath', 'arg0'], variadic: true },
+  // cli (issue 12): native/settings.c
+  rlimit: { kind: 'container', args: ['type', 'soft', 'hard'] },
+  sysctl: { kind: 'container', args: ['key', 'value'] },
+  workdir: { kind: 'container', args: ['path', 'uid', 'gid'] },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;

@@ -16,6 +16,8 @@ export interface TailInputs {
   noNewPrivileges: boolean;
   /** the compiled seccomp program (hex); absent: none */
   seccompFilter?: string;
+  /** the container's working directory: made (owned by the user) when missing, before the user is set */
+  workdir?: string;
   /** the driver's own steps, after the credentials and before the environment */
   middle: ContainerOp[];
   /** the command's environment (its PATH is searched for the command) */
@@ -42,6 +44,7 @@ export function processTail(t: TailInputs): ContainerOp[] {
   // seccomp: without no_new_privs loading the filter needs CAP_SYS_ADMIN, so it goes in before
   // `user`/`caps` drop it; with it, last before exec (as runc does)
   if (t.seccompFilter && !t.noNewPrivileges) ops.push(['seccomp-filter', t.seccompFilter]);
+  if (t.workdir && t.workdir !== '/') ops.push(['workdir', t.workdir, num(t.user.uid), num(t.user.gid)]);
   ops.push(['user', num(t.user.uid), num(t.user.gid), t.user.groups.join(',')]);
   ops.push(['caps', capabilityBits(t.sets.effective), capabilityBits(t.sets.permitted), capabilityBits(t.sets.inheritable)]);
   if (t.sets.ambient.length) ops.push(['ambient', capabilityBits(t.sets.ambient)]);

@@ -25,6 +25,7 @@ import {
   type ManagedDriver,
   type Started,
   type StartOptions,
+  logOptions,
 } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, StartError, WaitTimeoutError, describeErrno } from '../errors.js';
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
@@ -41,6 +42,7 @@ import { hostCapabilities } from '../capabilities.js';
 import { specSecurity } from '../security/seccomp/compile.js';
 import { buildSpec, SPEC_FILE, validateSpec, type Spec, type SpecContext } from '../spec/index.js';
 import { processPlan } from './plan.js';
+import { quietLxc } from './quiet.js';
 import { recordInitProcess } from '../exec/index.js';
 import { checkMappable, hostIdOf } from '../userns.js';
 import { checkRootless, isRootless, rootlessCommand, ownRoot, pidsInNamespaceOf, rootlessMappings, rootlessRoot } from '../rootless.js';
@@ -314,6 +316,9 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
   /** Validate, write config.lxc, start (under ApiDriver's `start`/`run`); resolves once the container runs (or has already run). */
   protected async launch(command: Command, opts: StartOptions = {}): Promise<Started> {
     const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
+    logOptions(opts.log); // checked before anything exists
+    const nativeKeys = Object.keys(cmd.config.native ?? {});
+    if (nativeKeys.length) throw new InvalidConfigError(`config.native (${nativeKeys.join(', ')}) is for the native driver, not lxc`, { containerId: cmd.id });
     requireInit(cmd.id);
     if (this.rootless) {
       checkRootless(cmd, { userns: command.userns, mappings: !!(command.uidMappings || command.gidMappings) });
@@ -407,6 +412,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         network: cmd.network,
         hostname: cmd.hostname,
         filesDir: state.path('net'),
+        etc: cmd.extra.etc,
         mounts: etcFiles, // the /etc files it wrote: binds of the spec (buildSpec)
         isAlive: (o) => ownerAlive(this.root, o),
       });
@@ -484,7 +490,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         env,
         ...(consoleSize ? { size: consoleSize } : {}),
         detach: !!opts.detach,
-        ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET) } : {}),
+        ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET), logRotate: { path: state.path(OUTPUT_FILE), ...logOptions(opts.log) } } : {}),
         events: [
           ...monitorEventOps({ root: this.root, driver: DRIVER_NAME, id: cmd.id, lxcLog: logPath, ...(oomSource ? { oomWatch: oomSource } : {}) }),
           ...(oomSource ? [['oom-counter', oomPath] as Op] : []),
@@ -497,7 +503,8 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       if (outFd !== undefined) closeSync(outFd);
       outFd = undefined;
       // with a terminal, input is fed once the container runs (foreground())
-      if (!opts.detach) connectPipes(child, stdio, pipes, !cmd.tty);
+      // LXC's own error lines are dropped from the caller's stderr: one line of ours says what failed
+      if (!opts.detach) connectPipes(child, stdio, pipes.stderr ? { ...pipes, stderr: quietLxc(cmd.id, pipes.stderr, pipes.end !== false) } : pipes, !cmd.tty);
 
       record.monitorPid = child.pid ?? 0;
       record.monitorStartTime = processStartTime(record.monitorPid) ?? 0;

@@ -6,7 +6,7 @@
  */
 import { encodePlan, type Op } from '../init/protocol.js';
 import { processTail } from '../init/tail.js';
-import { capabilityNames } from '../spec/from-command.js';
+import { capabilityNames, DEFAULT_DEVICES } from '../spec/from-command.js';
 import type { Spec } from '../spec/types.js';
 
 /**
@@ -19,6 +19,12 @@ export function processPlanOps(spec: Spec, kept: readonly string[], filter?: str
   const caps = proc.capabilities ?? {};
   const set = (list: string[] | undefined) => capabilityNames(list).filter((c) => kept.includes(c));
   const ops: Op[] = [];
+  // --device (cli, issue 12): the nodes beyond LXC's standard ones, made by the container's root
+  const standard = new Set(DEFAULT_DEVICES.map((d) => d.path));
+  for (const d of spec.linux?.devices ?? []) {
+    if (standard.has(d.path) || d.type === 'p') continue;
+    ops.push(['mknod', d.path.replace(/^\/+/, ''), d.type, (d.fileMode ?? 0o666).toString(8), String(d.major ?? 0), String(d.minor ?? 0)]);
+  }
   if (proc.terminal) {
     ops.push(['ctty']);
     if (user.uid !== 0) ops.push(['chown', '/proc/self/fd/0', String(user.uid), String(user.gid)]);
@@ -29,7 +35,9 @@ export function processPlanOps(spec: Spec, kept: readonly string[], filter?: str
       user,
       noNewPrivileges: !!proc.noNewPrivileges,
       ...(filter ? { seccompFilter: filter } : {}),
-      middle: [],
+      // the working directory: made when missing (lxc.init.cwd is / with a plan), then entered
+      workdir: proc.cwd || '/',
+      middle: [['chdir', proc.cwd || '/']],
       env: proc.env ?? [],
       setEnv: false, // LXC's, from lxc.environment (raw lines included)
       args: proc.args ?? [],

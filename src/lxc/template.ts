@@ -16,6 +16,7 @@ import type { NetworkState } from '../network/container.js';
 import { ANNOTATION, capabilityNames, isBind, namespaceOf, specNetwork } from '../spec/from-command.js';
 import { deviceModeOf, resourcesOf } from '../spec/resources.js';
 import type { Spec } from '../spec/types.js';
+import { limitText } from '../native/plan.js';
 
 /** What config.lxc depends on about this host. */
 export interface LxcHostFacts {
@@ -250,7 +251,13 @@ function mountSection(spec: Spec, ctx: LxcRenderContext): string[] {
   lines.push('# /dev: nosuid,noexec (over LXC\'s autodev tmpfs; LXC puts its nodes in this one)');
   lines.push(`lxc.mount.entry = none dev tmpfs nosuid,noexec,mode=755,size=${SHM_SIZE} 0 0`);
   lines.push('# devpts: LXC mounts a new instance on /dev/pts itself (lxc.pty.max), ptmxmode=0666');
-  lines.push(`lxc.mount.entry = shm dev/shm tmpfs size=${SHM_SIZE},mode=1777,nosuid,nodev,noexec,create=dir 0 0`);
+  const shmSize = spec.mounts?.find((m) => m.destination === '/dev/shm')?.options?.find((o) => o.startsWith('size=')) ?? `size=${SHM_SIZE}`;
+  lines.push(`lxc.mount.entry = shm dev/shm tmpfs ${oneLine(shmSize, 'shm size', id)},mode=1777,nosuid,nodev,noexec,create=dir 0 0`);
+  // --tmpfs, --mount type=tmpfs
+  for (const m of spec.mounts ?? []) {
+    if (m.type !== 'tmpfs' || m.destination === '/dev' || m.destination === '/dev/shm') continue;
+    lines.push(`lxc.mount.entry = tmpfs ${escapeMountPath(target(oneLine(m.destination, 'tmpfs', id)))} tmpfs ${oneLine((m.options ?? []).join(',') || 'defaults', 'tmpfs options', id)},create=dir 0 0`);
+  }
   lines.push('lxc.mount.entry = mqueue dev/mqueue mqueue nosuid,nodev,noexec,create=dir 0 0');
   const readonly = spec.linux?.readonlyPaths ?? [];
   const masked = spec.linux?.maskedPaths ?? [];
@@ -406,7 +413,17 @@ export function renderConfig(spec: Spec, ctx: LxcRenderContext): string {
     lines.push(`lxc.init.uid = ${user.uid}`, `lxc.init.gid = ${user.gid}`);
     if (user.additionalGids?.length) lines.push(`lxc.init.groups = ${user.additionalGids.join(',')}`);
   }
-  lines.push(`lxc.init.cwd = ${oneLine(proc.cwd || '/', 'working directory', id)}`);
+  // with a plan, the plan makes the working directory when missing and enters it
+  lines.push(`lxc.init.cwd = ${ctx.processPlan ? '/' : oneLine(proc.cwd || '/', 'working directory', id)}`);
+  // --ulimit, --sysctl (cli, issue 12)
+  for (const r of proc.rlimits ?? []) lines.push(`lxc.prlimit.${r.type.slice(7).toLowerCase()} = ${limitText(r.soft)}:${limitText(r.hard)}`);
+  // sysctl: LXC's lxc.sysctl comes after /proc/sys is read-only; a mount hook runs in the
+  // container's namespaces before that, where the host's /proc/sys shows the container's own
+  // net and IPC parameters (the keys are checked names: letters, digits, '_', '-', '.')
+  for (const [k, v] of Object.entries(spec.linux?.sysctl ?? {})) {
+    const path = `/proc/sys/${oneLine(k, 'sysctl', id).replace(/\./g, '/')}`;
+    lines.push(`lxc.hook.mount = /bin/sh -c ${shellQuote('printf "%s\\n" "$0" > "$1"')} ${shellQuote(oneLine(v, 'sysctl', id))} ${shellQuote(path)}`);
+  }
   for (const e of proc.env ?? []) lines.push(`lxc.environment = ${oneLine(e, 'environment entry', id)}`);
   out.push(lines);
 

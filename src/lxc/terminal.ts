@@ -20,6 +20,8 @@ export interface LxcTerminalPlan {
   detach: boolean;
   /** detached: where clients attach */
   attachSocket?: string;
+  /** detached without a terminal: the output file's bound (`log-rotate`) */
+  logRotate?: { path: string; maxSize: number; maxFiles: number };
   /** monitor ops that record the container's events (src/events: event-log, lxc-log, oom-watch …) */
   events?: Op[];
 }
@@ -52,6 +54,7 @@ export function lxcTerminalPlan(p: LxcTerminalPlan): Op[] {
     // detached without a terminal: lxc-start (and the container, which inherits its stdio) write
     // into pipes that the monitor copies to the log: the container never holds the log file
     ops.push(['log-relay']);
+    if (p.logRotate) ops.push(['log-rotate', p.logRotate.path, String(p.logRotate.maxSize), String(p.logRotate.maxFiles)]);
   }
   ops.push(...(p.events ?? []));
   ops.push(['closefds']);

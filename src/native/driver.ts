@@ -5,7 +5,7 @@ import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, DriverOptions, ExitStatus, ManagedDriver, Started, StartOptions } from '../driver.js';
-import { DEFAULT_ROOT } from '../driver.js';
+import { DEFAULT_ROOT, logOptions } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, StartError, describeErrno } from '../errors.js';
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
 import { exitStatusOf, exitStatusOfFrame, type ExitRecord } from '../lifecycle/exit.js';
@@ -148,6 +148,8 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
     trace(String(command?.id), 'begin');
     // rootless: no bridge unless asked for (and then refused), the caller's own maps
     const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
+    logOptions(opts.log); // checked before anything exists
+    if (cmd.config.lxc?.length) throw new InvalidConfigError('config.lxc (--lxc-conf) is for the lxc driver, not the native one', { containerId: cmd.id });
     if (this.rootless) {
       checkRootless(cmd, { userns: command.userns, mappings: !!(command.uidMappings || command.gidMappings) });
       cmd.userns = rootlessMappings(undefined, undefined, cmd.id);
@@ -206,6 +208,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         network: cmd.network,
         hostname: cmd.hostname,
         filesDir: state.path('net'),
+        etc: cmd.extra.etc,
         mounts: etcFiles, // the /etc files it wrote: binds of the spec (buildSpec)
         isAlive: (o) => ownerAlive(this.root, o),
       });
@@ -234,9 +237,10 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         cleanupCgroups: cgroup.paths,
         ...(cgroup instanceof ContainerCgroup && cgroup.thawWrite ? { thawOnKill: cgroup.thawWrite } : {}),
         eventLog: { root: this.root, id: cmd.id },
-        ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex('default') } } : {}),
+        ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex(deviceModeOf(spec.linux?.resources?.devices) ?? 'default') } } : {}),
         detach: !!opts.detach,
         ...(overlay ? { overlay: { upper: overlay.upper, work: overlay.work } } : {}),
+        ...(opts.detach ? { logRotate: { path: state.path('container.log'), ...logOptions(opts.log) } } : {}),
         ...(this.rootless ? { rootless: true } : {}),
         ...(cmd.network.mode === 'slirp4netns' ? { netHelper: slirpArgv(cmd) } : {}),
         ...(filter ? { seccompFilter: filter } : {}),

@@ -65,6 +65,8 @@ export interface PlanInputs {
   /** a BPF device program (hex, src/cgroups/devicefilter.ts) for the container's cgroup2 directory */
   deviceFilter?: { dir: string; program: string };
   detach: boolean;
+  /** detached without a terminal: the output file and its bound (`log-rotate`) */
+  logRotate?: { path: string; maxSize: number; maxFiles: number };
   /** `--net slirp4netns`: the helper's argv, started by the monitor at `go` (net-helper) */
   netHelper?: string[];
   /** rootless (a non-root caller): the child binds the rootfs and volumes itself, nothing is idmapped */
@@ -97,6 +99,8 @@ export function finalCapabilities(mask: Record<string, boolean>, hostCapabilitie
 }
 
 
+/** An rlimit value for the `rlimit` op: -1 (or RLIM_INFINITY) is `unlimited`. */
+export const limitText = (n: number) => (n < 0 || n >= 2 ** 63 ? 'unlimited' : String(n));
 const rel = (containerPath: string) => containerPath.replace(/^\/+/, '');
 const num = (n: number) => String(n);
 
@@ -156,6 +160,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (init) ops.push(['init']);
   // detached, the output goes to a log: through pipes the monitor copies, never the file itself
   if (p.detach && !tty) ops.push(['log-relay']);
+  if (p.detach && !tty && p.logRotate) ops.push(['log-rotate', p.logRotate.path, num(p.logRotate.maxSize), num(p.logRotate.maxFiles)]);
   if (tty) {
     const size = proc.consoleSize ? { rows: proc.consoleSize.height, cols: proc.consoleSize.width } : { rows: 24, cols: 80 };
     const t: PlanInputs["console"] & object = p.console ?? size;
@@ -254,6 +259,8 @@ export function buildPlan(p: PlanInputs): Op[] {
     if (proc.user.uid !== 0) ops.push(['chown', '/proc/self/fd/0', num(proc.user.uid), num(proc.user.gid)]);
   }
   ops.push([noPivot ? 'chroot-move' : 'pivot']);
+  // --sysctl: the container's own /proc/sys, before it is made read-only
+  for (const [k, v] of Object.entries(linux.sysctl ?? {})) ops.push(['sysctl', k, v]);
   for (const path of linux.readonlyPaths ?? []) ops.push(['readonly', path]);
   for (const path of linux.maskedPaths ?? []) ops.push(['mask', path]);
   if (spec.root!.readonly) ops.push(['mount', '', '/', '', num(MS.REMOUNT | MS.BIND | MS.RDONLY), '', '']);
@@ -264,6 +271,8 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (linux.personality) ops.push(['personality', linux.personality.domain === 'LINUX32' ? '8' : '0']);
   // execdriver-oci: created; the rest (credentials, exec) once `start` opens the fifo
   if (p.oci) ops.push(['exec-wait']);
+
+  for (const r of proc.rlimits ?? []) ops.push(['rlimit', r.type, limitText(r.soft), limitText(r.hard)]);
 
   const caps = proc.capabilities ?? {};
   const set = (list: string[] | undefined) => capSet(list, p.hostCapabilities, p.lastCap);
@@ -276,6 +285,7 @@ export function buildPlan(p: PlanInputs): Op[] {
       // if the monitor dies, so does the container (set after `user`: a uid change clears it)
       // (not when the monitor leaves at create: the init then belongs to the engine's subreaper)
       middle: [...(p.oci?.leave ? [] : [['pdeathsig', '9'] as ContainerOp]), ['chdir', proc.cwd || '/']],
+      workdir: proc.cwd || '/',
       env: proc.env ?? [],
       args: proc.args ?? [],
     }),

@@ -4,6 +4,7 @@
  * release once it is gone. The veth itself is the driver's business (the native driver calls
  * attachVeth, LXC makes its own from config.lxc).
  */
+import { applyEtcExtras, type EtcExtras } from './etc-extras.js';
 import type { NetworkConfig } from '../driver.js';
 import { ensureBridge, DEFAULT_BRIDGE } from './bridge.js';
 import { allocate, reclaim, release } from './ipam.js';
@@ -136,6 +137,8 @@ export async function setupNetwork(opts: {
   filesDir: string;
   mounts: { source: string; destination: string; writable?: boolean; private?: boolean; kind: 'dir' | 'file' }[];
   isAlive: (owner: string) => boolean;
+  /** --dns, --dns-search, --add-host (cli, issue 12) */
+  etc?: EtcExtras;
 }): Promise<NetworkState> {
   const n = opts.network;
   if (n.mode !== 'bridge') return { mode: n.mode, ...(n.mtu !== undefined ? { mtu: n.mtu } : {}) };
@@ -145,6 +148,7 @@ export async function setupNetwork(opts: {
   try {
     if (state.ports?.length) await publishPorts(opts.owner, state.bridge!, state.ipAddress!, state.ports);
     files = await writeNetworkFiles(opts.filesDir, state, opts.hostname);
+    await applyEtcExtras(files, opts.etc);
   } catch (err) {
     // the caller never sees this state, so the address is given back here
     await releaseNetwork(opts.stateRoot, opts.owner, state);

@@ -37,6 +37,10 @@ export const ANNOTATION = {
   rootfsLayers: 'org.execdriver.rootfs-layers',
   /** raw `lxc.*` lines for the lxc driver (`config.lxc` of the Command), a JSON list */
   lxc: 'org.execdriver.lxc',
+  /** cli (issue 12): the labels, a JSON object; what `stop` sends first, and its seconds before SIGKILL */
+  labels: 'org.execdriver.labels',
+  stopSignal: 'org.execdriver.stop-signal',
+  stopTimeout: 'org.execdriver.stop-timeout',
 } as const;
 
 /** The network of a container, as its spec records it (ANNOTATION.network). */
@@ -122,7 +126,7 @@ function mountsOf(cmd: NormalizedCommand, ownNetns: boolean, etcFiles: SpecConte
     mounts.push({ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', ...(restricted ? ['ro'] : [])] });
   }
   mounts.push(
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${SHM_SIZE}`] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${cmd.extra.shmSize !== undefined ? `${Math.ceil(cmd.extra.shmSize / 1024)}k` : SHM_SIZE}`] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
   );
@@ -134,6 +138,13 @@ function mountsOf(cmd: NormalizedCommand, ownNetns: boolean, etcFiles: SpecConte
       options: ['rbind', m.writable === false ? 'ro' : 'rw', ...(m.private === false ? [] : ['private'])],
       ...(m.idmap && cmd.userns ? { uidMappings: cmd.userns.uidMappings, gidMappings: cmd.userns.gidMappings } : {}),
     });
+  }
+  // --tmpfs: Docker's defaults (noexec, nosuid, nodev) unless the options say otherwise
+  for (const t of cmd.extra.tmpfs) {
+    const o = t.options ?? [];
+    const has = (a: string, b: string) => o.includes(a) || o.includes(b);
+    const defaults = [...(has('exec', 'noexec') ? [] : ['noexec']), ...(has('suid', 'nosuid') ? [] : ['nosuid']), ...(has('dev', 'nodev') ? [] : ['nodev'])];
+    mounts.push({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: [...defaults, ...o] });
   }
   // the network's /etc/hosts, /etc/hostname, /etc/resolv.conf: the container reads, never writes them
   for (const f of etcFiles) mounts.push({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'ro', 'private'] });
@@ -186,13 +197,20 @@ export function buildSpec(cmd: NormalizedCommand, ctx: SpecContext): Spec {
   annotations[ANNOTATION.seccomp] = cmd.seccomp === 'unconfined' ? 'unconfined' : (cmd.seccomp.name ?? 'custom');
   annotations[ANNOTATION.network] = JSON.stringify(networkOf(cmd, ctx.network));
   if (cmd.config.lxc?.length) annotations[ANNOTATION.lxc] = JSON.stringify(cmd.config.lxc);
+  if (Object.keys(cmd.extra.labels).length) annotations[ANNOTATION.labels] = JSON.stringify(cmd.extra.labels);
+  annotations[ANNOTATION.stopSignal] = cmd.extra.stopSignal;
+  annotations[ANNOTATION.stopTimeout] = String(cmd.extra.stopTimeout);
+  const groups = [...new Set([...ctx.user.groups, ...cmd.extra.groupAdd])];
+  const extraDevices: LinuxDevice[] = cmd.extra.devices.map((d) => ({ path: d.destination, type: d.type, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: 0, gid: 0 }));
+  const deviceMode = cmd.privileged ? 'allow-all' : cmd.extra.devices.length ? { extra: cmd.extra.devices.map((d) => `${d.type} ${d.major}:${d.minor} ${d.access}`) } : 'default';
 
   return {
     ociVersion: OCI_VERSION,
     process: {
       terminal: cmd.tty,
       ...(cmd.tty && ctx.consoleSize ? { consoleSize: { height: ctx.consoleSize.rows, width: ctx.consoleSize.cols } } : {}),
-      user: { uid: ctx.user.uid, gid: ctx.user.gid, umask: 0o022, ...(ctx.user.groups.length ? { additionalGids: [...ctx.user.groups] } : {}) },
+      user: { uid: ctx.user.uid, gid: ctx.user.gid, umask: 0o022, ...(groups.length ? { additionalGids: groups } : {}) },
+      ...(cmd.extra.ulimits.length ? { rlimits: cmd.extra.ulimits.map((u) => ({ type: `RLIMIT_${u.type.toUpperCase()}`, soft: u.soft, hard: u.hard })) } : {}),
       args: [cmd.entrypoint, ...cmd.arguments],
       env: [...cmd.env],
       cwd: cmd.workingDir || '/',
@@ -212,9 +230,10 @@ export function buildSpec(cmd: NormalizedCommand, ctx: SpecContext): Spec {
     linux: {
       namespaces,
       ...(cmd.userns ? { uidMappings: cmd.userns.uidMappings, gidMappings: cmd.userns.gidMappings } : {}),
-      devices: DEFAULT_DEVICES.map((d) => ({ ...d })),
+      devices: [...DEFAULT_DEVICES.map((d) => ({ ...d })), ...extraDevices],
       ...(ctx.cgroupsPath ? { cgroupsPath: ctx.cgroupsPath } : {}),
-      resources: { devices: deviceRules(cmd.privileged ? 'allow-all' : 'default'), ...linuxResources(cmd.resources) },
+      resources: { devices: deviceRules(deviceMode), ...linuxResources(cmd.resources) },
+      ...(Object.keys(cmd.extra.sysctl).length ? { sysctl: { ...cmd.extra.sysctl } } : {}),
       ...(seccomp ? { seccomp } : {}),
       rootfsPropagation: noPivot ? 'rslave' : 'rprivate',
       maskedPaths: cmd.privileged ? [] : [...MASKED_PATHS],

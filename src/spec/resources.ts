@@ -26,13 +26,14 @@ export function deviceRuleText(r: LinuxDeviceCgroup): string {
 
 const ALLOW_ALL: readonly LinuxDeviceCgroup[] = [{ allow: true, access: 'rwm' }];
 let defaults: readonly LinuxDeviceCgroup[] | undefined;
-const ruleSet = (mode: DeviceMode) => (mode === 'allow-all' ? ALLOW_ALL : (defaults ??= [{ allow: false, access: 'rwm' }, ...DEFAULT_DEVICE_RULES.map(ruleOf)]));
+const ruleSet = (mode: 'default' | 'allow-all') => (mode === 'allow-all' ? ALLOW_ALL : (defaults ??= [{ allow: false, access: 'rwm' }, ...DEFAULT_DEVICE_RULES.map(ruleOf)]));
 const keyOf = (r: LinuxDeviceCgroup) => `${r.allow ? 'allow' : 'deny'} ${deviceRuleText(r)}`;
-const keys = new Map<DeviceMode, string>();
-const modeKey = (mode: DeviceMode) => keys.get(mode) ?? keys.set(mode, ruleSet(mode).map(keyOf).join('\n')).get(mode)!;
+const keys = new Map<string, string>();
+const modeKey = (mode: 'default' | 'allow-all') => keys.get(mode) ?? keys.set(mode, ruleSet(mode).map(keyOf).join('\n')).get(mode)!;
 
-/** The device cgroup rules of a container: deny everything, then Docker's allow-list; privileged: allow all. */
+/** The device cgroup rules of a container: deny everything, then Docker's allow-list (and the extra rules); privileged: allow all. */
 export function deviceRules(mode: DeviceMode): LinuxDeviceCgroup[] {
+  if (typeof mode === 'object') return [...ruleSet('default'), ...mode.extra.map(ruleOf)].map((r) => ({ ...r }));
   return ruleSet(mode).map((r) => ({ ...r }));
 }
 
@@ -44,6 +45,14 @@ export function deviceModeOf(rules: readonly LinuxDeviceCgroup[] | undefined): D
   const text = (rules ?? []).map(keyOf).join('\n');
   if (text === modeKey('allow-all')) return 'allow-all';
   if (text === modeKey('default')) return 'default';
+  // the allow-list, then more allow rules (given devices)
+  const base = modeKey('default');
+  if (text.startsWith(base + '\n')) {
+    const rest = (rules ?? []).slice(ruleSet('default').length);
+    if (rest.every((r) => r.allow && (r.type === 'c' || r.type === 'b') && typeof r.major === 'number' && typeof r.minor === 'number')) {
+      return { extra: rest.map(deviceRuleText) };
+    }
+  }
   return undefined;
 }
 

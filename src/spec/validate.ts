@@ -12,6 +12,7 @@ import { validateHostname } from '../network/validate.js';
 import { validateSeccompProfile } from '../security/seccomp/profile.js';
 import { ANNOTATION } from './from-command.js';
 import { deviceModeOf } from './resources.js';
+import { sysctlRefusal, ULIMITS } from '../command-extra.js';
 import type { Spec } from './types.js';
 
 const MAX_ID = 0xffffffff;
@@ -150,7 +151,25 @@ export function validateSpec(spec: unknown, containerId?: string): Spec {
     }
   });
   c.bool(p['noNewPrivileges'], 'process.noNewPrivileges');
-  c.unsupported(p['rlimits'], 'process.rlimits');
+  const rtypes = new Set<string>();
+  c.list(p['rlimits'], 'process.rlimits').forEach((r, i) => {
+    const f = `process.rlimits[${i}]`;
+    const o = c.obj(r, f);
+    const type = c.str(o['type'], `${f}.type`);
+    if (!/^RLIMIT_[A-Z]+$/.test(type) || !(ULIMITS as readonly string[]).includes(type.slice(7).toLowerCase())) {
+      c.fail(`${f}.type`, `${JSON.stringify(type)} is not a known limit (RLIMIT_${ULIMITS.map((u) => u.toUpperCase()).join(', RLIMIT_')})`);
+    }
+    if (rtypes.has(type)) c.fail(`${f}.type`, `${type} is given twice`);
+    rtypes.add(type);
+    const lim = (v: unknown, k: string) => {
+      // -1 or 2^64-1 (RLIM_INFINITY as a JSON number): unlimited
+      if (typeof v === 'number' && v >= 2 ** 63) return -1;
+      return c.int(v, `${f}.${k}`, -1, Number.MAX_SAFE_INTEGER, ' (-1: unlimited)');
+    };
+    const soft = lim(o['soft'], 'soft');
+    const hard = lim(o['hard'], 'hard');
+    if (hard !== -1 && (soft === -1 || soft > hard)) c.fail(`${f}.soft`, `must not exceed ${f}.hard (${hard}), not ${soft}`);
+  });
   if (p['oomScoreAdj'] !== undefined) c.int(p['oomScoreAdj'], 'process.oomScoreAdj', -1000, 1000);
   c.unsupported(p['apparmorProfile'], 'process.apparmorProfile', 'is not supported (this host runs no AppArmor profile of ours)');
   c.unsupported(p['selinuxLabel'], 'process.selinuxLabel', 'is not supported (no SELinux)');
@@ -260,7 +279,13 @@ export function validateSpec(spec: unknown, containerId?: string): Spec {
   if (r) validateResources(c, r);
 
   const sysctl = c.optObj(l['sysctl'], 'linux.sysctl');
-  c.unsupported(sysctl, 'linux.sysctl');
+  const netMode = !seen.has('network') ? 'host' : (l['namespaces'] as Obj[]).some((n) => n['type'] === 'network' && n['path'] !== undefined) ? 'container:' : 'own';
+  for (const [k, v] of Object.entries(sysctl ?? {})) {
+    const why = sysctlRefusal(k, netMode);
+    if (why) c.fail(`linux.sysctl[${JSON.stringify(k)}]`, why);
+    const value = c.str(v, `linux.sysctl[${JSON.stringify(k)}]`);
+    if (value === '' || value.includes('\n')) c.fail(`linux.sysctl[${JSON.stringify(k)}]`, 'must be a one-line, non-empty value');
+  }
   if (l['seccomp'] !== undefined && !checkedSeccomp.has(l['seccomp'] as object)) {
     c.obj(l['seccomp'], 'linux.seccomp');
     try {

@@ -810,6 +810,7 @@ export function contractSuite(driverName: DriverName, options: SuiteOptions = {}
     });
   });
   lifecycleEngineSuite(driverName);
+  dockerFieldsSuite(driverName); // cli (issue 12)
 }
 
 /** Issue 9, engine: one record, one status machine, one exit mapping, crash settling (both drivers). */
@@ -960,3 +961,71 @@ async function listStateDirs(driverName: string): Promise<string[]> {
   }
 }
 
+
+// ---- cli (issue 12): the Command fields of Docker's run flags, through the library
+function dockerFieldsSuite(driverName: DriverName): void {
+  describe(`contract: ${driverName} driver: Docker's run fields (tmpfs, ulimits, sysctl, devices, groupAdd, shmSize, labels, log bound)`, () => {
+    let driver: ManagedDriver;
+    let rootfs: { dir: string; cleanup: () => void };
+    before(() => {
+      driver = createDriver(driverName, { root: TEST_ROOT });
+      rootfs = makeRootfs();
+    });
+    after(() => rootfs.cleanup());
+
+    it('the fields are seen inside; the workdir is made for the user', async () => {
+      const cap = capture();
+      const c: Command = {
+        id: uniqueId('cf'), rootfs: rootfs.dir, network: { mode: 'none' }, user: 'user', workingDir: '/made/here',
+        entrypoint: 'sh',
+        arguments: ['-c', 'ulimit -Sn; cat /proc/sys/kernel/msgmax; test -c /dev/fuse && echo fuse; grep " /t " /proc/mounts | cut -d" " -f3,4 | cut -d, -f1-4; grep " /dev/shm " /proc/mounts | grep -o "size=[0-9]*k"; id -G; pwd; stat -c %U .'],
+        tmpfs: [{ destination: '/t', options: ['ro'] }],
+        ulimits: [{ type: 'nofile', soft: 512, hard: 1024 }],
+        sysctl: { 'kernel.msgmax': '4096' },
+        devices: [{ path: '/dev/fuse' }],
+        groupAdd: ['extra'],
+        shmSize: 8 * 1024 * 1024,
+        labels: { a: 'b' },
+        stopSignal: 'SIGINT',
+        stopTimeout: 3,
+      };
+      try {
+        const status = await driver.run(c, cap.pipes);
+        assert.equal(status.exitCode, 0, cap.err());
+        assert.equal(cap.out(), '512\n4096\nfuse\ntmpfs ro,nosuid,nodev,noexec\nsize=8192k\n1000 2000\n/made/here\nuser\n');
+      } finally {
+        rmSync(join(rootfs.dir, 'made'), { recursive: true, force: true });
+      }
+    });
+
+    it('bad fields are refused before anything exists', async () => {
+      const base = { id: uniqueId('cf'), rootfs: rootfs.dir, entrypoint: 'true', network: { mode: 'none' as const } };
+      const bad: [Partial<Command>, RegExp][] = [
+        [{ sysctl: { 'kernel.foo': '1' } }, /sysctl kernel\.foo: is not namespaced/],
+        [{ sysctl: { 'net.ipv4.ip_forward': '1' }, network: { mode: 'host' } }, /cannot be set with the host network/],
+        [{ ulimits: [{ type: 'nofiles', soft: 1, hard: 1 }] }, /ulimits\[0\]\.type: unknown limit "nofiles"/],
+        [{ devices: [{ path: '/nope' }] }, /devices\[0\]\.path: \/nope does not exist/],
+        [{ tmpfs: [{ destination: '/x', options: ['exec;rm'] }] }, /unknown tmpfs option/],
+        [{ stopSignal: 'SIGNOPE' }, /stopSignal: unknown signal/],
+      ];
+      for (const [over, re] of bad) {
+        await assert.rejects(driver.run({ ...base, ...over }), (e: Error & { code?: string }) => e.code === 'ERR_INVALID_CONFIG' && re.test(e.message));
+      }
+      assert.equal(existsSync(join(TEST_ROOT, driverName, base.id)), false);
+    });
+
+    it('a detached container.log is bounded (log: { maxSize, maxFiles })', async () => {
+      const c: Command = { id: uniqueId('cf'), rootfs: rootfs.dir, network: { mode: 'none' }, entrypoint: 'sh', arguments: ['-c', 'head -c 3000000 /dev/zero'] };
+      await driver.start(c, { detach: true, log: { maxSize: 512 * 1024, maxFiles: 2 } });
+      try {
+        await driver.wait(c.id!);
+        const dir = join(TEST_ROOT, driverName, c.id!);
+        const files = readdirSync(dir).filter((f) => f.startsWith('container.log')).sort();
+        assert.deepEqual(files, ['container.log', 'container.log.1']);
+        for (const f of files) assert.ok(readFileSync(join(dir, f)).length <= 512 * 1024 + 65536);
+      } finally {
+        await driver.delete(c.id!, { force: true });
+      }
+    });
+  });
+}

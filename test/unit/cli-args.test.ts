@@ -43,7 +43,9 @@ describe('command line parsing', () => {
   it('signals', () => {
     assert.equal(parseSignal('TERM'), 'SIGTERM');
     assert.equal(parseSignal('sigkill'), 'SIGKILL');
-    assert.equal(parseSignal('9'), 9);
+    assert.equal(parseSignal('9'), 'SIGKILL');
+    assert.equal(parseSignal('40'), 40);
+    assert.throws(() => parseSignal('999'), /unknown signal 999/);
     assert.throws(() => parseSignal('BOGUS'), /unknown signal/);
   });
 });

@@ -178,7 +178,8 @@ describe('validateSpec: one check, naming the field', () => {
     ['uid', (s) => (s.process!.user.uid = -1), /^process\.user\.uid must be an integer from 0 to/],
     ['capability', (s) => (s.process!.capabilities!.bounding = ['CAP_NOPE']), /^process\.capabilities\.bounding\[0\] "CAP_NOPE" is not a known capability/],
     ['ambient not permitted', (s) => (s.process!.capabilities!.ambient = ['CAP_CHOWN']), /^process\.capabilities\.ambient\[0\] CAP_CHOWN must be in the bounding, permitted and inheritable sets too/],
-    ['rlimits', (s) => (s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }]), /^process\.rlimits is not supported by execdriver yet/],
+    ['rlimits', (s) => (s.process!.rlimits = [{ type: 'RLIMIT_NOPE', hard: 1024, soft: 1024 }]), /^process\.rlimits\[0\]\.type "RLIMIT_NOPE" is not a known limit/],
+    ['rlimits soft > hard', (s) => (s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 10, soft: 20 }]), /^process\.rlimits\[0\]\.soft must not exceed/],
     ['namespace type', (s) => s.linux!.namespaces!.push({ type: 'bogus' as 'pid' }), /^linux\.namespaces\[6\]\.type "bogus" is not a namespace type/],
     ['namespace twice', (s) => s.linux!.namespaces!.push({ type: 'pid' }), /^linux\.namespaces\[6\]\.type pid is given twice/],
     ['join pid', (s) => (s.linux!.namespaces![3] = { type: 'pid', path: '/proc/1/ns/pid' }), /^linux\.namespaces\[3\]\.path joining an existing pid namespace is not supported yet/],
@@ -192,7 +193,7 @@ describe('validateSpec: one check, naming the field', () => {
     ['seccomp', (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOPE' as 'SCMP_ACT_LOG' }), /^linux\.seccomp: defaultAction "SCMP_ACT_NOPE" is not a known action/],
     ['propagation', (s) => (s.linux!.rootfsPropagation = 'sideways'), /^linux\.rootfsPropagation must be one of private/],
     ['raw lxc lines', (s) => (s.annotations![ANNOTATION.lxc] = JSON.stringify(['lxc.a = 1\nlxc.b = 2'])), /^annotations\["org\.execdriver\.lxc"\] must be a JSON list of one-line/],
-    ['sysctl', (s) => (s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' }), /^linux\.sysctl is not supported by execdriver yet/],
+    ['sysctl', (s) => (s.linux!.sysctl = { 'kernel.foo': '1' }), /^linux\.sysctl\["kernel\.foo"\] is not namespaced/],
   ];
   for (const [name, change, re] of cases) {
     it(`${name}: ${re.source.slice(1, 60)}…`, () => {

@@ -5,8 +5,15 @@
  */
 import type { CgroupWrite } from '../resources.js';
 
-/** `default`: Docker's device allow-list; `allow-all`: privileged. */
-export type DeviceMode = 'default' | 'allow-all';
+/**
+ * `default`: Docker's device allow-list; `allow-all`: privileged; `{ extra }`: the allow-list
+ * plus these v1 rules (`c 10:229 rwm`: the devices a container was given, `--device`).
+ */
+export type DeviceMode = 'default' | 'allow-all' | { readonly extra: readonly string[] };
+
+/** The allow rules of a mode that is not allow-all. */
+export const allowRulesOf = (mode: DeviceMode): readonly string[] =>
+  typeof mode === 'object' ? [...DEFAULT_DEVICE_RULES, ...mode.extra] : DEFAULT_DEVICE_RULES;
 
 /** Docker 0.11's device allow-list (after `devices.deny a`). */
 export const DEFAULT_DEVICE_RULES: readonly string[] = [
@@ -31,6 +38,6 @@ export function renderDevicesV1(devices: DeviceMode): CgroupWrite[] {
   if (devices === 'allow-all') return [{ controller: 'devices', file: 'devices.allow', value: 'a', field: 'devices' }];
   return [
     { controller: 'devices', file: 'devices.deny', value: 'a', field: 'devices' },
-    ...DEFAULT_DEVICE_RULES.map((rule): CgroupWrite => ({ controller: 'devices', file: 'devices.allow', value: rule, field: 'devices' })),
+    ...allowRulesOf(devices).map((rule): CgroupWrite => ({ controller: 'devices', file: 'devices.allow', value: rule, field: 'devices' })),
   ];
 }

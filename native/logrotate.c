@@ -1,0 +1,85 @@
+/*
+ * `log-rotate PATH MAXSIZE MAXFILES` (with `log-relay`): the output file the monitor relays to
+ * (its fds 1 and 2, opened on PATH by the driver) is bounded. Once it holds MAXSIZE bytes it is
+ * renamed PATH.1 (PATH.1 → PATH.2 …, the oldest beyond MAXFILES - 1 dropped) and a new PATH
+ * is opened; with MAXFILES 1 it is emptied instead. Docker's max-size / max-file; the policy
+ * (the defaults, the limits) is TypeScript's.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "execdriver-init.h"
+#include "logrotate.h"
+
+static struct {
+	long index;
+	const char *path;
+	unsigned long long max_size, max_files, size;
+} lr = { .index = -1 };
+
+void check_log_rotate(size_t i, char **a, char *msg, size_t sz)
+{
+	if (check_once(&lr.index, i, a[0], msg, sz) < 0)
+		return;
+	if (a[1][0] != '/')
+		snprintf(msg, sz, "log-rotate %.64s is not an absolute path", a[1]);
+	else if (num(a[2], 10, ULLONG_MAX, &lr.max_size) < 0 || lr.max_size == 0)
+		snprintf(msg, sz, "log-rotate: invalid size %.32s", a[2]);
+	else if (num(a[3], 10, 1000, &lr.max_files) < 0 || lr.max_files == 0)
+		snprintf(msg, sz, "log-rotate: invalid file count %.32s", a[3]);
+	lr.path = a[1];
+}
+
+/* The relay's output is fd TO (the same file on both); the size so far from its fstat. */
+void log_rotate_start(int to)
+{
+	struct stat st;
+	if (lr.index >= 0 && to >= 0 && fstat(to, &st) == 0)
+		lr.size = (unsigned long long)st.st_size;
+}
+
+/*
+ * N bytes were written to the output; rotate when past the size. TO[0], TO[1] are the relay's
+ * fds (replaced by the new file's); a failure leaves them as they are (the output goes on).
+ */
+void log_rotate_wrote(size_t n, int to[2])
+{
+	if (lr.index < 0)
+		return;
+	lr.size += n;
+	if (lr.size < lr.max_size)
+		return;
+	if (lr.max_files == 1) {
+		for (int i = 0; i < 2; i++)
+			if (to[i] >= 0 && ftruncate(to[i], 0) == 0)
+				break;
+		lr.size = 0;
+		return;
+	}
+	char from[PATH_MAX], dest[PATH_MAX];
+	for (unsigned long long k = lr.max_files - 1; k >= 1; k--) {
+		snprintf(dest, sizeof dest, "%s.%llu", lr.path, k);
+		if (k == 1)
+			snprintf(from, sizeof from, "%s", lr.path);
+		else
+			snprintf(from, sizeof from, "%s.%llu", lr.path, k - 1);
+		if (rename(from, dest) < 0 && errno != ENOENT)
+			return;
+	}
+	int fd = open(lr.path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (to[i] < 0)
+			continue;
+		if (dup3(fd, to[i], O_CLOEXEC) < 0)
+			close(to[i]), to[i] = -1;
+	}
+	close(fd);
+	lr.size = 0;
+}
