@@ -54,7 +54,8 @@ for (const rt of RTS) {
         } catch (e) {
           err = e;
         } finally {
-          for (const id of ids) if (oci.entries().includes(id)) oci.cmd(['delete', '--force', id]);
+          // every id the case made (the root's layout is the runtime's own: runc keeps ROOT/ID, we ROOT/native/ID)
+          for (const id of ids) oci.cmd(['delete', '--force', id]);
           for (const p of ctx.holders) if (p) process.kill(p, 'SIGKILL');
           // a case's cgroup must be gone with its container (a leak fails the case)
           for (const id of ids) {

@@ -132,7 +132,8 @@ export class Oci {
   }
   /** delete --force every container still listed, then remove the root */
   cleanup(): void {
-    for (const id of this.entries()) this.cmd(['delete', '--force', id]);
+    const listed = this.cmd(['list', '-q']).out.split('\n').filter(Boolean);
+    for (const id of new Set([...listed, ...this.entries()])) this.cmd(['delete', '--force', id]);
     rmSync(this.root, { recursive: true, force: true });
   }
 }
