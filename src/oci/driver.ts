@@ -66,6 +66,11 @@ export class OciDriver extends NativeDriver {
   }
 
   /** The spec the container was created from (kept in its state directory). */
+  ociSpec(id: string): Spec | undefined {
+    this.must(id);
+    return this.savedSpec(id);
+  }
+
   private savedSpec(id: string): Spec | undefined {
     return this.state(id).readJson<Spec>(SPEC_FILE);
   }

@@ -2,6 +2,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ExecDriverError } from '../errors.js';
 import type { Process } from '../spec/types.js';
+
+type Caps = NonNullable<Process['capabilities']>;
 import { UsageError, type parseFlags as ParseFlags } from './cli.js';
 import type { OciDriver } from './driver.js';
 
@@ -29,7 +31,10 @@ export async function execVerb(d: OciDriver, argv: string[], parseFlags: typeof 
   }
   const cmd = args.length > 1 ? args.slice(1) : (proc.args ?? []);
   if (!cmd.length) throw new UsageError('exec: give the command (after the id) or --process');
-  if (flags['cap'] || proc.capabilities) throw new ExecDriverError('ERR_INVALID_CONFIG', 'exec: capabilities of their own (--cap, process.capabilities) are not supported by execdriver-oci yet', { containerId: id });
+  // process.capabilities: engines (containerd, Podman) pass the container's own sets, which the exec gets anyway
+  if (flags['cap'] || (proc.capabilities && !sameCapabilities(proc.capabilities, d.ociSpec(id)?.process?.capabilities))) {
+    throw new ExecDriverError('ERR_INVALID_CONFIG', "exec: capabilities other than the container's (--cap, process.capabilities) are not supported by execdriver-oci yet", { containerId: id });
+  }
   if (flags['console-socket']) throw new ExecDriverError('ERR_INVALID_CONFIG', 'exec --console-socket is not supported by execdriver-oci yet', { containerId: id });
   const tty = !!flags['tty'] || !!proc.terminal;
   const userFlag = flags['user'] as string | undefined;
@@ -45,4 +50,11 @@ export async function execVerb(d: OciDriver, argv: string[], parseFlags: typeof 
   if (flags['pid-file']) writeFileSync(flags['pid-file'] as string, String(h.pid));
   if (detach) return 0;
   return (await h.exited).exitCode;
+}
+
+/** The same five sets (order and duplicates aside; a missing set is an empty one). */
+function sameCapabilities(a: Caps, b: Caps | undefined): boolean {
+  const sets = ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const;
+  const norm = (c: Caps | undefined, k: (typeof sets)[number]) => [...new Set(c?.[k] ?? [])].sort().join(',');
+  return sets.every((k) => norm(a, k) === norm(b, k));
 }
