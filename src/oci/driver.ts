@@ -240,6 +240,8 @@ export class OciDriver extends NativeDriver {
     // the engine's event log (src/events/) of a root with no container left: execdriver-oci's
     // `events` reads the cgroups, not the log
     for (const f of [EVENTS_FILE, `${EVENTS_FILE}.1`, `${EVENTS_FILE}.lock`]) rmSync(join(this.root, f), { force: true });
+    // and the compiled seccomp filters (a cache: a create that finds it gone compiles again)
+    rmSync(join(this.root, 'seccomp'), { recursive: true, force: true });
   }
 
   // ---- the cgroups are where the bundle put them ----
