@@ -89,7 +89,7 @@ describe('execdriver-oci lifecycle', () => {
     assert.match(gone.stderr, /does not exist/);
     assert.equal(oci(['delete', '--force', id]).status, 0, 'delete --force of a missing container is no error');
     assert.ok(empty(), 'the OCI root is empty after delete');
-    assert.deepEqual(readdirSync(OCI_ROOT).filter((f) => f !== 'seccomp'), [], 'nothing else under the OCI root');
+    assert.deepEqual(readdirSync(OCI_ROOT), [], 'nothing else under the OCI root');
   });
 
   it('kill takes a name, SIG name or number; delete --force removes a running container', async () => {
@@ -102,6 +102,32 @@ describe('execdriver-oci lifecycle', () => {
     assert.equal(oci(['delete', '--force', id]).status, 0);
     assert.ok(!alive(pid));
     assert.ok(empty());
+  });
+
+  it('an absolute cgroupsPath: a cgroup in every hierarchy; delete --force kills the init and removes them all', async () => {
+    const id = uniqueId('oci');
+    const name = `edt-ocifix-${id}`;
+    const dirs = () => readdirSync('/sys/fs/cgroup').map((h) => join('/sys/fs/cgroup', h, name)).filter((d) => existsSync(d));
+    const saved = b.config.linux.cgroupsPath;
+    b.config.linux.cgroupsPath = `/${name}`;
+    b.write();
+    try {
+      assert.equal(oci(['create', '--bundle', b.dir, id]).status, 0);
+      const pid = state(id).pid;
+      const made = dirs();
+      for (const h of ['blkio', 'memory', 'pids', 'unified']) {
+        if (existsSync(`/sys/fs/cgroup/${h}`)) assert.ok(made.some((d) => d.includes(`/${h}/`)), `a cgroup in ${h}`);
+      }
+      for (const d of made) assert.match(readFileSync(join(d, 'cgroup.procs'), 'utf8'), new RegExp(`^${pid}$`, 'm'), `the init in ${d}`);
+      assert.equal(oci(['delete', '--force', id]).status, 0);
+      assert.ok(!alive(pid), 'the init is gone');
+      assert.deepEqual(dirs(), [], 'no cgroup left');
+      assert.deepEqual(readdirSync(OCI_ROOT), [], 'the OCI root is empty');
+    } finally {
+      oci(['delete', '--force', id]);
+      b.config.linux.cgroupsPath = saved;
+      b.write();
+    }
   });
 
   it('after create the init belongs to the caller\'s subreaper, which reaps it (as containerd\'s shim and conmon do)', () => {
