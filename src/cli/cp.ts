@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { finished } from 'node:stream/promises';
 import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { validateId } from '../id.js';
@@ -62,7 +63,8 @@ lead to a host file. DST a directory: the file keeps its name in it.`,
       if (dst !== '-' && existsSync(dst) && statSync(dst).isDirectory()) out = join(dst, basename(from[1]));
       const sink = dst === '-' ? process.stdout : createWriteStream(out);
       await run(['copy-out', root, from[1]], 'ignore', sink);
-      if (sink !== process.stdout) await new Promise((r) => (sink as NodeJS.WritableStream).once('finish', r));
+      // the file may be finished already (then `finish` was emitted before us): finished() knows
+      if (sink !== process.stdout) await finished(sink as NodeJS.WritableStream);
     } else {
       const root = await rootOf(ctx.root, to![0]);
       let mode = 0o644;
