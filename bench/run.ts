@@ -16,7 +16,7 @@
  * the library with process.hrtime.bigint() around each `await driver.run()`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -309,6 +309,7 @@ async function main(): Promise<number> {
   }
   const tag = `eb${process.pid.toString(36)}`;
   const tmp = mkdtempSync('/tmp/execdriver-bench-');
+  chmodSync(tmp, 0o711); // the state root: a --userns=remap container's root walks through it to its overlay
   const bridge = (process.env['BENCH_BRIDGE'] ? `${process.env['BENCH_BRIDGE']}0` : `ebr${process.pid.toString(36)}`).slice(0, 15);
   let rootfs: { dir: string; cleanup: () => void } | undefined;
   const driverRoots: Array<{ driver: string; root: string }> = [];

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { prepareOverlay, userRootfs } from '../rootfs/overlay.js';
 import { hostCapabilities } from '../capabilities.js';
@@ -111,6 +112,28 @@ function mappedRoot(cmd: NormalizedCommand): { uid: number; gid: number } | unde
   return uid !== undefined && gid !== undefined ? { uid, gid } : undefined;
 }
 
+/**
+ * In a user namespace the overlay is mounted by the container's root (a mapped, unprivileged host
+ * uid) onto the rootfs's own path, over an upper directory in the state root: every directory
+ * above each layer and above the state's driver directory must let it through (o+x).
+ * Refused before anything is created, with what to do; `--rootfs-mode direct` needs no path walk.
+ */
+function checkOverlayReachable(cmd: NormalizedCommand, stateRoot: string): void {
+  // its layers' directories, and the state root that holds its upper and work directories
+  for (const path of [...(cmd.rootfsLayers.length ? cmd.rootfsLayers : [cmd.rootfs]), join(stateRoot, DRIVER_NAME)]) {
+    for (let dir = dirname(path); ; dir = dirname(dir)) {
+      const st = statSync(dir, { throwIfNoEntry: false });
+      if (st && (st.mode & 0o001) === 0) {
+        throw new InvalidConfigError(
+          `the overlay rootfs in a user namespace needs ${dir} searchable by the container's root (a mapped uid): chmod o+x ${dir}, or use --rootfs-mode direct`,
+          { containerId: cmd.id, path: dir },
+        );
+      }
+      if (dir === '/') break;
+    }
+  }
+}
+
 /** Docker 0.11's native driver: namespaces, cgroups, pivot_root, done by our own C init. */
 export class NativeDriver extends LifecycleDriver implements ManagedDriver {
   readonly root: string;
@@ -159,6 +182,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
     const user = resolveUser(userRootfs(cmd.rootfsLayers), cmd.user);
     if (!cmd.env.some((e) => e.startsWith('HOME='))) cmd.env.push(`HOME=${user.home ?? '/'}`);
     if (cmd.userns) checkMappable(cmd.userns, user, cmd.id);
+    if (cmd.userns && !this.rootless && cmd.rootfsMode === 'overlay') checkOverlayReachable(cmd, this.root);
     if (cmd.network.mode === 'slirp4netns' && !existsSync(SLIRP4NETNS)) {
       throw new InvalidConfigError(`--net slirp4netns needs ${SLIRP4NETNS} (Debian package slirp4netns)`, { containerId: cmd.id });
     }
