@@ -80,6 +80,19 @@ function readProfile(file: string): SeccompProfile {
   }
 }
 
+/** The resource flags of `run` and `update` (read by resourcesFromFlags). */
+export const RESOURCE_OPTIONS = {
+    memory: { type: 'string', short: 'm' },
+    'memory-swap': { type: 'string' },
+    'memory-reservation': { type: 'string' },
+    'cpu-shares': { type: 'string' },
+    'cpu-quota': { type: 'string' },
+    'cpu-period': { type: 'string' },
+    'cpuset-cpus': { type: 'string' },
+    'cpuset-mems': { type: 'string' },
+    'pids-limit': { type: 'string' },
+} as const;
+
 /** The limit flags (`run`, `update`): --memory 64m… → Resources; only the flags given. */
 export function resourcesFromFlags(values: Values): Resources {
   const size = (k: string, what: string) => {
@@ -264,15 +277,7 @@ not executable, 127 when it is not found.`,
     'cap-drop': { type: 'string', multiple: true },
     'security-opt': { type: 'string', multiple: true },
     'cap-ambient': { type: 'string', multiple: true },
-    memory: { type: 'string', short: 'm' },
-    'memory-swap': { type: 'string' },
-    'memory-reservation': { type: 'string' },
-    'cpu-shares': { type: 'string' },
-    'cpu-quota': { type: 'string' },
-    'cpu-period': { type: 'string' },
-    'cpuset-cpus': { type: 'string' },
-    'cpuset-mems': { type: 'string' },
-    'pids-limit': { type: 'string' },
+    ...RESOURCE_OPTIONS,
     volume: { type: 'string', short: 'v', multiple: true },
     net: { type: 'string' },
     publish: { type: 'string', short: 'p', multiple: true },

@@ -1,7 +1,7 @@
 import { InvalidConfigError } from '../errors.js';
 import type { Verb } from './args.js';
 import { driverOf } from './drivers.js';
-import { resourcesFromFlags } from './run.js';
+import { RESOURCE_OPTIONS, resourcesFromFlags } from './run.js';
 
 export const updateVerb: Verb = {
   name: 'update',
@@ -19,15 +19,7 @@ Limits are checked as for 'run'; bad input changes nothing (exit 125).
       --cpuset-mems LIST       memory nodes the container may use
       --pids-limit N           the most processes the container may have (-1: none)`,
   options: {
-    memory: { type: 'string', short: 'm' },
-    'memory-swap': { type: 'string' },
-    'memory-reservation': { type: 'string' },
-    'cpu-shares': { type: 'string' },
-    'cpu-quota': { type: 'string' },
-    'cpu-period': { type: 'string' },
-    'cpuset-cpus': { type: 'string' },
-    'cpuset-mems': { type: 'string' },
-    'pids-limit': { type: 'string' },
+    ...RESOURCE_OPTIONS,
     driver: { type: 'string' },
   },
   async run(ctx, values, ids) {
