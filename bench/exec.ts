@@ -6,11 +6,12 @@
  *
  *   node dist/bench/run.js --only exec [--runs N]     (or as part of `npm run bench`)
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { LineChild } from './line-child.js';
 import { fileURLToPath } from 'node:url';
 import type { ManagedDriver } from '../src/driver.js';
 import { createDriver } from '../src/index.js';
@@ -72,40 +73,10 @@ async function crunExecChild(jobFile: string): Promise<void> {
   }
 }
 
-class CrunExec {
-  private lines: string[] = [];
-  private waiter?: (l: string | undefined) => void;
-  private ended = false;
-  readonly closed: Promise<void>;
-  constructor(readonly child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      const w = this.waiter;
-      this.waiter = undefined;
-      if (w) w(l);
-      else this.lines.push(l);
-    });
-    this.closed = new Promise((r) => child.on('close', () => r()));
-    void this.closed.then(() => {
-      this.ended = true;
-      this.waiter?.(undefined);
-    });
-  }
-  next(): Promise<string | undefined> {
-    const l = this.lines.shift();
-    if (l !== undefined || this.ended) return Promise.resolve(l);
-    return new Promise((r) => (this.waiter = r));
-  }
-  async exec(): Promise<number> {
-    this.child.stdin!.write('exec\n');
-    const l = await this.next();
-    if (l === undefined || l.startsWith('error')) throw new Error(`crun exec: ${l ?? 'the child exited'}`);
-    return Number(l);
-  }
-  async stop(): Promise<void> {
-    this.child.stdin?.end();
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
-    await this.closed;
-    clearTimeout(t);
+/** The parent's side of the crun exec child. */
+class CrunExec extends LineChild {
+  exec(): Promise<number> {
+    return this.ask('exec', 'crun exec');
   }
 }
 

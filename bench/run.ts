@@ -15,11 +15,12 @@
  * Command-line candidates are timed with spawnSync (wall clock around the whole invocation);
  * the library with process.hrtime.bigint() around each `await driver.run()`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { LineChild } from './line-child.js';
 import { fileURLToPath } from 'node:url';
 import type { Command, ManagedDriver, NetworkConfig } from '../src/driver.js';
 import { createDriver, createDriverFrom, driverNames } from '../src/index.js';
@@ -164,27 +165,7 @@ async function crunChild(jobFile: string): Promise<void> {
 }
 
 /** The parent's side of the crun child. */
-class CrunServer {
-  private readonly lines: string[] = [];
-  private waiter: ((l: string | undefined) => void) | undefined;
-  private ended = false;
-  private readonly closed: Promise<void>;
-
-  private constructor(readonly child: ChildProcess) {
-    const rl = createInterface({ input: child.stdout! });
-    rl.on('line', (l) => {
-      const w = this.waiter;
-      this.waiter = undefined;
-      if (w) w(l);
-      else this.lines.push(l);
-    });
-    this.closed = new Promise((res) => child.on('close', () => res()));
-    void this.closed.then(() => {
-      this.ended = true;
-      this.waiter?.(undefined);
-    });
-  }
-
+class CrunServer extends LineChild {
   static async start(jobFile: string): Promise<CrunServer> {
     const child = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, SELF, '--crun-child', jobFile], {
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -198,25 +179,8 @@ class CrunServer {
     return s;
   }
 
-  private next(): Promise<string | undefined> {
-    const l = this.lines.shift();
-    if (l !== undefined || this.ended) return Promise.resolve(l);
-    return new Promise((res) => (this.waiter = res));
-  }
-
-  async run(round: number): Promise<number> {
-    this.child.stdin!.write(`run ${round}\n`);
-    const l = await this.next();
-    if (l === undefined) throw new Error('crun: the bench child exited');
-    if (l.startsWith('error ')) throw new Error(l.slice(6));
-    return Number(l);
-  }
-
-  async stop(): Promise<void> {
-    this.child.stdin?.end();
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
-    await this.closed;
-    clearTimeout(t);
+  run(round: number): Promise<number> {
+    return this.ask(`run ${round}`, 'crun');
   }
 }
 
