@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { createDriver, type Command, type ManagedDriver } from '../../src/index.js';
 import { createNetwork, removeNetwork } from '../../src/network/networks.js';
 import { portTable } from '../../src/network/ports.js';
-import { capture, CLI, makeRootfs, sleep, TEST_ROOT, uniqueId, until } from '../helpers.js';
+import { capture, CLI, makeRootfs, TEST_ROOT, uniqueId, until } from '../helpers.js';
 
 const tag = (process.pid % 1000).toString(36);
 const PORTS_NET = `edt-rootfsa${tag}`;
@@ -93,15 +93,23 @@ for (const driverName of ['native', 'lxc'] as const) {
     });
 
     it('--nat: the container reaches a server in a test namespace routed only through the host (masqueraded)', async () => {
-      const server = spawn('ip', ['netns', 'exec', NS, 'busybox', 'nc', '-l', '-p', '9000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      // the server's stdin stays open: busybox nc half-closes when its stdin ends, and a client that
+      // saw that FIN before its echo reached the pipe would exit 0 having sent nothing
+      const server = spawn('ip', ['netns', 'exec', NS, 'busybox', 'nc', '-l', '-p', '9000'], { stdio: ['pipe', 'pipe', 'pipe'] });
       let got = '';
+      let serverErr = '';
       server.stdout.on('data', (d: Buffer) => (got += d.toString()));
+      server.stderr.on('data', (d: Buffer) => (serverErr += d.toString()));
+      let serverExit = 'running';
+      server.on('exit', (code, signal) => (serverExit = `exited ${code ?? signal}`));
       try {
-        await sleep(200);
+        await until(() => spawnSync('ip', ['netns', 'exec', NS, 'ss', '-Hltn', 'sport = :9000'], { encoding: 'utf8' }).stdout.trim() !== '', 5000, 'the server to listen');
         const cap = capture();
         const s = await driver.run(sh(`echo through-nat-${driverName} | nc -w 3 10.213.93.2 9000`, { mode: 'bridge', name: NAT_NET }), cap.pipes);
         assert.equal(s.exitCode, 0, cap.err());
-        await until(() => got.includes(`through-nat-${driverName}`), 5000, 'the bytes at the server');
+        await until(() => got.includes(`through-nat-${driverName}`), 5000, 'the bytes at the server').catch((e: Error) => {
+          throw new Error(`${e.message} (server ${serverExit}, its stdout ${JSON.stringify(got)}, stderr ${JSON.stringify(serverErr)}; the container's stdout ${JSON.stringify(cap.out())}, stderr ${JSON.stringify(cap.err())})`);
+        });
       } finally {
         server.kill();
       }

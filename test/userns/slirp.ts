@@ -23,7 +23,9 @@ export class TestNetns {
   }
   /** A server that accepts one connection on PORT and resolves with what it read. */
   serve(port: number): { received: Promise<string>; ready: Promise<void>; proc: ChildProcess } {
-    const proc = spawn('nsenter', [`--net=${this.path}`, 'busybox', 'nc', '-l', '-p', String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // stdin stays an open pipe: busybox nc half-closes the connection when its stdin ends, and a
+    // client that sees that FIN before it has sent anything exits 0 having sent nothing
+    const proc = spawn('nsenter', [`--net=${this.path}`, 'busybox', 'nc', '-l', '-p', String(port)], { stdio: ['pipe', 'pipe', 'ignore'] });
     let out = '';
     proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const received = new Promise<string>((resolve) => proc.once('close', () => resolve(out)));
