@@ -18,7 +18,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const top = fileURLToPath(new URL('..', import.meta.url));
-const out = `${top}dist/bundle`;
+const out = `${top}${process.env['EXECDRIVER_BUNDLE_DIR'] ?? 'dist/bundle'}`; // (another directory: only to compare builds)
 rmSync(out, { recursive: true, force: true }); // never a stale bundle
 let esbuild;
 try {
@@ -48,8 +48,9 @@ await esbuild.build({
 if (cjsEntries.length) {
   // the same bundle again, ES modules in a scratch directory, each file then made CommonJS on its own
   const scratch = `${out}/.esm`;
+  const staging = `${out}/.cjs`;
   const cjsEntryPoints = Object.fromEntries(cjsEntries.map((n) => [n, entryPoints[n]]));
-  await esbuild.build({ ...common, entryPoints: cjsEntryPoints, outdir: scratch, sourcemap: 'linked' });
+  const { metafile } = await esbuild.build({ ...common, entryPoints: cjsEntryPoints, outdir: scratch, sourcemap: 'linked', metafile: true });
   const files = readdirSync(scratch).filter((f) => f.endsWith('.js'));
   for (const f of files) {
     // chunk specifiers name the .cjs copies (same line lengths ±1: the source maps stay line-exact)
@@ -62,7 +63,7 @@ if (cjsEntries.length) {
     'getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(get(), k); return d && { ...d, configurable: true }; } }); };';
   await esbuild.build({
     entryPoints: files.map((f) => `${scratch}/${f}`),
-    outdir: out,
+    outdir: staging,
     outExtension: { '.js': '.cjs' },
     bundle: false,
     format: 'cjs',
@@ -74,14 +75,86 @@ if (cjsEntries.length) {
     sourcemap: 'linked',
     logLevel: 'warning',
   });
-  rmSync(scratch, { recursive: true, force: true });
-  for (const f of readdirSync(out).filter((x) => x.endsWith('.cjs'))) {
-    let text = readFileSync(`${out}/${f}`, 'utf8');
+  for (const f of readdirSync(staging).filter((x) => x.endsWith('.cjs'))) {
     // a built-in bound as a whole (`var import_node_fs = require("node:fs")`) is required on its first use
-    text = text.replace(/^var (import_[A-Za-z0-9_$]+) = require\(("node:[a-z_/]+")\);$/gm, 'var $1 = __lazyBuiltin($2);');
-    if (cjsEntries.includes(f.replace(/\.cjs$/, ''))) {
-      text = text.replace(/\n(\/\/# sourceMappingURL=)/, '\nif (require.main === module) main(process.argv.slice(2)).then((code) => { process.exitCode = code; });\n$1');
-    }
-    writeFileSync(`${out}/${f}`, text);
+    const text = readFileSync(`${staging}/${f}`, 'utf8');
+    writeFileSync(`${staging}/${f}`, text.replace(/^var (import_[A-Za-z0-9_$]+) = require\(("node:[a-z_/]+")\);$/gm, 'var $1 = __lazyBuiltin($2);'));
   }
+
+  // Fewer files: each file Node requires costs a resolution (realpath, stats), a read and a
+  // compilation of its own (~1 ms each here), and `run` would read ~25 of them. The entry with the
+  // chunks it needs at once (what `--help` reads) becomes one file, <entry>.cjs; the chunks of the
+  // run verb and the native driver, minus those, one more, <entry>-run.cjs (esbuild bundles the
+  // CommonJS chunks: each stays a function, evaluated when first required, as before). The other
+  // verbs' chunks stay files of their own; a chunk that went into a group leaves a one-line file
+  // under its name that requires it from there.
+  const chunkOf = (outPath) => outPath.replace(/^.*\//, '').replace(/\.js$/, '.cjs');
+  const statics = new Map(); // chunk → the chunks it requires at once
+  for (const [o, meta] of Object.entries(metafile.outputs)) {
+    if (o.endsWith('.js')) statics.set(chunkOf(o), meta.imports.filter((i) => i.kind === 'import-statement' && !i.external).map((i) => chunkOf(i.path)));
+  }
+  const closure = (roots, seen = new Set()) => {
+    for (const r of roots) if (!seen.has(r)) (seen.add(r), closure(statics.get(r) ?? [], seen));
+    return seen;
+  };
+  const hotRoots = Object.entries(metafile.outputs)
+    .filter(([, meta]) => /dist\/src\/(cli\/run|native\/index)\.js$/.test(meta.entryPoint ?? ''))
+    .map(([o]) => chunkOf(o));
+  const groups = [];
+  for (const entry of cjsEntries) {
+    const first = closure([`${entry}.cjs`]);
+    groups.push([`${entry}.cjs`, [...first]], [`${entry}-run.cjs`, [...closure(hotRoots)].filter((c) => !first.has(c))]);
+  }
+  const home = new Map(groups.flatMap(([file, chunks]) => chunks.map((c) => [c, file])));
+  for (const [file, chunks] of groups) {
+    const stub = `${staging}/${file}.group.cjs`;
+    writeFileSync(stub, `exports.load = {\n${chunks.map((c) => `  ${JSON.stringify(c)}: () => require("./${c}"),`).join('\n')}\n};\n`);
+    await esbuild.build({
+      entryPoints: [stub],
+      outfile: `${out}/${file}`,
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'linked',
+      logLevel: 'warning',
+      plugins: [{
+        name: 'other-groups',
+        setup(b) {
+          // a chunk of another group is taken from that group's file, a chunk of none from its own
+          b.onResolve({ filter: /^\.\/[\w-]+\.cjs$/ }, (a) => {
+            const c = a.path.slice(2);
+            if (chunks.includes(c)) return undefined;
+            const g = home.get(c);
+            return g && g !== c ? { path: c, namespace: 'other-group' } : { path: a.path, external: true };
+          });
+          b.onLoad({ filter: /.*/, namespace: 'other-group' }, (a) => ({
+            contents: `module.exports = require("./${home.get(a.path)}").load[${JSON.stringify(a.path)}]();\n`,
+            loader: 'js',
+          }));
+        },
+      }],
+    });
+    let text = readFileSync(`${out}/${file}`, 'utf8');
+    if (file.replace(/\.cjs$/, '') in cjsEntryPoints) {
+      // the entry's exports, and its main when it is the process's main module
+      const main =
+        `module.exports = Object.defineProperties(module.exports.load[${JSON.stringify(file)}](), { load: { value: module.exports.load } });\n` +
+        'if (require.main === module) module.exports.main(process.argv.slice(2)).then((code) => { process.exitCode = code; });\n';
+      text = text.replace(/\n(\/\/# sourceMappingURL=[^\n]*\n?)$/, `\n${main}$1`);
+      writeFileSync(`${out}/${file}`, text);
+    }
+  }
+  for (const f of readdirSync(staging).filter((x) => x.endsWith('.cjs') && !x.endsWith('.group.cjs'))) {
+    const group = home.get(f);
+    if (!group) {
+      // a chunk of no group: its file as it is
+      writeFileSync(`${out}/${f}`, readFileSync(`${staging}/${f}`));
+      writeFileSync(`${out}/${f}.map`, readFileSync(`${staging}/${f}.map`));
+    } else if (group !== f) {
+      writeFileSync(`${out}/${f}`, `"use strict";\nmodule.exports = require("./${group}").load[${JSON.stringify(f)}]();\n`);
+    }
+  }
+  rmSync(scratch, { recursive: true, force: true });
+  rmSync(staging, { recursive: true, force: true });
 }
