@@ -14,8 +14,52 @@
 //    not when the chunk is evaluated: `--help` loads none of them, `run` only the ones it calls;
 //  - `import.meta.url` is the file's own URL;
 //  - the entry runs `main(process.argv.slice(2))` when it is the process's main module.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
+/**
+ * How a group file requires another group file (one module of each group file): from Node's module
+ * cache when it is there (the entry, Node's main module), else through vm.Script with the V8 code
+ * cache beside it (`<file>.v8cache`, made below; a rejected cache costs only its read), registered in
+ * Node's module cache as `require` would; without a cache, or with --enable-source-maps (Node maps
+ * only the files it loads itself), plain `require`.
+ */
+const GROUP_LOADER = `"use strict";
+const { readFileSync } = require("node:fs");
+const Module = require("node:module");
+module.exports = (file) => {
+  const filename = __dirname + "/" + file;
+  const known = require.cache[filename];
+  if (known) return known.exports;
+  let cachedData;
+  try {
+    if (!process.sourceMapsEnabled) cachedData = readFileSync(filename + ".v8cache");
+  } catch {}
+  if (!cachedData) return require(filename);
+  const { Script } = require("node:vm");
+  const script = new Script(Module.wrap(readFileSync(filename, "utf8")), { filename, cachedData });
+  const m = new Module(filename, module);
+  m.filename = filename;
+  m.paths = Module._nodeModulePaths(__dirname);
+  require.cache[filename] = m;
+  script.runInThisContext().call(m.exports, m.exports, Module.createRequire(filename), m, filename, __dirname);
+  m.loaded = true;
+  return m.exports;
+};
+`;
+
+/** Run by \`node -e\` with a file: writes <file>.v8cache. */
+const CACHE_MAKER = `
+const { readFileSync, writeFileSync } = require("node:fs");
+const { Script } = require("node:vm");
+const v8 = require("node:v8");
+const file = process.argv[1];
+v8.setFlagsFromString("--no-lazy");
+const script = new Script(require("node:module").wrap(readFileSync(file, "utf8")), { filename: file });
+v8.setFlagsFromString("--lazy");
+writeFileSync(file + ".v8cache", script.createCachedData());
+`;
 
 const top = fileURLToPath(new URL('..', import.meta.url));
 const out = `${top}${process.env['EXECDRIVER_BUNDLE_DIR'] ?? 'dist/bundle'}`; // (another directory: only to compare builds)
@@ -129,9 +173,11 @@ if (cjsEntries.length) {
             return g && g !== c ? { path: c, namespace: 'other-group' } : { path: a.path, external: true };
           });
           b.onLoad({ filter: /.*/, namespace: 'other-group' }, (a) => ({
-            contents: `module.exports = require("./${home.get(a.path)}").load[${JSON.stringify(a.path)}]();\n`,
+            contents: `module.exports = require("group-loader")(${JSON.stringify(home.get(a.path))}).load[${JSON.stringify(a.path)}]();\n`,
             loader: 'js',
           }));
+          b.onResolve({ filter: /^group-loader$/ }, () => ({ path: 'group-loader', namespace: 'group-loader' }));
+          b.onLoad({ filter: /.*/, namespace: 'group-loader' }, () => ({ contents: GROUP_LOADER, loader: 'js' }));
         },
       }],
     });
@@ -157,4 +203,11 @@ if (cjsEntries.length) {
   }
   rmSync(scratch, { recursive: true, force: true });
   rmSync(staging, { recursive: true, force: true });
+  // V8's code cache of the run group, every function compiled (--no-lazy while it compiles, the
+  // flags as they were when the cache is written: a Node start accepts it), by this Node: another
+  // Node version rejects it and compiles as without it.
+  for (const [file] of groups.filter(([f]) => f.endsWith('-run.cjs'))) {
+    const made = spawnSync(process.execPath, ['-e', CACHE_MAKER, `${out}/${file}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (made.status !== 0) process.stderr.write(`execdriver bundle: no code cache for ${file} (exit ${made.status})\n`);
+  }
 }

@@ -19,9 +19,9 @@ export type Stdio = 'pipe' | 'ignore' | 'inherit' | number;
  * or reach our terminal (TIOCSTI, job control). `direct` (our own streams handed straight over) is
  * only for a process that keeps them on the host side, as the monitor of a `tty` container does.
  */
-export function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.ReadStream | NodeJS.WriteStream, direct = false): Stdio {
+export function stdioFor(stream: Readable | Writable | null | undefined, std: 'stdin' | 'stdout' | 'stderr', direct = false): Stdio {
   if (!stream) return 'ignore';
-  if (direct && stream === std) return 'inherit';
+  if (direct && stream === process[std]) return 'inherit'; // (named, not passed: process.stdin is made on first use, ~6 ms)
   return 'pipe';
 }
 

@@ -461,9 +461,9 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       } else if (cmd.tty) {
         // stdin always through a pipe fed once the container runs: lxc-start sets up its terminal
         // with TCSAFLUSH, which drops what was typed before. stderr is merged into the terminal.
-        stdio = [pipes.stdin ? 'pipe' : 'ignore', stdioFor(pipes.stdout, process.stdout, true), 'ignore'];
+        stdio = [pipes.stdin ? 'pipe' : 'ignore', stdioFor(pipes.stdout, 'stdout', true), 'ignore'];
       } else {
-        stdio = [stdioFor(pipes.stdin, process.stdin), stdioFor(pipes.stdout, process.stdout), stdioFor(pipes.stderr, process.stderr)];
+        stdio = [stdioFor(pipes.stdin, 'stdin'), stdioFor(pipes.stdout, 'stdout'), stdioFor(pipes.stderr, 'stderr')];
       }
       const common = ['-n', cmd.id, '-P', this.lxcPath, '-f', state.path(CONFIG_FILE), '-o', logPath, '-l', 'DEBUG'];
       const bin = tool === 'lxc-start' ? this.tools.start : this.tools.execute;

@@ -279,9 +279,9 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       } else {
         // with a terminal the container's fds are its pty, the monitor relays it to ours
         stdio = [
-          stdioFor(pipes.stdin, process.stdin, cmd.tty),
-          stdioFor(pipes.stdout, process.stdout, cmd.tty),
-          cmd.tty ? 'ignore' : stdioFor(pipes.stderr, process.stderr), // a terminal merges stderr into stdout
+          stdioFor(pipes.stdin, 'stdin', cmd.tty),
+          stdioFor(pipes.stdout, 'stdout', cmd.tty),
+          cmd.tty ? 'ignore' : stdioFor(pipes.stderr, 'stderr'), // a terminal merges stderr into stdout
         ];
       }
       monitor = MonitorChannel.spawn(stdio, cmd.id);
