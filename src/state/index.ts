@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { releaseRootfs } from '../rootfs/overlay.js';
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { DEFAULT_ROOT } from '../driver.js';
 import { ContainerExistsError, ExecDriverError, NotFoundError, NotRunningError, systemError } from '../errors.js';
-import { sha256Hex } from '../sha256.js';
 
 /**
  * What tells the kernel objects (cgroups) of one state root's containers from another's with the
@@ -12,7 +12,7 @@ import { sha256Hex } from '../sha256.js';
  */
 export function rootTag(root: string): string {
   const abs = resolve(root);
-  return abs === DEFAULT_ROOT ? '' : `@${sha256Hex(abs).slice(0, 8)}`;
+  return abs === DEFAULT_ROOT ? '' : `@${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExecDriverError, describeErrno } from '../../errors.js';
@@ -9,7 +10,6 @@ import { ANNOTATION, capabilityNames, isTrue } from '../../spec/from-command.js'
 import type { Spec } from '../../spec/types.js';
 import { INIT_BINARY } from '../../init/monitor.js';
 import { encodeFrames } from '../../init/protocol.js';
-import { sha256Hex } from '../../sha256.js';
 import type { SeccompBuildOp } from '../../init/protocol.js';
 
 /**
@@ -62,7 +62,7 @@ export function seccompFilter(
     const bin = statSync(INIT_BINARY);
     binaryId = `${bin.size}:${bin.mtimeMs}:${bin.ino}`;
   }
-  const key = sha256Hex(`${binaryId}\n${sub}\n${JSON.stringify(profile)}`);
+  const key = createHash('sha256').update(`${binaryId}\n${sub}\n`).update(JSON.stringify(profile)).digest('hex');
   const file = opts.cacheDir ? join(opts.cacheDir, `${key}.bpf`) : undefined;
   let program: Buffer | undefined;
   if (file) {
