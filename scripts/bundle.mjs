@@ -85,7 +85,8 @@ for (const name of readdirSync(`${top}bin`)) {
 const common = { bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', chunkNames: 'chunk-[hash]', logLevel: 'warning' };
 await esbuild.build({
   ...common,
-  entryPoints,
+  // the ES module build for the bin files that import it (a shell launcher runs the CommonJS one below)
+  entryPoints: Object.fromEntries(Object.entries(entryPoints).filter(([n]) => !cjsEntries.includes(n))),
   outdir: out,
   sourcemap: 'linked', // NODE_OPTIONS=--enable-source-maps maps stack traces back to src/*.ts
 });
