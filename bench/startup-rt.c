@@ -1,3 +1,5 @@
+/* startup-rt: run a command (stdin and stdout /dev/null), print its wall time, the CPU time of it and
+ * every child it waited for (ms), and its peak RSS (KiB). Used by bench/startup-harness.mjs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -6,6 +8,7 @@
 #include <sys/wait.h>
 #include <sys/resource.h>
 int main(int argc, char **argv) {
+  if (argc < 2) { fprintf(stderr, "usage: startup-rt CMD [ARG...]\n"); return 2; }
   struct timespec a, b; struct rusage ru; int st;
   clock_gettime(CLOCK_MONOTONIC, &a);
   pid_t p = fork();
