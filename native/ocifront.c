@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 #include "eventlog.h"
@@ -767,7 +768,8 @@ static int v_freeze(int freeze)
 		else
 			free(p);
 	}
-	if (!freezer)
+	struct statfs fs;
+	if (!freezer || statfs("/sys/fs/cgroup/freezer", &fs) < 0 || fs.f_type != 0x27e0eb /* CGROUP_SUPER_MAGIC: v1 */)
 		to_node("no v1 freezer directory");
 	char state[4200];
 	snprintf(state, sizeof state, "%s/freezer.state", freezer);

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -121,6 +121,25 @@ describe('execdriver-oci native front', { skip: existsSync(FRONT) ? false : 'nat
     r = same(['state', id]);
     assert.match(r.front.trace, /^node: state: the init is gone/);
     assert.equal(JSON.parse(r.front.stdout).pid, 0);
+  });
+
+  it('state of a container stopped with its exit recorded (run --keep: the monitor stayed)', () => {
+    const id = 'ocifront-exited';
+    ids.push(id);
+    const quick = makeBundle('exit 0');
+    try {
+      ok(call(['run', '--keep', '--bundle', quick.dir, id], { plain: true }), 'run --keep');
+      assert.ok(existsSync(join(OCI_ROOT, 'native', id, 'exit.json')), 'the exit is recorded');
+      const r = same(['state', id]);
+      assert.equal(r.front.trace, 'front state');
+      assert.deepEqual([JSON.parse(r.front.stdout).status, JSON.parse(r.front.stdout).pid], ['stopped', 0]);
+      const k = same(['kill', id, 'KILL']);
+      assert.equal(k.front.status, 1, 'kill of a stopped container fails');
+      assert.match(k.front.trace, /^node: kill: /);
+    } finally {
+      call(['delete', '--force', id], { node: true, plain: true });
+      quick.cleanup();
+    }
   });
 
   it('state with annotations', () => {
@@ -278,6 +297,23 @@ describe('execdriver-oci native front', { skip: existsSync(FRONT) ? false : 'nat
     ]) {
       const r = same(args);
       assert.match(r.front.trace, /^node: /, args.join(' '));
+    }
+  });
+
+  it('a record in `creating`, and one of another version, are Node\'s', () => {
+    const id = 'ocifront-real';
+    create(id);
+    const real = JSON.parse(record(id));
+    for (const [fake, change] of [['ocifront-creating', { status: 'creating' }], ['ocifront-v2', { version: 2 }]] as const) {
+      const dir = join(OCI_ROOT, 'native', fake);
+      mkdirSync(dir);
+      try {
+        writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...real, id: fake, ...change }, null, 2) + '\n');
+        const r = same(['state', fake]);
+        assert.match(r.front.trace, /^node: state: /);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   });
 
