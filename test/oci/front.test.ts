@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -200,6 +200,30 @@ describe('execdriver-oci native front', { skip: existsSync(FRONT) ? false : 'nat
       call(['delete', '--force', 'ocifront-hook'], { node: true, plain: true });
       hooked.cleanup();
     }
+  });
+
+  it('start: when the front took the fifo\'s byte but could not write the record, Node finishes (EXECDRIVER_OCI_FRONT_RELEASED)', async () => {
+    const id = 'ocifront-released';
+    create(id);
+    const fifo = join(OCI_ROOT, 'native', id, 'exec.fifo');
+    const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(1);
+      await until(() => {
+        try {
+          return readSync(fd, buf, 0, 1, null) === 1;
+        } catch {
+          return false; // EAGAIN
+        }
+      }, 5000, 'the fifo\'s byte');
+    } finally {
+      closeSync(fd);
+    }
+    rmSync(fifo);
+    const r = spawnSync(OCI, ['--root', OCI_ROOT, 'start', id], { env: { ...process.env, EXECDRIVER_OCI_FRONT_RELEASED: '1', EXECDRIVER_OCI_NO_FRONT: '1' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(record(id)).status, 'running');
+    assert.equal(stateOf(id).status, 'running');
   });
 
   it('kill: a name, SIG name, number or none; errors are Node\'s', async () => {
