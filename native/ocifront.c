@@ -705,8 +705,11 @@ static int v_start(void)
 			break;
 		if (got < 0 && errno != EAGAIN && errno != EINTR)
 			close(fd), to_node("read of the exec fifo failed");
-		if (exited() || !alive(r.pid, r.start) || mono_ms() > deadline)
+		if (exited() || !alive(r.pid, r.start) || mono_ms() > deadline) {
+			if (read(fd, &c, 1) > 0)        /* written, run and exited since the read: the byte stays */
+				break;
 			close(fd), to_node("the container did not take the start");
+		}
 		sleep_ms(1);
 	}
 	close(fd);
