@@ -11,7 +11,7 @@ import { ExecDriverError, InvalidConfigError, StartError, describeErrno } from '
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
 import { exitStatusOf, exitStatusOfFrame, type ExitRecord } from '../lifecycle/exit.js';
 import { classifyStartFailure } from '../lifecycle/failure.js';
-import { createRecord, removeRecord, type ContainerRecord } from '../lifecycle/record.js';
+import { createRecord, removeRecord, removeRecordAsync, type ContainerRecord } from '../lifecycle/record.js';
 import { attachVeth } from '../network/veth.js';
 import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
 import { isSameProcessAlive, ownerAlive, processStartTime, StateDir } from '../state/index.js';
@@ -284,21 +284,22 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
           cmd.tty ? 'ignore' : stdioFor(pipes.stderr, process.stderr), // a terminal merges stderr into stdout
         ];
       }
-      monitor = MonitorChannel.spawn(stdio, cmd.id);
+      // no stdio of the caller's (and not detached): forked by the spawner (src/init/spawner.ts), not by Node
+      const forkable = !opts.detach && !this.rootless && stdio.every((s) => s === 'ignore');
+      monitor = (forkable ? await MonitorChannel.fork(cmd.id) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
       if (logFd !== undefined) closeSync(logFd);
       logFd = undefined;
-      const child = monitor.child;
-      // written with the pid (created): until `go` the monitor kills the child and cleans up by itself when we die
-      record.monitorPid = child.pid ?? 0;
-      record.monitorStartTime = processStartTime(record.monitorPid) ?? 0;
       record.cgroupPaths = cgroup.paths;
-      if (!opts.detach) connectPipes(child, stdio, pipes);
+      if (!opts.detach && !forkable) connectPipes(monitor.child, stdio, pipes);
       monitor.sendPlan(plan);
       trace(cmd.id, 'plan+spawn-monitor');
 
       const pidFrame = await monitor.next();
       if (!pidFrame || pidFrame[0] !== 'pid') throw await this.monitorFailure(cmd.id, monitor, pidFrame, 'clone');
       const pid = Number(pidFrame[1]);
+      // written with the pid (created): until `go` the monitor kills the child and cleans up by itself when we die
+      record.monitorPid = monitor.pid ?? 0;
+      record.monitorStartTime = processStartTime(record.monitorPid) ?? 0;
       trace(cmd.id, 'pid-frame');
       childPid = pid;
       if (cmd.userns) {
@@ -384,10 +385,9 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       return new StartError('ERR_START_FAILED', `the container exited during ${during} (status ${frame[1]})`, { containerId: id, step: during });
     }
     await within(monitor.closed(), 1000, undefined);
-    const c = monitor.child;
     return new StartError(
       'ERR_START_FAILED',
-      `the init helper exited during ${during} (${c.signalCode ? `signal ${c.signalCode}` : `exit code ${c.exitCode}`})`,
+      `the init helper exited during ${during} (${monitor.exitText()})`,
       { containerId: id, step: during },
     );
   }
@@ -400,7 +400,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       for (;;) {
         const f = await within(monitor.next(), 5000, 'timeout' as const);
         if (f === 'timeout') {
-          monitor.child.kill('SIGKILL');
+          monitor.kill('SIGKILL');
           break;
         }
         if (!f || f[0] === 'exit') break;
@@ -429,7 +429,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         // the monitor died without a word (killed): the container died with it (pdeathsig)
         const rec = state.readJson<ExitRecord>('exit.json');
         if (rec) return exitStatusOf(rec);
-        throw new ExecDriverError('ERR_SYSTEM', `the monitor (pid ${monitor.child.pid}) died before it reported the exit status`, {
+        throw new ExecDriverError('ERR_SYSTEM', `the monitor (pid ${monitor.pid}) died before it reported the exit status`, {
           containerId: cmd.id,
         });
       }
@@ -439,7 +439,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       trace(cmd.id, 'cgroup-remove');
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, cmd.id), net);
       trace(cmd.id, 'net-release');
-      removeRecord(state);
+      await removeRecordAsync(state);
       trace(cmd.id, 'state-remove', true);
     }
   }

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { releaseRootfs } from '../rootfs/overlay.js';
+import { rm } from 'node:fs/promises';
+import { releaseRootfs, releaseRootfsAsync } from '../rootfs/overlay.js';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { DEFAULT_ROOT } from '../driver.js';
@@ -104,6 +105,15 @@ export class StateDir {
   remove(): void {
     releaseRootfs(this.dir, true); // the copy-on-write layer, and a host mount (lxc) a crash left
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * remove(), its unlinks and rmdirs on libuv's thread pool instead of Node's main thread (the
+   * run's end: under 8 runs at a time the synchronous removal was a fifth of the main thread's time).
+   */
+  async removeAsync(): Promise<void> {
+    await releaseRootfsAsync(this.dir);
+    await rm(this.dir, { recursive: true, force: true });
   }
 }
 
