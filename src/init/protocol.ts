@@ -47,6 +47,7 @@ export const OPS = {
   'log-rotate': { kind: 'monitor', args: ['path', 'maxsize', 'maxfiles'] },
   'console-socket': { kind: 'monitor', args: ['path'] },
   leave: { kind: 'monitor', args: [] },
+  'cgroup-join': { kind: 'monitor', args: ['file'] },
   // the container's
   root: { kind: 'container', args: ['path'] },
   unshare: { kind: 'container', args: ['flags'] },

@@ -224,6 +224,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
     let net: NetworkState | undefined;
+    let written: Promise<unknown> | undefined;
     const etcFiles: { source: string; destination: string; kind: 'file' }[] = [];
     try {
       net = await setupNetwork({
@@ -240,8 +241,12 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       // rootfs (issue 12): the container's copy-on-write layer; in a user namespace its root owns it
       const overlay = cmd.rootfsMode === 'overlay' ? prepareOverlay(state.dir, this.rootless ? undefined : mappedRoot(cmd)) : undefined;
       const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
-      state.writeText(SPEC_FILE, JSON.stringify(spec) + '\n'); // compact: written at every start
-      state.writeJson('container.json', containerJsonFromSpec(cmd.id, spec));
+      // on the thread pool, while the cgroups and the monitor are made: read by nobody before `created`
+      written = Promise.all([
+        state.writeTextAsync(SPEC_FILE, JSON.stringify(spec) + '\n'), // compact: written at every start
+        state.writeTextAsync('container.json', JSON.stringify(containerJsonFromSpec(cmd.id, spec), null, 2) + '\n'),
+      ]);
+      written.catch(() => {}); // awaited below (or before the undo)
       recordInitProcess(state, { user, env: cmd.env, cwd: cmd.workingDir, kept, ambient: cmd.capAmbient, noNewPrivileges: cmd.noNewPrivileges, filter });
       let childPid: number | undefined;
       cgroup = this.rootless ? new NoCgroup(() => childPid) : await ContainerCgroup.create({
@@ -259,6 +264,8 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         exitFile: state.path('exit.json'),
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
+        // the monitor moves the child into them (off our main thread); rootless: none
+        ...(cgroup instanceof ContainerCgroup ? { joinCgroups: cgroup.procsFiles } : {}),
         ...(cgroup instanceof ContainerCgroup && cgroup.thawWrite ? { thawOnKill: cgroup.thawWrite } : {}),
         eventLog: { root: this.root, id: cmd.id },
         ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex(deviceModeOf(spec.linux?.resources?.devices) ?? 'default') } } : {}),
@@ -307,7 +314,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         else writeIdMaps(cmd.id, pid, cmd.userns.uidMappings, cmd.userns.gidMappings);
         trace(cmd.id, 'id-maps');
       }
-      await cgroup.join(pid);
+      // the monitor moved it into its cgroups (cgroup-join); rootless: there are none
       trace(cmd.id, 'cgroup-join');
       if (net.mode === 'bridge') {
         const veth = await attachVeth({
@@ -326,6 +333,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       record.pid = pid;
       record.startTime = processStartTime(pid) ?? 0;
       record.network = net;
+      await written;
       this.save(record, 'created');
       monitor.send('go');
       trace(cmd.id, 'state-json+go');
@@ -354,6 +362,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       return { id: cmd.id, pid, exited, resize: trackForeground(state, monitor, exited) };
     } catch (err) {
       trace(cmd.id, 'failed', true);
+      await written?.catch(() => {}); // nothing is written into the directory once it is removed
       if (logFd !== undefined) closeSync(logFd);
       await this.undoStart(monitor, cgroup, state);
       await releaseNetwork(this.root, owner, net);

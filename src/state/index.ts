@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { releaseRootfs, releaseRootfsAsync } from '../rootfs/overlay.js';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -70,6 +70,19 @@ export class StateDir {
       renameSync(tmp, target);
     } catch (e) {
       rmSync(tmp, { force: true });
+      throw systemError('ERR_STATE', `write ${target}`, e, { containerId: this.id, path: target });
+    }
+  }
+
+  /** writeText on the thread pool (tmp + rename as well). */
+  async writeTextAsync(name: string, text: string): Promise<void> {
+    const target = this.path(name);
+    const tmp = `${target}.${process.pid}.tmp`;
+    try {
+      await writeFile(tmp, text, { mode: 0o600 });
+      await rename(tmp, target);
+    } catch (e) {
+      await rm(tmp, { force: true });
       throw systemError('ERR_STATE', `write ${target}`, e, { containerId: this.id, path: target });
     }
   }
