@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex, Readable, Writable } from 'node:stream';
@@ -90,6 +91,8 @@ interface MonitorProcess {
   kill(signal: NodeJS.Signals): void;
   /** how it ended: `exit code N`, `signal S`, or what is known */
   exitText(): string;
+  /** its exit code or signal, as a ChildProcess has them (both null: not known, or not yet) */
+  exitCodes(): { code: number | null; signal: NodeJS.Signals | null };
   /** resolves once it has exited (reaped) */
   readonly exited: Promise<void>;
   unref(): void;
@@ -101,6 +104,7 @@ function spawnedProcess(child: ChildProcess): MonitorProcess {
     pid: () => child.pid,
     kill: (sig) => void child.kill(sig),
     exitText: () => (child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`),
+    exitCodes: () => ({ code: child.exitCode, signal: child.signalCode }),
     exited: new Promise((resolve) => child.once('close', () => resolve())),
     unref: () => child.unref(),
   };
@@ -179,6 +183,12 @@ export class MonitorChannel {
       },
       exitText: () =>
         status === undefined ? 'its status unknown' : (status & 0x7f) ? `signal ${status & 0x7f}` : `exit code ${(status >> 8) & 0xff}`,
+      exitCodes: () => {
+        if (status === undefined) return { code: null, signal: null };
+        const sig = status & 0x7f;
+        const name = sig ? (Object.entries(osConstants.signals).find(([, n]) => n === sig)?.[0] as NodeJS.Signals | undefined) : undefined;
+        return sig ? { code: null, signal: name ?? null } : { code: (status >> 8) & 0xff, signal: null };
+      },
       exited,
       unref: () => {},
     };
@@ -201,6 +211,16 @@ export class MonitorChannel {
   get child(): ChildProcess {
     if (!this.proc.child) throw new ExecDriverError('ERR_SYSTEM', 'internal: a forked monitor has no ChildProcess');
     return this.proc.child;
+  }
+
+  /** The ChildProcess of a monitor Node spawned; undefined for a forked one. */
+  get spawned(): ChildProcess | undefined {
+    return this.proc.child;
+  }
+
+  /** Its exit code or signal once it has exited (both null before, or when not known). */
+  exitCodes(): { code: number | null; signal: NodeJS.Signals | null } {
+    return this.proc.exitCodes();
   }
 
   /** The monitor's pid (a forked monitor's: once its first frame came). */
