@@ -277,6 +277,9 @@ export interface LogOptions {
 }
 
 /** The default bound of a detached container's `container.log`. */
+/** Beside `container.log` (and rotated with it): when each chunk of it was written (`logs -t`, `--since`). */
+export const LOG_TIMES_FILE = 'container.time';
+
 export const DEFAULT_LOG: Required<LogOptions> = { maxSize: 10 * 1024 * 1024, maxFiles: 3 };
 
 /** Checked log options, with the defaults. */

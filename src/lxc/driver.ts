@@ -26,6 +26,7 @@ import {
   type Started,
   type StartOptions,
   logOptions,
+  LOG_TIMES_FILE,
 } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, StartError, WaitTimeoutError, describeErrno } from '../errors.js';
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
@@ -490,7 +491,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         env,
         ...(consoleSize ? { size: consoleSize } : {}),
         detach: !!opts.detach,
-        ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET), logRotate: { path: state.path(OUTPUT_FILE), ...logOptions(opts.log) } } : {}),
+        ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET), logRotate: { path: state.path(OUTPUT_FILE), ...logOptions(opts.log) }, logTimes: state.path(LOG_TIMES_FILE) } : {}),
         events: [
           ...monitorEventOps({ root: this.root, driver: DRIVER_NAME, id: cmd.id, lxcLog: logPath, ...(oomSource ? { oomWatch: oomSource } : {}) }),
           ...(oomSource ? [['oom-counter', oomPath] as Op] : []),

@@ -6,7 +6,7 @@ import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, DriverOptions, ExitStatus, ManagedDriver, Started, StartOptions } from '../driver.js';
-import { DEFAULT_ROOT, logOptions } from '../driver.js';
+import { DEFAULT_ROOT, LOG_TIMES_FILE, logOptions } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, StartError, describeErrno } from '../errors.js';
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
 import { exitStatusOf, exitStatusOfFrame, type ExitRecord } from '../lifecycle/exit.js';
@@ -264,7 +264,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex(deviceModeOf(spec.linux?.resources?.devices) ?? 'default') } } : {}),
         detach: !!opts.detach,
         ...(overlay ? { overlay: { upper: overlay.upper, work: overlay.work } } : {}),
-        ...(opts.detach ? { logRotate: { path: state.path('container.log'), ...logOptions(opts.log) } } : {}),
+        ...(opts.detach ? { logRotate: { path: state.path('container.log'), ...logOptions(opts.log) }, logTimes: state.path(LOG_TIMES_FILE) } : {}),
         ...(this.rootless ? { rootless: true } : {}),
         ...(cmd.network.mode === 'slirp4netns' ? { netHelper: slirpArgv(cmd) } : {}),
         ...(filter ? { seccompFilter: filter } : {}),

@@ -67,6 +67,8 @@ export interface PlanInputs {
   detach: boolean;
   /** detached without a terminal: the output file and its bound (`log-rotate`) */
   logRotate?: { path: string; maxSize: number; maxFiles: number };
+  /** detached: the records of when each chunk of the output was written (`log-times`) */
+  logTimes?: string;
   /** `--net slirp4netns`: the helper's argv, started by the monitor at `go` (net-helper) */
   netHelper?: string[];
   /** rootless (a non-root caller): the child binds the rootfs and volumes itself, nothing is idmapped */
@@ -161,6 +163,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   // detached, the output goes to a log: through pipes the monitor copies, never the file itself
   if (p.detach && !tty) ops.push(['log-relay']);
   if (p.detach && !tty && p.logRotate) ops.push(['log-rotate', p.logRotate.path, num(p.logRotate.maxSize), num(p.logRotate.maxFiles)]);
+  if (p.detach && p.logTimes) ops.push(['log-times', p.logTimes]);
   if (tty) {
     const size = proc.consoleSize ? { rows: proc.consoleSize.height, cols: proc.consoleSize.width } : { rows: 24, cols: 80 };
     const t: PlanInputs["console"] & object = p.console ?? size;
