@@ -223,6 +223,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
     let cgroup: ContainerCgroup | NoCgroup | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
+    let stdinFd: number | undefined;
     let net: NetworkState | undefined;
     const etcFiles: { source: string; destination: string; kind: 'file' }[] = [];
     try {
@@ -275,7 +276,8 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       const pipes = opts.pipes ?? {};
       if (opts.detach) {
         logFd = openSync(state.path('container.log'), 'a', 0o600);
-        stdio = ['ignore', logFd, logFd];
+        if (opts.openStdin && !cmd.tty) stdinFd = (await import('../stdin-fifo.js')).openStdinFifo(state.path('stdin'), cmd.id);
+        stdio = [stdinFd ?? 'ignore', logFd, logFd];
       } else {
         // with a terminal the container's fds are its pty, the monitor relays it to ours
         stdio = [
@@ -286,7 +288,8 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       }
       monitor = MonitorChannel.spawn(stdio, cmd.id);
       if (logFd !== undefined) closeSync(logFd);
-      logFd = undefined;
+      if (stdinFd !== undefined) closeSync(stdinFd);
+      logFd = stdinFd = undefined;
       const child = monitor.child;
       // written with the pid (created): until `go` the monitor kills the child and cleans up by itself when we die
       record.monitorPid = child.pid ?? 0;
@@ -354,6 +357,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
     } catch (err) {
       trace(cmd.id, 'failed', true);
       if (logFd !== undefined) closeSync(logFd);
+      if (stdinFd !== undefined) closeSync(stdinFd);
       await this.undoStart(monitor, cgroup, state);
       await releaseNetwork(this.root, owner, net);
       throw err;
