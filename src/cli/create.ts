@@ -10,7 +10,7 @@ import { validateId } from '../id.js';
 import { driverFor, knownDrivers } from './drivers.js';
 import { ContainerExistsError, InvalidConfigError, NotFoundError } from '../errors.js';
 import { list, str, type Verb } from './args.js';
-import { parseLogOpts } from './docker-flags.js';
+import { namingTheFlag, parseLogOpts } from './docker-flags.js';
 
 export interface Created {
   driver: string;
@@ -75,7 +75,11 @@ Takes run's options (not -d, --rm); prints the id. Nothing runs and nothing is s
       const driver = str(values['driver']) ?? ctx.driver ?? 'native';
       await driverFor(driver, ctx.root); // an unknown name: refused, every driver named
       const { normalizeCommand } = await import('../command.js');
-      normalizeCommand(command); // every check of run's, before anything is kept
+      try {
+        normalizeCommand(command); // every check of run's, before anything is kept
+      } catch (e) {
+        throw namingTheFlag(e);
+      }
       if (readCreated(ctx.root, command.id) || knownDrivers().some((d) => existsSync(join(ctx.root, d, command.id)))) {
         throw new ContainerExistsError(command.id, ctx.root);
       }

@@ -14,7 +14,7 @@ import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';
 import { rawMode, watchResize, windowSize } from './terminal.js';
-import { applyDockerFlags, DOCKER_OPTIONS, DOCKER_USAGE, envFromFlags, parseLogOpts } from './docker-flags.js';
+import { applyDockerFlags, DOCKER_OPTIONS, DOCKER_USAGE, envFromFlags, parseLogOpts, namingTheFlag } from './docker-flags.js';
 import { sysctlRefusal } from '../command-extra.js';
 import { existsSync } from 'node:fs';
 
@@ -348,3 +348,7 @@ not executable, 127 when it is not found.`,
     }
   },
 };
+
+// the library's checks name Command fields: the user typed flags
+const runCommand = runVerb.run;
+runVerb.run = (ctx, values, positionals) => runCommand.call(runVerb, ctx, values, positionals).catch((e: unknown) => Promise.reject(namingTheFlag(e)));
