@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { capabilityNumber, keptCapabilities } from '../capabilities.js';
-import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, rootfsLayersOf, specNetwork } from '../spec/from-command.js';
+import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, rootfsLayersOf, specNetwork, deviceSourceOf } from '../spec/from-command.js';
 import type { Spec } from '../spec/types.js';
 import type { ContainerOp, Op } from '../init/protocol.js';
 import { processTail } from '../init/tail.js';
@@ -247,7 +247,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   for (const d of linux.devices ?? []) {
     const path = rel(d.path);
     // no mknod in a user namespace: the host's node is bound instead (the same set)
-    if (userns) ops.push(['mount', d.path, path, '', num(MS.BIND), '', 'file']);
+    if (userns) ops.push(['mount', deviceSourceOf(spec, d.path), path, '', num(MS.BIND), '', 'file']);
     else ops.push(['mknod', path, d.type, (d.fileMode ?? 0o666).toString(8), num(d.major ?? 0), num(d.minor ?? 0)]);
   }
   ops.push(['symlink', 'pts/ptmx', 'dev/ptmx']);
