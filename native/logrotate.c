@@ -6,9 +6,10 @@
  * (the defaults, the limits) is TypeScript's.
  *
  * `log-times PATH`: before each chunk is written to the output, a 16-byte record goes to PATH
- * (little endian: u64 the output's size before the chunk, u64 CLOCK_REALTIME in ns): `logs -t`
- * and `--since` read a line's time from the record of the chunk its first byte came in, and the
- * output stays the container's bytes exactly. The records count into MAXSIZE (as Docker's
+ * (little endian: u64 the output's size before the chunk, its top bit set for stderr, u64
+ * CLOCK_REALTIME in ns): `logs -t` and `--since` read a line's time from the record of the chunk
+ * its first byte came in, `logs` splits stdout from stderr, and the output stays the container's
+ * bytes exactly. The records count into MAXSIZE (as Docker's
  * json-file counts its own), and PATH rotates with the output (PATH.1 …), before it: a reader that
  * sees a new output file finds its records file already there.
  */
@@ -51,8 +52,9 @@ static void log_times_open(void)
 	lt.fd = open(lt.path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
-/* A chunk is about to be written to TO (the output): its record. A failure drops the record only. */
-void log_times_mark(int to)
+/* A chunk of STREAM (0 stdout, 1 stderr) is about to be written to TO (the output): its record.
+ * A failure drops the record only. */
+void log_times_mark(int to, int stream)
 {
 	struct stat st;
 	struct timespec ts;
@@ -63,7 +65,7 @@ void log_times_mark(int to)
 	if (lt.fd < 0 || fstat(to, &st) < 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t v[2] = { (uint64_t)st.st_size, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec };
+	uint64_t v[2] = { (uint64_t)st.st_size | (stream ? 1ull << 63 : 0), (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec };
 	unsigned char rec[16];
 	for (int k = 0; k < 16; k++)
 		rec[k] = (unsigned char)(v[k / 8] >> (8 * (k % 8)));

@@ -6,5 +6,5 @@ void check_log_rotate(size_t i, char **a, char *msg, size_t sz);
 void log_rotate_start(int to);
 void log_rotate_wrote(size_t n, int to[2]);
 void check_log_times(size_t i, char **a, char *msg, size_t sz);
-void log_times_mark(int to);
+void log_times_mark(int to, int stream);
 #endif

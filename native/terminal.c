@@ -399,7 +399,7 @@ void tty_handle(const struct pollfd *p)
 	if (p[P_IN].revents)
 		tty_read_in();
 	if (p[P_OUT].revents)
-		log_times_mark(tty.out);                /* detached: container.log's times (logrotate.c) */
+		log_times_mark(tty.out, 0);                /* detached: container.log's times (logrotate.c) */
 	if (p[P_OUT].revents && write_output(tty.out, &tty.out_pos) < 0)
 		tty.out = -1, tty.out_pos = tty.total;          /* e.g. EPIPE: the reader is gone */
 	for (size_t i = 0; i < MAX_CLIENTS; i++) {

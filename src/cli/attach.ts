@@ -61,6 +61,7 @@ async function attachPlain(root: string, id: string, dir: string, driver: Manage
   const stop = new AbortController();
   const fifo = join(dir, 'stdin');
   let sink: import('node:net').Socket | undefined;
+  let feed = () => {};
   if (stdin && existsSync(fifo)) {
     let fd: number;
     try {
@@ -71,6 +72,8 @@ async function attachPlain(root: string, id: string, dir: string, driver: Manage
     const { Socket } = await import('node:net');
     const out = (sink = new Socket({ fd, readable: false, writable: true }));
     out.on('error', () => stdin.pause()); // EPIPE: it has exited
+    stdin.pause();
+    feed = () => stdin.resume();
     stdin.on('data', (chunk: Buffer) => {
       const { data, detach: done } = detach.push(chunk);
       if (data.length && !out.destroyed) out.write(data);
@@ -79,7 +82,7 @@ async function attachPlain(root: string, id: string, dir: string, driver: Manage
     stdin.on('end', () => out.end());
   }
   try {
-    await showLogs(root, id, { follow: true, tail: 0, signal: stop.signal });
+    await showLogs(root, id, { follow: true, tail: 0, signal: stop.signal, onFollowing: () => feed() });
   } finally {
     stdin?.pause();
     if (stdin && sink) stdin.destroy();

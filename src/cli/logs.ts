@@ -5,21 +5,6 @@ import { validateId } from '../id.js';
 import { knownDrivers } from './drivers.js';
 import { int, str, type Verb } from './args.js';
 
-/** The last N lines of a buffer. */
-function tail(buf: Buffer, n: number): Buffer {
-  if (n <= 0) return Buffer.alloc(0);
-  let end = buf.length;
-  if (end && buf[end - 1] === 0x0a) end--;
-  let i = end;
-  for (let k = 0; k < n; k++) {
-    i = buf.lastIndexOf(0x0a, i - 1);
-    if (i < 0) return buf;
-  }
-  return buf.subarray(i + 1);
-}
-
-const write = (b: Buffer | string) => new Promise<void>((res) => (b.length === 0 || process.stdout.write(b) ? res() : process.stdout.once('drain', res)));
-
 /** What is in F now (from offset FROM). */
 function readFrom(f: string | number, from = 0): Buffer {
   let fd: number;
@@ -63,8 +48,9 @@ export const logsVerb: Verb = {
                    a Unix time, or an RFC 3339 time (2026-12-05T08:00:00Z)
       --until T    only lines written at or before T (the same forms)
 
-container.log is bounded (run --log-opt max-size=, max-file=); older output is in
-container.log.1, .2 … while kept. Its times are in container.time (.1, .2 …).`,
+What the container wrote on stdout comes on ours, its stderr on ours. container.log is bounded
+(run --log-opt max-size=, max-file=); older output is in container.log.1, .2 … while kept.
+Its times (and streams) are in container.time (.1, .2 …).`,
   options: {
     follow: { type: 'boolean', short: 'f' },
     tail: { type: 'string', short: 'n' },
@@ -104,21 +90,58 @@ export interface LogsOptions {
   until?: bigint;
   /** ends a follow (attach's detach keys) */
   signal?: AbortSignal;
+  /** -f: called once what is there now was read (attach then feeds stdin: its answer is not missed) */
+  onFollowing?: () => void;
 }
 
 /** Print container ID's log (`logs`, and `attach` to a container without a terminal). */
 export async function showLogs(root: string, id: string, o: LogsOptions): Promise<number> {
-  const ctx = { root };
   const { since, until, stamps = false, tail: n } = o;
-  const timed = stamps || since !== undefined || until !== undefined;
-  const driver = knownDrivers().find((d) => existsSync(join(ctx.root, d, id)));
-  if (!driver) throw new NotFoundError(id, ctx.root);
-  const file = join(ctx.root, driver, id, 'container.log');
-  const timesFile = join(ctx.root, driver, id, 'container.time');
+  const lt = await import('./logtimes.js');
+  const driver = knownDrivers().find((d) => existsSync(join(root, d, id)));
+  if (!driver) throw new NotFoundError(id, root);
+  const file = join(root, driver, id, 'container.log');
+  const timesFile = join(root, driver, id, 'container.time');
   if (!existsSync(file)) throw new InvalidConfigError(`logs: container ${id} has no log (only a detached container has one)`);
   // the rotated files first (oldest first), then the current one
   const rotated: number[] = [];
   for (let k = 1; existsSync(`${file}.${k}`); k++) rotated.unshift(k);
+  const outs = [process.stdout, process.stderr] as const;
+  const write = (stream: number, b: Buffer | string) =>
+    new Promise<void>((res) => {
+      const w = outs[stream] ?? process.stdout;
+      return b.length === 0 || w.write(b) ? res() : w.once('drain', res);
+    });
+  const stamp = (ns: bigint) => `${lt.rfc3339Nano(ns)} `;
+  const shown = (ns: bigint) => (since === undefined || ns >= since) && (until === undefined || ns <= until);
+
+  // what is there now: lines of both streams in the order of their first byte (a line stays in
+  // its stream even when the other one wrote in between)
+  interface Line {
+    stream: number;
+    ns: bigint;
+    parts: Buffer[];
+  }
+  const lines: Line[] = [];
+  const open: (Line | undefined)[] = [undefined, undefined];
+  // everything, as it is: runs of one stream, no line kept (a big log stays cheap)
+  const direct = n === undefined && !stamps && since === undefined && until === undefined;
+  const runs: [number, Buffer][] = [];
+  const collect = (buf: Buffer, recs: import('./logtimes.js').TimeRecords, fallback: bigint) =>
+    lt.pieces(buf, 0, recs, fallback, (stream, ns, bytes, endsLine) => {
+      let l = open[stream];
+      if (!l) {
+        l = open[stream] = { stream, ns, parts: [] };
+        if (!direct) lines.push(l);
+      }
+      if (endsLine) open[stream] = undefined;
+      if (!direct) return void l.parts.push(bytes);
+      const r = runs.at(-1);
+      if (r && r[0] === stream && r[1].buffer === bytes.buffer && r[1].byteOffset + r[1].length === bytes.byteOffset) {
+        r[1] = Buffer.from(bytes.buffer, r[1].byteOffset, r[1].length + bytes.length);
+      } else runs.push([stream, bytes]);
+    });
+  for (const k of rotated) collect(readFrom(`${file}.${k}`), lt.parseRecords(readFrom(`${timesFile}.${k}`)), mtimeNs(`${file}.${k}`));
   let fd = openSync(file, 'r');
   let tfd: number | undefined;
   const openTimes = () => {
@@ -128,13 +151,10 @@ export async function showLogs(root: string, id: string, o: LogsOptions): Promis
       tfd = undefined; // not written yet: the first chunk makes it
     }
   };
-  if (timed) openTimes();
-  let pos = 0;
-  const lt = timed ? await import('./logtimes.js') : undefined;
-  let recs = lt?.parseRecords(Buffer.alloc(0));
+  openTimes();
+  let recs = lt.parseRecords(Buffer.alloc(0));
   let tpos = 0;
   const loadTimes = () => {
-    if (!lt) return;
     if (tfd === undefined) openTimes();
     if (tfd === undefined) return;
     const b = readFrom(tfd, tpos);
@@ -142,54 +162,42 @@ export async function showLogs(root: string, id: string, o: LogsOptions): Promis
     lt.parseRecords(b.subarray(0, whole), recs);
     tpos += whole;
   };
-  // the line state across chunks (-t, --since, --until)
-  let atStart = true;
-  let printing = true;
-  if (!lt) {
-    const initial = Buffer.concat([...rotated.map((k) => readFrom(`${file}.${k}`)), (() => {
-      const b = readFrom(fd);
-      pos = b.length;
-      return b;
-    })()]);
-    await write(n === undefined ? initial : tail(initial, n));
-  } else {
-    const lines = rotated.flatMap((k) => lt.timedLines(readFrom(`${file}.${k}`), 0, lt.parseRecords(readFrom(`${timesFile}.${k}`)), mtimeNs(`${file}.${k}`)));
-    loadTimes();
-    const current = readFrom(fd);
-    pos = current.length;
-    lines.push(...lt.timedLines(current, 0, recs!, mtimeNs(file)));
-    const last = lines.at(-1);
-    atStart = !last || last.bytes.at(-1) === 0x0a;
-    const shown = (n === undefined ? lines : n === 0 ? [] : lines.slice(-n)).filter((l) => (since === undefined || l.ns >= since) && (until === undefined || l.ns <= until));
-    printing = !!last && shown.at(-1) === last;
-    await write(Buffer.concat(shown.flatMap((l) => (stamps ? [Buffer.from(`${lt.rfc3339Nano(l.ns)} `), l.bytes] : [l.bytes]))));
+  loadTimes(); // before the log: every byte read has its record
+  const current = readFrom(fd);
+  let pos = current.length;
+  collect(current, recs, mtimeNs(file));
+  // per stream: at a line's start, and whether the line being written is shown (for -f)
+  const atStart = [!open[0], !open[1]];
+  for (const [stream, b] of runs) await write(stream, b);
+  const last = (s: number) => lines.findLast((l) => l.stream === s);
+  const chosen = (n === undefined ? lines : n === 0 ? [] : lines.slice(-n)).filter((l) => shown(l.ns));
+  const printing = [0, 1].map((s) => direct || (!!last(s) && chosen.includes(last(s)!)));
+  for (const l of chosen) {
+    if (stamps) await write(l.stream, stamp(l.ns));
+    await write(l.stream, l.parts.length === 1 ? l.parts[0]! : Buffer.concat(l.parts));
   }
   if (!o.follow) {
     closeSync(fd);
     if (tfd !== undefined) closeSync(tfd);
     return 0;
   }
+  o.onFollowing?.();
   /** a chunk that starts at offset BASE of the current file */
   const emit = async (chunk: Buffer, base: number) => {
-    if (!lt) return write(chunk);
     loadTimes(); // written before the chunk: its records are there
-    const now = BigInt(Date.now()) * 1_000_000n;
-    for (let i = 0; i < chunk.length; ) {
-      if (atStart) {
-        const ns = lt.timeAt(recs!, base + i, now);
-        printing = (since === undefined || ns >= since) && (until === undefined || ns <= until);
-        if (printing && stamps) await write(`${lt.rfc3339Nano(ns)} `);
-        atStart = false;
+    const out: [number, Buffer | string][] = [];
+    lt.pieces(chunk, base, recs, BigInt(Date.now()) * 1_000_000n, (stream, ns, bytes, endsLine) => {
+      if (atStart[stream]) {
+        printing[stream] = shown(ns);
+        if (printing[stream] && stamps) out.push([stream, stamp(ns)]);
       }
-      const nl = chunk.indexOf(0x0a, i);
-      const end = nl < 0 ? chunk.length : nl + 1;
-      if (printing) await write(chunk.subarray(i, end));
-      if (nl >= 0) atStart = true;
-      i = end;
-    }
+      if (printing[stream]) out.push([stream, bytes]);
+      atStart[stream] = endsLine;
+    });
+    for (const [stream, b] of out) await write(stream, b);
   };
   const { driverFor } = await import('./drivers.js');
-  const d = await driverFor(driver, ctx.root);
+  const d = await driverFor(driver, root);
   const chunk = Buffer.alloc(65536);
   const drain = async () => {
     for (;;) {
@@ -209,7 +217,7 @@ export async function showLogs(root: string, id: string, o: LogsOptions): Promis
   const reset = () => {
     pos = 0;
     tpos = 0;
-    if (recs) recs = lt!.parseRecords(Buffer.alloc(0));
+    recs = lt.parseRecords(Buffer.alloc(0));
   };
   // ended: not running for 300 ms (its monitor copies the last output after the reap), or removed
   let stoppedAt: number | undefined;
@@ -232,7 +240,7 @@ export async function showLogs(root: string, id: string, o: LogsOptions): Promis
       closeSync(fd);
       if (tfd !== undefined) closeSync(tfd);
       fd = openSync(file, 'r');
-      if (lt) openTimes();
+      openTimes();
       reset();
       continue;
     }

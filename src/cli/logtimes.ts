@@ -1,8 +1,9 @@
 /**
  * The times of container.log's lines (`logs -t`, `--since`, `--until`). The monitor appends a
  * 16-byte record to container.time before each chunk it writes to container.log (native/logrotate.c,
- * `log-times`): u64 the log's size before the chunk, u64 the wall clock in ns, little endian. A
- * line's time is that of the chunk its first byte came in; the log itself stays byte-exact.
+ * `log-times`): u64 the log's size before the chunk (top bit: the chunk is stderr's), u64 the wall
+ * clock in ns, little endian. A line's time is that of the chunk its first byte came in; each chunk
+ * goes back to its stream; the log itself stays byte-exact.
  */
 import { InvalidConfigError } from '../errors.js';
 
@@ -11,30 +12,55 @@ export interface TimeRecords {
   offsets: number[];
   /** ns since the epoch */
   times: bigint[];
+  /** 0 stdout, 1 stderr */
+  streams: number[];
 }
 
 export const RECORD = 16;
 
-export function parseRecords(buf: Buffer, into: TimeRecords = { offsets: [], times: [] }): TimeRecords {
+const LOW63 = (1n << 63n) - 1n;
+
+export function parseRecords(buf: Buffer, into: TimeRecords = { offsets: [], times: [], streams: [] }): TimeRecords {
   for (let i = 0; i + RECORD <= buf.length; i += RECORD) {
-    into.offsets.push(Number(buf.readBigUInt64LE(i)));
+    const raw = buf.readBigUInt64LE(i);
+    into.offsets.push(Number(raw & LOW63));
+    into.streams.push(Number(raw >> 63n));
     into.times.push(buf.readBigUInt64LE(i + 8));
   }
   return into;
 }
 
-/** The time of the byte at OFFSET: the last record at or before it (the first one, if none). */
-export function timeAt(r: TimeRecords, offset: number, fallback: bigint): bigint {
+/** The index of the last record at or before OFFSET; -1 when none is. */
+function recordAt(r: TimeRecords, offset: number): number {
   let lo = 0;
   let hi = r.offsets.length - 1;
-  if (hi < 0) return fallback;
-  if (r.offsets[0]! > offset) return r.times[0]!;
+  if (hi < 0 || r.offsets[0]! > offset) return -1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
     if (r.offsets[mid]! <= offset) lo = mid;
     else hi = mid - 1;
   }
-  return r.times[lo]!;
+  return lo;
+}
+
+/**
+ * Cut BUF (at offset BASE of its log) into pieces of one stream and one line at most, in order:
+ * `cb(stream, ns, bytes, endsLine)`. Bytes before any record: stdout, at FALLBACK.
+ */
+export function pieces(buf: Buffer, base: number, r: TimeRecords, fallback: bigint, cb: (stream: number, ns: bigint, bytes: Buffer, endsLine: boolean) => void): void {
+  let k = recordAt(r, base);
+  for (let i = 0; i < buf.length; ) {
+    while (k + 1 < r.offsets.length && r.offsets[k + 1]! <= base + i) k++;
+    const end = k + 1 < r.offsets.length ? Math.min(buf.length, r.offsets[k + 1]! - base) : buf.length;
+    const stream = k < 0 ? 0 : r.streams[k]!;
+    const ns = k < 0 ? (r.times[0] ?? fallback) : r.times[k]!;
+    while (i < end) {
+      const nl = buf.indexOf(0x0a, i);
+      const stop = nl < 0 || nl >= end ? end : nl + 1;
+      cb(stream, ns, buf.subarray(i, stop), buf[stop - 1] === 0x0a);
+      i = stop;
+    }
+  }
 }
 
 /** Docker's `logs -t` format: RFC 3339 in UTC with nine digits of ns. */
@@ -69,22 +95,4 @@ export function parseTimeArg(s: string, flag: string, now: bigint = BigInt(Date.
     if (!Number.isNaN(ms)) return BigInt(ms) * 1_000_000n + BigInt((m[3] ?? '').padEnd(9, '0'));
   }
   throw new InvalidConfigError(`${flag}: "${s}" is neither a duration (10m, 1h30m), a Unix time nor an RFC 3339 time (2026-12-05T08:00:00Z)`);
-}
-
-/** One line of the log (its bytes, newline included when it has one) and its time. */
-export interface TimedLine {
-  bytes: Buffer;
-  ns: bigint;
-}
-
-/** The lines of BUF, which starts at offset BASE of its log file. */
-export function timedLines(buf: Buffer, base: number, r: TimeRecords, fallback: bigint): TimedLine[] {
-  const out: TimedLine[] = [];
-  for (let i = 0; i < buf.length; ) {
-    const nl = buf.indexOf(0x0a, i);
-    const end = nl < 0 ? buf.length : nl + 1;
-    out.push({ bytes: buf.subarray(i, end), ns: timeAt(r, base + i, fallback) });
-    i = end;
-  }
-  return out;
 }

@@ -48,22 +48,42 @@ describe('logs -t, --since, --until (issue 12, habits)', () => {
       try {
         assert.equal(ed(['wait', id]).stdout, '0\n');
         const plain = ed(['logs', id]);
-        assert.equal(plain.stdout, 'one\ntwo\npartial\n\0x\nerr\n');
-        const t = stamped(ed(['logs', '-t', id]).stdout);
+        // its stdout on ours, its stderr on ours
+        assert.deepEqual([plain.stdout, plain.stderr], ['one\ntwo\npartial\n\0x\n', 'err\n']);
+        const all = ed(['logs', '-t', id]);
+        const t = [...stamped(all.stdout), ...stamped(all.stderr)];
         assert.deepEqual(t.map((l) => l.line), ['one\n', 'two\n', 'partial\n', '\0x\n', 'err\n']);
         for (let i = 1; i < t.length; i++) assert.ok(t[i]!.ns >= t[i - 1]!.ns, 'in order');
         const gap = Number(t[1]!.ns - t[0]!.ns) / 1e6;
         assert.ok(gap > 900 && gap < 5000, `one → two: ${gap} ms`);
         // a line split over two writes has the time of its first byte
         assert.ok(t[3]!.ns - t[2]!.ns > 250_000_000n, 'partial: the time of "par"');
-        assert.equal(ed(['logs', '--since', t[1]!.at, id]).stdout, 'two\npartial\n\0x\nerr\n');
+        const since = ed(['logs', '--since', t[1]!.at, id]);
+        assert.deepEqual([since.stdout, since.stderr], ['two\npartial\n\0x\n', 'err\n']);
         assert.equal(ed(['logs', '--until', t[0]!.at, id]).stdout, 'one\n');
-        assert.equal(ed(['logs', '--since=1h', '--tail', '1', '-t', id]).stdout, `${t[4]!.at} err\n`);
+        const last = ed(['logs', '--since=1h', '--tail', '1', '-t', id]);
+        assert.deepEqual([last.stdout, last.stderr], ['', `${t[4]!.at} err\n`]);
+        const tail2 = ed(['logs', '--tail', '2', id]);
+        assert.deepEqual([tail2.stdout, tail2.stderr], ['\0x\n', 'err\n']);
         assert.equal(ed(['logs', '--since', '2099-01-01', id]).stdout, '');
         const bad = ed(['logs', '--since', 'soon', id]);
         assert.equal(bad.status, 125);
         assert.match(bad.stderr, /^execdriver: --since: "soon" is neither/);
         assert.equal(bad.stderr.trim().split('\n').length, 1);
+      } finally {
+        ed(['rm', '-f', id]);
+      }
+    });
+
+    it(`${driver}: a stdout line that stderr wrote into the middle of stays whole, in its stream`, () => {
+      const id = uniqueId('habs');
+      assert.equal(run(['-d', '--name', id], ['sh', '-c', 'printf par; sleep 0.2; echo e1 >&2; sleep 0.2; echo tial; printf e >&2; sleep 0.2; echo o2; echo 2 >&2']).status, 0);
+      try {
+        assert.equal(ed(['wait', id]).stdout, '0\n');
+        const r = ed(['logs', id]);
+        assert.deepEqual([r.stdout, r.stderr], ['partial\no2\n', 'e1\ne2\n']);
+        const f = ed(['logs', '-f', '-t', id]);
+        assert.deepEqual([stamped(f.stdout).map((l) => l.line), stamped(f.stderr).map((l) => l.line)], [['partial\n', 'o2\n'], ['e1\n', 'e2\n']]);
       } finally {
         ed(['rm', '-f', id]);
       }
