@@ -22,6 +22,7 @@
  *   netif.c    the container's interfaces               process.c  capabilities, user, seccomp, env
  *   exec.c     exec, the minimal init, exec modes       terminal.c the terminal: console ops, the relay
  *   bpf.c      device filters   security.c  seccomp, keyring   userns.c  mount sources, net helper
+ *   spawner.c  monitors forked from a process Node keeps (not from Node)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +35,7 @@
 #include "join.h"
 #include "bpf.h"
 #include "security.h"
+#include "spawner.h"
 
 /* execdriver-init device-filters DIR: "ATTACHED EFFECTIVE" device programs of a cgroup2 directory. */
 static int device_filters(const char *dir)
@@ -96,6 +98,8 @@ int main(int argc, char **argv)
 		return copy_stat(argv + 2);
 	if (argc == 10 && !strcmp(argv[1], "copy-tree"))
 		return copy_tree(argv + 2);
+	if (argc == 2 && !strcmp(argv[1], "spawner"))
+		return spawner(argv[1]);
 	if (argc == 3 && !strcmp(argv[1], "run-plan"))
 		return run_plan(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
@@ -113,6 +117,7 @@ int main(int argc, char **argv)
 			   "       execdriver-init copy-stat ROOT PATH FOLLOW | copy-tree SROOT SPATH DROOT DDIR NAME UIDMAP GIDMAP AS\n"
 			   "       execdriver-init device-filters DIR  (device programs attached to a cgroup2 dir, in force)\n"
 			   "       execdriver-init seccomp-compile          (rules on fd 0, the BPF program on fd 1)\n"
+			   "       execdriver-init spawner                  (forks monitors for the Node process that started it)\n"
 			   "       execdriver-init protocol                 (the plan protocol's version and ops)\n"
 			   "see PROTOCOL.md\n");
 		return 2;

@@ -43,6 +43,7 @@ static const struct op ops[] = {
 	{ "log-times",           OP_MONITOR,   1,    0,    check_log_times,             NULL },
 	{ "console-socket",      OP_MONITOR,   1,    0,    check_console_socket,        NULL },
 	{ "leave",               OP_MONITOR,   0,    0,    check_leave,                 NULL },
+	{ "cgroup-join",         OP_MONITOR,   1,    0,    NULL,                        NULL },
 	{ "root",                OP_CONTAINER, 1,    0,    NULL,                        op_root },
 	{ "unshare",             OP_CONTAINER, 1,    0,    NULL,                        op_unshare },
 	{ "setns",               OP_CONTAINER, 2,    0,    NULL,                        op_setns },

@@ -60,6 +60,8 @@ export interface PlanInputs {
   exitFile: string;
   oomCounterFile?: string;
   cleanupCgroups: string[];
+  /** the `cgroup.procs` files the monitor writes the child's pid to before `pid` (else Node joins it) */
+  joinCgroups?: string[];
   /** ops (pause): after the monitor SIGKILLs the container, this write thaws its freezer */
   thawOnKill?: { file: string; value: string };
   /** a BPF device program (hex, src/cgroups/devicefilter.ts) for the container's cgroup2 directory */
@@ -154,6 +156,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
   if (p.eventLog) ops.push(...monitorEventOps({ ...p.eventLog, driver: 'native', ...(p.oomCounterFile ? { oomWatch: p.oomCounterFile } : {}) }));
   for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);
+  for (const file of p.joinCgroups ?? []) ops.push(['cgroup-join', file]);
   if (p.thawOnKill) ops.push(['thaw-on-kill', p.thawOnKill.file, p.thawOnKill.value]);
   // attached before the clone: the child is moved into the cgroup before it runs anything
   if (p.deviceFilter) ops.push(['device-filter', p.deviceFilter.dir, p.deviceFilter.program]);
