@@ -161,6 +161,7 @@ static void log_relay(int i)
 			close(logr.r[i]), logr.r[i] = -1;
 		return;
 	}
+	log_times_mark(logr.to[i], i);
 	if (logr.to[i] >= 0 && write_full(logr.to[i], buf, (size_t)n) < 0)
 		close(logr.to[i]), logr.to[i] = -1;
 	else

@@ -40,6 +40,7 @@ static const struct op ops[] = {
 	{ "mount-source",        OP_MONITOR,   2,    0,    check_mount_source,          NULL },
 	{ "net-helper",          OP_MONITOR,   1,    1,    check_net_helper,            NULL },
 	{ "log-rotate",          OP_MONITOR,   3,    0,    check_log_rotate,            NULL },
+	{ "log-times",           OP_MONITOR,   1,    0,    check_log_times,             NULL },
 	{ "console-socket",      OP_MONITOR,   1,    0,    check_console_socket,        NULL },
 	{ "leave",               OP_MONITOR,   0,    0,    check_leave,                 NULL },
 	{ "cgroup-join",         OP_MONITOR,   1,    0,    NULL,                        NULL },

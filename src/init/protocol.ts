@@ -45,6 +45,7 @@ export const OPS = {
   'mount-source': { kind: 'monitor', args: ['path', 'idmap'] },
   'net-helper': { kind: 'monitor', args: ['path'], variadic: true },
   'log-rotate': { kind: 'monitor', args: ['path', 'maxsize', 'maxfiles'] },
+  'log-times': { kind: 'monitor', args: ['path'] },
   'console-socket': { kind: 'monitor', args: ['path'] },
   leave: { kind: 'monitor', args: [] },
   'cgroup-join': { kind: 'monitor', args: ['file'] },

@@ -26,6 +26,7 @@ import {
   type Started,
   type StartOptions,
   logOptions,
+  LOG_TIMES_FILE,
 } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, StartError, WaitTimeoutError, describeErrno } from '../errors.js';
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
@@ -398,6 +399,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     let logFd: number | undefined;
     let oomFd: number | undefined;
     let outFd: number | undefined;
+    let stdinFd: number | undefined;
     try {
       if (cmd.userns && !this.rootless) {
         // LXC binds the /etc files from here as the container's root (a mapped host uid): let its
@@ -457,7 +459,8 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       let stdio: [Stdio, Stdio, Stdio];
       if (opts.detach) {
         outFd = openSync(state.path(OUTPUT_FILE), 'a', 0o600);
-        stdio = ['ignore', outFd, outFd];
+        if (opts.openStdin && !cmd.tty) stdinFd = (await import('../stdin-fifo.js')).openStdinFifo(state.path('stdin'), cmd.id);
+        stdio = [stdinFd ?? 'ignore', outFd, outFd];
       } else if (cmd.tty) {
         // stdin always through a pipe fed once the container runs: lxc-start sets up its terminal
         // with TCSAFLUSH, which drops what was typed before. stderr is merged into the terminal.
@@ -490,7 +493,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         env,
         ...(consoleSize ? { size: consoleSize } : {}),
         detach: !!opts.detach,
-        ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET), logRotate: { path: state.path(OUTPUT_FILE), ...logOptions(opts.log) } } : {}),
+        ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET), logRotate: { path: state.path(OUTPUT_FILE), ...logOptions(opts.log) }, logTimes: state.path(LOG_TIMES_FILE) } : {}),
         events: [
           ...monitorEventOps({ root: this.root, driver: DRIVER_NAME, id: cmd.id, lxcLog: logPath, ...(oomSource ? { oomWatch: oomSource } : {}) }),
           ...(oomSource ? [['oom-counter', oomPath] as Op] : []),
@@ -503,7 +506,8 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       monitor.sendPlan(plan);
       const { exited } = await this.startMonitor(cmd.id, tool, monitor);
       if (outFd !== undefined) closeSync(outFd);
-      outFd = undefined;
+      if (stdinFd !== undefined) closeSync(stdinFd);
+      outFd = stdinFd = undefined;
       // with a terminal, input is fed once the container runs (foreground())
       // LXC's own error lines are dropped from the caller's stderr: one line of ours says what failed
       if (!opts.detach && child) connectPipes(child, stdio, pipes.stderr ? { ...pipes, stderr: quietLxc(cmd.id, pipes.stderr, pipes.end !== false) } : pipes, !cmd.tty);
@@ -548,6 +552,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       return { id: cmd.id, pid, exited: status, resize: this.foreground(cmd.id, monitor, status, pipes.stdin) };
     } catch (err) {
       if (outFd !== undefined) closeSync(outFd);
+      if (stdinFd !== undefined) closeSync(stdinFd);
       if (logFd !== undefined) closeSync(logFd);
       if (oomFd !== undefined) closeSync(oomFd);
       await this.undoStart(cmd.id, child, monitor);

@@ -6,7 +6,7 @@ import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, DriverOptions, ExitStatus, ManagedDriver, Started, StartOptions } from '../driver.js';
-import { DEFAULT_ROOT, logOptions } from '../driver.js';
+import { DEFAULT_ROOT, LOG_TIMES_FILE, logOptions } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, StartError, describeErrno } from '../errors.js';
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
 import { exitStatusOf, exitStatusOfFrame, type ExitRecord } from '../lifecycle/exit.js';
@@ -223,6 +223,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
     let cgroup: ContainerCgroup | NoCgroup | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
+    let stdinFd: number | undefined;
     let net: NetworkState | undefined;
     let written: Promise<unknown> | undefined;
     const etcFiles: { source: string; destination: string; kind: 'file' }[] = [];
@@ -271,7 +272,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex(deviceModeOf(spec.linux?.resources?.devices) ?? 'default') } } : {}),
         detach: !!opts.detach,
         ...(overlay ? { overlay: { upper: overlay.upper, work: overlay.work } } : {}),
-        ...(opts.detach ? { logRotate: { path: state.path('container.log'), ...logOptions(opts.log) } } : {}),
+        ...(opts.detach ? { logRotate: { path: state.path('container.log'), ...logOptions(opts.log) }, logTimes: state.path(LOG_TIMES_FILE) } : {}),
         ...(this.rootless ? { rootless: true } : {}),
         ...(cmd.network.mode === 'slirp4netns' ? { netHelper: slirpArgv(cmd) } : {}),
         ...(filter ? { seccompFilter: filter } : {}),
@@ -282,7 +283,8 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       const pipes = opts.pipes ?? {};
       if (opts.detach) {
         logFd = openSync(state.path('container.log'), 'a', 0o600);
-        stdio = ['ignore', logFd, logFd];
+        if (opts.openStdin && !cmd.tty) stdinFd = (await import('../stdin-fifo.js')).openStdinFifo(state.path('stdin'), cmd.id);
+        stdio = [stdinFd ?? 'ignore', logFd, logFd];
       } else {
         // with a terminal the container's fds are its pty, the monitor relays it to ours
         stdio = [
@@ -295,7 +297,8 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       const forkable = !opts.detach && !this.rootless && stdio.every((s) => s === 'ignore');
       monitor = (forkable ? await MonitorChannel.fork(cmd.id) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
       if (logFd !== undefined) closeSync(logFd);
-      logFd = undefined;
+      if (stdinFd !== undefined) closeSync(stdinFd);
+      logFd = stdinFd = undefined;
       record.cgroupPaths = cgroup.paths;
       if (!opts.detach && !forkable) connectPipes(monitor.child, stdio, pipes);
       monitor.sendPlan(plan);
@@ -364,6 +367,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       trace(cmd.id, 'failed', true);
       await written?.catch(() => {}); // nothing is written into the directory once it is removed
       if (logFd !== undefined) closeSync(logFd);
+      if (stdinFd !== undefined) closeSync(stdinFd);
       await this.undoStart(monitor, cgroup, state);
       await releaseNetwork(this.root, owner, net);
       throw err;

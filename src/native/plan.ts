@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { capabilityNumber, keptCapabilities } from '../capabilities.js';
-import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, rootfsLayersOf, specNetwork } from '../spec/from-command.js';
+import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, rootfsLayersOf, specNetwork, deviceSourceOf } from '../spec/from-command.js';
 import type { Spec } from '../spec/types.js';
 import type { ContainerOp, Op } from '../init/protocol.js';
 import { processTail } from '../init/tail.js';
@@ -69,6 +69,8 @@ export interface PlanInputs {
   detach: boolean;
   /** detached without a terminal: the output file and its bound (`log-rotate`) */
   logRotate?: { path: string; maxSize: number; maxFiles: number };
+  /** detached: the records of when each chunk of the output was written (`log-times`) */
+  logTimes?: string;
   /** `--net slirp4netns`: the helper's argv, started by the monitor at `go` (net-helper) */
   netHelper?: string[];
   /** rootless (a non-root caller): the child binds the rootfs and volumes itself, nothing is idmapped */
@@ -164,6 +166,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   // detached, the output goes to a log: through pipes the monitor copies, never the file itself
   if (p.detach && !tty) ops.push(['log-relay']);
   if (p.detach && !tty && p.logRotate) ops.push(['log-rotate', p.logRotate.path, num(p.logRotate.maxSize), num(p.logRotate.maxFiles)]);
+  if (p.detach && p.logTimes) ops.push(['log-times', p.logTimes]);
   if (tty) {
     const size = proc.consoleSize ? { rows: proc.consoleSize.height, cols: proc.consoleSize.width } : { rows: 24, cols: 80 };
     const t: PlanInputs["console"] & object = p.console ?? size;
@@ -247,7 +250,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   for (const d of linux.devices ?? []) {
     const path = rel(d.path);
     // no mknod in a user namespace: the host's node is bound instead (the same set)
-    if (userns) ops.push(['mount', d.path, path, '', num(MS.BIND), '', 'file']);
+    if (userns) ops.push(['mount', deviceSourceOf(spec, d.path), path, '', num(MS.BIND), '', 'file']);
     else ops.push(['mknod', path, d.type, (d.fileMode ?? 0o666).toString(8), num(d.major ?? 0), num(d.minor ?? 0)]);
   }
   ops.push(['symlink', 'pts/ptmx', 'dev/ptmx']);
