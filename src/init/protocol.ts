@@ -11,7 +11,7 @@
  * added, removed, or its arguments or meaning changed), on both sides (PROTOCOL_VERSION in
  * native/execdriver-init.h), so that an init built from older sources says so.
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** `monitor`: consumed by the monitor itself; `container`: carried out by the child, in order. */
 export type OpKind = 'monitor' | 'container';
