@@ -62,7 +62,7 @@ export const VERBS: VerbEntry[] = [
     load: async () => (await import('./stop.js')).restartVerb },
   { name: 'ps', summary: "list running containers (-a: all), Docker's habits",
     load: async () => (await import('./list.js')).psVerb },
-  { name: 'cp', summary: 'copy a file between the host and a container (ID:/path)',
+  { name: 'cp', summary: 'copy files or directories between the host and a container (ID:/path)',
     load: async () => (await import('./cp.js')).cpVerb },
   { name: 'create', summary: "check a container's command and keep it, to be run by 'start' (run's options)",
     load: async () => (await import('./create.js')).makeCreateVerb((await import('./run.js')).runVerb) },
