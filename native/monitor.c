@@ -253,8 +253,11 @@ static void on_error_pipe(void)
 	}
 	if (r == 1)
 		ctl_send((const char *const *)f.f, f.n);
-	else if (r == 0 && ct.phase == RUNNING)
+	else if (r == 0 && ct.phase == RUNNING) {
 		events_started(), ctl_send(FIELDS("started"));   /* in the log before anyone hears of it */
+		if (oci_leave())                        /* an OCI exec: it goes to the subreaper */
+			_exit(0);
+	}
 	ct.phase = DONE;
 }
 

@@ -159,7 +159,9 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['signals-forward']);
   if (init) ops.push(['init']);
   // detached, the output goes to a log: through pipes the monitor copies, never the file itself
-  if (p.detach && !tty) ops.push(['log-relay']);
+  // (not for the OCI runtime: the container writes to the fds its caller gave, as runc's does,
+  // and the monitor may leave)
+  if (p.detach && !tty && !p.oci) ops.push(['log-relay']);
   if (p.detach && !tty && p.logRotate) ops.push(['log-rotate', p.logRotate.path, num(p.logRotate.maxSize), num(p.logRotate.maxFiles)]);
   if (tty) {
     const size = proc.consoleSize ? { rows: proc.consoleSize.height, cols: proc.consoleSize.width } : { rows: 24, cols: 80 };
