@@ -1,15 +1,19 @@
 /**
- * Smoke sets through real engines: Docker (dockerd with `--add-runtime execdriver=bin/execdriver-oci`)
- * and Podman (`--runtime`), each set against runc first and then against execdriver-oci on the same
- * daemon, so a difference is ours. A case that fails for runc on this host is skipped for
- * execdriver-oci with runc's reason. Every engine runs on state of its own under a temp dir
- * (data-root, exec-root, socket, pidfile, --root/--runroot), without iptables, on a bridge of its own
- * (edt-interop0, Docker only; Podman runs with --network none), and is stopped afterwards. After each
- * set: no container, no process, no cgroup, no mount left; the runtime's state root empty.
- * The image is a tar of the busybox rootfs through `docker import` / `podman import`.
+ * Smoke sets through real engines: Docker (dockerd with `--add-runtime execdriver=bin/execdriver-oci`),
+ * containerd (`ctr run --runc-binary`) and Podman (`--runtime`), each set against runc first and then
+ * against execdriver-oci on the same daemon, so a difference is ours. A case that fails for runc on
+ * this host is skipped for execdriver-oci with runc's reason. Every engine runs on state of its own
+ * under a temp dir (data-root, exec-root, socket, pidfile, --root/--runroot, the runtimes' roots),
+ * without iptables, and is stopped afterwards (also when a case failed). Docker's containers are on
+ * a bridge of the test's own (edt-interop0); containerd's join, by path, a network namespace the
+ * test made with a veth on edt-interop1; Podman runs with --network none. After each set: no
+ * container, process, cgroup, mount, veth left; the runtime's state root empty.
+ * The image is a tar of the busybox rootfs: `docker import` / `podman import`, and for containerd
+ * an OCI image layout written here, through `ctr images import`.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -41,7 +45,14 @@ interface Engine {
   bridge: boolean;
   /** the runtime later calls use (Podman: a global flag) */
   use?(label: string): void;
+  /** the host pid of container `n`'s process (0: none) */
+  pidOf(n: string): number;
+  /** remove container `n`, whatever its state */
+  remove(n: string): void;
+  /** the containers the engine still knows */
+  containers(): string;
 }
+type Case = { name: string; fn: (label: string, n: string) => Promise<void> };
 
 const ok = (r: Result, what: string) => {
   if (r.status !== 0) throw new Error(`${what}: exit ${r.status ?? r.signal}: ${r.err.trim().replace(/\s+/g, ' ').slice(0, 300)}`);
@@ -55,7 +66,7 @@ const status = (r: Result) => {
 };
 
 /** The smoke set; `n` is a name unique to the case. */
-function smoke(e: Engine): { name: string; fn: (label: string, n: string) => Promise<void> }[] {
+function smoke(e: Engine): Case[] {
   const run = (label: string, args: string[], timeout?: number) => e.run(['run', ...e.runtimeFlag(label), ...(e.bridge ? [] : ['--network', 'none']), ...args], timeout);
   const detached = (label: string, n: string, args: string[], extra: string[] = []) => ok(run(label, ['-d', '--name', n, ...extra, IMG, ...args]), 'run -d');
   return [
@@ -97,7 +108,8 @@ function smoke(e: Engine): { name: string; fn: (label: string, n: string) => Pro
       name: 'stop: TERM',
       fn: async (l, n) => {
         detached(l, n, ['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.1; done']);
-        await sleep(300);
+        // the trap is set once the loop runs
+        await until(() => /sleep 0\.1/.test(e.run(['top', n]).out), 10_000, 'the loop to run');
         ok(e.run(['stop', '-t', '10', n]), 'stop');
         assert.equal(ok(e.run(['inspect', '-f', '{{.State.ExitCode}}', n]), 'inspect'), '7');
       },
@@ -190,6 +202,9 @@ const cgroupsUnder = (parent: string) =>
     return existsSync(d) ? readdirSync(d, { withFileTypes: true }).filter((x) => x.isDirectory() && x.name !== 'conmon').map((x) => join(d, x.name)) : [];
   });
 const mountsUnder = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(dir));
+/** the interfaces plugged into a bridge (none when it does not exist) */
+const vethsOf = (bridge: string) =>
+  spawnSync('ip', ['-o', 'link', 'show', 'master', bridge], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map((l) => l.split(':')[1]?.trim() ?? l);
 const alive = (pid: number) => {
   try {
     return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
@@ -198,7 +213,7 @@ const alive = (pid: number) => {
   }
 };
 
-function smokeSuite(engineName: string, available: () => string | undefined, start: () => Promise<Engine>, stop: () => Promise<void>): void {
+function smokeSuite(engineName: string, cases: (e: Engine) => Case[], available: () => string | undefined, start: () => Promise<Engine>, stop: () => Promise<void>): void {
   describe(`${engineName} smoke set: runc, then execdriver-oci`, { concurrency: false }, () => {
     let e: Engine | undefined;
     let why = available();
@@ -217,7 +232,8 @@ function smokeSuite(engineName: string, available: () => string | undefined, sta
     });
     const labels = ['runc', 'execdriver-oci'];
     // the set's names, known before the engine starts
-    const names = smoke({ name: engineName, bridge: engineName === 'docker' } as Engine).map((c) => c.name);
+    const names = cases({ name: engineName, bridge: engineName === 'docker' } as Engine).map((c) => c.name);
+    const pids: number[] = [];
     let seq = 0;
     for (const label of labels) {
       for (const name of names) {
@@ -225,19 +241,18 @@ function smokeSuite(engineName: string, available: () => string | undefined, sta
           const row = `${engineName}: ${name}`;
           if (why || !e) return (record(label, row, { skipped: why ?? 'no engine' }), t.skip(why));
           if (label === 'execdriver-oci' && oursMissing) return (record(label, row, { skipped: oursMissing }), t.skip(oursMissing));
-          const c = smoke(e).find((x) => x.name === name);
+          const c = cases(e).find((x) => x.name === name);
           const n = `interop-${engineName[0]}${process.pid.toString(36)}-${(seq++).toString(36)}`;
           let err: unknown;
-          const pids: number[] = [];
           e.use?.(label);
           try {
             await c?.fn(label, n);
           } catch (x) {
             err = x;
           } finally {
-            const pid = Number(e.run(['inspect', '-f', '{{.State.Pid}}', n]).out.trim());
+            const pid = e.pidOf(n);
             if (pid > 0) pids.push(pid);
-            e.run(['rm', '-f', n]);
+            e.remove(n);
           }
           const message = err instanceof assert.AssertionError && err.operator === 'strictEqual' ? `expected ${JSON.stringify(err.expected)}, got ${JSON.stringify(err.actual)}` : err instanceof Error ? err.message.split('\n')[0] ?? '' : '';
           record(label, row, err === undefined ? { ok: true } : { ok: false, why: message.slice(0, 240) });
@@ -251,17 +266,41 @@ function smokeSuite(engineName: string, available: () => string | undefined, sta
       it(`${label}: no leak after the set (containers, processes, cgroups, mounts, runtime state)`, async (t) => {
         if (why || !e) return t.skip(why);
         if (label === 'execdriver-oci' && oursMissing) return t.skip(oursMissing);
-        const ps = e.run(['ps', '-aq']).out.trim();
-        assert.equal(ps, '', 'containers left');
+        assert.equal(e.containers(), '', 'containers left');
+        await until(() => !pids.some(alive), 10_000, 'the containers\' processes to go').catch(() => undefined);
+        assert.deepEqual(pids.filter(alive), [], 'container processes left');
+        pids.length = 0;
         await until(() => cgroupsUnder(CGPARENT).length === 0, 5000, 'the containers\' cgroups to go').catch(() => undefined);
         assert.deepEqual(cgroupsUnder(CGPARENT), [], 'cgroups left');
         const root = e.runtimeRoot(label);
         if (root && existsSync(root)) assert.deepEqual(readdirSync(root), [], `${root} not empty`);
         const containerMounts = mountsUnder(scratch).filter((l) => /\/containers\/|\/overlay-containers\//.test(l));
         assert.deepEqual(containerMounts, [], 'container mounts left');
+        assert.deepEqual(vethsOf(BRIDGE), [], `veths left on ${BRIDGE}`);
       });
     }
   });
+}
+
+/** the engines' parent cgroup and what is left under it (Podman's conmon cgroup) */
+function sweepCgroups(): void {
+  for (const c of readdirSync('/sys/fs/cgroup')) {
+    const d = join('/sys/fs/cgroup', c, CGPARENT);
+    if (!existsSync(d)) continue;
+    for (const x of readdirSync(d, { withFileTypes: true })) {
+      if (!x.isDirectory()) continue;
+      try {
+        rmdirSync(join(d, x.name));
+      } catch {
+        /* busy */
+      }
+    }
+    try {
+      rmdirSync(d);
+    } catch {
+      /* busy */
+    }
+  }
 }
 
 // ------------------------------------------------------------------ Docker
@@ -274,6 +313,7 @@ function ipq(args: string[]) {
 }
 smokeSuite(
   'docker',
+  smoke,
   () => (existsSync(DOCKERD) && existsSync(DOCKER) ? undefined : 'docker.io is not installed'),
   async () => {
     dockerDir = join(scratch, 'd');
@@ -308,7 +348,11 @@ smokeSuite(
       argv: (a) => [DOCKER, ...a],
       run: (a, timeout) => sh(DOCKER, a, { env, ...(timeout ? { timeout } : {}) }),
       runtimeFlag: (l) => ['--runtime', l === 'runc' ? 'runc' : 'execdriver'],
-      runtimeRoot: (l) => join(dockerDir, 'x', `runtime-${l === 'runc' ? 'runc' : 'execdriver'}`, 'edt-interop'),
+      // Docker 20.10 gives every runtime the same --root (runtime-runc); ours keeps its containers under native/
+      runtimeRoot: (l) => join(dockerDir, 'x', 'runtime-runc', 'edt-interop', ...(l === 'runc' ? [] : ['native'])),
+      pidOf: (n) => Number(sh(DOCKER, ['inspect', '-f', '{{.State.Pid}}', n], { env }).out.trim()) || 0,
+      remove: (n) => void sh(DOCKER, ['rm', '-f', n], { env }),
+      containers: () => sh(DOCKER, ['ps', '-aq'], { env }).out.trim(),
     };
     await until(() => docker.run(['version']).status === 0, 40_000, 'dockerd to answer');
     const tar = spawnSync('tar', ['-C', rootfs?.dir ?? '', '-c', '.'], { maxBuffer: 1 << 28 });
@@ -329,11 +373,7 @@ smokeSuite(
       rmSync(dockerDir, { recursive: true, force: true });
     }
     if (ipq(['link', 'show', BRIDGE]).status === 0) ipq(['link', 'del', BRIDGE]);
-    for (const c of readdirSync('/sys/fs/cgroup')) {
-      const d = join('/sys/fs/cgroup', c, CGPARENT);
-      if (existsSync(d)) for (const x of readdirSync(d, { withFileTypes: true })) if (x.isDirectory()) try { rmdirSync(join(d, x.name)); } catch { /* busy */ }
-      if (existsSync(d)) try { rmdirSync(d); } catch { /* busy */ }
-    }
+    sweepCgroups();
   },
 );
 
@@ -342,6 +382,7 @@ let podmanDir = '';
 const PODMAN = '/usr/bin/podman';
 smokeSuite(
   'podman',
+  smoke,
   () => (existsSync(PODMAN) ? undefined : 'podman is not installed'),
   async () => {
     podmanDir = join(scratch, 'p');
@@ -364,6 +405,9 @@ smokeSuite(
       // explicit rlimits no higher than the host's: Podman would raise RLIMIT_NOFILE, which root without CAP_SYS_RESOURCE cannot here
       runtimeFlag: () => ['--cgroup-parent', `/${CGPARENT}`, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'],
       runtimeRoot: (l) => join(podmanDir, 'run', l === 'runc' ? 'runc' : 'execdriver-oci'),
+      pidOf: (n) => Number(sh(PODMAN, [...globals(), 'inspect', '-f', '{{.State.Pid}}', n], { env }).out.trim()) || 0,
+      remove: (n) => void sh(PODMAN, [...globals(), 'rm', '-f', n], { env }),
+      containers: () => sh(PODMAN, [...globals(), 'ps', '-aq'], { env }).out.trim(),
     };
     const tar = spawnSync('tar', ['-C', rootfs?.dir ?? '', '-c', '.'], { maxBuffer: 1 << 28 });
     const imp = spawnSync(PODMAN, [...globals(), 'import', '-', IMG], { input: tar.stdout, env, encoding: 'utf8' });
@@ -377,11 +421,271 @@ smokeSuite(
     for (const l of mountsUnder(podmanDir).reverse()) spawnSync('umount', ['-l', l.split(' ')[4] ?? '']);
     spawnSync('chattr', ['-R', '-i', podmanDir], { stdio: 'ignore' });
     rmSync(podmanDir, { recursive: true, force: true });
-    for (const c of readdirSync('/sys/fs/cgroup')) {
-      const d = join('/sys/fs/cgroup', c, CGPARENT);
-      if (existsSync(d)) for (const x of readdirSync(d, { withFileTypes: true })) if (x.isDirectory()) try { rmdirSync(join(d, x.name)); } catch { /* busy */ }
-      if (existsSync(d)) try { rmdirSync(d); } catch { /* busy */ }
+    sweepCgroups();
+  },
+);
+
+// ------------------------------------------------------------------ containerd
+const CONTAINERD = '/usr/bin/containerd';
+const CTR = '/usr/bin/ctr';
+const CTR_NS = 'edt-interop';
+const CTR_IMG = 'docker.io/library/busybox:interop';
+const CTR_BRIDGE = 'edt-interop1';
+const CTR_SUBNET = '10.213.78';
+const CTR_NETNS = 'edt-interop-c';
+let containerd: ChildProcess | undefined;
+let ctrDir = '';
+
+/** An OCI image layout of the busybox rootfs (one uncompressed layer), as a tar for `ctr images import`. */
+function ociImageTar(rootfsDir: string, dir: string): string {
+  const layout = join(dir, 'layout');
+  const blobs = join(layout, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const blob = (data: Buffer, mediaType: string) => {
+    const digest = createHash('sha256').update(data).digest('hex');
+    writeFileSync(join(blobs, digest), data);
+    return { mediaType, digest: `sha256:${digest}`, size: data.length };
+  };
+  const layerTar = spawnSync('tar', ['-C', rootfsDir, '--numeric-owner', '-c', '.'], { maxBuffer: 1 << 28 });
+  if (layerTar.status !== 0) throw new Error(`tar of the rootfs: ${layerTar.stderr.toString()}`);
+  const layer = blob(layerTar.stdout, 'application/vnd.oci.image.layer.v1.tar');
+  const config = blob(
+    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/bin'], Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })),
+    'application/vnd.oci.image.config.v1+json',
+  );
+  const manifest = blob(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: [layer] })), 'application/vnd.oci.image.manifest.v1+json');
+  const index = { schemaVersion: 2, manifests: [{ ...manifest, platform: { architecture: 'amd64', os: 'linux' }, annotations: { 'io.containerd.image.name': CTR_IMG, 'org.opencontainers.image.ref.name': 'interop' } }] };
+  writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
+  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const tar = join(dir, 'image.tar');
+  const t = spawnSync('tar', ['-C', layout, '-cf', tar, '.']);
+  if (t.status !== 0) throw new Error(`tar of the image layout: ${t.stderr.toString()}`);
+  rmSync(layout, { recursive: true, force: true });
+  return tar;
+}
+
+/** The smoke set as ctr has it (no `stop` with a timeout: `task kill` TERM, then KILL; no --user on run: exec --user). */
+function ctrSmoke(e: Engine): Case[] {
+  const run = (l: string, n: string, flags: string[], args: string[], timeout?: number) =>
+    e.run(['run', ...e.runtimeFlag(l), '--cgroup', `/${CGPARENT}/${n}`, ...flags, CTR_IMG, n, ...args], timeout);
+  const detached = (l: string, n: string, args: string[], flags: string[] = []) => {
+    ok(run(l, n, ['-d', ...flags], args), 'run -d');
+    return e.pidOf(n);
+  };
+  const taskStatus = (n: string) => e.run(['task', 'ls']).out.split('\n').find((x) => x.split(/\s+/)[0] === n)?.split(/\s+/)[2] ?? '';
+  // `task delete` of a stopped task exits with the task's status (ctr 1.6)
+  const exitOf = async (n: string) => {
+    await until(() => taskStatus(n) === 'STOPPED', 15_000, `task ${n} to stop`);
+    return e.run(['task', 'delete', n]).status;
+  };
+  const execId = (() => {
+    let i = 0;
+    return () => `x${i++}`;
+  })();
+  // args: [flags…, container, command…]
+  const exec = (_n: string, args: string[]) => e.run(['task', 'exec', '--fifo-dir', join(ctrDir, 'fifo'), '--exec-id', execId(), ...args]);
+  return [
+    { name: 'run --rm echo hi', fn: async (l, n) => assert.equal(ok(run(l, n, ['--rm'], ['echo', 'hi']), 'run'), 'hi') },
+    { name: 'exit code 3', fn: async (l, n) => assert.equal(run(l, n, ['--rm'], ['sh', '-c', 'exit 3']).status, 3) },
+    {
+      name: '--memory-limit 32m: OOM kill, exit 137',
+      fn: async (l, n) => assert.equal(run(l, n, ['--rm', '--memory-limit', String(32 << 20)], ['sh', '-c', 'tail /dev/zero'], 60_000).status, 137),
+    },
+    {
+      name: '-t with resize',
+      fn: async (l, n) => {
+        const p = new Pty(24, 80, e.argv(['run', ...e.runtimeFlag(l), '--cgroup', `/${CGPARENT}/${n}`, '--rm', '-t', CTR_IMG, n, 'sh']), e.env);
+        try {
+          await p.expect(/# /);
+          p.type('stty size\n');
+          await p.expect(/24 80/);
+          p.resize(30, 100);
+          // ctr relays the size on SIGWINCH: poll until the container's terminal has it
+          await until(async () => {
+            p.type('stty size\n');
+            await sleep(100);
+            return /30 100/.test(p.out);
+          }, 10_000, 'the new size');
+          p.type('exit 5\n');
+          assert.equal(await p.code(), 5);
+        } finally {
+          p.kill();
+        }
+      },
+    },
+    {
+      name: '-d, then task exec (and exec --user 1000)',
+      fn: async (l, n) => {
+        detached(l, n, ['sleep', '600']);
+        assert.equal(ok(exec(n, [n, 'echo', 'hi']), 'exec'), 'hi');
+        assert.equal(ok(exec(n, ['--user', '1000', n, 'id', '-u']), 'exec --user'), '1000');
+      },
+    },
+    {
+      name: 'task kill: TERM',
+      fn: async (l, n) => {
+        detached(l, n, ['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.1; done']);
+        await until(() => e.run(['task', 'ps', n]).out.trim().split('\n').length >= 3, 10_000, 'the loop to run');
+        ok(e.run(['task', 'kill', '-s', 'TERM', n]), 'kill');
+        assert.equal(await exitOf(n), 7);
+      },
+    },
+    {
+      name: 'task kill: KILL',
+      fn: async (l, n) => {
+        detached(l, n, ['sleep', '600']);
+        ok(e.run(['task', 'kill', '-s', 'KILL', n]), 'kill');
+        assert.equal(await exitOf(n), 137);
+      },
+    },
+    {
+      name: 'task pause, resume',
+      fn: async (l, n) => {
+        detached(l, n, ['sleep', '600']);
+        ok(e.run(['task', 'pause', n]), 'pause');
+        assert.equal(taskStatus(n), 'PAUSED');
+        ok(e.run(['task', 'resume', n]), 'resume');
+        assert.equal(taskStatus(n), 'RUNNING');
+        assert.equal(ok(exec(n, [n, 'echo', 'back']), 'exec'), 'back');
+      },
+    },
+    {
+      name: 'task metrics',
+      fn: async (l, n) => {
+        detached(l, n, ['sleep', '600']);
+        const o = ok(e.run(['task', 'metrics', n]), 'metrics');
+        assert.match(o, /memory\.usage_in_bytes\s+[1-9]\d*/, o);
+        assert.match(o, /pids\.current\s+1\b/, o);
+      },
+    },
+    {
+      name: 'task ps',
+      fn: async (l, n) => {
+        const pid = detached(l, n, ['sleep', '600']);
+        assert.match(ok(e.run(['task', 'ps', n]), 'ps'), new RegExp(`^${pid}\\b`, 'm'));
+      },
+    },
+    {
+      name: '--with-ns network:PATH (a netns with a veth on a bridge, joined by path)',
+      fn: async (l, n) => {
+        const o = ok(run(l, n, ['--rm', '--with-ns', `network:/run/netns/${CTR_NETNS}`], ['sh', '-c', `ip -4 addr show eth0 && ping -c1 -W2 ${CTR_SUBNET}.1`]), 'run');
+        assert.match(o, new RegExp(`inet ${CTR_SUBNET.replace(/\./g, '\\.')}\\.2`));
+      },
+    },
+    {
+      name: '--with-ns network:/proc/PID/ns/net (another container\'s)',
+      fn: async (l, n) => {
+        const pid = detached(l, n, ['sleep', '600']);
+        const a = ok(exec(n, [n, 'readlink', '/proc/self/ns/net']), 'exec');
+        const b = ok(run(l, `${n}b`, ['--rm', '--with-ns', `network:/proc/${pid}/ns/net`], ['readlink', '/proc/self/ns/net']), 'run');
+        assert.equal(b, a);
+      },
+    },
+    {
+      name: '--mount type=bind (-v)',
+      fn: async (l, n) => {
+        const host = join(scratch, `vol-${n}`);
+        mkdirSync(host);
+        ok(run(l, n, ['--rm', '--mount', `type=bind,src=${host},dst=/data,options=rbind:rw`], ['sh', '-c', 'echo w > /data/f']), 'run');
+        assert.equal(readFileSync(join(host, 'f'), 'utf8'), 'w\n');
+      },
+    },
+    {
+      name: '--read-only',
+      fn: async (l, n) => {
+        const r = run(l, n, ['--rm', '--read-only'], ['touch', '/x']);
+        assert.equal(r.status, 1);
+        assert.match(r.err + r.out, /Read-only file system/);
+      },
+    },
+  ];
+}
+
+smokeSuite(
+  'containerd',
+  ctrSmoke,
+  () => (existsSync(CONTAINERD) && existsSync(CTR) ? undefined : 'containerd is not installed'),
+  async () => {
+    ctrDir = join(scratch, 'c');
+    for (const d of ['root', 'state', 'opt', 'fifo', 'runc-runc', 'runc-ours']) mkdirSync(join(ctrDir, d), { recursive: true });
+    // a network namespace of the test's own, with a veth on a bridge of its own (what a CNI plugin would make)
+    if (ipq(['-4', 'addr']).stdout.includes(`${CTR_SUBNET}.`)) throw new Error(`${CTR_SUBNET}.0/24 is in use on this host`);
+    const steps = [
+      ['link', 'add', CTR_BRIDGE, 'type', 'bridge'], ['addr', 'add', `${CTR_SUBNET}.1/24`, 'dev', CTR_BRIDGE], ['link', 'set', CTR_BRIDGE, 'up'],
+      ['netns', 'add', CTR_NETNS], ['link', 'add', 'edt-interop1h', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', CTR_NETNS],
+      ['link', 'set', 'edt-interop1h', 'master', CTR_BRIDGE, 'up'], ['-n', CTR_NETNS, 'addr', 'add', `${CTR_SUBNET}.2/24`, 'dev', 'eth0'],
+      ['-n', CTR_NETNS, 'link', 'set', 'eth0', 'up'], ['-n', CTR_NETNS, 'link', 'set', 'lo', 'up'],
+    ];
+    for (const a of steps) {
+      const r = ipq(a);
+      if (r.status !== 0) throw new Error(`ip ${a.join(' ')}: ${r.stderr.trim()}`);
     }
+    const sock = join(ctrDir, 'containerd.sock');
+    writeFileSync(
+      join(ctrDir, 'config.toml'),
+      [
+        'version = 2',
+        `root = "${join(ctrDir, 'root')}"`,
+        `state = "${join(ctrDir, 'state')}"`,
+        'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]',
+        '[grpc]',
+        `  address = "${sock}"`,
+        '[ttrpc]',
+        `  address = "${sock}.ttrpc"`,
+        '[debug]',
+        '  address = ""',
+        '[metrics]',
+        '  address = ""',
+        '[plugins."io.containerd.internal.v1.opt"]',
+        `  path = "${join(ctrDir, 'opt')}"`,
+        '',
+      ].join('\n'),
+    );
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env['NODE_EXTRA_CA_CERTS'];
+    containerd = spawn(CONTAINERD, ['--config', join(ctrDir, 'config.toml'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'ignore'], env });
+    const globals = ['--address', sock, '--namespace', CTR_NS];
+    const ctr: Engine = {
+      name: 'containerd',
+      env,
+      bridge: false,
+      argv: (a) => [CTR, ...globals, ...a],
+      run: (a, timeout) => sh(CTR, [...globals, ...a], { env, ...(timeout ? { timeout } : {}) }),
+      runtimeFlag: (l) => [
+        '--runc-binary', l === 'runc' ? '/usr/sbin/runc' : EXECDRIVER_OCI, '--runc-root', join(ctrDir, l === 'runc' ? 'runc-runc' : 'runc-ours'),
+        '--snapshotter', 'native', '--fifo-dir', join(ctrDir, 'fifo'),
+      ],
+      runtimeRoot: (l) => join(ctrDir, l === 'runc' ? 'runc-runc' : 'runc-ours', CTR_NS),
+      pidOf: (n) => Number(sh(CTR, [...globals, 'task', 'ls'], { env }).out.split('\n').find((x) => x.split(/\s+/)[0] === n)?.split(/\s+/)[1] ?? 0) || 0,
+      remove: (n) => {
+        for (const c of [n, `${n}b`]) {
+          sh(CTR, [...globals, 'task', 'delete', '--force', c], { env });
+          sh(CTR, [...globals, 'container', 'delete', c], { env });
+        }
+      },
+      containers: () => sh(CTR, [...globals, 'container', 'ls', '-q'], { env }).out.trim(),
+    };
+    await until(() => ctr.run(['version']).status === 0, 30_000, 'containerd to answer');
+    const tar = ociImageTar(rootfs?.dir ?? '', ctrDir);
+    ok(ctr.run(['images', 'import', '--snapshotter', 'native', tar], 60_000), 'ctr images import');
+    rmSync(tar, { force: true });
+    return ctr;
+  },
+  async () => {
+    if (containerd && containerd.exitCode === null) {
+      const gone = new Promise((r) => containerd?.on('exit', r));
+      containerd.kill('SIGTERM');
+      await Promise.race([gone, sleep(20_000)]);
+      if (containerd.exitCode === null) containerd.kill('SIGKILL');
+    }
+    containerd = undefined;
+    if (ctrDir) {
+      for (const l of mountsUnder(ctrDir).reverse()) spawnSync('umount', ['-l', l.split(' ')[4] ?? '']);
+      rmSync(ctrDir, { recursive: true, force: true });
+    }
+    if (ipq(['netns', 'list']).stdout.split('\n').some((l) => l.split(' ')[0] === CTR_NETNS)) ipq(['netns', 'del', CTR_NETNS]);
+    if (ipq(['link', 'show', CTR_BRIDGE]).status === 0) ipq(['link', 'del', CTR_BRIDGE]);
+    sweepCgroups();
   },
 );
 
