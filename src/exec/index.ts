@@ -471,7 +471,10 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     };
     let exited: Promise<ExitStatus>;
     if (detach) {
-      ch.release();
+      // leave: the monitor hands the process over to our caller's subreaper when we exit (not
+      // before: the caller learns its pid from us, and must not miss its exit)
+      if (leave) ch.releaseAtExit();
+      else ch.release();
       // exec_die: the monitor's `event-log` op records it when the process ends
       exited = leave
         ? lazyPromise(() => Promise.reject(new ExecDriverError('ERR_STATE', 'exec: the process was handed to the caller\'s subreaper (leave): its exit status is not known here', { containerId: id })))

@@ -150,6 +150,17 @@ export class MonitorChannel {
     this.child.unref();
   }
 
+  /**
+   * Let the monitor live on until this process exits, without keeping it alive: the control
+   * socket stays open (unref'd) and closes with this process (`leave` of an exec: the monitor
+   * hands the process over then).
+   */
+  releaseAtExit(): void {
+    (this.ctl as Duplex & { unref?: () => void }).unref?.();
+    this.ctl.pause();
+    this.child.unref();
+  }
+
   /** Resolves once the monitor process has exited and its stdio is closed. */
   closed(): Promise<void> {
     return this.closedPromise;

@@ -25,7 +25,7 @@ import type { Mount, Spec, State } from '../spec/types.js';
 import { OCI_VERSION } from '../spec/types.js';
 import { processStartTime } from '../state/index.js';
 import { EVENTS_FILE } from '../events/log.js';
-import { checkBundle, cgroupPlace, DEFAULT_PARENT } from './bundle.js';
+import { checkBundle, cgroupPlace, DEFAULT_PARENT, tmpCopyUp } from './bundle.js';
 import { runHooks } from './hooks.js';
 
 
@@ -80,6 +80,7 @@ export class OciDriver extends NativeDriver {
     const bundle = resolve(o.bundle);
     let spec = readBundle(bundle, id);
     checkBundle(spec, id, bundle);
+    spec = tmpCopyUp(spec, id);
     const place = cgroupPlace(spec, id, !!o.systemdCgroup);
     const proc = spec.process!;
     if (proc.terminal && !o.consoleSocket && !o.relayTerminal) {

@@ -473,10 +473,12 @@ function ctrSmoke(e: Engine): Case[] {
     return e.pidOf(n);
   };
   const taskStatus = (n: string) => e.run(['task', 'ls']).out.split('\n').find((x) => x.split(/\s+/)[0] === n)?.split(/\s+/)[2] ?? '';
-  // `task delete` of a stopped task exits with the task's status (ctr 1.6)
-  const exitOf = async (n: string) => {
-    await until(() => taskStatus(n) === 'STOPPED', 15_000, `task ${n} to stop`);
-    return e.run(['task', 'delete', n]).status;
+  /** `ctr run --rm` in the foreground, in the background here: its exit status is the task's */
+  const foreground = (l: string, n: string, args: string[]) => {
+    const [file, ...rest] = e.argv(['run', ...e.runtimeFlag(l), '--cgroup', `/${CGPARENT}/${n}`, '--rm', CTR_IMG, n, ...args]);
+    const p = spawn(file ?? CTR, rest, { stdio: 'ignore', env: e.env });
+    const code = new Promise<number>((resolve) => p.on('exit', (c, sig) => resolve(c ?? (sig ? -1 : -2))));
+    return { code: Promise.race([code, sleep(30_000).then(() => (p.kill('SIGKILL'), -3))]) };
   };
   const execId = (() => {
     let i = 0;
@@ -524,18 +526,20 @@ function ctrSmoke(e: Engine): Case[] {
     {
       name: 'task kill: TERM',
       fn: async (l, n) => {
-        detached(l, n, ['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.1; done']);
-        await until(() => e.run(['task', 'ps', n]).out.trim().split('\n').length >= 3, 10_000, 'the loop to run');
+        const fg = foreground(l, n, ['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.1; done']);
+        // the trap is set once the loop runs
+        await until(() => e.run(['task', 'ps', n]).out.trim().split('\n').length >= 3, 15_000, 'the loop to run');
         ok(e.run(['task', 'kill', '-s', 'TERM', n]), 'kill');
-        assert.equal(await exitOf(n), 7);
+        assert.equal(await fg.code, 7);
       },
     },
     {
       name: 'task kill: KILL',
       fn: async (l, n) => {
-        detached(l, n, ['sleep', '600']);
+        const fg = foreground(l, n, ['sleep', '600']);
+        await until(() => taskStatus(n) === 'RUNNING', 15_000, 'the task to run');
         ok(e.run(['task', 'kill', '-s', 'KILL', n]), 'kill');
-        assert.equal(await exitOf(n), 137);
+        assert.equal(await fg.code, 137);
       },
     },
     {
