@@ -176,7 +176,8 @@ static void on_signals(void)
 	for (ssize_t i = 0; i < n / (ssize_t)sizeof *si; i++)
 		if (si[i].ssi_signo != SIGCHLD)
 			signal_ct((int)si[i].ssi_signo);
-		else if (!ct.reaped && !handed && RETRY(waitpid(ct.pid, &ct.status, WNOHANG)) == ct.pid)
+		else if (!ct.reaped && !handed && !(oci_leave() && ct.phase == RUNNING) &&
+		         RETRY(waitpid(ct.pid, &ct.status, WNOHANG)) == ct.pid)   /* `leave`: see on_error_pipe */
 			ct.reaped = 1;
 }
 
@@ -263,6 +264,9 @@ static void on_error_pipe(void)
 		handed = oci_leave();                   /* an OCI exec: to the subreaper when Node exits */
 	}
 	ct.phase = DONE;
+	/* `leave`: a process that ended before its start was read here is reaped only if it failed */
+	if (oci_leave() && !handed && !ct.reaped && RETRY(waitpid(ct.pid, &ct.status, WNOHANG)) == ct.pid)
+		ct.reaped = 1;
 }
 
 int monitor(void)

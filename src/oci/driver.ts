@@ -5,7 +5,7 @@
  * opens the fifo; `kill`, `delete`, `state` work on the engine's record (src/lifecycle/).
  */
 import { execFileSync } from 'node:child_process';
-import { renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { hostCapabilities } from '../capabilities.js';
 import { ContainerCgroup } from '../cgroups/index.js';
@@ -176,6 +176,12 @@ export class OciDriver extends NativeDriver {
       // from now on the monitor owns the container (the engine's settling keeps it while it lives);
       // when it left, the init stands in for it
       if (leave) [rec.monitorPid, rec.monitorStartTime] = [rec.pid, rec.startTime];
+      // a `delete --force` while we were creating (an engine giving up on a slow create) removed
+      // the state directory before the process was in its cgroup: undo, and say so
+      if (!existsSync(fifo)) {
+        await cgroup.killAll('SIGKILL').catch(() => {});
+        throw new ExecDriverError('ERR_STATE', 'was deleted (delete --force) while it was being created', { containerId: id, step: 'create' });
+      }
       rec.owner = { pid: rec.monitorPid, startTime: rec.monitorStartTime };
       this.save(rec, 'created');
       if (o.pidFile) writePidFile(o.pidFile, pid, id);

@@ -82,7 +82,7 @@ function smoke(e: Engine): Case[] {
         const argv = e.argv(['run', '--rm', '--name', n, '-it', ...e.runtimeFlag(l), ...(e.bridge ? [] : ['--network', 'none']), IMG, 'sh']);
         const p = new Pty(24, 80, argv, e.env);
         try {
-          await p.expect(/# /);
+          await p.expect(/# /, 60_000); // the first prompt: the whole create and start (slow on a loaded machine)
           p.type('stty size\n');
           await p.expect(/24 80/);
           p.resize(30, 100);
@@ -237,7 +237,7 @@ function smokeSuite(engineName: string, cases: (e: Engine) => Case[], available:
     let seq = 0;
     for (const label of labels) {
       for (const name of names) {
-        it(`${label}: ${name}`, { timeout: 90_000 }, async (t) => {
+        it(`${label}: ${name}`, { timeout: 240_000 }, async (t) => {
           const row = `${engineName}: ${name}`;
           if (why || !e) return (record(label, row, { skipped: why ?? 'no engine' }), t.skip(why));
           if (label === 'execdriver-oci' && oursMissing) return (record(label, row, { skipped: oursMissing }), t.skip(oursMissing));
@@ -266,24 +266,33 @@ function smokeSuite(engineName: string, cases: (e: Engine) => Case[], available:
       it(`${label}: no leak after the set (containers, processes, cgroups, mounts, runtime state)`, async (t) => {
         if (why || !e) return t.skip(why);
         if (label === 'execdriver-oci' && oursMissing) return t.skip(oursMissing);
-        assert.equal(e.containers(), '', 'containers left');
-        await until(() => !pids.some(alive), 10_000, 'the containers\' processes to go').catch(() => undefined);
-        assert.deepEqual(pids.filter(alive), [], 'container processes left');
-        pids.length = 0;
-        await until(() => cgroupsUnder(CGPARENT).length === 0, 5000, 'the containers\' cgroups to go').catch(() => undefined);
-        assert.deepEqual(cgroupsUnder(CGPARENT), [], 'cgroups left');
-        const root = e.runtimeRoot(label);
-        if (root && existsSync(root)) assert.deepEqual(readdirSync(root), [], `${root} not empty`);
-        const containerMounts = mountsUnder(scratch).filter((l) => /\/containers\/|\/overlay-containers\//.test(l));
-        assert.deepEqual(containerMounts, [], 'container mounts left');
-        assert.deepEqual(vethsOf(BRIDGE), [], `veths left on ${BRIDGE}`);
+        try {
+          assert.equal(e.containers(), '', 'containers left');
+          await until(() => !pids.some(alive), 10_000, 'the containers\' processes to go').catch(() => undefined);
+          assert.deepEqual(pids.filter(alive), [], 'container processes left');
+          await until(() => cgroupsUnder(CGPARENT).length === 0, 5000, 'the containers\' cgroups to go').catch(() => undefined);
+          assert.deepEqual(cgroupsUnder(CGPARENT), [], 'cgroups left');
+          const root = e.runtimeRoot(label);
+          if (root && existsSync(root)) assert.deepEqual(readdirSync(root), [], `${root} not empty`);
+          const containerMounts = mountsUnder(scratch).filter((l) => /\/containers\/|\/overlay-containers\//.test(l));
+          assert.deepEqual(containerMounts, [], 'container mounts left');
+          assert.deepEqual(vethsOf(BRIDGE), [], `veths left on ${BRIDGE}`);
+        } finally {
+          // a leak fails this set, not the next one: what is left goes now
+          for (const p of pids.filter(alive)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+          pids.length = 0;
+          for (const d of cgroupsUnder(CGPARENT)) {
+            for (const p of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+          }
+          await until(() => { sweepCgroups(true); return cgroupsUnder(CGPARENT).length === 0; }, 5000, 'leftover cgroups to go').catch(() => undefined);
+        }
       });
     }
   });
 }
 
-/** the engines' parent cgroup and what is left under it (Podman's conmon cgroup) */
-function sweepCgroups(): void {
+/** the engines' parent cgroup and what is left under it (Podman's conmon cgroup); keepParent: only what is under it */
+function sweepCgroups(keepParent = false): void {
   for (const c of readdirSync('/sys/fs/cgroup')) {
     const d = join('/sys/fs/cgroup', c, CGPARENT);
     if (!existsSync(d)) continue;
@@ -296,7 +305,7 @@ function sweepCgroups(): void {
       }
     }
     try {
-      rmdirSync(d);
+      if (!keepParent) rmdirSync(d);
     } catch {
       /* busy */
     }
@@ -351,7 +360,7 @@ smokeSuite(
       // Docker 20.10 gives every runtime the same --root (runtime-runc); ours keeps its containers under native/
       runtimeRoot: (l) => join(dockerDir, 'x', 'runtime-runc', 'edt-interop', ...(l === 'runc' ? [] : ['native'])),
       pidOf: (n) => Number(sh(DOCKER, ['inspect', '-f', '{{.State.Pid}}', n], { env }).out.trim()) || 0,
-      remove: (n) => void sh(DOCKER, ['rm', '-f', n], { env }),
+      remove: (n) => void sh(DOCKER, ['rm', '-f', n], { env, timeout: 90_000 }),
       containers: () => sh(DOCKER, ['ps', '-aq'], { env }).out.trim(),
     };
     await until(() => docker.run(['version']).status === 0, 40_000, 'dockerd to answer');
@@ -406,7 +415,7 @@ smokeSuite(
       runtimeFlag: () => ['--cgroup-parent', `/${CGPARENT}`, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'],
       runtimeRoot: (l) => join(podmanDir, 'run', l === 'runc' ? 'runc' : 'execdriver-oci'),
       pidOf: (n) => Number(sh(PODMAN, [...globals(), 'inspect', '-f', '{{.State.Pid}}', n], { env }).out.trim()) || 0,
-      remove: (n) => void sh(PODMAN, [...globals(), 'rm', '-f', n], { env }),
+      remove: (n) => void sh(PODMAN, [...globals(), 'rm', '-f', n], { env, timeout: 90_000 }),
       containers: () => sh(PODMAN, [...globals(), 'ps', '-aq'], { env }).out.trim(),
     };
     const tar = spawnSync('tar', ['-C', rootfs?.dir ?? '', '-c', '.'], { maxBuffer: 1 << 28 });
@@ -498,7 +507,7 @@ function ctrSmoke(e: Engine): Case[] {
       fn: async (l, n) => {
         const p = new Pty(24, 80, e.argv(['run', ...e.runtimeFlag(l), '--cgroup', `/${CGPARENT}/${n}`, '--rm', '-t', CTR_IMG, n, 'sh']), e.env);
         try {
-          await p.expect(/# /);
+          await p.expect(/# /, 60_000);
           p.type('stty size\n');
           await p.expect(/24 80/);
           p.resize(30, 100);
@@ -663,7 +672,7 @@ smokeSuite(
       pidOf: (n) => Number(sh(CTR, [...globals, 'task', 'ls'], { env }).out.split('\n').find((x) => x.split(/\s+/)[0] === n)?.split(/\s+/)[1] ?? 0) || 0,
       remove: (n) => {
         for (const c of [n, `${n}b`]) {
-          sh(CTR, [...globals, 'task', 'delete', '--force', c], { env });
+          sh(CTR, [...globals, 'task', 'delete', '--force', c], { env, timeout: 90_000 });
           sh(CTR, [...globals, 'container', 'delete', c], { env });
         }
       },
