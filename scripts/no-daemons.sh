@@ -11,7 +11,14 @@ if [[ -e $policy ]]; then
   saved=$(mktemp)
   cp -p "$policy" "$saved"
 fi
-daemons() { pgrep -x 'dockerd|containerd' | sort || true; }
+# the pids of dockerd and containerd processes (from /proc: procps may be what is being installed)
+daemons() {
+  local d comm
+  for d in /proc/[0-9]*; do
+    comm=$(cat "$d/comm" 2>/dev/null) || continue
+    if [[ $comm == dockerd || $comm == containerd ]]; then echo "${d#/proc/}"; fi
+  done | sort
+}
 before=$(daemons)
 restore() {
   if [[ -n $saved ]]; then mv -f "$saved" "$policy"; else rm -f "$policy"; fi
