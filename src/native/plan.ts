@@ -77,7 +77,7 @@ export interface PlanInputs {
    * execdriver-oci (create/start): the exec fifo the child blocks on before its last steps until
    * `start` opens it, and the unix socket its terminal's master is sent to (`--console-socket`)
    */
-  oci?: { execFifo: string; consoleSocket?: string; leave?: boolean };
+  oci?: { execFifo: string; consoleSocket?: string; leave?: boolean; hookState?: string };
   /**
    * the container's compiled seccomp filter (hexadecimal BPF, src/security/seccomp/compile.ts), from the
    * spec's linux.seccomp; absent: none
@@ -203,6 +203,10 @@ export function buildPlan(p: PlanInputs): Op[] {
   // in a user namespace, first become its root: files made on its own mounts need a mapped owner
   // execdriver-oci: the exec fifo, opened while the state directory is reachable
   if (p.oci) ops.push(['exec-fifo', p.oci.execFifo]);
+  // and the state the hooks inside the container get on stdin (written by Node before `go`)
+  const inside = (kind: 'createContainer' | 'startContainer'): ContainerOp[] =>
+    (spec.hooks?.[kind] ?? []).map((h) => ['hook', h.path, num(h.timeout ?? 0), num(h.args?.length ?? 0), ...(h.args ?? []), ...(h.env ?? [])] as ContainerOp);
+  if (p.oci?.hookState && (spec.hooks?.createContainer?.length || spec.hooks?.startContainer?.length)) ops.push(['hook-state', p.oci.hookState]);
   if (userns) ops.push(['user', '0', '0', '']);
   if (namespaceOf(spec, 'cgroup') && !namespaceOf(spec, 'cgroup')!.path) ops.push(['unshare', num(CLONE.NEWCGROUP)]);
   for (const ns of linux.namespaces ?? []) if (ns.path) ops.push(['setns', ns.path, num(CLONE_OF[ns.type] ?? 0)]);
@@ -272,7 +276,8 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (namespaceOf(spec, 'uts') && spec.domainname) ops.push(['setdomainname', spec.domainname]);
   if (linux.personality) ops.push(['personality', linux.personality.domain === 'LINUX32' ? '8' : '0']);
   // execdriver-oci: created; the rest (credentials, exec) once `start` opens the fifo
-  if (p.oci) ops.push(['exec-wait']);
+  // createContainer hooks: after pivot, before start; startContainer: at start, before the process
+  if (p.oci) ops.push(...inside('createContainer'), ['exec-wait'], ...inside('startContainer'));
 
   for (const r of proc.rlimits ?? []) ops.push(['rlimit', r.type, limitText(r.soft), limitText(r.hard)]);
 

@@ -142,7 +142,7 @@ export class OciDriver extends NativeDriver {
         ...(filter ? { seccompFilter: filter } : {}),
         // created: the monitor leaves, the init goes to the caller's subreaper (containerd's shim,
         // conmon) which reaps it as it reaps runc's; `run` in the foreground keeps it (our exit status)
-        oci: { execFifo: fifo, ...(o.consoleSocket ? { consoleSocket: resolve(o.consoleSocket) } : {}), ...(leave ? { leave } : {}) },
+        oci: { execFifo: fifo, hookState: state.path(HOOK_STATE), ...(o.consoleSocket ? { consoleSocket: resolve(o.consoleSocket) } : {}), ...(leave ? { leave } : {}) },
       });
       // --no-new-keyring: the container keeps the session keyring it is given
       const plan = o.noNewKeyring ? built.filter((op) => op[0] !== 'session-keyring') : built;
@@ -168,6 +168,8 @@ export class OciDriver extends NativeDriver {
       rec.pid = pid;
       rec.startTime = processStartTime(pid) ?? 0;
       const hookState: State = { ociVersion: OCI_VERSION, id, status: 'creating', pid, bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) };
+      // for the hooks run inside (createContainer, startContainer): the init opens it after `go`
+      if (spec.hooks?.createContainer?.length || spec.hooks?.startContainer?.length) state.writeText(HOOK_STATE, JSON.stringify(hookState));
       await runHooks('prestart', spec.hooks?.prestart, hookState);
       await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
       monitor.send('go');
@@ -286,6 +288,9 @@ export class OciDriver extends NativeDriver {
     return (await this.wait(id)).exitCode;
   }
 }
+
+/** the state JSON the hooks inside the container read (in the container's state directory) */
+const HOOK_STATE = 'hook-state.json';
 
 export let warn = (msg: string): void => void process.stderr.write(`execdriver-oci: warning: ${msg}\n`);
 export function setWarn(f: (msg: string) => void): void {
