@@ -20,10 +20,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "eventlog.h"
 #include "events.h"
 #include "execdriver-init.h"
 
-#define LOCK_STALE_S 10                 /* a rotation lock older than this was left by a crash */
 #define RECHECK_MS 20                   /* v1 notifies before the kill is counted: look again */
 #define RECHECK_FOR_MS 1000
 
@@ -66,27 +66,6 @@ static size_t json_str(char *out, size_t sz, const char *s)
 	return n;
 }
 
-/* Past MAXBYTES: under a lock file (O_EXCL), if the log is still the file we wrote, rename it to LOG.1. */
-static void rotate(int fd)
-{
-	char lock[4096], old[4096];
-	struct stat mine, now;
-	if (snprintf(lock, sizeof lock, "%s.lock", ev.log) >= (int)sizeof lock ||
-	    snprintf(old, sizeof old, "%s.1", ev.log) >= (int)sizeof old || fstat(fd, &mine) < 0)
-		return;
-	int l = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (l < 0) {
-		if (errno == EEXIST && stat(lock, &now) == 0 && time(NULL) - now.st_mtime > LOCK_STALE_S)
-			unlink(lock);                   /* a crashed rotator's: the next append rotates */
-		return;
-	}
-	if (stat(ev.log, &now) == 0 && now.st_ino == mine.st_ino && now.st_dev == mine.st_dev &&
-	    (unsigned long long)now.st_size > ev.max)
-		rename(ev.log, old);
-	close(l);
-	unlink(lock);
-}
-
 /* One record: {"time","type","driver","id"[,"execId"][,"pid"][,"exitCode","signal"]}, one write. */
 static void append(const char *type, long pid, int code, int sig)
 {
@@ -117,13 +96,7 @@ static void append(const char *type, long pid, int code, int sig)
 	if (n + 3 > sizeof line)
 		return;
 	line[n++] = '}', line[n++] = '\n';
-	int fd = open(ev.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;                         /* the log records; failing to write it fails nothing */
-	struct stat st;
-	if (write(fd, line, n) == (ssize_t)n && ev.max && fstat(fd, &st) == 0 && (unsigned long long)st.st_size > ev.max)
-		rotate(fd);
-	close(fd);
+	eventlog_append(ev.log, ev.max, line, n); /* the log records; failing to write it fails nothing */
 }
 
 static const char *type_of(const char *what)

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the static C init (native/execdriver-init) from the shipped sources. npm runs it when the
+// Builds the static C init (native/execdriver-init) and execdriver-oci's native front
+// (native/execdriver-oci-front) from the shipped sources. npm runs it when the
 // package is installed (the `install` script) and again on `npm rebuild execdriver`. When it cannot
 // build, it says why in ONE line on stderr and exits 1, which fails the install: without the init
 // no driver can run a container. No other output unless EXECDRIVER_BUILD_VERBOSE is set.
@@ -44,3 +45,5 @@ if (r.status !== 0) {
   fail(`make failed: ${first}`, 'EXECDRIVER_BUILD_VERBOSE=1 shows the whole output');
 }
 if (!existsSync(`${native}/execdriver-init`)) fail('make did not produce native/execdriver-init', `run: make -C ${native}`);
+// execdriver-oci's native front (native/ocifront.c); without it bin/execdriver-oci runs Node for every call
+if (!existsSync(`${native}/execdriver-oci-front`)) fail('make did not produce native/execdriver-oci-front', `run: make -C ${native}`);

@@ -134,6 +134,22 @@ export async function ociStart(root: string, id: string, warn: (msg: string) => 
   if (status !== 'created') throw new ExecDriverError('ERR_STATE', `cannot start a container that is ${status} (only a created one)`, { containerId: id });
   const state = stateDir(root, id);
   const fifo = state.path(FIFO);
+  // the native front (native/ocifront.c) took the fifo's byte, then could not write the record: the rest is ours
+  const released = process.env['EXECDRIVER_OCI_FRONT_RELEASED'] === '1';
+  delete process.env['EXECDRIVER_OCI_FRONT_RELEASED'];
+  if (!released) await takeFifo(root, id, rec, fifo);
+  rmSync(fifo, { force: true });
+  rec.startedAt = new Date().toISOString();
+  saveRecord(state, rec, 'running');
+  const hooks = state.readJson<{ hooks?: { poststart?: Hook[] } }>('config.json')?.hooks?.poststart;
+  if (hooks?.length) {
+    const { runHooks } = await import('./hooks.js');
+    await runHooks('poststart', hooks, { ...ociState(root, id, rec), status: 'running' }).catch((e) => warn(`poststart: ${(e as Error).message}`));
+  }
+}
+
+/** Open the exec fifo and read its byte: the container's process goes on to exec. */
+async function takeFifo(root: string, id: string, rec: OciRecord, fifo: string): Promise<void> {
   let fd: number;
   try {
     fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
@@ -142,29 +158,25 @@ export async function ociStart(root: string, id: string, warn: (msg: string) => 
   }
   try {
     const buf = Buffer.alloc(1);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      let n = 0;
+    const read = (): number => {
       try {
-        n = readSync(fd, buf, 0, 1, null);
+        return readSync(fd, buf, 0, 1, null);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        return 0;
       }
-      if (n > 0) break;
+    };
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (read() > 0) break;
       if (exited(root, id) || !isSameProcessAlive(rec.pid, rec.startTime) || Date.now() > deadline) {
+        // a fast process may have written the byte, run and exited since the read: the byte stays in the fifo
+        if (read() > 0) break;
         throw new ExecDriverError('ERR_START_FAILED', 'the container exited before it was started', { containerId: id });
       }
       await sleep(1);
     }
   } finally {
     closeSync(fd);
-  }
-  rmSync(fifo, { force: true });
-  rec.startedAt = new Date().toISOString();
-  saveRecord(state, rec, 'running');
-  const hooks = state.readJson<{ hooks?: { poststart?: Hook[] } }>('config.json')?.hooks?.poststart;
-  if (hooks?.length) {
-    const { runHooks } = await import('./hooks.js');
-    await runHooks('poststart', hooks, { ...ociState(root, id, rec), status: 'running' }).catch((e) => warn(`poststart: ${(e as Error).message}`));
   }
 }

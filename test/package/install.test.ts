@@ -88,7 +88,7 @@ describe('the packed package, installed', () => {
       assert.ok(files.includes(f), `${f} is in the tarball`);
     }
     for (const f of readdirSync(join(REPO, 'native')).filter((n) => /\.[ch]$/.test(n) && !n.startsWith('test'))) assert.ok(files.includes(`native/${f}`), `native/${f}`);
-    const stray = files.filter((f) => /^(test|bench|src)\/|^dist\/(test|bench)\/|\.map$|^native\/execdriver-init$|^scripts\/(setup|demo)/.test(f));
+    const stray = files.filter((f) => /^(test|bench|src)\/|^dist\/(test|bench)\/|\.map$|^native\/execdriver-init$|^native\/execdriver-oci-front$|^scripts\/(setup|demo)/.test(f));
     assert.deepEqual(stray, []);
     const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { license: string };
     assert.equal(pkg.license, 'Apache-2.0');
@@ -108,6 +108,8 @@ describe('the packed package, installed', () => {
       const installMs = Date.now() - t0;
       const pkgDir = join(dir, 'node_modules/execdriver');
       assert.ok(existsSync(join(pkgDir, 'native/execdriver-init')), 'the install built the init');
+      assert.ok(existsSync(join(pkgDir, 'native/execdriver-oci-front')), "the install built execdriver-oci's native front");
+      assert.match(ok(sh(join(dir, 'node_modules/.bin/execdriver-oci'), ['--version'], { cwd: dir }), 'execdriver-oci --version'), /^execdriver-oci version \d+\.\d+\.\d+/);
       assert.match(ok(sh(join(dir, 'node_modules/.bin/execdriver'), ['--help'], { cwd: dir }), 'execdriver --help'), /^execdriver \d+\.\d+\.\d+/);
 
       writeFileSync(join(dir, 'main.ts'), program(mod));
