@@ -52,7 +52,8 @@ interface Engine {
   /** the containers the engine still knows */
   containers(): string;
 }
-type Case = { name: string; fn: (label: string, n: string) => Promise<void> };
+/** rm: the engine removes the case's container itself (`--rm`): nothing to look up or remove after a success */
+type Case = { name: string; rm?: boolean; fn: (label: string, n: string) => Promise<void> };
 
 const ok = (r: Result, what: string) => {
   if (r.status !== 0) throw new Error(`${what}: exit ${r.status ?? r.signal}: ${r.err.trim().replace(/\s+/g, ' ').slice(0, 300)}`);
@@ -70,14 +71,14 @@ function smoke(e: Engine): Case[] {
   const run = (label: string, args: string[], timeout?: number) => e.run(['run', ...e.runtimeFlag(label), ...(e.bridge ? [] : ['--network', 'none']), ...args], timeout);
   const detached = (label: string, n: string, args: string[], extra: string[] = []) => ok(run(label, ['-d', '--name', n, ...extra, IMG, ...args]), 'run -d');
   return [
-    { name: 'run --rm echo hi', fn: async (l) => assert.equal(ok(run(l, ['--rm', IMG, 'echo', 'hi']), 'run'), 'hi') },
-    { name: 'exit code 3', fn: async (l) => assert.equal(status(run(l, ['--rm', IMG, 'sh', '-c', 'exit 3'])), 3) },
+    { name: 'run --rm echo hi', rm: true, fn: async (l) => assert.equal(ok(run(l, ['--rm', IMG, 'echo', 'hi']), 'run'), 'hi') },
+    { name: 'exit code 3', rm: true, fn: async (l) => assert.equal(status(run(l, ['--rm', IMG, 'sh', '-c', 'exit 3'])), 3) },
     {
-      name: '-m 32m: OOM kill, exit 137',
+      name: '-m 32m: OOM kill, exit 137', rm: true,
       fn: async (l) => assert.equal(status(run(l, ['--rm', '-m', '32m', '--memory-swap', '32m', IMG, 'sh', '-c', 'tail /dev/zero'], 60_000)), 137),
     },
     {
-      name: '-it with resize',
+      name: '-it with resize', rm: true,
       fn: async (l, n) => {
         const argv = e.argv(['run', '--rm', '--name', n, '-it', ...e.runtimeFlag(l), ...(e.bridge ? [] : ['--network', 'none']), IMG, 'sh']);
         const p = new Pty(24, 80, argv, e.env);
@@ -152,7 +153,7 @@ function smoke(e: Engine): Case[] {
     ...(e.bridge
       ? [
           {
-            name: '--network bridge (the engine\'s netns joined by path)',
+            name: '--network bridge (the engine\'s netns joined by path)', rm: true,
             fn: async (l: string) => {
               const o = ok(run(l, ['--rm', '--network', 'bridge', IMG, 'sh', '-c', `ip -4 addr show eth0 && ping -c1 -W2 ${SUBNET}.1`]), 'run');
               assert.match(o, new RegExp(`inet ${SUBNET.replace(/\./g, '\\.')}\\.\\d+`));
@@ -170,7 +171,7 @@ function smoke(e: Engine): Case[] {
       },
     },
     {
-      name: '-v',
+      name: '-v', rm: true,
       fn: async (l, n) => {
         const host = join(scratch, `vol-${n}`);
         mkdirSync(host);
@@ -179,14 +180,14 @@ function smoke(e: Engine): Case[] {
       },
     },
     {
-      name: '--read-only',
+      name: '--read-only', rm: true,
       fn: async (l) => {
         const r = run(l, ['--rm', '--read-only', IMG, 'touch', '/x']);
         assert.equal(status(r), 1);
         assert.match(r.err + r.out, /Read-only file system/);
       },
     },
-    { name: '--user 1000:1000', fn: async (l) => assert.equal(ok(run(l, ['--rm', '--user', '1000:1000', IMG, 'sh', '-c', 'echo $(id -u) $(id -g)']), 'run'), '1000 1000') },
+    { name: '--user 1000:1000', rm: true, fn: async (l) => assert.equal(ok(run(l, ['--rm', '--user', '1000:1000', IMG, 'sh', '-c', 'echo $(id -u) $(id -g)']), 'run'), '1000 1000') },
   ];
 }
 
@@ -250,9 +251,11 @@ function smokeSuite(engineName: string, cases: (e: Engine) => Case[], available:
           } catch (x) {
             err = x;
           } finally {
-            const pid = e.pidOf(n);
-            if (pid > 0) pids.push(pid);
-            e.remove(n);
+            if (err !== undefined || !c?.rm) {
+              const pid = e.pidOf(n);
+              if (pid > 0) pids.push(pid);
+              e.remove(n);
+            }
           }
           const message = err instanceof assert.AssertionError && err.operator === 'strictEqual' ? `expected ${JSON.stringify(err.expected)}, got ${JSON.stringify(err.actual)}` : err instanceof Error ? err.message.split('\n')[0] ?? '' : '';
           record(label, row, err === undefined ? { ok: true } : { ok: false, why: message.slice(0, 240) });
@@ -496,14 +499,14 @@ function ctrSmoke(e: Engine): Case[] {
   // args: [flags…, container, command…]
   const exec = (_n: string, args: string[]) => e.run(['task', 'exec', '--fifo-dir', join(ctrDir, 'fifo'), '--exec-id', execId(), ...args]);
   return [
-    { name: 'run --rm echo hi', fn: async (l, n) => assert.equal(ok(run(l, n, ['--rm'], ['echo', 'hi']), 'run'), 'hi') },
-    { name: 'exit code 3', fn: async (l, n) => assert.equal(run(l, n, ['--rm'], ['sh', '-c', 'exit 3']).status, 3) },
+    { name: 'run --rm echo hi', rm: true, fn: async (l, n) => assert.equal(ok(run(l, n, ['--rm'], ['echo', 'hi']), 'run'), 'hi') },
+    { name: 'exit code 3', rm: true, fn: async (l, n) => assert.equal(run(l, n, ['--rm'], ['sh', '-c', 'exit 3']).status, 3) },
     {
-      name: '--memory-limit 32m: OOM kill, exit 137',
+      name: '--memory-limit 32m: OOM kill, exit 137', rm: true,
       fn: async (l, n) => assert.equal(run(l, n, ['--rm', '--memory-limit', String(32 << 20)], ['sh', '-c', 'tail /dev/zero'], 60_000).status, 137),
     },
     {
-      name: '-t with resize',
+      name: '-t with resize', rm: true,
       fn: async (l, n) => {
         const p = new Pty(24, 80, e.argv(['run', ...e.runtimeFlag(l), '--cgroup', `/${CGPARENT}/${n}`, '--rm', '-t', CTR_IMG, n, 'sh']), e.env);
         try {
@@ -533,7 +536,7 @@ function ctrSmoke(e: Engine): Case[] {
       },
     },
     {
-      name: 'task kill: TERM',
+      name: 'task kill: TERM', rm: true,
       fn: async (l, n) => {
         const fg = foreground(l, n, ['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.1; done']);
         // the trap is set once the loop runs
@@ -543,7 +546,7 @@ function ctrSmoke(e: Engine): Case[] {
       },
     },
     {
-      name: 'task kill: KILL',
+      name: 'task kill: KILL', rm: true,
       fn: async (l, n) => {
         const fg = foreground(l, n, ['sleep', '600']);
         await until(() => taskStatus(n) === 'RUNNING', 15_000, 'the task to run');
@@ -579,7 +582,7 @@ function ctrSmoke(e: Engine): Case[] {
       },
     },
     {
-      name: '--with-ns network:PATH (a netns with a veth on a bridge, joined by path)',
+      name: '--with-ns network:PATH (a netns with a veth on a bridge, joined by path)', rm: true,
       fn: async (l, n) => {
         const o = ok(run(l, n, ['--rm', '--with-ns', `network:/run/netns/${CTR_NETNS}`], ['sh', '-c', `ip -4 addr show eth0 && ping -c1 -W2 ${CTR_SUBNET}.1`]), 'run');
         assert.match(o, new RegExp(`inet ${CTR_SUBNET.replace(/\./g, '\\.')}\\.2`));
@@ -595,7 +598,7 @@ function ctrSmoke(e: Engine): Case[] {
       },
     },
     {
-      name: '--mount type=bind (-v)',
+      name: '--mount type=bind (-v)', rm: true,
       fn: async (l, n) => {
         const host = join(scratch, `vol-${n}`);
         mkdirSync(host);
@@ -604,7 +607,7 @@ function ctrSmoke(e: Engine): Case[] {
       },
     },
     {
-      name: '--read-only',
+      name: '--read-only', rm: true,
       fn: async (l, n) => {
         const r = run(l, n, ['--rm', '--read-only'], ['touch', '/x']);
         assert.equal(r.status, 1);
