@@ -22,6 +22,7 @@
  *   netif.c    the container's interfaces               process.c  capabilities, user, seccomp, env
  *   exec.c     exec, the minimal init, exec modes       terminal.c the terminal: console ops, the relay
  *   bpf.c      device filters   security.c  seccomp, keyring   userns.c  mount sources, net helper
+ *   spawner.c  monitors forked from a process Node keeps (not from Node)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,10 +30,12 @@
 #include <string.h>
 #include <unistd.h>
 #include "copy.h"
+#include "copytree.h"
 #include "execdriver-init.h"
 #include "join.h"
 #include "bpf.h"
 #include "security.h"
+#include "spawner.h"
 
 /* execdriver-init device-filters DIR: "ATTACHED EFFECTIVE" device programs of a cgroup2 directory. */
 static int device_filters(const char *dir)
@@ -91,6 +94,12 @@ int main(int argc, char **argv)
 		return copy_out(argv + 2);
 	if (argc == 6 && !strcmp(argv[1], "copy-in"))
 		return copy_in(argv + 2);
+	if (argc == 5 && !strcmp(argv[1], "copy-stat"))
+		return copy_stat(argv + 2);
+	if (argc == 10 && !strcmp(argv[1], "copy-tree"))
+		return copy_tree(argv + 2);
+	if (argc == 2 && !strcmp(argv[1], "spawner"))
+		return spawner(argv[1]);
 	if (argc == 3 && !strcmp(argv[1], "run-plan"))
 		return run_plan(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "console-exec"))
@@ -105,8 +114,10 @@ int main(int argc, char **argv)
 			   "       execdriver-init mkpath ROOT dir:PATH|file:PATH...  (mount targets made inside ROOT)\n"
 			   "       execdriver-init read-in-root ROOT FILE...  (files resolved inside ROOT, as one frame on fd 1)\n"
 			   "       execdriver-init copy-out ROOT PATH | copy-in ROOT PATH NAME MODE  (execdriver cp)\n"
+			   "       execdriver-init copy-stat ROOT PATH FOLLOW | copy-tree SROOT SPATH DROOT DDIR NAME UIDMAP GIDMAP AS\n"
 			   "       execdriver-init device-filters DIR  (device programs attached to a cgroup2 dir, in force)\n"
 			   "       execdriver-init seccomp-compile          (rules on fd 0, the BPF program on fd 1)\n"
+			   "       execdriver-init spawner                  (forks monitors for the Node process that started it)\n"
 			   "       execdriver-init protocol                 (the plan protocol's version and ops)\n"
 			   "see PROTOCOL.md\n");
 		return 2;

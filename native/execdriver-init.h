@@ -13,7 +13,7 @@
 #include "events.h"                     /* EVENTS_NFDS, the poll slots of the event log */
 
 /* the plan protocol's version (PROTOCOL.md); PROTOCOL_VERSION in src/init/protocol.ts is the same */
-#define PROTOCOL_VERSION 5
+#define PROTOCOL_VERSION 6
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define PROTOCOL_STR STR(PROTOCOL_VERSION)

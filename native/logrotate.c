@@ -4,6 +4,14 @@
  * renamed PATH.1 (PATH.1 → PATH.2 …, the oldest beyond MAXFILES - 1 dropped) and a new PATH
  * is opened; with MAXFILES 1 it is emptied instead. Docker's max-size / max-file; the policy
  * (the defaults, the limits) is TypeScript's.
+ *
+ * `log-times PATH`: before each chunk is written to the output, a 16-byte record goes to PATH
+ * (little endian: u64 the output's size before the chunk, its top bit set for stderr, u64
+ * CLOCK_REALTIME in ns): `logs -t` and `--since` read a line's time from the record of the chunk
+ * its first byte came in, `logs` splits stdout from stderr, and the output stays the container's
+ * bytes exactly. The records count into MAXSIZE (as Docker's
+ * json-file counts its own), and PATH rotates with the output (PATH.1 …), before it: a reader that
+ * sees a new output file finds its records file already there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,7 +19,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "execdriver-init.h"
 #include "logrotate.h"
@@ -21,6 +31,47 @@ static struct {
 	const char *path;
 	unsigned long long max_size, max_files, size;
 } lr = { .index = -1 };
+
+static struct {
+	long index;
+	const char *path;
+	int fd;
+} lt = { .index = -1, .fd = -1 };
+
+void check_log_times(size_t i, char **a, char *msg, size_t sz)
+{
+	if (check_once(&lt.index, i, a[0], msg, sz) < 0)
+		return;
+	if (a[1][0] != '/')
+		snprintf(msg, sz, "log-times %.64s is not an absolute path", a[1]);
+	lt.path = a[1];
+}
+
+static void log_times_open(void)
+{
+	lt.fd = open(lt.path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+/* A chunk of STREAM (0 stdout, 1 stderr) is about to be written to TO (the output): its record.
+ * A failure drops the record only. */
+void log_times_mark(int to, int stream)
+{
+	struct stat st;
+	struct timespec ts;
+	if (lt.index < 0 || to < 0)
+		return;
+	if (lt.fd < 0 && lt.path)
+		log_times_open(), lt.path = lt.fd < 0 ? NULL : lt.path;
+	if (lt.fd < 0 || fstat(to, &st) < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t v[2] = { (uint64_t)st.st_size | (stream ? 1ull << 63 : 0), (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec };
+	unsigned char rec[16];
+	for (int k = 0; k < 16; k++)
+		rec[k] = (unsigned char)(v[k / 8] >> (8 * (k % 8)));
+	if (write_full(lt.fd, rec, sizeof rec) == 0)
+		lr.size += sizeof rec;
+}
 
 void check_log_rotate(size_t i, char **a, char *msg, size_t sz)
 {
@@ -55,6 +106,8 @@ void log_rotate_wrote(size_t n, int to[2])
 	if (lr.size < lr.max_size)
 		return;
 	if (lr.max_files == 1) {
+		if (lt.fd >= 0 && ftruncate(lt.fd, 0) < 0)
+			close(lt.fd), lt.fd = -1;
 		for (int i = 0; i < 2; i++)
 			if (to[i] >= 0 && ftruncate(to[i], 0) == 0)
 				break;
@@ -62,6 +115,14 @@ void log_rotate_wrote(size_t n, int to[2])
 		return;
 	}
 	char from[PATH_MAX], dest[PATH_MAX];
+	for (unsigned long long k = lr.max_files - 1; lt.fd >= 0 && k >= 1; k--) {   /* the records first */
+		snprintf(dest, sizeof dest, "%s.%llu", lt.path, k);
+		if (k == 1)
+			snprintf(from, sizeof from, "%s", lt.path);
+		else
+			snprintf(from, sizeof from, "%s.%llu", lt.path, k - 1);
+		rename(from, dest);
+	}
 	for (unsigned long long k = lr.max_files - 1; k >= 1; k--) {
 		snprintf(dest, sizeof dest, "%s.%llu", lr.path, k);
 		if (k == 1)
@@ -71,6 +132,8 @@ void log_rotate_wrote(size_t n, int to[2])
 		if (rename(from, dest) < 0 && errno != ENOENT)
 			return;
 	}
+	if (lt.fd >= 0)
+		close(lt.fd), log_times_open();
 	int fd = open(lr.path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;

@@ -28,6 +28,7 @@
 #include "logrotate.h"
 #include "oci.h"
 #include "events.h"
+#include "cgjoin.h"
 
 /* `log-relay`: the container's fds 1 and 2 are pipes; the monitor copies them to its own fds 1 and 2. */
 struct log_relay logr = { .index = -1, .r = { -1, -1 }, .w = { -1, -1 }, .to = { -1, -1 } };
@@ -160,6 +161,7 @@ static void log_relay(int i)
 			close(logr.r[i]), logr.r[i] = -1;
 		return;
 	}
+	log_times_mark(logr.to[i], i);
 	if (logr.to[i] >= 0 && write_full(logr.to[i], buf, (size_t)n) < 0)
 		close(logr.to[i]), logr.to[i] = -1;
 	else
@@ -330,6 +332,15 @@ int monitor(void)
 		return ctl_error("clone", clone_index, errno, "", "clone the container process"), 1;
 	}
 	close(go[0]), close(errp[1]);
+	char jmsg[PATH_MAX + 64];
+	long ji = cgroup_join(ct.pid, jmsg, sizeof jmsg);         /* cgjoin.c: before `pid`, before `go` */
+	if (ji >= 0) {
+		int e = errno;
+		kill(ct.pid, SIGKILL);
+		RETRY(waitpid(ct.pid, NULL, 0));
+		tty_close();
+		return ctl_error("cgroup-join", ji, e, plan[ji].f[1], jmsg), 1;
+	}
 	if (tty.child_sock >= 0)
 		close(tty.child_sock);
 	if (src.child_sock >= 0)

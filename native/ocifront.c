@@ -71,12 +71,14 @@ static _Noreturn void to_node(const char *why)
 	trace("node: %s%s%s", verb, *verb ? ": " : "", why);
 	if (released)
 		setenv("EXECDRIVER_OCI_FRONT_RELEASED", "1", 1);
-	char **av = calloc((size_t)uargc + 3, sizeof *av);
+	char **av = calloc((size_t)uargc + 4, sizeof *av);
 	if (!av)
 		_exit(127);
+	/* "--": Node 20 reads an --env-file anywhere on its command line, even after the script */
 	av[0] = "node";
-	av[1] = (char *)node_entry;
-	memcpy(av + 2, uargv, (size_t)uargc * sizeof *av);
+	av[1] = "--";
+	av[2] = (char *)node_entry;
+	memcpy(av + 3, uargv, (size_t)uargc * sizeof *av);
 	execvp("node", av);
 	fprintf(stderr, "execdriver-oci: cannot run node: %s\n", strerror(errno));
 	_exit(127);

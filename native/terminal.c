@@ -21,6 +21,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include "execdriver-init.h"
+#include "logrotate.h"
 #include "oci.h"
 
 struct terminal tty = { .index = -1, .attach_index = -1, .sock = -1, .child_sock = -1, .master = -1, .in = -1, .out = -1, .lfd = -1 };
@@ -397,6 +398,8 @@ void tty_handle(const struct pollfd *p)
 		tty_read_master();
 	if (p[P_IN].revents)
 		tty_read_in();
+	if (p[P_OUT].revents)
+		log_times_mark(tty.out, 0);                /* detached: container.log's times (logrotate.c) */
 	if (p[P_OUT].revents && write_output(tty.out, &tty.out_pos) < 0)
 		tty.out = -1, tty.out_pos = tty.total;          /* e.g. EPIPE: the reader is gone */
 	for (size_t i = 0; i < MAX_CLIENTS; i++) {

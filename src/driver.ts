@@ -261,6 +261,12 @@ export interface StartOptions {
    * files in all (`container.log.1`…); default 10 MiB × 3 (Docker's max-size / max-file)
    */
   log?: LogOptions;
+  /**
+   * detached without a terminal: the container's stdin stays open for `attach` to write to
+   * (Docker's `run -d -i`): a FIFO `<state>/stdin` that it holds open for reading and writing, so
+   * it never reads EOF (an attach's EOF does not close it, as Docker's without stdin-once)
+   */
+  openStdin?: boolean;
   /** with `tty`: the initial window size (default: `pipes.stdout`'s when it is a terminal, else 24×80) */
   consoleSize?: ConsoleSize;
   pipes?: Pipes;
@@ -275,6 +281,9 @@ export interface LogOptions {
   maxSize?: number;
   maxFiles?: number;
 }
+
+/** Beside `container.log` (and rotated with it): when each chunk of it was written (`logs -t`, `--since`). */
+export const LOG_TIMES_FILE = 'container.time';
 
 /** The default bound of a detached container's `container.log`. */
 export const DEFAULT_LOG: Required<LogOptions> = { maxSize: 10 * 1024 * 1024, maxFiles: 3 };

@@ -10,12 +10,14 @@ import { validateId } from '../id.js';
 import { driverFor, knownDrivers } from './drivers.js';
 import { ContainerExistsError, InvalidConfigError, NotFoundError } from '../errors.js';
 import { list, str, type Verb } from './args.js';
-import { parseLogOpts } from './docker-flags.js';
+import { namingTheFlag, parseLogOpts } from './docker-flags.js';
 
 export interface Created {
   driver: string;
   command: Command & { id: string };
   log?: LogOptions;
+  /** -i without -t: its stdin stays open for attach */
+  openStdin?: boolean;
   createdAt: string;
 }
 
@@ -58,13 +60,14 @@ export function makeCreateVerb(run: Verb): Verb {
     summary: "check a container's command and keep it, to be run by 'start' (run's options)",
     usage: `execdriver create [run's options] [--] CMD [ARG...]
 
-Takes run's options (not -d, -i, -t, --rm); prints the id. Nothing runs and nothing is set up
-until 'execdriver start ID', which runs it detached (as run -d). 'rm ID' forgets it.`,
+Takes run's options (not -d, --rm); prints the id. Nothing runs and nothing is set up until
+'execdriver start ID', which runs it detached (as run -d, with -i and -t as given: attach to it).
+'rm ID' forgets it.`,
     options: run.options,
     stopAtPositional: true,
     async run(ctx, values, positionals) {
-      for (const f of ['detach', 'interactive', 'tty', 'rm'] as const) {
-        if (values[f]) throw new InvalidConfigError(`create: --${f} is not taken (start runs it detached, without a terminal)`);
+      for (const f of ['detach', 'rm'] as const) {
+        if (values[f]) throw new InvalidConfigError(`create: --${f} is not taken (start runs it detached)`);
       }
       const { commandFromFlags } = await import('./run.js');
       const command = commandFromFlags(values, positionals) as Command & { id: string };
@@ -72,12 +75,17 @@ until 'execdriver start ID', which runs it detached (as run -d). 'rm ID' forgets
       const driver = str(values['driver']) ?? ctx.driver ?? 'native';
       await driverFor(driver, ctx.root); // an unknown name: refused, every driver named
       const { normalizeCommand } = await import('../command.js');
-      normalizeCommand(command); // every check of run's, before anything is kept
+      try {
+        normalizeCommand(command); // every check of run's, before anything is kept
+      } catch (e) {
+        throw namingTheFlag(e);
+      }
       if (readCreated(ctx.root, command.id) || knownDrivers().some((d) => existsSync(join(ctx.root, d, command.id)))) {
         throw new ContainerExistsError(command.id, ctx.root);
       }
       mkdirSync(join(ctx.root, 'created'), { recursive: true, mode: 0o700 });
-      const rec: Created = { driver, command, ...(log ? { log } : {}), createdAt: new Date().toISOString() };
+      const openStdin = !!values['interactive'] && !command.tty;
+      const rec: Created = { driver, command, ...(log ? { log } : {}), ...(openStdin ? { openStdin } : {}), createdAt: new Date().toISOString() };
       writeFileSync(createdFile(ctx.root, command.id), JSON.stringify(rec), { mode: 0o600, flag: 'wx' });
       process.stdout.write(`${command.id}\n`);
       return 0;
@@ -101,10 +109,11 @@ the same command (its old output and status go); a running one is left as it is.
       const created = readCreated(ctx.root, id);
       if (created) {
         const driver = await driverFor(created.driver, ctx.root);
-        await driver.start(created.command, { detach: true, ...(created.log ? { log: created.log } : {}) });
+        const more = { ...(created.log ? { log: created.log } : {}), ...(created.openStdin ? { openStdin: true } : {}) };
+        await driver.start(created.command, { detach: true, ...more });
         removeCreated(ctx.root, id);
         try {
-          writeFileSync(join(ctx.root, created.driver, id, CLI_COMMAND), JSON.stringify({ command: created.command, ...(created.log ? { log: created.log } : {}) }), { mode: 0o600 });
+          writeFileSync(join(ctx.root, created.driver, id, CLI_COMMAND), JSON.stringify({ command: created.command, ...more }), { mode: 0o600 });
         } catch {
           /* it has exited and is gone already */
         }
@@ -113,14 +122,14 @@ the same command (its old output and status go); a running one is left as it is.
         if (!name) throw new NotFoundError(id, ctx.root);
         const driver = await driverFor(name, ctx.root);
         if (!driver.inspect(id).running) {
-          let saved: { command: Command; log?: LogOptions };
+          let saved: { command: Command; log?: LogOptions; openStdin?: boolean };
           try {
             saved = JSON.parse(readFileSync(join(ctx.root, name, id, CLI_COMMAND), 'utf8'));
           } catch {
             throw new InvalidConfigError(`start: container ${id} was not made by 'execdriver run -d' or 'create' (its command is not kept)`);
           }
           await driver.delete(id);
-          await driver.start(saved.command, { detach: true, ...(saved.log ? { log: saved.log } : {}) });
+          await driver.start(saved.command, { detach: true, ...(saved.log ? { log: saved.log } : {}), ...(saved.openStdin ? { openStdin: true } : {}) });
           writeFileSync(join(ctx.root, name, id, CLI_COMMAND), JSON.stringify(saved), { mode: 0o600 });
         }
       }

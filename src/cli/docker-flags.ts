@@ -240,3 +240,23 @@ export function applyDockerFlags(cmd: Command, values: Values): void {
   const labels = list(values['label']);
   if (labels.length) cmd.labels = Object.fromEntries(labels.map((l) => (l.includes('=') ? keyValue('--label', l) : [l, ''])));
 }
+
+/** The Command fields the library's checks name, as the flags a `run` user typed. */
+const FLAG_OF: Record<string, string> = {
+  workingDir: '-w', groupAdd: '--group-add', ulimits: '--ulimit', sysctl: '--sysctl', tmpfs: '--tmpfs', devices: '--device',
+  env: '-e', labels: '--label', shmSize: '--shm-size', stopSignal: '--stop-signal', stopTimeout: '--stop-timeout', mounts: '--mount',
+  user: '-u', hostname: '--hostname', dns: '--dns', dnsSearch: '--dns-search', extraHosts: '--add-host', capAdd: '--cap-add',
+  capDrop: '--cap-drop', capAmbient: '--cap-ambient', rootfs: '--rootfs', rootfsMode: '--rootfs-mode', 'volume source': '-v',
+};
+const FIELD = new RegExp(`^(?:container [^:]+: )?(${Object.keys(FLAG_OF).join('|')})(\\[\\d+\\](?:\\.\\w+(?:\\[\\d+\\])?)*)?(?=[: ])`);
+
+/**
+ * A `run`/`create` error that names a Command field (the library's check) names the flag instead:
+ * `container 057b…: groupAdd[0]: no group …` → `--group-add: no group …` (nothing was created).
+ */
+export function namingTheFlag(e: unknown): unknown {
+  if (!(e instanceof InvalidConfigError)) return e;
+  const m = FIELD.exec(e.message);
+  if (!m) return e;
+  return new InvalidConfigError(`${FLAG_OF[m[1]!]}${e.message.slice(m[0].length)}`, { cause: e });
+}

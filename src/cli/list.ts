@@ -25,6 +25,10 @@ function filterOf(specs: string[]): (r: Row) => boolean {
     const eq = f.indexOf('=');
     const key = eq < 0 ? f : f.slice(0, eq);
     const value = eq < 0 ? '' : f.slice(eq + 1);
+    if (eq < 0 || !value) throw new InvalidConfigError(`--filter "${f}": expected NAME=VALUE (label=K[=V], status=S, id=PREFIX, name=S)`);
+    if (key === 'status' && !['created', 'running', 'paused', 'exited', 'stopped', 'creating'].includes(value)) {
+      throw new InvalidConfigError(`--filter "${f}": unknown status (created, running, paused, exited)`);
+    }
     if (key === 'label') {
       const i = value.indexOf('=');
       const [k, v] = i < 0 ? [value, undefined] : [value.slice(0, i), value.slice(i + 1)];

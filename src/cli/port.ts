@@ -5,13 +5,20 @@ import type { Verb } from './args.js';
 export const portVerb: Verb = {
   name: 'port',
   summary: "list a container's published ports",
-  usage: 'execdriver port ID',
+  usage: `execdriver port ID [PORT[/PROTO]]
+
+With PORT (tcp unless /udp): only where that container port is published (Docker's lines).`,
   options: { driver: { type: 'string' } },
-  async run(ctx, values, [id]) {
-    if (!id) throw new InvalidConfigError('port: which container? (execdriver port ID)');
+  async run(ctx, values, [id, port, ...more]) {
+    if (!id) throw new InvalidConfigError('port: which container? (execdriver port ID [PORT[/PROTO]])');
+    if (more.length) throw new InvalidConfigError(`port: one container and one port at most (${more.join(' ')} too)`);
+    const m = port === undefined ? undefined : /^(\d{1,5})(?:\/(tcp|udp))?$/.exec(port);
+    if (port !== undefined && (!m || Number(m[1]) < 1 || Number(m[1]) > 65535)) throw new InvalidConfigError(`port: "${port}" is not PORT[/tcp|udp]`);
     const { driverOf } = await import('./drivers.js');
     const info = (await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver)).inspect(id);
-    for (const p of info.network?.ports ?? []) process.stdout.write(`${p.containerPort}/${p.protocol} -> ${p.hostIp ?? '0.0.0.0'}:${p.hostPort}\n`);
+    const ports = (info.network?.ports ?? []).filter((p) => !m || (p.containerPort === Number(m[1]) && p.protocol === (m[2] ?? 'tcp')));
+    if (m && !ports.length) throw new InvalidConfigError(`port: no public port ${m[1]}/${m[2] ?? 'tcp'} published for ${id}`);
+    for (const p of ports) process.stdout.write(m ? `${p.hostIp ?? '0.0.0.0'}:${p.hostPort}\n` : `${p.containerPort}/${p.protocol} -> ${p.hostIp ?? '0.0.0.0'}:${p.hostPort}\n`);
     return 0;
   },
 };

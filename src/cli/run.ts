@@ -14,7 +14,7 @@ import { validateSeccompProfile, type SeccompProfile } from '../security/seccomp
 import { int, list, str, type Context, type Values, type Verb } from './args.js';
 import { driverFor } from './drivers.js';
 import { rawMode, watchResize, windowSize } from './terminal.js';
-import { applyDockerFlags, DOCKER_OPTIONS, DOCKER_USAGE, envFromFlags, parseLogOpts } from './docker-flags.js';
+import { applyDockerFlags, DOCKER_OPTIONS, DOCKER_USAGE, envFromFlags, parseLogOpts, namingTheFlag } from './docker-flags.js';
 import { sysctlRefusal } from '../command-extra.js';
 import { existsSync } from 'node:fs';
 
@@ -301,13 +301,14 @@ not executable, 127 when it is not found.`,
     const driver = await driverFor(str(values['driver']) ?? ctx.driver, ctx.root);
     if (values['detach']) {
       const consoleSize = command.tty ? windowSize(process.stdout) : undefined;
-      const started = await driver.start(command, { detach: true, ...(consoleSize ? { consoleSize } : {}), ...(log ? { log } : {}) });
+      const openStdin = !!values['interactive'] && !command.tty; // attach writes to its stdin
+      const started = await driver.start(command, { detach: true, ...(consoleSize ? { consoleSize } : {}), ...(log ? { log } : {}), ...(openStdin ? { openStdin } : {}) });
       const driverDir = driver.name().split('-')[0]!;
       if (values['rm']) removeOnExit(ctx, driverDir, started.id);
-      else if (!command.tty) {
-        // kept for `restart` (a tty container's terminal cannot be started again from here)
+      else {
+        // kept for `restart` and `start`
         try {
-          writeFileSync(join(ctx.root, driverDir, started.id, CLI_COMMAND), JSON.stringify({ command: { ...command, id: started.id }, ...(log ? { log } : {}) }), { mode: 0o600 });
+          writeFileSync(join(ctx.root, driverDir, started.id, CLI_COMMAND), JSON.stringify({ command: { ...command, id: started.id }, ...(log ? { log } : {}), ...(openStdin ? { openStdin } : {}) }), { mode: 0o600 });
         } catch {
           /* it has exited and is gone already */
         }
@@ -347,3 +348,7 @@ not executable, 127 when it is not found.`,
     }
   },
 };
+
+// the library's checks name Command fields: the user typed flags
+const runCommand = runVerb.run;
+runVerb.run = (ctx, values, positionals) => runCommand.call(runVerb, ctx, values, positionals).catch((e: unknown) => Promise.reject(namingTheFlag(e)));

@@ -72,7 +72,7 @@ directory). The old output and exit status are removed with the old run.`,
     for (const id of ids) {
       const driver = await driverOf(id, ctx.root, (values['driver'] as string | undefined) ?? ctx.driver);
       const dir = join(ctx.root, driver.name().split('-')[0]!, id);
-      let saved: { command: import('../driver.js').Command; log?: import('../driver.js').LogOptions };
+      let saved: { command: import('../driver.js').Command; log?: import('../driver.js').LogOptions; openStdin?: boolean };
       try {
         saved = JSON.parse(readFileSync(join(dir, CLI_COMMAND), 'utf8'));
       } catch {
@@ -80,7 +80,7 @@ directory). The old output and exit status are removed with the old run.`,
       }
       await stopContainer(ctx.root, driver, id, t);
       await driver.delete(id);
-      const started = await driver.start(saved.command, { detach: true, ...(saved.log ? { log: saved.log } : {}) });
+      const started = await driver.start(saved.command, { detach: true, ...(saved.log ? { log: saved.log } : {}), ...(saved.openStdin ? { openStdin: true } : {}) });
       const { writeFileSync } = await import('node:fs');
       writeFileSync(join(dir, CLI_COMMAND), JSON.stringify(saved), { mode: 0o600 });
       process.stdout.write(`${started.id}\n`);

@@ -429,7 +429,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     logFd = openSync(join(dir, 'exec.log'), 'a', 0o600);
     stdio = ['ignore', logFd, logFd];
   } else {
-    stdio = [stdioFor(pipes.stdin, process.stdin, tty), stdioFor(pipes.stdout, process.stdout, tty), tty ? 'ignore' : stdioFor(pipes.stderr, process.stderr)];
+    stdio = [stdioFor(pipes.stdin, 'stdin', tty), stdioFor(pipes.stdout, 'stdout', tty), tty ? 'ignore' : stdioFor(pipes.stderr, 'stderr')];
   }
   let monitor: MonitorChannel | undefined;
   try {

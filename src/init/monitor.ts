@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex, Readable, Writable } from 'node:stream';
@@ -8,6 +9,7 @@ import { ExecDriverError } from '../errors.js';
 import { encodeFrame, encodePlan, FrameDecoder, type Op } from './protocol.js';
 import { initProtocolOf, PROTOCOL_VERSION } from './protocol.js';
 import { PACKAGE_ROOT } from '../version.js';
+import { Spawner } from './spawner.js';
 
 /** How one of the container's fds 0-2 is given to it. */
 export type Stdio = 'pipe' | 'ignore' | 'inherit' | number;
@@ -19,9 +21,9 @@ export type Stdio = 'pipe' | 'ignore' | 'inherit' | number;
  * or reach our terminal (TIOCSTI, job control). `direct` (our own streams handed straight over) is
  * only for a process that keeps them on the host side, as the monitor of a `tty` container does.
  */
-export function stdioFor(stream: Readable | Writable | null | undefined, std: NodeJS.ReadStream | NodeJS.WriteStream, direct = false): Stdio {
+export function stdioFor(stream: Readable | Writable | null | undefined, std: 'stdin' | 'stdout' | 'stderr', direct = false): Stdio {
   if (!stream) return 'ignore';
-  if (direct && stream === std) return 'inherit';
+  if (direct && stream === process[std]) return 'inherit'; // (named, not passed: process.stdin is made on first use, ~6 ms)
   return 'pipe';
 }
 
@@ -82,25 +84,63 @@ export function protocolMismatch(frame: readonly string[] | undefined, container
   );
 }
 
+/** The monitor process behind a channel: spawned by Node, or forked by the spawner (src/init/spawner.ts). */
+interface MonitorProcess {
+  readonly child?: ChildProcess;
+  pid(): number | undefined;
+  kill(signal: NodeJS.Signals): void;
+  /** how it ended: `exit code N`, `signal S`, or what is known */
+  exitText(): string;
+  /** its exit code or signal, as a ChildProcess has them (both null: not known, or not yet) */
+  exitCodes(): { code: number | null; signal: NodeJS.Signals | null };
+  /** resolves once it has exited (reaped) */
+  readonly exited: Promise<void>;
+  unref(): void;
+}
+
+function spawnedProcess(child: ChildProcess): MonitorProcess {
+  return {
+    child,
+    pid: () => child.pid,
+    kill: (sig) => void child.kill(sig),
+    exitText: () => (child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`),
+    exitCodes: () => ({ code: child.exitCode, signal: child.signalCode }),
+    exited: new Promise((resolve) => child.once('close', () => resolve())),
+    unref: () => child.unref(),
+  };
+}
+
 /**
  * The Node side of the control socket to one `execdriver-init monitor` process: sends the plan
  * and `go`, and hands out the frames the monitor sends back, in order.
  */
 export class MonitorChannel {
-  readonly child: ChildProcess;
+  private readonly proc: MonitorProcess;
   private readonly ctl: Duplex;
   private readonly frames: string[][] = [];
   private waiters: { resolve: (f: string[] | undefined) => void }[] = [];
   private ended = false;
   private readonly closedPromise: Promise<void>;
+  /** a forked monitor's first frame, ["monitor", PID, SECRET], not yet seen */
+  private hello: ((f: string[]) => boolean) | undefined;
 
-  constructor(child: ChildProcess) {
-    this.child = child;
-    this.closedPromise = new Promise((resolve) => child.once('close', () => resolve()));
-    this.ctl = child.stdio[3] as Duplex;
+  private constructor(ctl: Duplex, proc: MonitorProcess, hello?: (f: string[]) => boolean) {
+    this.proc = proc;
+    this.ctl = ctl;
+    this.hello = hello;
+    const ctlClosed = new Promise<void>((resolve) => ctl.once('close', () => resolve()));
+    this.closedPromise = hello ? Promise.all([ctlClosed, proc.exited]).then(() => {}) : proc.exited;
     const decoder = new FrameDecoder();
     this.ctl.on('data', (chunk: Buffer) => {
-      for (const f of decoder.push(chunk)) this.deliver(f);
+      for (const f of decoder.push(chunk)) {
+        if (this.hello) {
+          const ok = this.hello(f);
+          this.hello = undefined;
+          if (!ok) return void this.ctl.destroy(); // not our fork: nothing it says is heard
+          continue;
+        }
+        this.deliver(f);
+      }
     });
     const end = () => {
       if (this.ended) return;
@@ -111,15 +151,90 @@ export class MonitorChannel {
     this.ctl.on('close', end);
     this.ctl.on('error', end);
     // a spawn that fails late (EAGAIN, ENOMEM) ends the channel instead of crashing the process
-    child.on('error', end);
+    proc.child?.on('error', end);
   }
 
+  /** The monitor as a child of Node (any stdio). */
   static spawn(stdio: [Stdio, Stdio, Stdio], containerId: string): MonitorChannel {
     requireInit(containerId);
     // detached: the monitor gets its own session, so a terminal's Ctrl-C reaches only the caller,
     // which decides what to forward.
     const child = spawn(INIT_BINARY, ['monitor'], { stdio: [...stdio, 'pipe'], detached: true });
-    return new MonitorChannel(child);
+    return new MonitorChannel(child.stdio[3] as Duplex, spawnedProcess(child));
+  }
+
+  /**
+   * The monitor forked by this process's spawner (src/init/spawner.ts), its fds 0-2 on /dev/null
+   * (a container with no stdio of the caller's); undefined when there is no spawner (then spawn()).
+   * The plan may be sent at once; the monitor's pid is known once its first frame came (by the `pid` frame).
+   */
+  static async fork(containerId: string): Promise<MonitorChannel | undefined> {
+    requireInit(containerId);
+    const spawner = await Spawner.get(INIT_BINARY);
+    if (!spawner?.running) return undefined;
+    let pid: number | undefined;
+    let status: number | undefined;
+    let reaped: (() => void) | undefined;
+    const exited = new Promise<void>((resolve) => (reaped = resolve));
+    const proc: MonitorProcess = {
+      pid: () => pid,
+      kill: (sig) => {
+        if (pid && status === undefined) process.kill(pid, sig); // reaped: its pid may be another's now
+      },
+      exitText: () =>
+        status === undefined ? 'its status unknown' : (status & 0x7f) ? `signal ${status & 0x7f}` : `exit code ${(status >> 8) & 0xff}`,
+      exitCodes: () => {
+        if (status === undefined) return { code: null, signal: null };
+        const sig = status & 0x7f;
+        const name = sig ? (Object.entries(osConstants.signals).find(([, n]) => n === sig)?.[0] as NodeJS.Signals | undefined) : undefined;
+        return sig ? { code: null, signal: name ?? null } : { code: (status >> 8) & 0xff, signal: null };
+      },
+      exited,
+      unref: () => {},
+    };
+    const ctl = spawner.connect();
+    ctl.once('close', () => {
+      if (pid === undefined) reaped!(); // never became a monitor: nothing to reap
+    });
+    return new MonitorChannel(ctl, proc, (f) => {
+      if (f[0] !== 'monitor' || f[2] !== spawner.secret || !/^\d+$/.test(f[1] ?? '')) return false;
+      pid = Number(f[1]);
+      void spawner.reaped(pid).then((st) => {
+        status = st;
+        reaped!();
+      });
+      return true;
+    });
+  }
+
+  /** The monitor's process (ChildProcess) when Node spawned it; an error for a forked one. */
+  get child(): ChildProcess {
+    if (!this.proc.child) throw new ExecDriverError('ERR_SYSTEM', 'internal: a forked monitor has no ChildProcess');
+    return this.proc.child;
+  }
+
+  /** The ChildProcess of a monitor Node spawned; undefined for a forked one. */
+  get spawned(): ChildProcess | undefined {
+    return this.proc.child;
+  }
+
+  /** Its exit code or signal once it has exited (both null before, or when not known). */
+  exitCodes(): { code: number | null; signal: NodeJS.Signals | null } {
+    return this.proc.exitCodes();
+  }
+
+  /** The monitor's pid (a forked monitor's: once its first frame came). */
+  get pid(): number | undefined {
+    return this.proc.pid();
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.proc.kill(signal);
+  }
+
+  /** How the monitor ended (`exit code N`, `signal S`), for an error message. */
+  exitText(): string {
+    return this.proc.exitText();
   }
 
   private deliver(f: string[]): void {
@@ -147,7 +262,7 @@ export class MonitorChannel {
   /** Let the monitor live on without us (detached containers). */
   release(): void {
     this.ctl.destroy();
-    this.child.unref();
+    this.proc.unref();
   }
 
   /**

@@ -11,7 +11,7 @@
  * added, removed, or its arguments or meaning changed), on both sides (PROTOCOL_VERSION in
  * native/execdriver-init.h), so that an init built from older sources says so.
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** `monitor`: consumed by the monitor itself; `container`: carried out by the child, in order. */
 export type OpKind = 'monitor' | 'container';
@@ -45,8 +45,10 @@ export const OPS = {
   'mount-source': { kind: 'monitor', args: ['path', 'idmap'] },
   'net-helper': { kind: 'monitor', args: ['path'], variadic: true },
   'log-rotate': { kind: 'monitor', args: ['path', 'maxsize', 'maxfiles'] },
+  'log-times': { kind: 'monitor', args: ['path'] },
   'console-socket': { kind: 'monitor', args: ['path'] },
   leave: { kind: 'monitor', args: [] },
+  'cgroup-join': { kind: 'monitor', args: ['file'] },
   // the container's
   root: { kind: 'container', args: ['path'] },
   unshare: { kind: 'container', args: ['flags'] },
@@ -141,18 +143,7 @@ export function initProtocolOf(frame: readonly string[] | undefined): number | u
 
 /** Frames on the wire: u32le count, then u32le length + bytes for every field. */
 export function encodeFrame(fields: readonly (string | Uint8Array)[]): Buffer {
-  const parts = fields.map((f) => (typeof f === 'string' ? Buffer.from(f, 'utf8') : Buffer.from(f.buffer, f.byteOffset, f.byteLength)));
-  const size = 4 + parts.reduce((n, b) => n + 4 + b.length, 0);
-  const out = Buffer.allocUnsafe(size);
-  out.writeUInt32LE(parts.length, 0);
-  let off = 4;
-  for (const b of parts) {
-    out.writeUInt32LE(b.length, off);
-    off += 4;
-    b.copy(out, off);
-    off += b.length;
-  }
-  return out;
+  return encodeAll([fields]);
 }
 
 /** A plan on the wire: the protocol frame, its ops, `["end"]`. */
@@ -162,7 +153,30 @@ export function encodePlan(ops: readonly Op[]): Buffer {
 
 /** Frames up to `["end"]`, with no protocol frame (the seccomp compiler's input). */
 export function encodeFrames(frames: readonly (readonly string[])[]): Buffer {
-  return Buffer.concat([...frames.map(encodeFrame), encodeFrame(['end'])]);
+  return encodeAll([...frames, END_FRAME]);
+}
+
+const END_FRAME: readonly string[] = ['end'];
+
+/** Frames into one buffer, sized first (one allocation for a whole plan, not one per field). */
+function encodeAll(frames: readonly (readonly (string | Uint8Array)[])[]): Buffer {
+  let size = 0;
+  for (const f of frames) {
+    size += 4;
+    for (const x of f) size += 4 + (typeof x === 'string' ? Buffer.byteLength(x, 'utf8') : x.byteLength);
+  }
+  const out = Buffer.allocUnsafe(size);
+  let off = 0;
+  for (const f of frames) {
+    out.writeUInt32LE(f.length, off);
+    off += 4;
+    for (const x of f) {
+      const len = typeof x === 'string' ? out.write(x, off + 4, 'utf8') : (out.set(x, off + 4), x.byteLength);
+      out.writeUInt32LE(len, off);
+      off += 4 + len;
+    }
+  }
+  return out;
 }
 
 /** Incremental frame decoder for the monitor's replies. */

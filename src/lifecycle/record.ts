@@ -131,6 +131,13 @@ export function removeRecord(state: StateDir): void {
   if (existed) appendEvent(state.root, { type: 'destroy', driver: state.driver, id: state.id });
 }
 
+/** removeRecord, the removal off Node's main thread (StateDir.removeAsync). */
+export async function removeRecordAsync(state: StateDir): Promise<void> {
+  const existed = state.exists();
+  await state.removeAsync();
+  if (existed) appendEvent(state.root, { type: 'destroy', driver: state.driver, id: state.id });
+}
+
 /** Write the record whole, with its new status (checked against the machine). */
 export function saveRecord(state: StateDir, rec: ContainerRecord<object>, status: Status = rec.status, from: Status = rec.status): void {
   checkTransition(rec.id, from, status);

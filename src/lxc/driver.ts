@@ -26,12 +26,13 @@ import {
   type Started,
   type StartOptions,
   logOptions,
+  LOG_TIMES_FILE,
 } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, StartError, WaitTimeoutError, describeErrno } from '../errors.js';
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
 import { EXIT_FILE, exitStatusFrom, signalName, waitStatusOf, type ExitRecord } from '../lifecycle/exit.js';
 import { classifyStartFailure } from '../lifecycle/failure.js';
-import { createRecord, removeRecord, type ContainerRecord } from '../lifecycle/record.js';
+import { createRecord, removeRecord, removeRecordAsync, type ContainerRecord } from '../lifecycle/record.js';
 import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../init/console.js';
 import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../init/monitor.js';
@@ -398,6 +399,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     let logFd: number | undefined;
     let oomFd: number | undefined;
     let outFd: number | undefined;
+    let stdinFd: number | undefined;
     try {
       if (cmd.userns && !this.rootless) {
         // LXC binds the /etc files from here as the container's root (a mapped host uid): let its
@@ -457,13 +459,14 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       let stdio: [Stdio, Stdio, Stdio];
       if (opts.detach) {
         outFd = openSync(state.path(OUTPUT_FILE), 'a', 0o600);
-        stdio = ['ignore', outFd, outFd];
+        if (opts.openStdin && !cmd.tty) stdinFd = (await import('../stdin-fifo.js')).openStdinFifo(state.path('stdin'), cmd.id);
+        stdio = [stdinFd ?? 'ignore', outFd, outFd];
       } else if (cmd.tty) {
         // stdin always through a pipe fed once the container runs: lxc-start sets up its terminal
         // with TCSAFLUSH, which drops what was typed before. stderr is merged into the terminal.
-        stdio = [pipes.stdin ? 'pipe' : 'ignore', stdioFor(pipes.stdout, process.stdout, true), 'ignore'];
+        stdio = [pipes.stdin ? 'pipe' : 'ignore', stdioFor(pipes.stdout, 'stdout', true), 'ignore'];
       } else {
-        stdio = [stdioFor(pipes.stdin, process.stdin), stdioFor(pipes.stdout, process.stdout), stdioFor(pipes.stderr, process.stderr)];
+        stdio = [stdioFor(pipes.stdin, 'stdin'), stdioFor(pipes.stdout, 'stdout'), stdioFor(pipes.stderr, 'stderr')];
       }
       const common = ['-n', cmd.id, '-P', this.lxcPath, '-f', state.path(CONFIG_FILE), '-o', logPath, '-l', 'DEBUG'];
       const bin = tool === 'lxc-start' ? this.tools.start : this.tools.execute;
@@ -490,23 +493,26 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         env,
         ...(consoleSize ? { size: consoleSize } : {}),
         detach: !!opts.detach,
-        ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET), logRotate: { path: state.path(OUTPUT_FILE), ...logOptions(opts.log) } } : {}),
+        ...(opts.detach ? { attachSocket: state.path(ATTACH_SOCKET), logRotate: { path: state.path(OUTPUT_FILE), ...logOptions(opts.log) }, logTimes: state.path(LOG_TIMES_FILE) } : {}),
         events: [
           ...monitorEventOps({ root: this.root, driver: DRIVER_NAME, id: cmd.id, lxcLog: logPath, ...(oomSource ? { oomWatch: oomSource } : {}) }),
           ...(oomSource ? [['oom-counter', oomPath] as Op] : []),
         ],
       });
-      monitor = MonitorChannel.spawn(stdio, cmd.id);
-      child = monitor.child;
+      // no stdio of the caller's, no terminal, not detached: forked by the spawner (src/init/spawner.ts), not by Node
+      const forkable = !opts.detach && !cmd.tty && !this.rootless && stdio.every((s) => s === 'ignore');
+      monitor = (forkable ? await MonitorChannel.fork(cmd.id) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
+      child = monitor.spawned;
       monitor.sendPlan(plan);
       const { exited } = await this.startMonitor(cmd.id, tool, monitor);
       if (outFd !== undefined) closeSync(outFd);
-      outFd = undefined;
+      if (stdinFd !== undefined) closeSync(stdinFd);
+      outFd = stdinFd = undefined;
       // with a terminal, input is fed once the container runs (foreground())
       // LXC's own error lines are dropped from the caller's stderr: one line of ours says what failed
-      if (!opts.detach) connectPipes(child, stdio, pipes.stderr ? { ...pipes, stderr: quietLxc(cmd.id, pipes.stderr, pipes.end !== false) } : pipes, !cmd.tty);
+      if (!opts.detach && child) connectPipes(child, stdio, pipes.stderr ? { ...pipes, stderr: quietLxc(cmd.id, pipes.stderr, pipes.end !== false) } : pipes, !cmd.tty);
 
-      record.monitorPid = child.pid ?? 0;
+      record.monitorPid = monitor.pid ?? 0;
       record.monitorStartTime = processStartTime(record.monitorPid) ?? 0;
       record.network = net;
       this.save(record);
@@ -531,8 +537,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
 
       opts.onStart?.({ id: cmd.id, pid });
       if (opts.detach) {
-        if (monitor) monitor.release();
-        else child.unref();
+        monitor.release();
         closeSync(logFd);
         closeSync(oomFd);
         logFd = oomFd = undefined;
@@ -547,9 +552,10 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       return { id: cmd.id, pid, exited: status, resize: this.foreground(cmd.id, monitor, status, pipes.stdin) };
     } catch (err) {
       if (outFd !== undefined) closeSync(outFd);
+      if (stdinFd !== undefined) closeSync(stdinFd);
       if (logFd !== undefined) closeSync(logFd);
       if (oomFd !== undefined) closeSync(oomFd);
-      await this.undoStart(cmd.id, child);
+      await this.undoStart(cmd.id, child, monitor);
       await releaseNetwork(this.root, owner, net);
       removeRecord(state);
       throw err;
@@ -620,7 +626,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       do f = await monitor.next();
       while (f && f[0] !== 'exit');
       await monitor.closed();
-      if (!f) return { code: monitor.child.exitCode, signal: monitor.child.signalCode };
+      if (!f) return monitor.exitCodes();
       const sig = Number(f[2]);
       return { code: sig ? null : Number(f[1]), signal: sig ? (signalName(sig) ?? null) : null };
     })();
@@ -713,8 +719,20 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
   }
 
   /** A start failed half-way: stop lxc-start (and what it started), remove LXC's cgroups. */
-  private async undoStart(id: string, child: ChildProcess | undefined): Promise<void> {
-    if (child && child.exitCode === null && child.signalCode === null) {
+  private async undoStart(id: string, child: ChildProcess | undefined, monitor?: MonitorChannel): Promise<void> {
+    if (!child && monitor) {
+      // a forked monitor (no ChildProcess): the same, with its channel's end for its exit
+      let ended = false;
+      const gone = monitor.closed().then(() => (ended = true));
+      await within(gone, 0, undefined);
+      if (!ended) {
+        await this.lxcStop(id);
+        if (!(await within(gone.then(() => true), 5000, false))) {
+          monitor.kill('SIGKILL');
+          await within(gone, 2000, undefined);
+        }
+      }
+    } else if (child && child.exitCode === null && child.signalCode === null) {
       const gone = new Promise<void>((r) => child.once('exit', () => r()));
       await this.lxcStop(id);
       if (!(await within(gone.then(() => true), 5000, false))) {
@@ -749,7 +767,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       closeSync(fds.oom);
       await removeLeftovers(this.root, id).catch(() => {});
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
-      removeRecord(this.state(id));
+      await removeRecordAsync(this.state(id)); // off the main thread (a host mount left: checked first)
     }
   }
 

@@ -7,7 +7,7 @@
 import { encodePlan, type Op } from '../init/protocol.js';
 import { processTail } from '../init/tail.js';
 import { capabilityNames, DEFAULT_DEVICES } from '../spec/from-command.js';
-import type { Spec } from '../spec/types.js';
+import type { LinuxDevice, Spec } from '../spec/types.js';
 
 /**
  * `kept`: the capabilities the host can grant of the spec's bounding set; `filter`: the compiled
@@ -20,9 +20,8 @@ export function processPlanOps(spec: Spec, kept: readonly string[], filter?: str
   const set = (list: string[] | undefined) => capabilityNames(list).filter((c) => kept.includes(c));
   const ops: Op[] = [];
   // --device (cli, issue 12): the nodes beyond LXC's standard ones, made by the container's root
-  const standard = new Set(DEFAULT_DEVICES.map((d) => d.path));
-  for (const d of spec.linux?.devices ?? []) {
-    if (standard.has(d.path) || d.type === 'p') continue;
+  // (in a user namespace there is no mknod: they are bound, src/lxc/template.ts)
+  for (const d of spec.linux?.namespaces?.some((n) => n.type === 'user') ? [] : extraDevices(spec)) {
     ops.push(['mknod', d.path.replace(/^\/+/, ''), d.type, (d.fileMode ?? 0o666).toString(8), String(d.major ?? 0), String(d.minor ?? 0)]);
   }
   if (proc.terminal) {
@@ -49,4 +48,10 @@ export function processPlanOps(spec: Spec, kept: readonly string[], filter?: str
 /** The plan as the bytes of `<state>/process.plan`. */
 export function processPlan(spec: Spec, kept: readonly string[], filter?: string): Buffer {
   return encodePlan(processPlanOps(spec, kept, filter));
+}
+
+/** The devices of a spec beyond LXC's standard ones (--device). */
+export function extraDevices(spec: Spec): LinuxDevice[] {
+  const standard = new Set(DEFAULT_DEVICES.map((d) => d.path));
+  return (spec.linux?.devices ?? []).filter((d) => !standard.has(d.path) && d.type !== 'p');
 }

@@ -13,7 +13,8 @@ import { resolveSeccomp, type Platform, type SeccompProfile } from '../security/
 import { renderV1, renderV2, type CgroupWrite, type LimitController } from '../cgroups/resources.js';
 import { ExecDriverError, InvalidConfigError } from '../errors.js';
 import type { NetworkState } from '../network/container.js';
-import { ANNOTATION, capabilityNames, isBind, namespaceOf, specNetwork } from '../spec/from-command.js';
+import { ANNOTATION, capabilityNames, deviceSourceOf, isBind, namespaceOf, specNetwork } from '../spec/from-command.js';
+import { extraDevices } from './plan.js';
 import { deviceModeOf, resourcesOf } from '../spec/resources.js';
 import type { Spec } from '../spec/types.js';
 import { limitText } from '../native/plan.js';
@@ -259,6 +260,12 @@ function mountSection(spec: Spec, ctx: LxcRenderContext): string[] {
     lines.push(`lxc.mount.entry = tmpfs ${escapeMountPath(target(oneLine(m.destination, 'tmpfs', id)))} tmpfs ${oneLine((m.options ?? []).join(',') || 'defaults', 'tmpfs options', id)},create=dir 0 0`);
   }
   lines.push('lxc.mount.entry = mqueue dev/mqueue mqueue nosuid,nodev,noexec,create=dir 0 0');
+  // --device in a user namespace: no mknod there, the host's node is bound (made by us before, as native)
+  if (namespaceOf(spec, 'user')) {
+    for (const d of extraDevices(spec)) {
+      lines.push(`lxc.mount.entry = ${escapeMountPath(deviceSourceOf(spec, d.path))} ${escapeMountPath(target(d.path))} none bind,create=file 0 0`);
+    }
+  }
   const readonly = spec.linux?.readonlyPaths ?? [];
   const masked = spec.linux?.maskedPaths ?? [];
   // optional: a path this kernel does not have is skipped

@@ -22,6 +22,8 @@ export interface LxcTerminalPlan {
   attachSocket?: string;
   /** detached without a terminal: the output file's bound (`log-rotate`) */
   logRotate?: { path: string; maxSize: number; maxFiles: number };
+  /** detached: the records of when each chunk of the output was written (`log-times`) */
+  logTimes?: string;
   /** monitor ops that record the container's events (src/events: event-log, lxc-log, oom-watch …) */
   events?: Op[];
 }
@@ -56,6 +58,7 @@ export function lxcTerminalPlan(p: LxcTerminalPlan): Op[] {
     ops.push(['log-relay']);
     if (p.logRotate) ops.push(['log-rotate', p.logRotate.path, String(p.logRotate.maxSize), String(p.logRotate.maxFiles)]);
   }
+  if (p.detach && p.logTimes) ops.push(['log-times', p.logTimes]);
   ops.push(...(p.events ?? []));
   ops.push(['closefds']);
   ops.push(['pdeathsig', '9']);

@@ -6,12 +6,12 @@ import { deviceFilterHex } from '../cgroups/devicefilter.js';
 import { ContainerCgroup, hostLayout, type CgroupLayout } from '../cgroups/index.js';
 import { normalizeCommand, type NormalizedCommand } from '../command.js';
 import type { Attached, AttachOptions, Command, DriverOptions, ExitStatus, ManagedDriver, Started, StartOptions } from '../driver.js';
-import { DEFAULT_ROOT, logOptions } from '../driver.js';
+import { DEFAULT_ROOT, LOG_TIMES_FILE, logOptions } from '../driver.js';
 import { ExecDriverError, InvalidConfigError, StartError, describeErrno } from '../errors.js';
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
 import { exitStatusOf, exitStatusOfFrame, type ExitRecord } from '../lifecycle/exit.js';
 import { classifyStartFailure } from '../lifecycle/failure.js';
-import { createRecord, removeRecord, type ContainerRecord } from '../lifecycle/record.js';
+import { createRecord, removeRecord, removeRecordAsync, type ContainerRecord } from '../lifecycle/record.js';
 import { attachVeth } from '../network/veth.js';
 import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
 import { isSameProcessAlive, ownerAlive, processStartTime, StateDir } from '../state/index.js';
@@ -223,7 +223,9 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
     let cgroup: ContainerCgroup | NoCgroup | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
+    let stdinFd: number | undefined;
     let net: NetworkState | undefined;
+    let written: Promise<unknown> | undefined;
     const etcFiles: { source: string; destination: string; kind: 'file' }[] = [];
     try {
       net = await setupNetwork({
@@ -240,8 +242,12 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       // rootfs (issue 12): the container's copy-on-write layer; in a user namespace its root owns it
       const overlay = cmd.rootfsMode === 'overlay' ? prepareOverlay(state.dir, this.rootless ? undefined : mappedRoot(cmd)) : undefined;
       const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
-      state.writeText(SPEC_FILE, JSON.stringify(spec) + '\n'); // compact: written at every start
-      state.writeJson('container.json', containerJsonFromSpec(cmd.id, spec));
+      // on the thread pool, while the cgroups and the monitor are made: read by nobody before `created`
+      written = Promise.all([
+        state.writeTextAsync(SPEC_FILE, JSON.stringify(spec) + '\n'), // compact: written at every start
+        state.writeTextAsync('container.json', JSON.stringify(containerJsonFromSpec(cmd.id, spec), null, 2) + '\n'),
+      ]);
+      written.catch(() => {}); // awaited below (or before the undo)
       recordInitProcess(state, { user, env: cmd.env, cwd: cmd.workingDir, kept, ambient: cmd.capAmbient, noNewPrivileges: cmd.noNewPrivileges, filter });
       let childPid: number | undefined;
       cgroup = this.rootless ? new NoCgroup(() => childPid) : await ContainerCgroup.create({
@@ -259,12 +265,14 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         exitFile: state.path('exit.json'),
         ...(cgroup.oomCounterFile ? { oomCounterFile: cgroup.oomCounterFile } : {}),
         cleanupCgroups: cgroup.paths,
+        // the monitor moves the child into them (off our main thread); rootless: none
+        ...(cgroup instanceof ContainerCgroup ? { joinCgroups: cgroup.procsFiles } : {}),
         ...(cgroup instanceof ContainerCgroup && cgroup.thawWrite ? { thawOnKill: cgroup.thawWrite } : {}),
         eventLog: { root: this.root, id: cmd.id },
         ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex(deviceModeOf(spec.linux?.resources?.devices) ?? 'default') } } : {}),
         detach: !!opts.detach,
         ...(overlay ? { overlay: { upper: overlay.upper, work: overlay.work } } : {}),
-        ...(opts.detach ? { logRotate: { path: state.path('container.log'), ...logOptions(opts.log) } } : {}),
+        ...(opts.detach ? { logRotate: { path: state.path('container.log'), ...logOptions(opts.log) }, logTimes: state.path(LOG_TIMES_FILE) } : {}),
         ...(this.rootless ? { rootless: true } : {}),
         ...(cmd.network.mode === 'slirp4netns' ? { netHelper: slirpArgv(cmd) } : {}),
         ...(filter ? { seccompFilter: filter } : {}),
@@ -275,30 +283,33 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       const pipes = opts.pipes ?? {};
       if (opts.detach) {
         logFd = openSync(state.path('container.log'), 'a', 0o600);
-        stdio = ['ignore', logFd, logFd];
+        if (opts.openStdin && !cmd.tty) stdinFd = (await import('../stdin-fifo.js')).openStdinFifo(state.path('stdin'), cmd.id);
+        stdio = [stdinFd ?? 'ignore', logFd, logFd];
       } else {
         // with a terminal the container's fds are its pty, the monitor relays it to ours
         stdio = [
-          stdioFor(pipes.stdin, process.stdin, cmd.tty),
-          stdioFor(pipes.stdout, process.stdout, cmd.tty),
-          cmd.tty ? 'ignore' : stdioFor(pipes.stderr, process.stderr), // a terminal merges stderr into stdout
+          stdioFor(pipes.stdin, 'stdin', cmd.tty),
+          stdioFor(pipes.stdout, 'stdout', cmd.tty),
+          cmd.tty ? 'ignore' : stdioFor(pipes.stderr, 'stderr'), // a terminal merges stderr into stdout
         ];
       }
-      monitor = MonitorChannel.spawn(stdio, cmd.id);
+      // no stdio of the caller's (and not detached): forked by the spawner (src/init/spawner.ts), not by Node
+      const forkable = !opts.detach && !this.rootless && stdio.every((s) => s === 'ignore');
+      monitor = (forkable ? await MonitorChannel.fork(cmd.id) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
       if (logFd !== undefined) closeSync(logFd);
-      logFd = undefined;
-      const child = monitor.child;
-      // written with the pid (created): until `go` the monitor kills the child and cleans up by itself when we die
-      record.monitorPid = child.pid ?? 0;
-      record.monitorStartTime = processStartTime(record.monitorPid) ?? 0;
+      if (stdinFd !== undefined) closeSync(stdinFd);
+      logFd = stdinFd = undefined;
       record.cgroupPaths = cgroup.paths;
-      if (!opts.detach) connectPipes(child, stdio, pipes);
+      if (!opts.detach && !forkable) connectPipes(monitor.child, stdio, pipes);
       monitor.sendPlan(plan);
       trace(cmd.id, 'plan+spawn-monitor');
 
       const pidFrame = await monitor.next();
       if (!pidFrame || pidFrame[0] !== 'pid') throw await this.monitorFailure(cmd.id, monitor, pidFrame, 'clone');
       const pid = Number(pidFrame[1]);
+      // written with the pid (created): until `go` the monitor kills the child and cleans up by itself when we die
+      record.monitorPid = monitor.pid ?? 0;
+      record.monitorStartTime = processStartTime(record.monitorPid) ?? 0;
       trace(cmd.id, 'pid-frame');
       childPid = pid;
       if (cmd.userns) {
@@ -306,7 +317,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         else writeIdMaps(cmd.id, pid, cmd.userns.uidMappings, cmd.userns.gidMappings);
         trace(cmd.id, 'id-maps');
       }
-      await cgroup.join(pid);
+      // the monitor moved it into its cgroups (cgroup-join); rootless: there are none
       trace(cmd.id, 'cgroup-join');
       if (net.mode === 'bridge') {
         const veth = await attachVeth({
@@ -325,6 +336,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       record.pid = pid;
       record.startTime = processStartTime(pid) ?? 0;
       record.network = net;
+      await written;
       this.save(record, 'created');
       monitor.send('go');
       trace(cmd.id, 'state-json+go');
@@ -353,7 +365,9 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       return { id: cmd.id, pid, exited, resize: trackForeground(state, monitor, exited) };
     } catch (err) {
       trace(cmd.id, 'failed', true);
+      await written?.catch(() => {}); // nothing is written into the directory once it is removed
       if (logFd !== undefined) closeSync(logFd);
+      if (stdinFd !== undefined) closeSync(stdinFd);
       await this.undoStart(monitor, cgroup, state);
       await releaseNetwork(this.root, owner, net);
       throw err;
@@ -384,10 +398,9 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       return new StartError('ERR_START_FAILED', `the container exited during ${during} (status ${frame[1]})`, { containerId: id, step: during });
     }
     await within(monitor.closed(), 1000, undefined);
-    const c = monitor.child;
     return new StartError(
       'ERR_START_FAILED',
-      `the init helper exited during ${during} (${c.signalCode ? `signal ${c.signalCode}` : `exit code ${c.exitCode}`})`,
+      `the init helper exited during ${during} (${monitor.exitText()})`,
       { containerId: id, step: during },
     );
   }
@@ -400,7 +413,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       for (;;) {
         const f = await within(monitor.next(), 5000, 'timeout' as const);
         if (f === 'timeout') {
-          monitor.child.kill('SIGKILL');
+          monitor.kill('SIGKILL');
           break;
         }
         if (!f || f[0] === 'exit') break;
@@ -429,7 +442,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         // the monitor died without a word (killed): the container died with it (pdeathsig)
         const rec = state.readJson<ExitRecord>('exit.json');
         if (rec) return exitStatusOf(rec);
-        throw new ExecDriverError('ERR_SYSTEM', `the monitor (pid ${monitor.child.pid}) died before it reported the exit status`, {
+        throw new ExecDriverError('ERR_SYSTEM', `the monitor (pid ${monitor.pid}) died before it reported the exit status`, {
           containerId: cmd.id,
         });
       }
@@ -439,7 +452,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       trace(cmd.id, 'cgroup-remove');
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, cmd.id), net);
       trace(cmd.id, 'net-release');
-      removeRecord(state);
+      await removeRecordAsync(state);
       trace(cmd.id, 'state-remove', true);
     }
   }

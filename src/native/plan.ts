@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { capabilityNumber, keptCapabilities } from '../capabilities.js';
-import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, rootfsLayersOf, specNetwork } from '../spec/from-command.js';
+import { ANNOTATION, capabilityNames, isBind, isTrue, namespaceOf, rootfsLayersOf, specNetwork, deviceSourceOf } from '../spec/from-command.js';
 import type { Spec } from '../spec/types.js';
 import type { ContainerOp, Op } from '../init/protocol.js';
 import { processTail } from '../init/tail.js';
@@ -60,6 +60,8 @@ export interface PlanInputs {
   exitFile: string;
   oomCounterFile?: string;
   cleanupCgroups: string[];
+  /** the `cgroup.procs` files the monitor writes the child's pid to before `pid` (else Node joins it) */
+  joinCgroups?: string[];
   /** ops (pause): after the monitor SIGKILLs the container, this write thaws its freezer */
   thawOnKill?: { file: string; value: string };
   /** a BPF device program (hex, src/cgroups/devicefilter.ts) for the container's cgroup2 directory */
@@ -67,6 +69,8 @@ export interface PlanInputs {
   detach: boolean;
   /** detached without a terminal: the output file and its bound (`log-rotate`) */
   logRotate?: { path: string; maxSize: number; maxFiles: number };
+  /** detached: the records of when each chunk of the output was written (`log-times`) */
+  logTimes?: string;
   /** `--net slirp4netns`: the helper's argv, started by the monitor at `go` (net-helper) */
   netHelper?: string[];
   /** rootless (a non-root caller): the child binds the rootfs and volumes itself, nothing is idmapped */
@@ -152,6 +156,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
   if (p.eventLog) ops.push(...monitorEventOps({ ...p.eventLog, driver: 'native', ...(p.oomCounterFile ? { oomWatch: p.oomCounterFile } : {}) }));
   for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);
+  for (const file of p.joinCgroups ?? []) ops.push(['cgroup-join', file]);
   if (p.thawOnKill) ops.push(['thaw-on-kill', p.thawOnKill.file, p.thawOnKill.value]);
   // attached before the clone: the child is moved into the cgroup before it runs anything
   if (p.deviceFilter) ops.push(['device-filter', p.deviceFilter.dir, p.deviceFilter.program]);
@@ -163,6 +168,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   // and the monitor may leave)
   if (p.detach && !tty && !p.oci) ops.push(['log-relay']);
   if (p.detach && !tty && p.logRotate) ops.push(['log-rotate', p.logRotate.path, num(p.logRotate.maxSize), num(p.logRotate.maxFiles)]);
+  if (p.detach && p.logTimes) ops.push(['log-times', p.logTimes]);
   if (tty) {
     const size = proc.consoleSize ? { rows: proc.consoleSize.height, cols: proc.consoleSize.width } : { rows: 24, cols: 80 };
     const t: PlanInputs["console"] & object = p.console ?? size;
@@ -250,7 +256,7 @@ export function buildPlan(p: PlanInputs): Op[] {
   for (const d of linux.devices ?? []) {
     const path = rel(d.path);
     // no mknod in a user namespace: the host's node is bound instead (the same set)
-    if (userns) ops.push(['mount', d.path, path, '', num(MS.BIND), '', 'file']);
+    if (userns) ops.push(['mount', deviceSourceOf(spec, d.path), path, '', num(MS.BIND), '', 'file']);
     else ops.push(['mknod', path, d.type, (d.fileMode ?? 0o666).toString(8), num(d.major ?? 0), num(d.minor ?? 0)]);
   }
   ops.push(['symlink', 'pts/ptmx', 'dev/ptmx']);

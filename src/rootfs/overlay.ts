@@ -15,6 +15,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExecDriverError } from '../errors.js';
 
@@ -110,6 +111,14 @@ export function releaseRootfs(stateDir: string, remove: boolean): void {
     /* not ours to change: root removes it anyway */
   }
   rmSync(join(stateDir, ROOTFS_DIR), { recursive: true, force: true });
+}
+
+/** releaseRootfs(stateDir, true), its removal on the thread pool (a native container: nothing is mounted on the host). */
+export async function releaseRootfsAsync(stateDir: string): Promise<void> {
+  const d = overlayDirs(stateDir);
+  if (existsSync(d.merged)) return releaseRootfs(stateDir, true); // lxc: a host mount to check first
+  await chmod(join(d.work, 'work'), 0o700).catch(() => {}); // absent, or not ours to change: root removes it anyway
+  await rm(join(stateDir, ROOTFS_DIR), { recursive: true, force: true });
 }
 
 /** The layer whose /etc/passwd the container sees: the highest that has one (else the lowest). */

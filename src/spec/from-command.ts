@@ -39,6 +39,8 @@ export const ANNOTATION = {
   lxc: 'org.execdriver.lxc',
   /** cli (issue 12): the labels, a JSON object; what `stop` sends first, and its seconds before SIGKILL */
   labels: 'org.execdriver.labels',
+  /** --device HOST:DST: the host's node of each DST that differs (a user namespace binds it), JSON */
+  deviceSources: 'org.execdriver.device-sources',
   stopSignal: 'org.execdriver.stop-signal',
   stopTimeout: 'org.execdriver.stop-timeout',
 } as const;
@@ -198,6 +200,8 @@ export function buildSpec(cmd: NormalizedCommand, ctx: SpecContext): Spec {
   annotations[ANNOTATION.network] = JSON.stringify(networkOf(cmd, ctx.network));
   if (cmd.config.lxc?.length) annotations[ANNOTATION.lxc] = JSON.stringify(cmd.config.lxc);
   if (Object.keys(cmd.extra.labels).length) annotations[ANNOTATION.labels] = JSON.stringify(cmd.extra.labels);
+  const moved = cmd.extra.devices.filter((d) => d.destination !== d.path);
+  if (moved.length) annotations[ANNOTATION.deviceSources] = JSON.stringify(Object.fromEntries(moved.map((d) => [d.destination, d.path])));
   annotations[ANNOTATION.stopSignal] = cmd.extra.stopSignal;
   annotations[ANNOTATION.stopTimeout] = String(cmd.extra.stopTimeout);
   const groups = [...new Set([...ctx.user.groups, ...cmd.extra.groupAdd])];
@@ -279,4 +283,14 @@ export function rootfsLayersOf(spec: Spec): string[] | undefined {
   const raw = spec.annotations[ANNOTATION.rootfsLayers];
   const layers = raw ? (JSON.parse(raw) as string[]) : [spec.root!.path];
   return layers.length ? layers : [spec.root!.path];
+}
+
+/** The host's node of a device of the spec (`--device HOST:DST`: HOST; else the same path). */
+export function deviceSourceOf(spec: Spec, path: string): string {
+  try {
+    const m = JSON.parse(spec.annotations?.[ANNOTATION.deviceSources] ?? '{}') as Record<string, string>;
+    return typeof m[path] === 'string' ? m[path] : path;
+  } catch {
+    return path;
+  }
 }

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { releaseRootfs } from '../rootfs/overlay.js';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { releaseRootfs, releaseRootfsAsync } from '../rootfs/overlay.js';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { DEFAULT_ROOT } from '../driver.js';
@@ -73,6 +74,19 @@ export class StateDir {
     }
   }
 
+  /** writeText on the thread pool (tmp + rename as well). */
+  async writeTextAsync(name: string, text: string): Promise<void> {
+    const target = this.path(name);
+    const tmp = `${target}.${process.pid}.tmp`;
+    try {
+      await writeFile(tmp, text, { mode: 0o600 });
+      await rename(tmp, target);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw systemError('ERR_STATE', `write ${target}`, e, { containerId: this.id, path: target });
+    }
+  }
+
   /** Read a JSON file; undefined if it does not exist. */
   readJson<T>(name: string): T | undefined {
     const file = this.path(name);
@@ -104,6 +118,15 @@ export class StateDir {
   remove(): void {
     releaseRootfs(this.dir, true); // the copy-on-write layer, and a host mount (lxc) a crash left
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * remove(), its unlinks and rmdirs on libuv's thread pool instead of Node's main thread (the
+   * run's end: under 8 runs at a time the synchronous removal was a fifth of the main thread's time).
+   */
+  async removeAsync(): Promise<void> {
+    await releaseRootfsAsync(this.dir);
+    await rm(this.dir, { recursive: true, force: true });
   }
 }
 

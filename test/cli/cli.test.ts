@@ -109,7 +109,8 @@ describe('command line', () => {
     const id = uniqueId('cli');
     run(['-d', '--id', id], ['sh', '-c', 'echo out; echo err >&2']);
     ed(['wait', id]);
-    assert.equal(ed(['logs', id]).stdout, 'out\nerr\n');
+    const logs = ed(['logs', id]);
+    assert.deepEqual([logs.stdout, logs.stderr], ['out\n', 'err\n']); // each on its stream, as Docker's
     ed(['delete', id]);
   });
 
