@@ -190,6 +190,7 @@ int tty_resize(const char *rows, const char *cols);
 int tty_setup(void);
 void tty_events(struct pollfd *p);
 void tty_handle(const struct pollfd *p);
+void tty_take_pending(void);
 int tty_drained(void);
 void tty_close(void);
 

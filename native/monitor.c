@@ -252,6 +252,7 @@ static void on_error_pipe(void)
 {
 	struct frame f;
 	int r = read_frame(ct.err_r, &f);
+	tty_take_pending();                         /* the master first (console-socket): it was sent before */
 	if (r == 1 && f.n == 1 && !strcmp(f.f[0], "created")) {
 		ctl_send(FIELDS("created"));            /* exec-wait: blocked before exec until `start` */
 		free_frame(&f);

@@ -388,9 +388,21 @@ void tty_events(struct pollfd *p)
 	p[P_LISTEN] = (struct pollfd){ slots && !ct.reaped ? tty.lfd : -1, POLLIN, 0 };
 }
 
+/*
+ * Before the monitor reports `created` or `started`: a master the child sent by then (its
+ * `console` comes before) is taken now, and so reaches the console socket before the caller
+ * hears that the process runs (and, with `leave`, before the monitor exits).
+ */
+void tty_take_pending(void)
+{
+	struct pollfd p = { tty.sock, POLLIN, 0 };
+	if (tty.sock >= 0 && RETRY(poll(&p, 1, 0)) == 1)
+		tty_receive();
+}
+
 void tty_handle(const struct pollfd *p)
 {
-	if (p[P_TTYSOCK].revents)
+	if (p[P_TTYSOCK].revents && tty.sock >= 0)     /* tty_take_pending may have taken it */
 		tty_receive();
 	if (p[P_MASTER].revents & (POLLOUT | POLLERR | POLLHUP) && tty.in_len)
 		tty_write_master();

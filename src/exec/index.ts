@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { PassThrough, Readable, Writable } from 'node:stream';
@@ -58,6 +58,12 @@ export interface ExecOptions {
    * shim, conmon), which reaps it and has its exit status; nothing of it is kept here
    */
   leave?: boolean;
+  /**
+   * (an OCI runtime's `exec --console-socket`, with `tty`) the terminal's master is sent to this
+   * unix socket with SCM_RIGHTS (as runc's; containerd's shim and conmon hold it), not relayed;
+   * the process's fds 0-2 and controlling terminal are its slave, in the container's devpts
+   */
+  consoleSocket?: string;
 }
 
 /** What `driver.exec()` resolves with: the process runs (its exec succeeded). */
@@ -163,7 +169,19 @@ function checkProcess(p: ExecProcess, opts: ExecOptions, id: string): void {
   if (opts.detach !== undefined && typeof opts.detach !== 'boolean') throw bad('detach must be a boolean');
   if (opts.detach && (opts.stdio || opts.pipes?.stdin || opts.pipes?.stdout || opts.pipes?.stderr)) throw bad('a detached exec takes no streams (its output goes to its log)');
   if (opts.leave !== undefined && typeof opts.leave !== 'boolean') throw bad('leave must be a boolean');
-  if (opts.leave && (!opts.detach || p.tty)) throw bad('leave is for a detached exec without a terminal');
+  if (opts.consoleSocket !== undefined) {
+    if (typeof opts.consoleSocket !== 'string' || !opts.consoleSocket.startsWith('/') || opts.consoleSocket.includes('\0')) throw bad(`consoleSocket must be an absolute path, not ${JSON.stringify(opts.consoleSocket)}`);
+    if (!p.tty) throw bad('consoleSocket is for an exec with a terminal (tty)');
+    if (opts.pipes?.stdin || opts.pipes?.stdout || opts.pipes?.stderr || opts.stdio) throw bad('an exec whose terminal goes to a console socket takes no streams');
+    let isSocket = false;
+    try {
+      isSocket = statSync(opts.consoleSocket).isSocket();
+    } catch (e) {
+      throw bad(`console socket ${opts.consoleSocket}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    if (!isSocket) throw bad(`console socket ${opts.consoleSocket} is not a unix socket`);
+  }
+  if (opts.leave && (!opts.detach || (p.tty && !opts.consoleSocket))) throw bad('leave is for a detached exec without a terminal, or whose terminal goes to a console socket');
 }
 
 /** The running container's init, or a clear error: unknown id (125), not running or paused (1, as docker). */
@@ -284,6 +302,8 @@ export function buildExecPlan(p: {
   eventLog?: { root: string; driver: string; id: string; execId: string };
   /** ExecOptions.leave: the caller's fds, the monitor exits once the process runs */
   leave?: boolean;
+  /** ExecOptions.consoleSocket (with tty): the master is sent there, not relayed */
+  consoleSocket?: string;
 }): Op[] {
   const ops: Op[] = [];
   // the monitor's part: no clone (host mode); `join` opens the container before the fork
@@ -295,6 +315,7 @@ export function buildExecPlan(p: {
   if (p.detach && !p.tty && !p.leave) ops.push(['log-relay']);
   if (p.leave) ops.push(['leave']);
   if (p.tty) ops.push(['tty', String(p.tty.rows), String(p.tty.cols)]);
+  if (p.tty && p.consoleSocket) ops.push(['console-socket', p.consoleSocket]);
   // the child, in the container from here on: in its user namespace, first become its root
   if (p.userns) ops.push(['user', '0', '0', '']);
   if (p.tty) {
@@ -387,7 +408,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
   const kept = proc.privileged ? hostCapabilities().names : rec.kept;
   const filter = !proc.privileged && rec.seccomp ? readFileSync(state.path(rec.seccomp)).toString('hex') : undefined;
   const userns = nsDiffers(joinPid, 'user');
-  const asked = proc.consoleSize ?? terminalSize(opts.pipes?.stdout) ?? { rows: 24, cols: 80 };
+  const asked = proc.consoleSize ?? (opts.consoleSocket ? undefined : terminalSize(opts.pipes?.stdout)) ?? { rows: 24, cols: 80 };
   const size = tty ? checkSize(asked.rows, asked.cols) : undefined;
 
   trace('prepare');
@@ -402,6 +423,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     detach,
     ...(leave ? { leave } : detach ? { exitFile: join(dir, 'exit.json') } : {}),
     ...(size ? { tty: size } : {}),
+    ...(size && opts.consoleSocket ? { consoleSocket: opts.consoleSocket } : {}),
     user,
     kept,
     ambient: rec.ambient,
@@ -423,7 +445,9 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
   const pipes = streams.pipes;
   let stdio: [Stdio, Stdio, Stdio];
   let logFd: number | undefined;
-  if (leave) {
+  if (opts.consoleSocket) {
+    stdio = ['ignore', 'ignore', 'ignore']; // the terminal is the process's fds 0-2
+  } else if (leave) {
     stdio = ['inherit', 'inherit', 'inherit'];
   } else if (detach) {
     logFd = openSync(join(dir, 'exec.log'), 'a', 0o600);
@@ -432,6 +456,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     stdio = [stdioFor(pipes.stdin, 'stdin', tty), stdioFor(pipes.stdout, 'stdout', tty), tty ? 'ignore' : stdioFor(pipes.stderr, 'stderr')];
   }
   let monitor: MonitorChannel | undefined;
+  let leftPid: number | undefined; // `leave`: a process that must not outlive a failed start
   try {
     monitor = MonitorChannel.spawn(stdio, id);
     if (logFd !== undefined) closeSync(logFd);
@@ -443,6 +468,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     trace('pid-frame');
     if (!pidFrame || pidFrame[0] !== 'pid') throw frameError(id, pidFrame, monitor);
     const pid = Number(pidFrame[1]);
+    if (leave) leftPid = pid;
     if (!target.rootless) joinCgroups(id, init.pid, pid);
     trace('cgroup-join');
     const record: ExecRecord = {
@@ -511,6 +537,13 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
       await within(m.closed(), 2000, undefined);
     }
     if (detach && !leave) rmSync(dir, { recursive: true, force: true });
+    if (leftPid !== undefined) {
+      try {
+        process.kill(leftPid, 'SIGKILL'); // e.g. its master could not be sent: nobody holds its terminal
+      } catch {
+        /* gone */
+      }
+    }
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 /** `execdriver-oci exec`: another process in a running container (src/exec/), runc's flags. */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ExecDriverError } from '../errors.js';
 import type { Process } from '../spec/types.js';
 
@@ -35,18 +36,30 @@ export async function execVerb(d: OciDriver, argv: string[], parseFlags: typeof 
   if (flags['cap'] || (proc.capabilities && !sameCapabilities(proc.capabilities, d.ociSpec(id)?.process?.capabilities))) {
     throw new ExecDriverError('ERR_INVALID_CONFIG', "exec: capabilities other than the container's (--cap, process.capabilities) are not supported by execdriver-oci yet", { containerId: id });
   }
-  if (flags['console-socket']) throw new ExecDriverError('ERR_INVALID_CONFIG', 'exec --console-socket is not supported by execdriver-oci yet', { containerId: id });
   const tty = !!flags['tty'] || !!proc.terminal;
+  const detach = !!flags['detach'];
+  const consoleSocket = flags['console-socket'] as string | undefined;
+  // as runc: a detached terminal goes to a console socket (nobody here to relay it), and a console
+  // socket is only for a detached exec with a terminal
+  if (detach && tty && !consoleSocket) {
+    throw new ExecDriverError('ERR_INVALID_CONFIG', 'exec: a detached exec with a terminal (--tty or process.terminal) needs --console-socket', { containerId: id });
+  }
+  if (consoleSocket !== undefined && (!detach || !tty)) {
+    throw new ExecDriverError('ERR_INVALID_CONFIG', `exec: --console-socket needs ${!tty ? 'a terminal (--tty or process.terminal)' : '--detach'}`, { containerId: id });
+  }
+  const consoleSize = tty && proc.consoleSize ? { rows: proc.consoleSize.height, cols: proc.consoleSize.width } : undefined;
   const userFlag = flags['user'] as string | undefined;
   const user = userFlag ?? (proc.user ? `${proc.user.uid}:${proc.user.gid}` : undefined);
   const env = [...(proc.env ?? []), ...((flags['env'] as string[] | undefined) ?? [])];
   const cwd = (flags['cwd'] as string | undefined) ?? proc.cwd;
-  const detach = !!flags['detach'];
   const h = await d.exec(
     id,
-    { args: cmd, ...(env.length ? { env } : {}), ...(cwd ? { cwd } : {}), ...(user !== undefined ? { user } : {}), ...(tty ? { tty } : {}) },
-    // detached, as runc's: the caller's fds, and the process goes to the caller's subreaper (the shim, conmon)
-    detach ? { detach: true, leave: true } : { pipes: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, end: false } },
+    { args: cmd, ...(env.length ? { env } : {}), ...(cwd ? { cwd } : {}), ...(user !== undefined ? { user } : {}), ...(tty ? { tty } : {}), ...(consoleSize ? { consoleSize } : {}) },
+    // detached, as runc's: the caller's fds (or a terminal whose master goes to the console socket),
+    // and the process goes to the caller's subreaper (the shim, conmon)
+    detach
+      ? { detach: true, leave: true, ...(consoleSocket !== undefined ? { consoleSocket: resolve(consoleSocket) } : {}) }
+      : { pipes: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, end: false } },
   );
   if (flags['pid-file']) writeFileSync(flags['pid-file'] as string, String(h.pid));
   if (detach) return 0;
