@@ -49,6 +49,15 @@ describe('exec plan', () => {
     assert.ok(!names(t).includes('log-relay'));
   });
 
+  it('a console socket (OCI exec --console-socket): the monitor sends the master there, leaves; nothing without tty', () => {
+    const c = buildExecPlan({ ...base, detach: true, leave: true, tty: { rows: 33, cols: 101 }, consoleSocket: '/run/x/console.sock' });
+    assert.deepEqual(c.find((o) => o[0] === 'console-socket'), ['console-socket', '/run/x/console.sock']);
+    assert.ok(names(c).indexOf('tty') < names(c).indexOf('console-socket') && names(c).indexOf('console-socket') < names(c).indexOf('console'));
+    for (const n of ['leave', 'console']) assert.ok(names(c).includes(n), n);
+    for (const n of ['log-relay', 'pdeathsig']) assert.ok(!names(c).includes(n), n);
+    assert.ok(!names(buildExecPlan({ ...base, consoleSocket: '/run/x/console.sock' })).includes('console-socket'));
+  });
+
   it('a user namespace: root of it first; rootless: the monitor joins it first', () => {
     const u = buildExecPlan({ ...base, userns: true, tty: { rows: 1, cols: 1 } });
     assert.ok(names(u).indexOf('user') < names(u).indexOf('console'));
