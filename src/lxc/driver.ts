@@ -5,10 +5,10 @@
  * stop hook, everything removed afterwards. With `tty`, the tool runs on a terminal that the native
  * driver's C monitor keeps and relays (terminal.ts). Why these choices: NOTES.md.
  */
-import { mountOverlayOnHost, prepareOverlay, unmountOverlayOnHost, userRootfs } from '../rootfs/overlay.js';
+import { prepareOverlay, userRootfs } from '../rootfs/overlay.js';
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -52,7 +52,7 @@ import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
 import { binds, cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
-import { lxcTerminalPlan } from './terminal.js';
+import { lxcTerminalPlan, overlayPlan } from './terminal.js';
 import { monitorEventOps } from '../events/log.js';
 import type { Op } from '../init/protocol.js';
 
@@ -67,6 +67,8 @@ export const SECCOMP_FILE = 'seccomp.lxc';
 /** The process plan `execdriver-init run-plan` carries out in the container (lxc-start). */
 export const PLAN_FILE = 'process.plan';
 export const LOG_FILE = 'lxc.log';
+/** The fifo the monitor's child waits on (overlay rootfs) until config.lxc is written. */
+const EXEC_FIFO = 'exec.fifo';
 const OOM_FILE = 'oom';
 const OUTPUT_FILE = 'container.log';
 
@@ -421,10 +423,12 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       // LXC makes the pair from config.lxc: we name its host end
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
       const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
-      // the copy-on-write rootfs: mounted here, unmounted once the container runs on its own copy
-      const rootfsPath = overlayRootfs ? mountOverlayOnHost(cmd.id, cmd.rootfsLayers, prepareOverlay(state.dir)) : undefined;
-      if (rootfsPath) this.checkExecutable(cmd, rootfsPath);
-      const mountTargets = this.createMountTargets(cmd.id, spec, rootfsPath);
+      // the copy-on-write rootfs: mounted by the monitor's child in the mount namespace it makes
+      // for lxc-start (overlayPlan), never on the host; LXC binds it as a `dir:` rootfs
+      const overlay = overlayRootfs ? prepareOverlay(state.dir) : undefined;
+      if (overlay) mkdirSync(overlay.merged, { mode: 0o755 });
+      const rootfsPath = overlay?.merged;
+      const execFifo = state.path(EXEC_FIFO);
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
@@ -442,7 +446,9 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       state.writeText(SPEC_FILE, JSON.stringify(spec) + '\n'); // compact: written at every start
       const security = specSecurity(spec, this.root, cmd.id); // what an exec gets (src/exec/)
       recordInitProcess(state, { user, env: cmd.env, cwd: cmd.workingDir, kept: security.kept, ambient: cmd.capAmbient, noNewPrivileges: cmd.noNewPrivileges, filter: security.filter });
-      const config = renderConfig(spec, {
+      // config.lxc: once the mount targets are made, in the overlay as lxc-start will see it
+      // (through /proc/CHILD/root while the child waits on the exec fifo) or in the rootfs
+      const writeConfig = (mountTargets: string[]) => state.writeText(CONFIG_FILE, renderConfig(spec, {
         id: cmd.id,
         ...(processPlan ? { processPlan: state.path(PLAN_FILE) } : {}),
         ...(seccomp !== undefined ? { seccompProfile: state.path(SECCOMP_FILE) } : {}),
@@ -453,8 +459,8 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         ...(rootfsPath ? { rootfsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
         ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' || usePlan ? { consoleHelper: INIT_BINARY } : {}),
-      });
-      state.writeText(CONFIG_FILE, config);
+      }));
+      if (!overlay) writeConfig(this.createMountTargets(cmd.id, spec));
 
       let stdio: [Stdio, Stdio, Stdio];
       if (opts.detach) {
@@ -498,13 +504,23 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
           ...monitorEventOps({ root: this.root, driver: DRIVER_NAME, id: cmd.id, lxcLog: logPath, ...(oomSource ? { oomWatch: oomSource } : {}) }),
           ...(oomSource ? [['oom-counter', oomPath] as Op] : []),
         ],
+        ...(overlay ? { before: overlayPlan(cmd.rootfsLayers, overlay, execFifo) } : {}),
       });
       // no stdio of the caller's, no terminal, not detached: forked by the spawner (src/init/spawner.ts), not by Node
       const forkable = !opts.detach && !cmd.tty && !this.rootless && stdio.every((s) => s === 'ignore');
       monitor = (forkable ? await MonitorChannel.fork(cmd.id) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
       child = monitor.spawned;
       monitor.sendPlan(plan);
-      const { exited } = await this.startMonitor(cmd.id, tool, monitor);
+      const { exited } = await this.startMonitor(cmd.id, tool, monitor, (childPid) => {
+        // the child has mounted the overlay in its own mount namespace and waits: the checks and
+        // the mount targets go through its root, then config.lxc, then the fifo lets it exec
+        const seen = `/proc/${childPid}/root${overlay!.merged}`;
+        this.checkExecutable(cmd, seen);
+        writeConfig(this.createMountTargets(cmd.id, spec, seen));
+        // O_NONBLOCK: opened at once (the child's open for writing then completes), kept open
+        // until the child has written its byte and exec'd lxc-start (`started`)
+        return openSync(execFifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      });
       if (outFd !== undefined) closeSync(outFd);
       if (stdinFd !== undefined) closeSync(stdinFd);
       outFd = stdinFd = undefined;
@@ -533,7 +549,6 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       record.cgroupPaths = lxcDirs(this.root, cmd.id).filter((d) => d.includes('/lxc.payload.'));
       // (a foreground container that is already gone needs no record: it is removed right away)
       if (!done || opts.detach) this.save(record, 'running');
-      if (rootfsPath) unmountOverlayOnHost(state.dir, false); // the container has its own copy of the mount
 
       opts.onStart?.({ id: cmd.id, pid });
       if (opts.detach) {
@@ -607,10 +622,20 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     id: string,
     tool: string,
     monitor: MonitorChannel,
+    created?: (childPid: number) => number,
   ): Promise<{ exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
     const pidFrame = await monitor.next();
     if (pidFrame?.[0] === 'pid') monitor.send('go');
-    const reply = pidFrame?.[0] === 'pid' ? await monitor.next() : pidFrame;
+    let reply = pidFrame?.[0] === 'pid' ? await monitor.next() : pidFrame;
+    let fifo: number | undefined;
+    try {
+      if (created && reply?.[0] === 'created') {
+        fifo = created(Number(pidFrame![1]));
+        reply = await monitor.next();
+      }
+    } finally {
+      if (fifo !== undefined) closeSync(fifo);
+    }
     if (reply?.[0] !== 'started') {
       const mismatch = protocolMismatch(reply, id);
       if (mismatch) throw mismatch;
