@@ -85,6 +85,20 @@ function executableId(path: string): string | undefined {
   }
 }
 
+/** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its run (as the native driver's). */
+const traces = new Map<string, { last: bigint; parts: string[] }>();
+function trace(id: string, phase: string, end = false): void {
+  if (process.env['EXECDRIVER_TRACE'] !== '1') return;
+  const now = process.hrtime.bigint();
+  const t = traces.get(id);
+  if (!t) return void traces.set(id, { last: now, parts: [] });
+  t.parts.push(`${phase}=${(Number(now - t.last) / 1e6).toFixed(2)}`);
+  t.last = now;
+  if (!end) return;
+  traces.delete(id);
+  process.stderr.write(`execdriver-trace ${id} ${t.parts.join(' ')}\n`);
+}
+
 /** How long a container may take to be RUNNING. */
 const START_TIMEOUT_MS = 30_000;
 /** How long to wait for LXC's log to say the command started before polling lxc-info anyway. */
@@ -319,6 +333,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
   /** Validate, write config.lxc, start (under ApiDriver's `start`/`run`); resolves once the container runs (or has already run). */
   protected async launch(command: Command, opts: StartOptions = {}): Promise<Started> {
     const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
+    trace(cmd.id, 'begin');
     logOptions(opts.log); // checked before anything exists
     const nativeKeys = Object.keys(cmd.config.native ?? {});
     if (nativeKeys.length) throw new InvalidConfigError(`config.native (${nativeKeys.join(', ')}) is for the native driver, not lxc`, { containerId: cmd.id });
@@ -370,6 +385,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     const size = opts.consoleSize ?? terminalSize(pipes.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = cmd.tty ? checkSize(size.rows, size.cols) : undefined;
 
+    trace(cmd.id, 'validate');
     await this.settleAll(); // records whose owner is gone (a crash) are settled by the next run
     const state = this.state(cmd.id);
     // a duplicate id is refused here first; the record exists from now on (creating, owner: us)
@@ -422,6 +438,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       });
       // LXC makes the pair from config.lxc: we name its host end
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
+      trace(cmd.id, 'record+net');
       const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
       // the copy-on-write rootfs: mounted by the monitor's child in the mount namespace it makes
       // for lxc-start (overlayPlan), never on the host; LXC binds it as a `dir:` rootfs
@@ -507,20 +524,25 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         ...(overlay ? { before: overlayPlan(cmd.rootfsLayers, overlay, execFifo) } : {}),
       });
       // no stdio of the caller's, no terminal, not detached: forked by the spawner (src/init/spawner.ts), not by Node
+      trace(cmd.id, 'files+config');
       const forkable = !opts.detach && !cmd.tty && !this.rootless && stdio.every((s) => s === 'ignore');
       monitor = (forkable ? await MonitorChannel.fork(cmd.id) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
       child = monitor.spawned;
       monitor.sendPlan(plan);
+      trace(cmd.id, 'spawn-monitor');
       const { exited } = await this.startMonitor(cmd.id, tool, monitor, (childPid) => {
         // the child has mounted the overlay in its own mount namespace and waits: the checks and
         // the mount targets go through its root, then config.lxc, then the fifo lets it exec
+        trace(cmd.id, 'overlay-mounted');
         const seen = `/proc/${childPid}/root${overlay!.merged}`;
         this.checkExecutable(cmd, seen);
         writeConfig(this.createMountTargets(cmd.id, spec, seen));
+        trace(cmd.id, 'checks+targets+config');
         // O_NONBLOCK: opened at once (the child's open for writing then completes), kept open
         // until the child has written its byte and exec'd lxc-start (`started`)
         return openSync(execFifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
       });
+      trace(cmd.id, 'tool-started');
       if (outFd !== undefined) closeSync(outFd);
       if (stdinFd !== undefined) closeSync(stdinFd);
       outFd = stdinFd = undefined;
@@ -534,6 +556,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       this.save(record);
 
       const seen = await this.detectStart(cmd.id, logFd, exited);
+      trace(cmd.id, 'detect-start');
       let pid = seen?.pid;
       let done: { code: number | null; signal: NodeJS.Signals | null } | undefined;
       if (pid === undefined) {
@@ -556,6 +579,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         closeSync(logFd);
         closeSync(oomFd);
         logFd = oomFd = undefined;
+        trace(cmd.id, 'detached', true);
         const resize = (rows: number, cols: number) => void this.resize(cmd.id, rows, cols).catch(() => {});
         // a detached container is waited for only if someone asks (wait() reads its record)
         return { id: cmd.id, pid, exited: lazyPromise(() => this.wait(cmd.id)), ...(cmd.tty ? { resize } : {}) };
@@ -630,7 +654,18 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     let fifo: number | undefined;
     try {
       if (created && reply?.[0] === 'created') {
-        fifo = created(Number(pidFrame![1]));
+        const childPid = Number(pidFrame![1]);
+        try {
+          fifo = created(childPid);
+        } catch (e) {
+          // refused (a check failed): the child waiting on the fifo ends now, and its monitor with it
+          try {
+            process.kill(childPid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+          throw e;
+        }
         reply = await monitor.next();
       }
     } finally {
@@ -783,6 +818,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     record: LxcState,
   ): Promise<ExitStatus> {
     const how = await exited;
+    trace(id, 'exit');
     try {
       const run = parseLxcLog(readFd(fds.log));
       if (run.startedPid === undefined && record.pid === 0) throw startError(id, run, tool, how);
@@ -791,8 +827,10 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       closeSync(fds.log);
       closeSync(fds.oom);
       await removeLeftovers(this.root, id).catch(() => {});
+      trace(id, 'cgroups-removed');
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
       await removeRecordAsync(this.state(id)); // off the main thread (a host mount left: checked first)
+      trace(id, 'state-removed', true);
     }
   }
 

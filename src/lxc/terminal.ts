@@ -45,6 +45,7 @@ const MS_SLAVE = 0x80000;
  */
 export function overlayPlan(layers: readonly string[], dirs: { upper: string; work: string; merged: string }, fifo: string): Op[] {
   return [
+    ['pdeathsig', '9'], // a child waiting on the fifo goes with its monitor
     ['unshare', String(CLONE_NEWNS)],
     ['mount', '', '/', '', String(MS_REC | MS_SLAVE), '', ''],
     ['mount', 'overlay', dirs.merged, 'overlay', '0', overlayData(layers, dirs.upper, dirs.work, false), ''],
