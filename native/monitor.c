@@ -168,6 +168,9 @@ static void log_relay(int i)
 		log_rotate_wrote((size_t)n, logr.to);
 }
 
+/* `leave` of an exec: started, it is not reaped here but handed over when the control socket closes */
+static int handed;
+
 static void on_signals(void)
 {
 	struct signalfd_siginfo si[16];
@@ -175,7 +178,8 @@ static void on_signals(void)
 	for (ssize_t i = 0; i < n / (ssize_t)sizeof *si; i++)
 		if (si[i].ssi_signo != SIGCHLD)
 			signal_ct((int)si[i].ssi_signo);
-		else if (!ct.reaped && RETRY(waitpid(ct.pid, &ct.status, WNOHANG)) == ct.pid)
+		else if (!ct.reaped && !handed && !(oci_leave() && ct.phase == RUNNING) &&
+		         RETRY(waitpid(ct.pid, &ct.status, WNOHANG)) == ct.pid)   /* `leave`: see on_error_pipe */
 			ct.reaped = 1;
 }
 
@@ -231,6 +235,8 @@ static void on_control(void)
 		}
 		close(ct.go_w);
 	} else if (read_frame(CTL, &f) != 1) {
+		if (handed)                             /* the caller is gone: the process (even a zombie) */
+			_exit(0);                           /* goes to its subreaper, which knows its pid by now */
 		ct.ctl_open = 0;
 		if (detach < 0)
 			signal_ct(SIGKILL);
@@ -255,9 +261,14 @@ static void on_error_pipe(void)
 	}
 	if (r == 1)
 		ctl_send((const char *const *)f.f, f.n);
-	else if (r == 0 && ct.phase == RUNNING)
+	else if (r == 0 && ct.phase == RUNNING) {
 		events_started(), ctl_send(FIELDS("started"));   /* in the log before anyone hears of it */
+		handed = oci_leave();                   /* an OCI exec: to the subreaper when Node exits */
+	}
 	ct.phase = DONE;
+	/* `leave`: a process that ended before its start was read here is reaped only if it failed */
+	if (oci_leave() && !handed && !ct.reaped && RETRY(waitpid(ct.pid, &ct.status, WNOHANG)) == ct.pid)
+		ct.reaped = 1;
 }
 
 int monitor(void)

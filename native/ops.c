@@ -18,6 +18,7 @@
 #include "settings.h"
 #include "logrotate.h"
 #include "oci.h"
+#include "hooks.h"
 #include "events.h"
 
 static const struct op ops[] = {
@@ -78,6 +79,8 @@ static const struct op ops[] = {
 	{ "join",                OP_CONTAINER, 2,    0,    check_join,                  op_join },
 	{ "exec-fifo",           OP_CONTAINER, 1,    0,    NULL,                        op_exec_fifo },
 	{ "exec-wait",           OP_CONTAINER, 0,    0,    NULL,                        op_exec_wait },
+	{ "hook-state",          OP_CONTAINER, 1,    0,    NULL,                        op_hook_state },
+	{ "hook",                OP_CONTAINER, 3,    1,    NULL,                        op_hook },
 	{ "setdomainname",       OP_CONTAINER, 1,    0,    NULL,                        op_setdomainname },
 	{ "personality",         OP_CONTAINER, 1,    0,    NULL,                        op_personality },
 	{ "exec",                OP_CONTAINER, 2,    1,    NULL,                        op_exec },

@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static lxc iproute2 util-linux procps python3 gcc make libc6-dev libseccomp-dev uidmap slirp4netns nftables)
-[[ "${1:-}" == "--bench" ]] && packages+=(runc crun hyperfine)
-# the OCI conformance and Docker/Podman smoke suites (npm run test:oci), not part of npm test
-[[ "${1:-}" == "--oci" ]] && packages+=(runc crun docker.io containerd podman)
+# runc crun docker.io containerd podman: the OCI conformance and Docker/containerd/Podman smoke tests
+packages=(busybox-static lxc iproute2 util-linux procps python3 gcc make libc6-dev libseccomp-dev uidmap slirp4netns nftables
+  runc crun docker.io containerd podman)
+[[ "${1:-}" == "--bench" ]] && packages+=(hyperfine)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -21,7 +21,7 @@ if ((${#missing[@]})); then
   fi
   echo "execdriver setup: installing ${missing[*]}" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  scripts/no-daemons.sh env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # --userns=remap: user `execdriver` with 65536 subordinate uids and gids on a free range

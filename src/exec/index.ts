@@ -21,7 +21,7 @@ import { monitorEventOps } from '../events/log.js';
 import { ExecDriverError, InvalidConfigError, NotFoundError, StartError, describeErrno, systemError, type ErrorCode } from '../errors.js';
 import { checkSize, terminalSize } from '../init/console.js';
 import { connectPipes, INIT_BINARY, MonitorChannel, requireInit, stdioFor, type Stdio } from '../init/monitor.js';
-import { FrameDecoder, type Op } from '../init/protocol.js';
+import { FrameDecoder, type ContainerOp, type Op } from '../init/protocol.js';
 import { processTail } from '../init/tail.js';
 import { isSameProcessAlive, processStartTime, STATE_FILE, type InitRecord, type StateDir } from '../state/index.js';
 import { lazyPromise, sleep, within } from '../time.js';
@@ -52,6 +52,12 @@ export interface ExecOptions {
   stdio?: 'pipe' | [StdioOption, StdioOption, StdioOption];
   /** leave it running under a monitor of its own; its output goes to `<state>/exec/<execId>/exec.log` */
   detach?: boolean;
+  /**
+   * (an OCI runtime's `exec --detach`, as runc's) the process gets the caller's own fds 0-2 and,
+   * once it runs, its monitor exits: it is reparented to the caller's subreaper (containerd's
+   * shim, conmon), which reaps it and has its exit status; nothing of it is kept here
+   */
+  leave?: boolean;
 }
 
 /** What `driver.exec()` resolves with: the process runs (its exec succeeded). */
@@ -156,6 +162,8 @@ function checkProcess(p: ExecProcess, opts: ExecOptions, id: string): void {
   if (p.consoleSize !== undefined) checkSize(p.consoleSize?.rows, p.consoleSize?.cols);
   if (opts.detach !== undefined && typeof opts.detach !== 'boolean') throw bad('detach must be a boolean');
   if (opts.detach && (opts.stdio || opts.pipes?.stdin || opts.pipes?.stdout || opts.pipes?.stderr)) throw bad('a detached exec takes no streams (its output goes to its log)');
+  if (opts.leave !== undefined && typeof opts.leave !== 'boolean') throw bad('leave must be a boolean');
+  if (opts.leave && (!opts.detach || p.tty)) throw bad('leave is for a detached exec without a terminal');
 }
 
 /** The running container's init, or a clear error: unknown id (125), not running or paused (1, as docker). */
@@ -274,6 +282,8 @@ export function buildExecPlan(p: {
   args: string[];
   /** the state root whose event log the exec's monitor appends `exec_start` and `exec_die` to (src/events) */
   eventLog?: { root: string; driver: string; id: string; execId: string };
+  /** ExecOptions.leave: the caller's fds, the monitor exits once the process runs */
+  leave?: boolean;
 }): Op[] {
   const ops: Op[] = [];
   // the monitor's part: no clone (host mode); `join` opens the container before the fork
@@ -282,7 +292,8 @@ export function buildExecPlan(p: {
   if (p.eventLog) ops.push(...monitorEventOps(p.eventLog));
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
-  if (p.detach && !p.tty) ops.push(['log-relay']);
+  if (p.detach && !p.tty && !p.leave) ops.push(['log-relay']);
+  if (p.leave) ops.push(['leave']);
   if (p.tty) ops.push(['tty', String(p.tty.rows), String(p.tty.cols)]);
   // the child, in the container from here on: in its user namespace, first become its root
   if (p.userns) ops.push(['user', '0', '0', '']);
@@ -297,8 +308,8 @@ export function buildExecPlan(p: {
       user: p.user,
       noNewPrivileges: p.noNewPrivileges,
       ...(p.filter ? { seccompFilter: p.filter } : {}),
-      // it dies with its monitor (set after `user`: a uid change clears it)
-      middle: [['pdeathsig', '9'], ['chdir', p.cwd]],
+      // it dies with its monitor (set after `user`: a uid change clears it), unless that leaves
+      middle: [...(p.leave ? [] : [['pdeathsig', '9'] as ContainerOp]), ['chdir', p.cwd]],
       env: p.env,
       args: p.args,
     }),
@@ -383,12 +394,13 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
   const execId = randomBytes(6).toString('hex');
   const dir = state.path(join(EXEC_DIR, execId));
   const detach = !!opts.detach;
+  const leave = !!opts.leave;
   const plan = buildExecPlan({
     initPid: joinPid,
     rootless: target.rootless,
     userns,
     detach,
-    ...(detach ? { exitFile: join(dir, 'exit.json') } : {}),
+    ...(leave ? { leave } : detach ? { exitFile: join(dir, 'exit.json') } : {}),
     ...(size ? { tty: size } : {}),
     user,
     kept,
@@ -404,14 +416,16 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
   // a detached exec has a directory of its own (record, exit status, log); a foreground one
   // lives in this process only
   try {
-    if (detach) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (detach && !leave) mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
     throw new ExecDriverError('ERR_STATE', `exec: create ${dir}: ${(e as Error).message}`, { containerId: id, path: dir, cause: e });
   }
   const pipes = streams.pipes;
   let stdio: [Stdio, Stdio, Stdio];
   let logFd: number | undefined;
-  if (detach) {
+  if (leave) {
+    stdio = ['inherit', 'inherit', 'inherit'];
+  } else if (detach) {
     logFd = openSync(join(dir, 'exec.log'), 'a', 0o600);
     stdio = ['ignore', logFd, logFd];
   } else {
@@ -434,7 +448,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     const record: ExecRecord = {
       execId, pid, startTime: processStartTime(pid) ?? 0, monitorPid: monitor.child.pid ?? 0, args: proc.args, detached: detach, tty, startedAt: new Date().toISOString(),
     };
-    if (detach) writeFileSync(join(dir, 'exec.json'), JSON.stringify(record) + '\n', { mode: 0o600 });
+    if (detach && !leave) writeFileSync(join(dir, 'exec.json'), JSON.stringify(record) + '\n', { mode: 0o600 });
     monitor.send('go');
     trace('record+go');
     const reply = await monitor.next();
@@ -457,9 +471,14 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     };
     let exited: Promise<ExitStatus>;
     if (detach) {
-      ch.release();
+      // leave: the monitor hands the process over to our caller's subreaper when we exit (not
+      // before: the caller learns its pid from us, and must not miss its exit)
+      if (leave) ch.releaseAtExit();
+      else ch.release();
       // exec_die: the monitor's `event-log` op records it when the process ends
-      exited = lazyPromise(() => waitDetached(id, dir));
+      exited = leave
+        ? lazyPromise(() => Promise.reject(new ExecDriverError('ERR_STATE', 'exec: the process was handed to the caller\'s subreaper (leave): its exit status is not known here', { containerId: id })))
+        : lazyPromise(() => waitDetached(id, dir));
     } else {
       exited = (async () => {
         let f: string[] | undefined;
@@ -491,7 +510,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
       if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGKILL');
       await within(m.closed(), 2000, undefined);
     }
-    if (detach) rmSync(dir, { recursive: true, force: true });
+    if (detach && !leave) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
 }

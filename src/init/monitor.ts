@@ -265,6 +265,17 @@ export class MonitorChannel {
     this.proc.unref();
   }
 
+  /**
+   * Let the monitor live on until this process exits, without keeping it alive: the control
+   * socket stays open (unref'd) and closes with this process (`leave` of an exec: the monitor
+   * hands the process over then).
+   */
+  releaseAtExit(): void {
+    (this.ctl as Duplex & { unref?: () => void }).unref?.();
+    this.ctl.pause();
+    this.child.unref();
+  }
+
   /** Resolves once the monitor process has exited and its stdio is closed. */
   closed(): Promise<void> {
     return this.closedPromise;

@@ -84,6 +84,8 @@ export const OPS = {
   join: { kind: 'container', args: ['pid', 'mode'] },
   'exec-fifo': { kind: 'container', args: ['path'] },
   'exec-wait': { kind: 'container', args: [] },
+  'hook-state': { kind: 'container', args: ['path'] },
+  hook: { kind: 'container', args: ['path', 'timeout', 'nargs'], variadic: true },
   setdomainname: { kind: 'container', args: ['name'] },
   personality: { kind: 'container', args: ['persona'] },
   exec: { kind: 'container', args: ['searchpath', 'arg0'], variadic: true },

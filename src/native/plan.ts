@@ -81,7 +81,7 @@ export interface PlanInputs {
    * execdriver-oci (create/start): the exec fifo the child blocks on before its last steps until
    * `start` opens it, and the unix socket its terminal's master is sent to (`--console-socket`)
    */
-  oci?: { execFifo: string; consoleSocket?: string; leave?: boolean };
+  oci?: { execFifo: string; consoleSocket?: string; leave?: boolean; hookState?: string };
   /**
    * the container's compiled seccomp filter (hexadecimal BPF, src/security/seccomp/compile.ts), from the
    * spec's linux.seccomp; absent: none
@@ -164,7 +164,9 @@ export function buildPlan(p: PlanInputs): Op[] {
   ops.push(['signals-forward']);
   if (init) ops.push(['init']);
   // detached, the output goes to a log: through pipes the monitor copies, never the file itself
-  if (p.detach && !tty) ops.push(['log-relay']);
+  // (not for the OCI runtime: the container writes to the fds its caller gave, as runc's does,
+  // and the monitor may leave)
+  if (p.detach && !tty && !p.oci) ops.push(['log-relay']);
   if (p.detach && !tty && p.logRotate) ops.push(['log-rotate', p.logRotate.path, num(p.logRotate.maxSize), num(p.logRotate.maxFiles)]);
   if (p.detach && p.logTimes) ops.push(['log-times', p.logTimes]);
   if (tty) {
@@ -207,6 +209,10 @@ export function buildPlan(p: PlanInputs): Op[] {
   // in a user namespace, first become its root: files made on its own mounts need a mapped owner
   // execdriver-oci: the exec fifo, opened while the state directory is reachable
   if (p.oci) ops.push(['exec-fifo', p.oci.execFifo]);
+  // and the state the hooks inside the container get on stdin (written by Node before `go`)
+  const inside = (kind: 'createContainer' | 'startContainer'): ContainerOp[] =>
+    (spec.hooks?.[kind] ?? []).map((h) => ['hook', h.path, num(h.timeout ?? 0), num(h.args?.length ?? 0), ...(h.args ?? []), ...(h.env ?? [])] as ContainerOp);
+  if (p.oci?.hookState && (spec.hooks?.createContainer?.length || spec.hooks?.startContainer?.length)) ops.push(['hook-state', p.oci.hookState]);
   if (userns) ops.push(['user', '0', '0', '']);
   if (namespaceOf(spec, 'cgroup') && !namespaceOf(spec, 'cgroup')!.path) ops.push(['unshare', num(CLONE.NEWCGROUP)]);
   for (const ns of linux.namespaces ?? []) if (ns.path) ops.push(['setns', ns.path, num(CLONE_OF[ns.type] ?? 0)]);
@@ -276,7 +282,8 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (namespaceOf(spec, 'uts') && spec.domainname) ops.push(['setdomainname', spec.domainname]);
   if (linux.personality) ops.push(['personality', linux.personality.domain === 'LINUX32' ? '8' : '0']);
   // execdriver-oci: created; the rest (credentials, exec) once `start` opens the fifo
-  if (p.oci) ops.push(['exec-wait']);
+  // createContainer hooks: after pivot, before start; startContainer: at start, before the process
+  if (p.oci) ops.push(...inside('createContainer'), ['exec-wait'], ...inside('startContainer'));
 
   for (const r of proc.rlimits ?? []) ops.push(['rlimit', r.type, limitText(r.soft), limitText(r.hard)]);
 

@@ -3,7 +3,7 @@
  * destinations whose path inside the rootfs goes through a symlink that leads out of it, namespace
  * paths that are no namespace (or one of another type), the cgroupsPath's form.
  */
-import { lstatSync, readFileSync, readlinkSync, statfsSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statfsSync } from 'node:fs';
 import { join, normalize, posix, relative } from 'node:path';
 import { InvalidConfigError } from '../errors.js';
 import type { Spec } from '../spec/types.js';
@@ -110,4 +110,33 @@ export function checkBundle(spec: Spec, id: string, bundle: string): void {
   if (spec.process?.terminal && !(spec.mounts ?? []).some((m) => m.destination === '/dev/pts')) {
     fail('process.terminal', 'needs a devpts mount at /dev/pts (the terminal is made there)');
   }
+}
+
+/**
+ * `tmpcopyup` (a tmpfs option of runc's and crun's: the directory's content is copied into the new
+ * tmpfs; Podman puts it on /run, /tmp and /var/tmp): nothing to copy when the rootfs has no such
+ * directory or an empty one, and the option is dropped; a directory with content is refused by
+ * name (the copy is not done yet).
+ */
+export function tmpCopyUp(spec: Spec, id: string): Spec {
+  const rootfs = spec.root?.path ?? '';
+  if (!spec.mounts?.some((m) => m.options?.includes('tmpcopyup'))) return spec;
+  const mounts = spec.mounts.map((m, i) => {
+    if (!m.options?.includes('tmpcopyup')) return m;
+    if (m.type !== 'tmpfs') throw new InvalidConfigError(`mounts[${i}] (${m.destination}): tmpcopyup is for tmpfs mounts only, not ${m.type}`, { containerId: id, step: 'spec' });
+    let entries: string[] = [];
+    try {
+      const at = join(rootfs, ...m.destination.split('/').filter(Boolean));
+      if (lstatSync(at).isSymbolicLink()) throw new InvalidConfigError(`mounts[${i}] (${m.destination}): tmpcopyup of a symlink is not supported by execdriver-oci`, { containerId: id, step: 'spec' });
+      entries = readdirSync(at);
+    } catch (e) {
+      if (e instanceof InvalidConfigError) throw e;
+      /* missing (or not a directory): nothing to copy */
+    }
+    if (entries.length) {
+      throw new InvalidConfigError(`mounts[${i}] (${m.destination}): tmpcopyup of a directory with content is not supported by execdriver-oci yet (the rootfs has ${entries.length} entries there)`, { containerId: id, step: 'spec' });
+    }
+    return { ...m, options: m.options.filter((o) => o !== 'tmpcopyup') };
+  });
+  return { ...spec, mounts };
 }

@@ -5,7 +5,7 @@
  * opens the fifo; `kill`, `delete`, `state` work on the engine's record (src/lifecycle/).
  */
 import { execFileSync } from 'node:child_process';
-import { renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { hostCapabilities } from '../capabilities.js';
 import { ContainerCgroup } from '../cgroups/index.js';
@@ -25,7 +25,7 @@ import type { Mount, Spec, State } from '../spec/types.js';
 import { OCI_VERSION } from '../spec/types.js';
 import { processStartTime } from '../state/index.js';
 import { EVENTS_FILE } from '../events/log.js';
-import { checkBundle, cgroupPlace, DEFAULT_PARENT } from './bundle.js';
+import { checkBundle, cgroupPlace, DEFAULT_PARENT, tmpCopyUp } from './bundle.js';
 import { runHooks } from './hooks.js';
 
 
@@ -80,6 +80,7 @@ export class OciDriver extends NativeDriver {
     const bundle = resolve(o.bundle);
     let spec = readBundle(bundle, id);
     checkBundle(spec, id, bundle);
+    spec = tmpCopyUp(spec, id);
     const place = cgroupPlace(spec, id, !!o.systemdCgroup);
     const proc = spec.process!;
     if (proc.terminal && !o.consoleSocket && !o.relayTerminal) {
@@ -141,7 +142,7 @@ export class OciDriver extends NativeDriver {
         ...(filter ? { seccompFilter: filter } : {}),
         // created: the monitor leaves, the init goes to the caller's subreaper (containerd's shim,
         // conmon) which reaps it as it reaps runc's; `run` in the foreground keeps it (our exit status)
-        oci: { execFifo: fifo, ...(o.consoleSocket ? { consoleSocket: resolve(o.consoleSocket) } : {}), ...(leave ? { leave } : {}) },
+        oci: { execFifo: fifo, hookState: state.path(HOOK_STATE), ...(o.consoleSocket ? { consoleSocket: resolve(o.consoleSocket) } : {}), ...(leave ? { leave } : {}) },
       });
       // --no-new-keyring: the container keeps the session keyring it is given
       const plan = o.noNewKeyring ? built.filter((op) => op[0] !== 'session-keyring') : built;
@@ -167,6 +168,8 @@ export class OciDriver extends NativeDriver {
       rec.pid = pid;
       rec.startTime = processStartTime(pid) ?? 0;
       const hookState: State = { ociVersion: OCI_VERSION, id, status: 'creating', pid, bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) };
+      // for the hooks run inside (createContainer, startContainer): the init opens it after `go`
+      if (spec.hooks?.createContainer?.length || spec.hooks?.startContainer?.length) state.writeText(HOOK_STATE, JSON.stringify(hookState));
       await runHooks('prestart', spec.hooks?.prestart, hookState);
       await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
       monitor.send('go');
@@ -175,6 +178,12 @@ export class OciDriver extends NativeDriver {
       // from now on the monitor owns the container (the engine's settling keeps it while it lives);
       // when it left, the init stands in for it
       if (leave) [rec.monitorPid, rec.monitorStartTime] = [rec.pid, rec.startTime];
+      // a `delete --force` while we were creating (an engine giving up on a slow create) removed
+      // the state directory before the process was in its cgroup: undo, and say so
+      if (!existsSync(fifo)) {
+        await cgroup.killAll('SIGKILL').catch(() => {});
+        throw new ExecDriverError('ERR_STATE', 'was deleted (delete --force) while it was being created', { containerId: id, step: 'create' });
+      }
       rec.owner = { pid: rec.monitorPid, startTime: rec.monitorStartTime };
       this.save(rec, 'created');
       if (o.pidFile) writePidFile(o.pidFile, pid, id);
@@ -279,6 +288,9 @@ export class OciDriver extends NativeDriver {
     return (await this.wait(id)).exitCode;
   }
 }
+
+/** the state JSON the hooks inside the container read (in the container's state directory) */
+const HOOK_STATE = 'hook-state.json';
 
 export let warn = (msg: string): void => void process.stderr.write(`execdriver-oci: warning: ${msg}\n`);
 export function setWarn(f: (msg: string) => void): void {

@@ -45,7 +45,8 @@ export async function execVerb(d: OciDriver, argv: string[], parseFlags: typeof 
   const h = await d.exec(
     id,
     { args: cmd, ...(env.length ? { env } : {}), ...(cwd ? { cwd } : {}), ...(user !== undefined ? { user } : {}), ...(tty ? { tty } : {}) },
-    detach ? { detach: true } : { pipes: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, end: false } },
+    // detached, as runc's: the caller's fds, and the process goes to the caller's subreaper (the shim, conmon)
+    detach ? { detach: true, leave: true } : { pipes: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, end: false } },
   );
   if (flags['pid-file']) writeFileSync(flags['pid-file'] as string, String(h.pid));
   if (detach) return 0;

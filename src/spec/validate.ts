@@ -193,11 +193,10 @@ export function validateSpec(spec: unknown, containerId?: string): Spec {
     }
   });
 
-  // hooks (execdriver-oci runs them; createContainer/startContainer would run inside the container: not yet)
+  // hooks (execdriver-oci runs them; createContainer/startContainer inside the container, through the init)
   const hooks = c.optObj(s['hooks'], 'hooks');
   for (const [k, v] of Object.entries(hooks ?? {})) {
     if (!HOOKS.includes(k)) c.fail(`hooks.${k}`, `is not a hook of the runtime specification (${HOOKS.join(', ')})`);
-    if (k === 'createContainer' || k === 'startContainer') c.unsupported(v, `hooks.${k}`, 'are not run by execdriver yet');
     c.list(v, `hooks.${k}`).forEach((h, i) => {
       const f = `hooks.${k}[${i}]`;
       const o = c.obj(h, f);

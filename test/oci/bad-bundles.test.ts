@@ -96,8 +96,8 @@ describe('execdriver-oci bad bundles', () => {
   });
 
   it('fields it cannot honour are refused by name', () => {
-    edit((c) => (c.hooks = { createContainer: [{ path: '/bin/true' }] }));
-    refused(/hooks\.createContainer are not run by execdriver yet/);
+    edit((c) => (c.mounts = [...c.mounts, { destination: '/bin', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] }]));
+    refused(/\(\/bin\): tmpcopyup of a directory with content is not supported by execdriver-oci yet/);
     edit((c) => (c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'pid' ? { type: 'pid', path: '/proc/1/ns/pid' } : n))));
     refused(/joining an existing pid namespace is not supported yet/);
     edit((c) => (c.linux.cgroupsPath = 'system.slice:oci:x'));

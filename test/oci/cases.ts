@@ -2,7 +2,7 @@
  * OCI runtime conformance cases, written from the text of the OCI runtime spec (runtime.md: the
  * lifecycle, its states and errors; config.md / config-linux.md: each field's effect as seen from
  * inside the container) and from runc's command line as engines call it. Each case throws when the
- * runtime does not do what the spec says. Run by conformance.suite.ts against runc, crun and
+ * runtime does not do what the spec says. Run by conformance.test.ts against runc, crun and
  * execdriver-oci; bench-free and engine-free.
  */
 import assert from 'node:assert/strict';
