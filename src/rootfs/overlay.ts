@@ -17,7 +17,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { chmod, rm } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExecDriverError } from '../errors.js';
 
@@ -107,12 +107,15 @@ export function releaseRootfs(stateDir: string, remove: boolean): void {
   rmSync(join(stateDir, ROOTFS_DIR), { recursive: true, force: true });
 }
 
-/** releaseRootfs(stateDir, true), its removal on the thread pool. */
+/**
+ * What releaseRootfs(stateDir, true) does before the state directory goes, for a removal on the
+ * thread pool: the caller's one recursive `rm` of the state directory then takes the layer with it.
+ * Root removes overlayfs's 000 directory as it is (no chmod, one thread-pool round less).
+ */
 export async function releaseRootfsAsync(stateDir: string): Promise<void> {
-  const d = overlayDirs(stateDir);
   unmountOverlayOnHost(stateDir); // what a crashed `cp` left (a read of mountinfo when merged exists)
-  await chmod(join(d.work, 'work'), 0o700).catch(() => {}); // absent, or not ours to change: root removes it anyway
-  await rm(join(stateDir, ROOTFS_DIR), { recursive: true, force: true });
+  if (process.getuid?.() === 0) return;
+  await chmod(join(overlayDirs(stateDir).work, 'work'), 0o700).catch(() => {}); // absent, or not ours to change
 }
 
 /** The layer whose /etc/passwd the container sees: the highest that has one (else the lowest). */
