@@ -244,7 +244,7 @@ int op_chown(char **a)
 int op_mknod(char **a)
 {
 	unsigned long long mode, major, minor;
-	mode_t type = !strcmp(a[2], "c") ? S_IFCHR : !strcmp(a[2], "b") ? S_IFBLK : 0;
+	mode_t type = !strcmp(a[2], "c") ? S_IFCHR : !strcmp(a[2], "b") ? S_IFBLK : !strcmp(a[2], "p") ? S_IFIFO : 0;
 	if (!type)
 		return errno = EINVAL, fail(a[2], "invalid device type %s", a[2]);
 	if (arg(a[3], 8, 07777, &mode, "mode") < 0 || arg(a[4], 10, UINT_MAX, &major, "major") < 0 ||
@@ -337,12 +337,23 @@ int op_move_mount(char **a)
  */
 int mkpath(int argc, char **argv)
 {
-	char rootreal[PATH_MAX], real[PATH_MAX], link[64];
-	if (argv[0][0] != '/' || !realpath(argv[0], rootreal)) {
+	char rootreal[PATH_MAX], real[PATH_MAX], link[64], rootfd[64];
+	ssize_t rn = -1;
+	/* The root held open and named by its fd: ROOT may lead into another mount namespace
+	 * (/proc/PID/root/..., the lxc driver's overlay), which a path string would lose. Its
+	 * name and the targets' names are both read back from /proc/self/fd, so they compare. */
+	int rfd = argv[0][0] == '/' ? open(argv[0], O_PATH | O_DIRECTORY | O_CLOEXEC) : (errno = EINVAL, -1);
+	if (rfd >= 0) {
+		snprintf(link, sizeof link, "/proc/self/fd/%d", rfd);
+		if ((rn = readlink(link, rootreal, sizeof rootreal - 1)) >= 0)
+			rootreal[rn] = 0;
+	}
+	if (rn < 0) {
 		dprintf(2, "execdriver-init: mkpath: the root %s: %s\n", argv[0], argv[0][0] != '/' ? "not absolute" : strerror(errno));
 		return 1;
 	}
-	root = rootreal;
+	snprintf(rootfd, sizeof rootfd, "/proc/self/fd/%d", rfd);
+	root = rootfd;
 	umask(0);
 	for (int i = 1; i < argc; i++) {
 		char *colon = strchr(argv[i], ':'), *p;

@@ -5,10 +5,10 @@
  * stop hook, everything removed afterwards. With `tty`, the tool runs on a terminal that the native
  * driver's C monitor keeps and relays (terminal.ts). Why these choices: NOTES.md.
  */
-import { mountOverlayOnHost, prepareOverlay, unmountOverlayOnHost, userRootfs } from '../rootfs/overlay.js';
+import { prepareOverlay, userRootfs } from '../rootfs/overlay.js';
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -52,7 +52,7 @@ import { parseLxcInfo, type LxcInfo } from './info.js';
 import { parseLxcLog, startFailureMessage, type LxcRun } from './log.js';
 import { findExecutable, makeMountTargets, MountTargetError } from './rootfs.js';
 import { binds, cgroupLines, CONSOLE_HELPER, lxcSeccompProfile, PROCESS_PLAN, renderConfig, stopHookCommand, type LxcHostFacts } from './template.js';
-import { lxcTerminalPlan } from './terminal.js';
+import { lxcTerminalPlan, overlayPlan } from './terminal.js';
 import { monitorEventOps } from '../events/log.js';
 import type { Op } from '../init/protocol.js';
 
@@ -67,6 +67,8 @@ export const SECCOMP_FILE = 'seccomp.lxc';
 /** The process plan `execdriver-init run-plan` carries out in the container (lxc-start). */
 export const PLAN_FILE = 'process.plan';
 export const LOG_FILE = 'lxc.log';
+/** The fifo the monitor's child waits on (overlay rootfs) until config.lxc is written. */
+const EXEC_FIFO = 'exec.fifo';
 const OOM_FILE = 'oom';
 const OUTPUT_FILE = 'container.log';
 
@@ -81,6 +83,20 @@ function executableId(path: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its run (as the native driver's). */
+const traces = new Map<string, { last: bigint; parts: string[] }>();
+function trace(id: string, phase: string, end = false): void {
+  if (process.env['EXECDRIVER_TRACE'] !== '1') return;
+  const now = process.hrtime.bigint();
+  const t = traces.get(id);
+  if (!t) return void traces.set(id, { last: now, parts: [] });
+  t.parts.push(`${phase}=${(Number(now - t.last) / 1e6).toFixed(2)}`);
+  t.last = now;
+  if (!end) return;
+  traces.delete(id);
+  process.stderr.write(`execdriver-trace ${id} ${t.parts.join(' ')}\n`);
 }
 
 /** How long a container may take to be RUNNING. */
@@ -317,6 +333,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
   /** Validate, write config.lxc, start (under ApiDriver's `start`/`run`); resolves once the container runs (or has already run). */
   protected async launch(command: Command, opts: StartOptions = {}): Promise<Started> {
     const cmd = normalizeCommand(this.rootless ? rootlessCommand(command) : command);
+    trace(cmd.id, 'begin');
     logOptions(opts.log); // checked before anything exists
     const nativeKeys = Object.keys(cmd.config.native ?? {});
     if (nativeKeys.length) throw new InvalidConfigError(`config.native (${nativeKeys.join(', ')}) is for the native driver, not lxc`, { containerId: cmd.id });
@@ -368,6 +385,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     const size = opts.consoleSize ?? terminalSize(pipes.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = cmd.tty ? checkSize(size.rows, size.cols) : undefined;
 
+    trace(cmd.id, 'validate');
     await this.settleAll(); // records whose owner is gone (a crash) are settled by the next run
     const state = this.state(cmd.id);
     // a duplicate id is refused here first; the record exists from now on (creating, owner: us)
@@ -420,11 +438,14 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       });
       // LXC makes the pair from config.lxc: we name its host end
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
+      trace(cmd.id, 'record+net');
       const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
-      // the copy-on-write rootfs: mounted here, unmounted once the container runs on its own copy
-      const rootfsPath = overlayRootfs ? mountOverlayOnHost(cmd.id, cmd.rootfsLayers, prepareOverlay(state.dir)) : undefined;
-      if (rootfsPath) this.checkExecutable(cmd, rootfsPath);
-      const mountTargets = this.createMountTargets(cmd.id, spec, rootfsPath);
+      // the copy-on-write rootfs: mounted by the monitor's child in the mount namespace it makes
+      // for lxc-start (overlayPlan), never on the host; LXC binds it as a `dir:` rootfs
+      const overlay = overlayRootfs ? prepareOverlay(state.dir) : undefined;
+      if (overlay) mkdirSync(overlay.merged, { mode: 0o755 });
+      const rootfsPath = overlay?.merged;
+      const execFifo = state.path(EXEC_FIFO);
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
@@ -442,7 +463,9 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       state.writeText(SPEC_FILE, JSON.stringify(spec) + '\n'); // compact: written at every start
       const security = specSecurity(spec, this.root, cmd.id); // what an exec gets (src/exec/)
       recordInitProcess(state, { user, env: cmd.env, cwd: cmd.workingDir, kept: security.kept, ambient: cmd.capAmbient, noNewPrivileges: cmd.noNewPrivileges, filter: security.filter });
-      const config = renderConfig(spec, {
+      // config.lxc: once the mount targets are made, in the overlay as lxc-start will see it
+      // (through /proc/CHILD/root while the child waits on the exec fifo) or in the rootfs
+      const writeConfig = (mountTargets: string[]) => state.writeText(CONFIG_FILE, renderConfig(spec, {
         id: cmd.id,
         ...(processPlan ? { processPlan: state.path(PLAN_FILE) } : {}),
         ...(seccomp !== undefined ? { seccompProfile: state.path(SECCOMP_FILE) } : {}),
@@ -453,8 +476,8 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         ...(rootfsPath ? { rootfsPath } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
         ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' || usePlan ? { consoleHelper: INIT_BINARY } : {}),
-      });
-      state.writeText(CONFIG_FILE, config);
+      }));
+      if (!overlay) writeConfig(this.createMountTargets(cmd.id, spec));
 
       let stdio: [Stdio, Stdio, Stdio];
       if (opts.detach) {
@@ -498,13 +521,28 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
           ...monitorEventOps({ root: this.root, driver: DRIVER_NAME, id: cmd.id, lxcLog: logPath, ...(oomSource ? { oomWatch: oomSource } : {}) }),
           ...(oomSource ? [['oom-counter', oomPath] as Op] : []),
         ],
+        ...(overlay ? { before: overlayPlan(cmd.rootfsLayers, overlay, execFifo) } : {}),
       });
       // no stdio of the caller's, no terminal, not detached: forked by the spawner (src/init/spawner.ts), not by Node
+      trace(cmd.id, 'files+config');
       const forkable = !opts.detach && !cmd.tty && !this.rootless && stdio.every((s) => s === 'ignore');
       monitor = (forkable ? await MonitorChannel.fork(cmd.id) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
       child = monitor.spawned;
       monitor.sendPlan(plan);
-      const { exited } = await this.startMonitor(cmd.id, tool, monitor);
+      trace(cmd.id, 'spawn-monitor');
+      const { exited } = await this.startMonitor(cmd.id, tool, monitor, (childPid) => {
+        // the child has mounted the overlay in its own mount namespace and waits: the checks and
+        // the mount targets go through its root, then config.lxc, then the fifo lets it exec
+        trace(cmd.id, 'overlay-mounted');
+        const seen = `/proc/${childPid}/root${overlay!.merged}`;
+        this.checkExecutable(cmd, seen);
+        writeConfig(this.createMountTargets(cmd.id, spec, seen));
+        trace(cmd.id, 'checks+targets+config');
+        // O_NONBLOCK: opened at once (the child's open for writing then completes), kept open
+        // until the child has written its byte and exec'd lxc-start (`started`)
+        return openSync(execFifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      });
+      trace(cmd.id, 'tool-started');
       if (outFd !== undefined) closeSync(outFd);
       if (stdinFd !== undefined) closeSync(stdinFd);
       outFd = stdinFd = undefined;
@@ -518,6 +556,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       this.save(record);
 
       const seen = await this.detectStart(cmd.id, logFd, exited);
+      trace(cmd.id, 'detect-start');
       let pid = seen?.pid;
       let done: { code: number | null; signal: NodeJS.Signals | null } | undefined;
       if (pid === undefined) {
@@ -533,7 +572,6 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       record.cgroupPaths = lxcDirs(this.root, cmd.id).filter((d) => d.includes('/lxc.payload.'));
       // (a foreground container that is already gone needs no record: it is removed right away)
       if (!done || opts.detach) this.save(record, 'running');
-      if (rootfsPath) unmountOverlayOnHost(state.dir, false); // the container has its own copy of the mount
 
       opts.onStart?.({ id: cmd.id, pid });
       if (opts.detach) {
@@ -541,6 +579,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         closeSync(logFd);
         closeSync(oomFd);
         logFd = oomFd = undefined;
+        trace(cmd.id, 'detached', true);
         const resize = (rows: number, cols: number) => void this.resize(cmd.id, rows, cols).catch(() => {});
         // a detached container is waited for only if someone asks (wait() reads its record)
         return { id: cmd.id, pid, exited: lazyPromise(() => this.wait(cmd.id)), ...(cmd.tty ? { resize } : {}) };
@@ -607,10 +646,31 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     id: string,
     tool: string,
     monitor: MonitorChannel,
+    created?: (childPid: number) => number,
   ): Promise<{ exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
     const pidFrame = await monitor.next();
     if (pidFrame?.[0] === 'pid') monitor.send('go');
-    const reply = pidFrame?.[0] === 'pid' ? await monitor.next() : pidFrame;
+    let reply = pidFrame?.[0] === 'pid' ? await monitor.next() : pidFrame;
+    let fifo: number | undefined;
+    try {
+      if (created && reply?.[0] === 'created') {
+        const childPid = Number(pidFrame![1]);
+        try {
+          fifo = created(childPid);
+        } catch (e) {
+          // refused (a check failed): the child waiting on the fifo ends now, and its monitor with it
+          try {
+            process.kill(childPid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+          throw e;
+        }
+        reply = await monitor.next();
+      }
+    } finally {
+      if (fifo !== undefined) closeSync(fifo);
+    }
     if (reply?.[0] !== 'started') {
       const mismatch = protocolMismatch(reply, id);
       if (mismatch) throw mismatch;
@@ -758,6 +818,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     record: LxcState,
   ): Promise<ExitStatus> {
     const how = await exited;
+    trace(id, 'exit');
     try {
       const run = parseLxcLog(readFd(fds.log));
       if (run.startedPid === undefined && record.pid === 0) throw startError(id, run, tool, how);
@@ -766,8 +827,10 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       closeSync(fds.log);
       closeSync(fds.oom);
       await removeLeftovers(this.root, id).catch(() => {});
+      trace(id, 'cgroups-removed');
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
       await removeRecordAsync(this.state(id)); // off the main thread (a host mount left: checked first)
+      trace(id, 'state-removed', true);
     }
   }
 

@@ -9,6 +9,7 @@
 import type { ConsoleSize } from '../driver.js';
 import { ATTACH_BUFFER } from '../init/console.js';
 import { type Op } from '../init/protocol.js';
+import { overlayData } from '../rootfs/overlay.js';
 
 export interface LxcTerminalPlan {
   /** the tool and its arguments; argv[0] an absolute path */
@@ -26,6 +27,32 @@ export interface LxcTerminalPlan {
   logTimes?: string;
   /** monitor ops that record the container's events (src/events: event-log, lxc-log, oom-watch …) */
   events?: Op[];
+  /** the child's ops before anything else of its own (overlayPlan) */
+  before?: Op[];
+}
+
+const CLONE_NEWNS = 0x20000;
+const MS_REC = 0x4000;
+const MS_SLAVE = 0x80000;
+
+/**
+ * The copy-on-write rootfs of an lxc container, mounted where only lxc-start (and the container
+ * it clones) sees it: the child leaves the host's mount namespace for one of its own (everything
+ * in it a slave of the host's, so nothing propagates back), mounts the overlay on `merged`, makes
+ * the exec fifo and waits on it (`created`): Node makes the mount targets in the overlay through
+ * `/proc/CHILD/root`, writes config.lxc, opens the fifo. The mount goes with the last process of
+ * that namespace (lxc-start's end): nothing to unmount, nothing left on the host by a crash.
+ */
+export function overlayPlan(layers: readonly string[], dirs: { upper: string; work: string; merged: string }, fifo: string): Op[] {
+  return [
+    ['pdeathsig', '9'], // a child waiting on the fifo goes with its monitor
+    ['unshare', String(CLONE_NEWNS)],
+    ['mount', '', '/', '', String(MS_REC | MS_SLAVE), '', ''],
+    ['mount', 'overlay', dirs.merged, 'overlay', '0', overlayData(layers, dirs.upper, dirs.work, false), ''],
+    ['mknod', fifo, 'p', '600', '0', '0'],
+    ['exec-fifo', fifo],
+    ['exec-wait'],
+  ];
 }
 
 /**
@@ -60,6 +87,7 @@ export function lxcTerminalPlan(p: LxcTerminalPlan): Op[] {
   }
   if (p.detach && p.logTimes) ops.push(['log-times', p.logTimes]);
   ops.push(...(p.events ?? []));
+  ops.push(...(p.before ?? []));
   ops.push(['closefds']);
   ops.push(['pdeathsig', '9']);
   for (const e of p.env) ops.push(['env', e]);

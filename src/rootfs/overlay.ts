@@ -9,13 +9,15 @@
  *   monitor (an overlay itself cannot be idmapped on this kernel) and the overlay is mounted over
  *   them inside the namespace (overlayfs allows it since 5.11), its upper directory owned by the
  *   container's root;
- * - lxc: by us on the host at `<state>/rootfs/merged` just before lxc-start (LXC binds it as a
- *   `dir:` rootfs), lazily unmounted once the container runs (it keeps its own copy); a crash in
- *   between leaves the mount, which the engine's settling unmounts (releaseRootfs).
+ * - lxc: at `<state>/rootfs/merged` by the C monitor's child in a mount namespace of its own (a
+ *   slave of the host's) before it execs lxc-start (src/lxc/terminal.ts, overlayPlan): LXC binds
+ *   it as a `dir:` rootfs, and it goes with lxc-start's namespace; nothing on the host either.
+ * Only `cp` into a stopped container mounts on the host (src/cli/cp.ts), for the copy's time; a
+ * crash then leaves the mount, which the engine's settling or the removal unmounts (releaseRootfs).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { chmod, rm } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExecDriverError } from '../errors.js';
 
@@ -70,7 +72,7 @@ export function isMountPoint(path: string): boolean {
   return info.split('\n').some((l) => l.split(' ')[4] === esc);
 }
 
-/** lxc: mount the overlay of `layers` (lowest first) on the host at `<state>/rootfs/merged`. */
+/** Mount the overlay of `layers` (lowest first) on the host at `<state>/rootfs/merged` (tests: what a crashed `cp` leaves). */
 export function mountOverlayOnHost(id: string, layers: readonly string[], d: OverlayDirs): string {
   mkdirSync(d.merged, { mode: 0o755 });
   const r = spawnSync('mount', ['-t', 'overlay', '-o', overlayData(layers, d.upper, d.work, false), 'overlay', d.merged], { encoding: 'utf8' });
@@ -81,18 +83,10 @@ export function mountOverlayOnHost(id: string, layers: readonly string[], d: Ove
   return d.merged;
 }
 
-/**
- * Lazily unmount the host's overlay of a container (a no-op when it is not mounted). `wait`
- * false: in the background, off the start's path (a removal later unmounts it again if needed).
- */
-export function unmountOverlayOnHost(stateDir: string, wait = true): void {
+/** Lazily unmount a host overlay of a container that a crash left (a no-op when it is not mounted). */
+export function unmountOverlayOnHost(stateDir: string): void {
   const merged = overlayDirs(stateDir).merged;
-  if (!existsSync(merged)) return;
-  if (!wait) {
-    spawn('umount', ['-l', merged], { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
-    return;
-  }
-  if (isMountPoint(merged)) spawnSync('umount', ['-l', merged], { stdio: 'ignore' });
+  if (existsSync(merged) && isMountPoint(merged)) spawnSync('umount', ['-l', merged], { stdio: 'ignore' });
 }
 
 /**
@@ -113,12 +107,15 @@ export function releaseRootfs(stateDir: string, remove: boolean): void {
   rmSync(join(stateDir, ROOTFS_DIR), { recursive: true, force: true });
 }
 
-/** releaseRootfs(stateDir, true), its removal on the thread pool (a native container: nothing is mounted on the host). */
+/**
+ * What releaseRootfs(stateDir, true) does before the state directory goes, for a removal on the
+ * thread pool: the caller's one recursive `rm` of the state directory then takes the layer with it.
+ * Root removes overlayfs's 000 directory as it is (no chmod, one thread-pool round less).
+ */
 export async function releaseRootfsAsync(stateDir: string): Promise<void> {
-  const d = overlayDirs(stateDir);
-  if (existsSync(d.merged)) return releaseRootfs(stateDir, true); // lxc: a host mount to check first
-  await chmod(join(d.work, 'work'), 0o700).catch(() => {}); // absent, or not ours to change: root removes it anyway
-  await rm(join(stateDir, ROOTFS_DIR), { recursive: true, force: true });
+  unmountOverlayOnHost(stateDir); // what a crashed `cp` left (a read of mountinfo when merged exists)
+  if (process.getuid?.() === 0) return;
+  await chmod(join(overlayDirs(stateDir).work, 'work'), 0o700).catch(() => {}); // absent, or not ours to change
 }
 
 /** The layer whose /etc/passwd the container sees: the highest that has one (else the lowest). */

@@ -125,7 +125,7 @@ export class StateDir {
    * run's end: under 8 runs at a time the synchronous removal was a fifth of the main thread's time).
    */
   async removeAsync(): Promise<void> {
-    await releaseRootfsAsync(this.dir);
+    await releaseRootfsAsync(this.dir); // then the copy-on-write layer goes with the directory
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -3,6 +3,7 @@
  * (`execdriver-init mkpath`): symlinks as the container sees them, never out of the rootfs.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,25 @@ describe('lxc: mount targets made and resolved inside the rootfs', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
   const m = (destination: string, kind: 'dir' | 'file' = 'dir', source = '/nonexistent') => ({ source, destination, kind });
+
+  it('a root in another mount namespace (/proc/PID/root/…, the overlay of an lxc container): made in its mount', async () => {
+    const over = join(dir, 'ns-root');
+    mkdirSync(over);
+    // a process in a mount namespace of its own with a tmpfs over `over` (nothing on the host)
+    const p = spawn('unshare', ['-m', '--propagation', 'slave', 'sh', '-c', `mount -t tmpfs none ${over} && echo ok && exec sleep 30`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        p.stdout!.once('data', () => resolve());
+        p.once('exit', (c) => reject(new Error(`unshare ended (${c})`)));
+      });
+      assert.deepEqual(makeMountTargets(`/proc/${p.pid}/root${over}`, [m('/etc/hosts', 'file'), m('/data/a')]), ['/etc/hosts', '/data/a']);
+      assert.ok(statSync(`/proc/${p.pid}/root${over}/etc/hosts`).isFile());
+      assert.equal(existsSync(join(over, 'etc')), false, 'nothing in the host directory under the mount');
+    } finally {
+      p.kill('SIGKILL');
+      await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)));
+    }
+  });
 
   it('creates what is missing and says where it is', () => {
     assert.deepEqual(makeMountTargets(root, [m('/data/a'), m('/etc/hosts', 'file'), m('/etc/new.conf', 'file'), m('/')]), [

@@ -126,6 +126,36 @@ for (const driverName of ['native', 'lxc'] as const) {
       assert.equal(existsSync(join(TEST_ROOT, driverName, c.id)), false);
     });
 
+    it('while it runs nothing is mounted on the host; a command missing from the overlay is 127, nothing left', async () => {
+      const c = sh('echo up > /up; exec sleep 30');
+      const upper = overlayDirs(join(TEST_ROOT, driverName, c.id)).upper;
+      await driver.start(c, { detach: true });
+      try {
+        for (let i = 0; i < 200 && !existsSync(join(upper, 'up')); i++) await new Promise((r) => setTimeout(r, 25));
+        assert.equal(readFileSync(join(upper, 'up'), 'utf8'), 'up\n');
+        assert.deepEqual(mountsNaming(c.id), [], 'no mount on the host while it runs');
+      } finally {
+        await driver.terminate(c.id).catch(() => {});
+        await driver.delete(c.id).catch(() => {});
+      }
+      const missing = sh('', { entrypoint: '/no/such/command', arguments: [] });
+      await assert.rejects(driver.run(missing), (e: Error & { exitCode?: number }) => {
+        assert.equal(e.exitCode, 127, e.message);
+        return true;
+      });
+      assert.equal(existsSync(join(TEST_ROOT, driverName, missing.id)), false);
+      // lxc: the monitor's child that waited on the exec fifo is gone with it
+      const holders = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+        try {
+          return readdirSync(`/proc/${p}/fd`).some((fd) => readlinkSync(`/proc/${p}/fd/${fd}`).includes(missing.id));
+        } catch {
+          return false;
+        }
+      });
+      assert.deepEqual(holders, []);
+      assert.deepEqual(mountsNaming(missing.id), []);
+    });
+
     it('layers stack: the first given is the lowest, a later one shadows it', async () => {
       const before = [treeDigest(rootfs.dir), treeDigest(layer)];
       const r = await runOut(sh('cat /etc/layer-2 /notexec; echo x > /etc/layer-2; cat /etc/layer-2; test -x /bin/busybox', { rootfs: [rootfs.dir, layer] }));

@@ -188,7 +188,7 @@ describe('validateSpec: one check, naming the field', () => {
     ['mount destination', (s) => s.mounts!.push({ destination: 'data', type: 'bind', source: '/tmp', options: ['rbind'] }), /^mounts\[6\]\.destination must be an absolute path/],
     ['bind without source', (s) => s.mounts!.push({ destination: '/data', type: 'bind' }), /^mounts\[6\]\.source must be given for a bind mount/],
     ['hostname', (s) => (s.hostname = 'web_1'), /^hostname .*not a valid host name/],
-    ['hooks', (s) => (s.hooks = { createContainer: [{ path: '/bin/true' }] }), /^hooks\.createContainer are not run by execdriver yet/],
+    ['hooks', (s) => (s.hooks = { onExit: [{ path: '/bin/true' }] } as Spec['hooks']), /^hooks\.onExit is not a hook of the runtime specification/],
     ['hook path', (s) => (s.hooks = { poststop: [{ path: 'true' }] }), /^hooks\.poststop\[0\]\.path must be an absolute path/],
     ['seccomp', (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOPE' as 'SCMP_ACT_LOG' }), /^linux\.seccomp: defaultAction "SCMP_ACT_NOPE" is not a known action/],
     ['propagation', (s) => (s.linux!.rootfsPropagation = 'sideways'), /^linux\.rootfsPropagation must be one of private/],
