@@ -106,6 +106,27 @@ function smoke(e: Engine): Case[] {
       },
     },
     {
+      // the engine's shim (conmon) runs `exec --detach --tty --console-socket` and holds the master
+      name: 'exec -it with resize',
+      fn: async (l, n) => {
+        detached(l, n, ['sleep', '600']);
+        const p = new Pty(24, 80, e.argv(['exec', '-it', n, 'sh']), e.env);
+        try {
+          await p.expect(/# /, 30_000);
+          p.type('tty; stty size\n');
+          await p.expect(/\/dev\/pts\/\d+\s+24 80/);
+          p.resize(30, 100);
+          await sleep(500);
+          p.type('stty size\n');
+          await p.expect(/30 100/);
+          p.type('exit 5\n');
+          assert.equal(await p.code(), 5);
+        } finally {
+          p.kill();
+        }
+      },
+    },
+    {
       name: 'stop: TERM',
       fn: async (l, n) => {
         detached(l, n, ['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.1; done']);
