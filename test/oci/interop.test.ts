@@ -87,8 +87,11 @@ function smoke(e: Engine): Case[] {
           p.type('stty size\n');
           await p.expect(/24 80/);
           p.resize(30, 100);
-          await sleep(500);
-          p.type('stty size\n');
+          // the resize travels engine → shim → the pty: ask until it shows
+          for (let i = 0; i < 20 && !/30 100/.test(p.out); i++) {
+            await sleep(250);
+            p.type('stty size\n');
+          }
           await p.expect(/30 100/);
           p.type('exit 5\n');
           assert.equal(await p.code(), 5);
@@ -116,8 +119,11 @@ function smoke(e: Engine): Case[] {
           p.type('tty; stty size\n');
           await p.expect(/\/dev\/pts\/\d+\s+24 80/);
           p.resize(30, 100);
-          await sleep(500);
-          p.type('stty size\n');
+          // the resize travels engine → shim → the pty: ask until it shows
+          for (let i = 0; i < 20 && !/30 100/.test(p.out); i++) {
+            await sleep(250);
+            p.type('stty size\n');
+          }
           await p.expect(/30 100/);
           p.type('exit 5\n');
           assert.equal(await p.code(), 5);
