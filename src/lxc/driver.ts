@@ -37,6 +37,7 @@ import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../net
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../init/console.js';
 import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../init/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
+import { trace } from '../trace.js';
 import { isSameProcessAlive, ownerAlive, processStartTime, STATE_FILE, StateDir } from '../state/index.js';
 import { resolveUser } from '../users.js';
 import { hostCapabilities } from '../capabilities.js';
@@ -83,20 +84,6 @@ function executableId(path: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its run (as the native driver's). */
-const traces = new Map<string, { last: bigint; parts: string[] }>();
-function trace(id: string, phase: string, end = false): void {
-  if (process.env['EXECDRIVER_TRACE'] !== '1') return;
-  const now = process.hrtime.bigint();
-  const t = traces.get(id);
-  if (!t) return void traces.set(id, { last: now, parts: [] });
-  t.parts.push(`${phase}=${(Number(now - t.last) / 1e6).toFixed(2)}`);
-  t.last = now;
-  if (!end) return;
-  traces.delete(id);
-  process.stderr.write(`execdriver-trace ${id} ${t.parts.join(' ')}\n`);
 }
 
 /** How long a container may take to be RUNNING. */
@@ -636,7 +623,6 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       });
     }
   }
-
 
   /**
    * tty: the monitor's `pid`, then `go`, then `started` (the tool was exec'd on the terminal).

@@ -16,6 +16,7 @@ import { attachVeth } from '../network/veth.js';
 import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
 import { isSameProcessAlive, ownerAlive, processStartTime, StateDir } from '../state/index.js';
 import { lazyPromise, within } from '../time.js';
+import { trace } from '../trace.js';
 import { resolveUser } from '../users.js';
 import { checkMappable, hostIdOf, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
@@ -59,7 +60,6 @@ export function usesDeviceFilter(cmd: NormalizedCommand, layout: CgroupLayout): 
   return layout.mode === 'v2' || on;
 }
 
-
 export const SLIRP4NETNS = '/usr/bin/slirp4netns';
 
 /**
@@ -88,20 +88,6 @@ export function writeIdMaps(id: string, pid: number, uids: IdMapping[], gids: Id
       });
     }
   }
-}
-
-/** EXECDRIVER_TRACE=1: one stderr line per container, the ms spent in each phase of its start and exit. */
-const traces = new Map<string, { last: bigint; parts: string[] }>();
-function trace(id: string, phase: string, end = false): void {
-  if (process.env['EXECDRIVER_TRACE'] !== '1') return;
-  const now = process.hrtime.bigint();
-  const t = traces.get(id);
-  if (!t) return void traces.set(id, { last: now, parts: [] });
-  t.parts.push(`${phase}=${(Number(now - t.last) / 1e6).toFixed(2)}`);
-  t.last = now;
-  if (!end) return;
-  traces.delete(id);
-  process.stderr.write(`execdriver-trace ${id} ${t.parts.join(' ')}\n`);
 }
 
 /** The host ids of the container's root in its user namespace (none without one). */

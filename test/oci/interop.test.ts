@@ -66,6 +66,17 @@ const status = (r: Result) => {
   return r.status;
 };
 
+/** Resize the outer terminal and ask `stty size` until the shell inside shows the new size (engine → shim → pty). */
+async function resizedTo(p: Pty, rows: number, cols: number): Promise<void> {
+  const want = new RegExp(`${rows} ${cols}`);
+  p.resize(rows, cols);
+  for (let i = 0; i < 20 && !want.test(p.out); i++) {
+    await sleep(250);
+    p.type('stty size\n');
+  }
+  await p.expect(want);
+}
+
 /** The smoke set; `n` is a name unique to the case. */
 function smoke(e: Engine): Case[] {
   const run = (label: string, args: string[], timeout?: number) => e.run(['run', ...e.runtimeFlag(label), ...(e.bridge ? [] : ['--network', 'none']), ...args], timeout);
@@ -86,13 +97,7 @@ function smoke(e: Engine): Case[] {
           await p.expect(/# /, 60_000); // the first prompt: the whole create and start (slow on a loaded machine)
           p.type('stty size\n');
           await p.expect(/24 80/);
-          p.resize(30, 100);
-          // the resize travels engine → shim → the pty: ask until it shows
-          for (let i = 0; i < 20 && !/30 100/.test(p.out); i++) {
-            await sleep(250);
-            p.type('stty size\n');
-          }
-          await p.expect(/30 100/);
+          await resizedTo(p, 30, 100);
           p.type('exit 5\n');
           assert.equal(await p.code(), 5);
         } finally {
@@ -118,13 +123,7 @@ function smoke(e: Engine): Case[] {
           await p.expect(/# /, 30_000);
           p.type('tty; stty size\n');
           await p.expect(/\/dev\/pts\/\d+\s+24 80/);
-          p.resize(30, 100);
-          // the resize travels engine → shim → the pty: ask until it shows
-          for (let i = 0; i < 20 && !/30 100/.test(p.out); i++) {
-            await sleep(250);
-            p.type('stty size\n');
-          }
-          await p.expect(/30 100/);
+          await resizedTo(p, 30, 100);
           p.type('exit 5\n');
           assert.equal(await p.code(), 5);
         } finally {
