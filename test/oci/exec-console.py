@@ -3,7 +3,9 @@
 socket, run `execdriver-oci exec --detach --console-socket SOCK --pid-file F ...` (argv: OCI ROOT SOCK
 PIDFILE TYPED EXEC-ARGS...), receive the terminal's master over SCM_RIGHTS, type TYPED into it, read
 until EIO, reap the process ourselves; print one JSON line."""
-import array, ctypes, json, os, socket, subprocess, sys
+import ctypes, json, os, socket, subprocess, sys
+
+from consolefd import read_all, recv_master
 
 oci, root, path, pidfile, typed = sys.argv[1:6]
 libc = ctypes.CDLL(None, use_errno=True)
@@ -25,12 +27,7 @@ except BlockingIOError:
     srv.setblocking(True)
     conn, _ = srv.accept()
 conn.setblocking(True)
-fds = array.array('i')
-msg, anc, _, _ = conn.recvmsg(1024, socket.CMSG_SPACE(fds.itemsize))
-for level, kind, data in anc:
-    if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-        fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
-master = fds[0]
+msg, master = recv_master(conn)
 pid = int(open(pidfile).read())
 # while it waits for input: its fd 0 is a terminal of the container's devpts, and its controlling terminal
 slave = os.stat(f'/proc/{pid}/fd/0')
@@ -39,15 +36,7 @@ ctty = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[4])
 checks = {'containerDevpts': slave.st_dev == theirs, 'hostDevpts': slave.st_dev == os.stat('/dev/pts/ptmx').st_dev,
           'ctty': ctty == slave.st_rdev, 'fds': [os.path.samestat(slave, os.stat(f'/proc/{pid}/fd/{i}')) for i in range(3)]}
 os.write(master, typed.encode())
-out = b''
-while True:
-    try:
-        chunk = os.read(master, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
+out = read_all(master)
 _, status = os.waitpid(pid, 0)
 print(json.dumps({'exec': 0, 'name': msg.decode(), 'isatty': os.isatty(master), 'before': before, 'pid': pid, **checks,
                   'status': os.waitstatus_to_exitcode(status), 'out': out.decode(errors='replace')}), flush=True)
