@@ -7,7 +7,7 @@
  * driver has its C init load and attach it to `v2Path` (the `device-filter` op).
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { readFile, rmdir, stat } from 'node:fs/promises';
+import { readFile, rmdir, stat } from '../fs-async.js';
 import { join } from 'node:path';
 import { ExecDriverError, systemError } from '../errors.js';
 import type { CgroupBackend } from './backend.js';

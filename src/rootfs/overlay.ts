@@ -17,7 +17,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
+import { chmod } from '../fs-async.js';
 import { join } from 'node:path';
 import { ExecDriverError } from '../errors.js';
 

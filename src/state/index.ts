@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from '../fs-async.js';
 import { releaseRootfs, releaseRootfsAsync } from '../rootfs/overlay.js';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -10,11 +10,37 @@ import { ContainerExistsError, ExecDriverError, NotFoundError, NotRunningError, 
  * What tells the kernel objects (cgroups) of one state root's containers from another's with the
  * same id: '' for the default root (`/run/execdriver`), else `@` and 8 hex digits of the sha256
  * of the root's absolute path. Ids cannot hold `@`, so `<id><tag>` never is another id's name.
+ * The tag is kept in the root's `root-tag` file (the path, a newline, the tag), so a command
+ * line that finds it there does not load `node:crypto` (~7 ms of its start) to hash the path again.
  */
 export function rootTag(root: string): string {
   const abs = resolve(root);
-  return abs === DEFAULT_ROOT ? '' : `@${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
+  if (abs === DEFAULT_ROOT) return '';
+  let tag = tags.get(abs);
+  if (tag) return tag;
+  const file = join(abs, ROOT_TAG_FILE);
+  try {
+    const [path, kept] = readFileSync(file, 'utf8').split('\n');
+    if (path === abs && kept && /^@[0-9a-f]{8}$/.test(kept)) tag = kept;
+  } catch {
+    /* not kept yet */
+  }
+  if (!tag) {
+    tag = `@${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
+    try {
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, `${abs}\n${tag}\n`, { mode: 0o644 });
+      renameSync(tmp, file);
+    } catch {
+      /* a root not made yet, or read-only: computed again next time */
+    }
+  }
+  tags.set(abs, tag);
+  return tag;
 }
+const tags = new Map<string, string>();
+/** The file in a state root that keeps its tag (rootTag). */
+export const ROOT_TAG_FILE = 'root-tag';
 
 /**
  * The state directory of one container: `<root>/<driver>/<id>/`.
