@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import { ExecDriverError } from '../../src/errors.js';
 import { lxcSeccompProfile } from '../../src/lxc/template.js';
 import { buildPlan, finalCapabilities } from '../../src/native/plan.js';
 import { type Op } from '../../src/init/protocol.js';
-import { compileProgram, seccompBuildOps, seccompFilter } from '../../src/security/seccomp/compile.js';
+import { cachedProgram, cacheName, compileProgram, seccompBuildOps, seccompFilter } from '../../src/security/seccomp/compile.js';
 import { buildSpec } from '../../src/spec/index.js';
 import { buildContainerJson } from '../../src/native/template.js';
 import { DEFAULT_PROFILE } from '../../src/security/seccomp/default-profile.js';
@@ -302,5 +302,37 @@ describe('seccomp: the native plan', () => {
     assert.equal(json({ privileged: true }).seccomp, 'unconfined');
     assert.equal(json({ noNewPrivileges: true }).no_new_privileges, true);
     assert.equal(json({ seccomp: { defaultAction: 'SCMP_ACT_ALLOW', name: 'mine' } }).seccomp, 'mine');
+  });
+});
+
+describe('seccomp: the program cache', () => {
+  const DOCKER14 = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'];
+  it('names a file by its material and uses it only for the same material', () => {
+    assert.match(cacheName('a'), /^[0-9a-f]{16}-1$/);
+    assert.equal(cacheName('same text'), cacheName('same text'));
+    assert.notEqual(cacheName('text a'), cacheName('text b'));
+    const file = Buffer.concat([Buffer.from('what it was made from\0'), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8])]);
+    assert.deepEqual(cachedProgram(file, 'what it was made from'), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
+    assert.equal(cachedProgram(file, 'what it was made from, changed'), undefined);
+    assert.equal(cachedProgram(Buffer.from([1, 2, 3]), ''), undefined, 'no NUL: not a cache file');
+  });
+  it('a cache file compiled from other material is compiled again, not used', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edscc-'));
+    try {
+      // copies of the profile: the process's own memory is per profile object
+      const fresh = () => structuredClone(DEFAULT_PROFILE);
+      const hex = seccompFilter(fresh(), DOCKER14, { cacheDir: dir });
+      const [name] = readdirSync(dir);
+      assert.ok(name?.endsWith('.bpf'));
+      const kept = readFileSync(join(dir, name!));
+      assert.equal(kept.subarray(kept.indexOf(0) + 1).toString('hex'), hex, 'the file holds the program after its material');
+      assert.equal(seccompFilter(fresh(), DOCKER14, { cacheDir: dir }), hex, 'read back');
+      // same name, other material (as a hash collision would be), and a program of garbage
+      writeFileSync(join(dir, name!), Buffer.concat([Buffer.from('other material\0'), Buffer.alloc(64, 0xff)]));
+      assert.equal(seccompFilter(fresh(), DOCKER14, { cacheDir: dir }), hex, 'compiled again');
+      assert.equal(readFileSync(join(dir, name!)).toString('hex'), kept.toString('hex'), 'and the file made right');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExecDriverError, describeErrno } from '../../errors.js';
@@ -44,8 +43,11 @@ const memory = new WeakMap<SeccompProfile, Map<string, string>>();
  * The BPF program of `profile` for a container with the capabilities `caps`, as hexadecimal for
  * the plan's `seccomp-filter` op. libseccomp needs ~10 ms to build and compile a filter of
  * Docker's size, so a program is compiled once (`execdriver-init seccomp-compile`) and kept: in
- * memory for this process, and in `cacheDir` (the state root's `seccomp/`) for the next ones,
- * under a hash of the C init binary, the profile, the capabilities and the platform.
+ * memory for this process, and in `cacheDir` (the state root's `seccomp/`) for the next ones.
+ * A cached file holds what it was compiled from (the C init binary's identity, the profile, the
+ * capabilities, the platform), a NUL, then the program; it is used only when that text equals
+ * ours, so its name needs no cryptographic hash (cacheName): a command line that finds its
+ * program does not load `node:crypto` (~7 ms of its start, bench/STARTUP.md round 4).
  */
 export function seccompFilter(
   profile: SeccompProfile,
@@ -62,12 +64,12 @@ export function seccompFilter(
     const bin = statSync(INIT_BINARY);
     binaryId = `${bin.size}:${bin.mtimeMs}:${bin.ino}`;
   }
-  const key = createHash('sha256').update(`${binaryId}\n${sub}\n`).update(JSON.stringify(profile)).digest('hex');
-  const file = opts.cacheDir ? join(opts.cacheDir, `${key}.bpf`) : undefined;
+  const material = `${binaryId}\n${sub}\n${JSON.stringify(profile)}`;
+  const file = opts.cacheDir ? join(opts.cacheDir, `${cacheName(material)}.bpf`) : undefined;
   let program: Buffer | undefined;
   if (file) {
     try {
-      program = readFileSync(file);
+      program = cachedProgram(readFileSync(file), material);
     } catch {
       /* not compiled yet */
     }
@@ -90,7 +92,7 @@ export function seccompFilter(
         mkdirSync(dirname(opts.cacheDir!), { recursive: true, mode: 0o711 });
         mkdirSync(opts.cacheDir!, { recursive: true, mode: 0o700 });
         const tmp = `${file}.${process.pid}.tmp`;
-        writeFileSync(tmp, program, { mode: 0o600 });
+        writeFileSync(tmp, Buffer.concat([Buffer.from(`${material}\0`), program]), { mode: 0o600 });
         renameSync(tmp, file);
       } catch {
         /* a cache only */
@@ -101,6 +103,33 @@ export function seccompFilter(
   if (!byCaps) memory.set(profile, (byCaps = new Map()));
   byCaps.set(sub, hex);
   return hex;
+}
+
+/**
+ * A cache file's name for MATERIAL: two 32-bit FNV-1a lanes over its UTF-8 bytes taken four at a
+ * time (a cold process runs this loop interpreted: ~1 ms for Docker's profile), and its length.
+ * A collision only costs a compile: the file's own material decides (cachedProgram).
+ */
+export function cacheName(material: string): string {
+  const n = Buffer.byteLength(material);
+  const bytes = Buffer.allocUnsafeSlow((n + 3) & ~3).fill(0); // its own ArrayBuffer: aligned for the words
+  bytes.write(material);
+  const words = new Uint32Array(bytes.buffer, 0, bytes.length >> 2);
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    a = Math.imul(a ^ w, 0x01000193);
+    b = Math.imul(b ^ w ^ (a >>> 16), 0x01000193);
+  }
+  return `${(a >>> 0).toString(16).padStart(8, '0')}${(b >>> 0).toString(16).padStart(8, '0')}-${n.toString(16)}`;
+}
+
+/** The program of a cache file, or undefined when it was compiled from other material. */
+export function cachedProgram(file: Buffer, material: string): Buffer | undefined {
+  const end = file.indexOf(0);
+  if (end < 0 || file.toString('utf8', 0, end) !== material) return undefined;
+  return file.subarray(end + 1);
 }
 
 /** Build and compile the rules with libseccomp, in the C init's `seccomp-compile` mode. */
