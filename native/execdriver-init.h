@@ -34,6 +34,7 @@ struct frame { uint32_t n; char **f; };         /* f[n] == NULL; fields are NUL-
 void *xmalloc(size_t n);
 ssize_t read_full(int fd, void *buf, size_t n);
 int write_full(int fd, const void *buf, size_t n);
+int write_wait(int fd, const void *buf, size_t n);
 /* 1: a frame; 0: EOF before a frame; -1: error or truncated frame (errno set). */
 int read_frame(int fd, struct frame *fr);
 void free_frame(struct frame *fr);

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +37,26 @@ int write_full(int fd, const void *buf, size_t n)
 {
 	while (n > 0) {
 		ssize_t r = RETRY(write(fd, buf, n));
+		if (r < 0)
+			return -1;
+		buf = (const char *)buf + r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* write_full to an fd that may be in non-blocking mode (a descriptor the caller shares with
+ * others, as the relay's output): on EAGAIN, wait until it can be written. */
+int write_wait(int fd, const void *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = RETRY(write(fd, buf, n));
+		if (r < 0 && errno == EAGAIN) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			if (RETRY(poll(&p, 1, -1)) < 0)
+				return -1;
+			continue;
+		}
 		if (r < 0)
 			return -1;
 		buf = (const char *)buf + r;

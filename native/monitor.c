@@ -151,7 +151,8 @@ static void signal_ct(int sig)
 }
 
 /* Copy what the container wrote on its fd 1 or 2 (I = 0, 1) to ours; at EOF stop watching it. A
- * write that fails (a full disk, a closed reader) drops the output, never blocks the container. */
+ * write that fails (a full disk, a closed reader) drops the output from then on, never blocks the
+ * container; a slow reader of ours (a pipe, a terminal: the command line's own) holds it back. */
 static void log_relay(int i)
 {
 	char buf[16384];
@@ -162,7 +163,7 @@ static void log_relay(int i)
 		return;
 	}
 	log_times_mark(logr.to[i], i);
-	if (logr.to[i] >= 0 && write_full(logr.to[i], buf, (size_t)n) < 0)
+	if (logr.to[i] >= 0 && write_wait(logr.to[i], buf, (size_t)n) < 0)
 		close(logr.to[i]), logr.to[i] = -1;
 	else
 		log_rotate_wrote((size_t)n, logr.to);

@@ -173,8 +173,14 @@ export interface DeviceSpec {
  */
 export interface Pipes {
   stdin?: Readable | null;
-  stdout?: Writable | null;
-  stderr?: Writable | null;
+  /**
+   * Where the container's output goes: a stream Node writes it to, or a descriptor of this
+   * process (a number, e.g. 1) that the container's monitor is given and copies the output to
+   * itself, so that Node relays nothing (the native driver without a terminal; the command line
+   * does this). The container never holds the caller's descriptor either way.
+   */
+  stdout?: Writable | number | null;
+  stderr?: Writable | number | null;
   /** end `stdout`/`stderr` when the container's output ends (default true; the CLI passes false for its own) */
   end?: boolean;
 }

@@ -39,7 +39,7 @@ export function uniqueId(prefix = 't'): string {
 }
 
 /** Pipes that collect the container's output. */
-export function capture(): { pipes: Pipes; out: () => string; err: () => string } {
+export function capture(): { pipes: Pipes & { stdout: PassThrough; stderr: PassThrough }; out: () => string; err: () => string } {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let o = '';

@@ -4,6 +4,7 @@
  * `launch()` (create and start one container) and the contract's kill/resize; `ApiDriver` gives it
  * `run`, `start` and `events` (the state root's event log, src/events) on top.
  */
+import { fstatSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { PassThrough, Readable } from 'node:stream';
 import type {
@@ -98,8 +99,23 @@ class Canceller {
 const cancellers = new WeakMap<ContainerHandle, Canceller>();
 
 /** The streams a handle gets for `stdio: 'pipe'`, given to the driver as the caller's pipes. */
+function isOpenFd(fd: number): boolean {
+  try {
+    fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function handleStdio(opts: StartOptions, tty: boolean, id: string): { pipes: Pipes; stdin?: PassThrough; stdout?: PassThrough; stderr?: PassThrough } {
   const pipes: Pipes = { ...(opts.pipes ?? {}) };
+  for (const fd of ['stdout', 'stderr'] as const) {
+    const n = pipes[fd];
+    if (typeof n === 'number' && !(Number.isInteger(n) && n >= 0 && isOpenFd(n))) {
+      throw new InvalidConfigError(`pipes.${fd}: ${n} is not an open file descriptor of this process`, { containerId: id });
+    }
+  }
   const s = opts.stdio;
   if (s === undefined) return { pipes };
   const want: StdioOption[] = s === 'pipe' ? ['pipe', 'pipe', 'pipe'] : Array.isArray(s) && s.length === 3 ? s : [];
@@ -153,7 +169,7 @@ export async function startContainer(
         (status) => {
           canceller.dispose();
           // a terminal has no stderr: the caller's is ended here
-          if (command.tty && pipes.stderr && pipes.end !== false && !pipes.stderr.writableEnded) pipes.stderr.end();
+          if (command.tty && typeof pipes.stderr === 'object' && pipes.stderr && pipes.end !== false && !pipes.stderr.writableEnded) pipes.stderr.end();
           const err = canceller.error(cid, status);
           if (err) throw err;
           return status;

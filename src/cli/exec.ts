@@ -65,7 +65,8 @@ is stopped or paused is 1.
     const unwatch = tty ? watchResize(process.stdout, (r, c) => handle?.resize(r, c)) : () => {};
     try {
       handle = await driver.exec(id, proc, {
-        pipes: { stdin: interactive ? process.stdin : null, stdout: process.stdout, stderr: tty ? null : process.stderr, end: false },
+        // without a terminal our fds 1 and 2 go to the monitor, which copies the output to them
+        pipes: { stdin: interactive ? process.stdin : null, stdout: tty ? process.stdout : 1, stderr: tty ? null : 2, end: false },
       });
       const status = await handle.exited;
       if (interactive) process.stdin.pause();

@@ -20,7 +20,7 @@ import type { ConsoleSize, ExitStatus, Pipes, StdioOption } from '../driver.js';
 import { monitorEventOps } from '../events/log.js';
 import { ExecDriverError, InvalidConfigError, NotFoundError, StartError, describeErrno, systemError, type ErrorCode } from '../errors.js';
 import { checkSize, terminalSize } from '../init/console.js';
-import { connectPipes, INIT_BINARY, MonitorChannel, requireInit, stdioFor, type Stdio } from '../init/monitor.js';
+import { connectPipes, INIT_BINARY, MonitorChannel, relaysToFd, requireInit, stdioFor, type Stdio } from '../init/monitor.js';
 import { FrameDecoder, type ContainerOp, type Op } from '../init/protocol.js';
 import { processTail } from '../init/tail.js';
 import { isSameProcessAlive, processStartTime, STATE_FILE, type InitRecord, type StateDir } from '../state/index.js';
@@ -288,6 +288,8 @@ export function buildExecPlan(p: {
   rootless: boolean;
   userns: boolean;
   detach: boolean;
+  /** not detached: the caller gave descriptors for the output (Pipes), the monitor copies to them */
+  relayOutput?: boolean;
   exitFile?: string;
   tty?: ConsoleSize;
   user: ResolvedUser;
@@ -312,7 +314,7 @@ export function buildExecPlan(p: {
   if (p.eventLog) ops.push(...monitorEventOps(p.eventLog));
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
-  if (p.detach && !p.tty && !p.leave) ops.push(['log-relay']);
+  if ((p.detach || p.relayOutput) && !p.tty && !p.leave) ops.push(['log-relay']);
   if (p.leave) ops.push(['leave']);
   if (p.tty) ops.push(['tty', String(p.tty.rows), String(p.tty.cols)]);
   if (p.tty && p.consoleSocket) ops.push(['console-socket', p.consoleSocket]);
@@ -421,6 +423,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
     rootless: target.rootless,
     userns,
     detach,
+    ...(!detach && !leave && relaysToFd(opts.pipes) ? { relayOutput: true } : {}),
     ...(leave ? { leave } : detach ? { exitFile: join(dir, 'exit.json') } : {}),
     ...(size ? { tty: size } : {}),
     ...(size && opts.consoleSocket ? { consoleSocket: opts.consoleSocket } : {}),
@@ -515,7 +518,7 @@ export async function execInContainer(target: ExecTarget, proc: ExecProcess, opt
         trace('monitor-closed');
         if (!f) throw new ExecDriverError('ERR_SYSTEM', `exec: the monitor (pid ${ch.child.pid}) died before it reported the exit status`, { containerId: id });
         const status = statusOf(Number(f[1]), Number(f[2]));
-        if (tty && pipes.stderr && pipes.end !== false && !pipes.stderr.writableEnded) pipes.stderr.end();
+        if (tty && typeof pipes.stderr === 'object' && pipes.stderr && pipes.end !== false && !pipes.stderr.writableEnded) pipes.stderr.end();
         trace('cleanup', true);
         return status;
       })();

@@ -26,7 +26,8 @@ export function checkSize(rows: number, cols: number): ConsoleSize {
 }
 
 /** The window size of a stream that is a terminal (process.stdout), else undefined. */
-export function terminalSize(stream: Readable | Writable | null | undefined): ConsoleSize | undefined {
+export function terminalSize(stream: Readable | Writable | number | null | undefined): ConsoleSize | undefined {
+  if (typeof stream === 'number') return undefined; // a descriptor: its size is not asked for
   const t = stream as Partial<WriteStream> | null | undefined;
   if (!t?.isTTY || typeof t.rows !== 'number' || typeof t.columns !== 'number') return undefined;
   return { rows: t.rows, cols: t.columns };

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +20,13 @@ export type Stdio = 'pipe' | 'ignore' | 'inherit' | number;
  * stdin/stdout/stderr: through `/proc/self/fd/N` it could reopen the file behind them for writing,
  * or reach our terminal (TIOCSTI, job control). `direct` (our own streams handed straight over) is
  * only for a process that keeps them on the host side, as the monitor of a `tty` container does.
+ * A number (Pipes: a descriptor of the caller's) is given to the monitor as that fd: the driver
+ * then makes the monitor copy the output to it (`log-relay`, or its terminal relay), never the
+ * container's own fd (streamsFor: for a path with no such monitor).
  */
-export function stdioFor(stream: Readable | Writable | null | undefined, std: 'stdin' | 'stdout' | 'stderr', direct = false): Stdio {
-  if (!stream) return 'ignore';
+export function stdioFor(stream: Readable | Writable | number | null | undefined, std: 'stdin' | 'stdout' | 'stderr', direct = false): Stdio {
+  if (stream === null || stream === undefined) return 'ignore';
+  if (typeof stream === 'number') return stream;
   if (direct && stream === process[std]) return 'inherit'; // (named, not passed: process.stdin is made on first use, ~6 ms)
   return 'pipe';
 }
@@ -40,8 +44,24 @@ export function connectPipes(child: ChildProcess, stdio: readonly Stdio[], pipes
     child.once('close', () => from.unpipe(to));
   }
   const end = pipes.end !== false;
-  if (pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end });
-  if (pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end });
+  if (typeof pipes.stdout === 'object' && pipes.stdout && stdio[1] === 'pipe') child.stdout?.pipe(pipes.stdout, { end });
+  if (typeof pipes.stderr === 'object' && pipes.stderr && stdio[2] === 'pipe') child.stderr?.pipe(pipes.stderr, { end });
+}
+
+/** Whether the caller gave a descriptor (a number) for the output: its monitor copies to it (`log-relay`). */
+export function relaysToFd(pipes: Pipes | undefined): boolean {
+  return typeof pipes?.stdout === 'number' || typeof pipes?.stderr === 'number';
+}
+
+/** PIPES with each descriptor (a number) made a stream that writes to it: for a path that relays in Node. */
+export function streamsFor(pipes: Pipes): Pipes & { stdout?: Writable | null; stderr?: Writable | null } {
+  if (!relaysToFd(pipes)) return pipes as Pipes & { stdout?: Writable | null; stderr?: Writable | null };
+  const stream = (fd: number) => createWriteStream('', { fd, autoClose: false });
+  return {
+    ...pipes,
+    stdout: typeof pipes.stdout === 'number' ? stream(pipes.stdout) : pipes.stdout,
+    stderr: typeof pipes.stderr === 'number' ? stream(pipes.stderr) : pipes.stderr,
+  };
 }
 
 /** The C init, built on install (scripts/build-init.mjs) or by `npm run build` (make -C native). */

@@ -35,7 +35,7 @@ import { classifyStartFailure } from '../lifecycle/failure.js';
 import { createRecord, removeRecord, removeRecordAsync, type ContainerRecord } from '../lifecycle/record.js';
 import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../init/console.js';
-import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor } from '../init/monitor.js';
+import { connectPipes, INIT_BINARY, MonitorChannel, protocolMismatch, requireInit, stdioFor, streamsFor } from '../init/monitor.js';
 import { lazyPromise, sleep, within } from '../time.js';
 import { trace } from '../trace.js';
 import { isSameProcessAlive, ownerAlive, processStartTime, STATE_FILE, StateDir } from '../state/index.js';
@@ -368,7 +368,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     const seccomp = usePlan ? undefined : lxcSeccompProfile(checked, facts.lastCap, undefined, cmd.id);
     if (!overlayRootfs) this.checkExecutable(cmd, cmd.rootfs); // an overlay: once it is mounted
     const processPlan = usePlan ? this.processPlan(cmd.id, checked) : undefined;
-    const pipes = opts.pipes ?? {};
+    const pipes = streamsFor(opts.pipes ?? {}); // the lxc driver relays in Node
     const size = opts.consoleSize ?? terminalSize(pipes.stdout) ?? { rows: 24, cols: 80 };
     const consoleSize = cmd.tty ? checkSize(size.rows, size.cols) : undefined;
 

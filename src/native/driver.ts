@@ -21,7 +21,7 @@ import { resolveUser } from '../users.js';
 import { checkMappable, hostIdOf, mapText, type IdMapping } from '../userns.js';
 import { packageVersion } from '../version.js';
 import { ATTACH_SOCKET, attachTerminal, checkSize, resizeTerminal, terminalSize, trackForeground } from '../init/console.js';
-import { connectPipes, MonitorChannel, protocolMismatch, requireInit, stdioFor, type Stdio } from '../init/monitor.js';
+import { connectPipes, MonitorChannel, protocolMismatch, relaysToFd, requireInit, stdioFor, type Stdio } from '../init/monitor.js';
 import { buildPlan, VETH_PEER } from './plan.js';
 import { checkOwnRoot, checkRootless, rootlessCommand, checkTun, isRootless, NoCgroup, rootlessMappings, rootlessRoot, writeRootlessMaps } from '../rootless.js';
 import { specSecurity } from '../security/seccomp/compile.js';
@@ -257,6 +257,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         eventLog: { root: this.root, id: cmd.id },
         ...(deviceFilter && cgroup instanceof ContainerCgroup ? { deviceFilter: { dir: cgroup.v2Path!, program: deviceFilterHex(deviceModeOf(spec.linux?.resources?.devices) ?? 'default') } } : {}),
         detach: !!opts.detach,
+        ...(!opts.detach && relaysToFd(opts.pipes) ? { relayOutput: true } : {}),
         ...(overlay ? { overlay: { upper: overlay.upper, work: overlay.work } } : {}),
         ...(opts.detach ? { logRotate: { path: state.path('container.log'), ...logOptions(opts.log) }, logTimes: state.path(LOG_TIMES_FILE) } : {}),
         ...(this.rootless ? { rootless: true } : {}),

@@ -67,6 +67,8 @@ export interface PlanInputs {
   /** a BPF device program (hex, src/cgroups/devicefilter.ts) for the container's cgroup2 directory */
   deviceFilter?: { dir: string; program: string };
   detach: boolean;
+  /** not detached: the caller gave descriptors for the output (Pipes), the monitor copies to them */
+  relayOutput?: boolean;
   /** detached without a terminal: the output file and its bound (`log-rotate`) */
   logRotate?: { path: string; maxSize: number; maxFiles: number };
   /** detached: the records of when each chunk of the output was written (`log-times`) */
@@ -163,10 +165,10 @@ export function buildPlan(p: PlanInputs): Op[] {
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
   if (init) ops.push(['init']);
-  // detached, the output goes to a log: through pipes the monitor copies, never the file itself
-  // (not for the OCI runtime: the container writes to the fds its caller gave, as runc's does,
-  // and the monitor may leave)
-  if (p.detach && !tty && !p.oci) ops.push(['log-relay']);
+  // detached, the output goes to a log: through pipes the monitor copies, never the file itself;
+  // so do the caller's own descriptors (relayOutput) (not for the OCI runtime: the container
+  // writes to the fds its caller gave, as runc's does, and the monitor may leave)
+  if ((p.detach || p.relayOutput) && !tty && !p.oci) ops.push(['log-relay']);
   if (p.detach && !tty && p.logRotate) ops.push(['log-rotate', p.logRotate.path, num(p.logRotate.maxSize), num(p.logRotate.maxFiles)]);
   if (p.detach && p.logTimes) ops.push(['log-times', p.logTimes]);
   if (tty) {
