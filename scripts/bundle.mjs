@@ -75,7 +75,7 @@ try {
 
 const entryPoints = {};
 const cjsEntries = [];
-for (const name of readdirSync(`${top}bin`)) {
+for (const name of readdirSync(`${top}bin`).sort()) {
   const text = readFileSync(`${top}bin/${name}`, 'utf8');
   const m = /'\.\.\/(dist\/src\/[^']+\.js)'/.exec(text);
   if (!m) continue;
@@ -91,17 +91,25 @@ await esbuild.build({
   sourcemap: 'linked', // NODE_OPTIONS=--enable-source-maps maps stack traces back to src/*.ts
 });
 
-if (cjsEntries.length) {
+// What each CommonJS entry reads at once besides its own chunks: the modules of its common heavy
+// path (<entry>-run.cjs). Each entry is built on its own, its chunks named with a prefix of its
+// own, so that no chunk file is ever shared (or stubbed) between two entries' groups.
+const HOT_ROOTS = {
+  execdriver: /dist\/src\/(cli\/run|native\/index)\.js$/, // `run` and the native driver
+  'execdriver-oci': /dist\/src\/oci\/driver\.js$/, // create, delete and the rest of the engine's calls
+};
+for (const [n, entryName] of cjsEntries.entries()) {
+  const prefix = n === 0 ? 'chunk' : `chunk${n}`;
   // the same bundle again, ES modules in a scratch directory, each file then made CommonJS on its own
-  const scratch = `${out}/.esm`;
+  const scratch = `${out}/.esm-${entryName}`;
   const staging = `${out}/.cjs`;
-  const cjsEntryPoints = Object.fromEntries(cjsEntries.map((n) => [n, entryPoints[n]]));
-  const { metafile } = await esbuild.build({ ...common, entryPoints: cjsEntryPoints, outdir: scratch, sourcemap: 'linked', metafile: true });
+  const cjsEntryPoints = { [entryName]: entryPoints[entryName] };
+  const { metafile } = await esbuild.build({ ...common, chunkNames: `${prefix}-[hash]`, entryPoints: cjsEntryPoints, outdir: scratch, sourcemap: 'linked', metafile: true });
   const files = readdirSync(scratch).filter((f) => f.endsWith('.js'));
   for (const f of files) {
     // chunk specifiers name the .cjs copies (same line lengths ±1: the source maps stay line-exact)
     const path = `${scratch}/${f}`;
-    writeFileSync(path, readFileSync(path, 'utf8').replace(/(["']\.\/chunk-[A-Z0-9]+)\.js(["'])/g, '$1.cjs$2'));
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/(["']\.\/chunk\d*-[A-Z0-9]+)\.js(["'])/g, '$1.cjs$2'));
   }
   const lazy =
     'var __lazyBuiltin = (id) => { let m; const get = () => (m ??= require(id)); ' +
@@ -143,14 +151,13 @@ if (cjsEntries.length) {
     for (const r of roots) if (!seen.has(r)) (seen.add(r), closure(statics.get(r) ?? [], seen));
     return seen;
   };
+  const hot = HOT_ROOTS[entryName] ?? /^$/;
   const hotRoots = Object.entries(metafile.outputs)
-    .filter(([, meta]) => /dist\/src\/(cli\/run|native\/index)\.js$/.test(meta.entryPoint ?? ''))
+    .filter(([, meta]) => hot.test(meta.entryPoint ?? ''))
     .map(([o]) => chunkOf(o));
   const groups = [];
-  for (const entry of cjsEntries) {
-    const first = closure([`${entry}.cjs`]);
-    groups.push([`${entry}.cjs`, [...first]], [`${entry}-run.cjs`, [...closure(hotRoots)].filter((c) => !first.has(c))]);
-  }
+  const first = closure([`${entryName}.cjs`]);
+  groups.push([`${entryName}.cjs`, [...first]], [`${entryName}-run.cjs`, [...closure(hotRoots)].filter((c) => !first.has(c))]);
   const home = new Map(groups.flatMap(([file, chunks]) => chunks.map((c) => [c, file])));
   for (const [file, chunks] of groups) {
     const stub = `${staging}/${file}.group.cjs`;
