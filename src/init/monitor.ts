@@ -121,6 +121,7 @@ export class MonitorChannel {
   private waiters: { resolve: (f: string[] | undefined) => void }[] = [];
   private ended = false;
   private readonly closedPromise: Promise<void>;
+  private readonly donePromise: Promise<void>;
   /** a forked monitor's first frame, ["monitor", PID, SECRET], not yet seen */
   private hello: ((f: string[]) => boolean) | undefined;
 
@@ -130,6 +131,7 @@ export class MonitorChannel {
     this.hello = hello;
     const ctlClosed = new Promise<void>((resolve) => ctl.once('close', () => resolve()));
     this.closedPromise = hello ? Promise.all([ctlClosed, proc.exited]).then(() => {}) : proc.exited;
+    this.donePromise = hello ? ctlClosed : this.closedPromise;
     const decoder = new FrameDecoder();
     this.ctl.on('data', (chunk: Buffer) => {
       for (const f of decoder.push(chunk)) {
@@ -279,5 +281,14 @@ export class MonitorChannel {
   /** Resolves once the monitor process has exited and its stdio is closed. */
   closed(): Promise<void> {
     return this.closedPromise;
+  }
+
+  /**
+   * Resolves once the monitor can do nothing more: a forked one once its control socket has
+   * closed (it is exiting; its wait status comes from the spawner a little later), a spawned one
+   * as closed() (its stdio, which may carry the container's output, closed too).
+   */
+  done(): Promise<void> {
+    return this.donePromise;
   }
 }
