@@ -17,9 +17,10 @@
  *
  * The fork is made ahead: one spare fork waits in accept() for the next connection (and checks it
  * as above), so a connection is answered without waiting for a fork (~1 ms of a run measured: the
- * fork, then the child's first run on a busy machine). A spare that took one tells us over a pipe
- * and we fork the next; while there is no spare we accept and fork ourselves. A spare dies with
- * us (PR_SET_PDEATHSIG); the monitor it becomes does not.
+ * fork, then the child's first run on a busy machine). A spare that took one tells us over a pipe;
+ * the next spare is forked once that monitor has exited (not while it starts its container, which
+ * a fork would slow down on a small machine); while there is no spare we accept and fork
+ * ourselves, as without one. A spare dies with us (PR_SET_PDEATHSIG); the monitor it becomes does not.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -107,7 +108,7 @@ static __attribute__((noreturn)) void spare_wait(char *mode, int lsock, int sigf
 
 int spawner(char *mode)
 {
-	pid_t spare = -1;
+	pid_t spare = -1, taken = -1;           /* spare: -1 to fork, 0 none; taken: the spare now a monitor */
 	char name[48] = "execdriver-spawner-", secret[33];
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	sigset_t set;
@@ -154,12 +155,12 @@ int spawner(char *mode)
 				return 1;
 			while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 				char c;
-				if (pid == spare && RETRY(read(used[0], &c, 1)) == 1)
-					spare = -1;             /* it had taken a connection (its word not read yet) */
-				else if (pid == spare) {
+				if (pid == spare && RETRY(read(used[0], &c, 1)) != 1) {
 					spare = 0;              /* it died unused (killed): we accept ourselves */
 					continue;
 				}
+				if (pid == spare || pid == taken)
+					spare = -1, taken = -1; /* the monitor a spare became has exited: the next spare */
 				if (dprintf(1, "reaped %d %d\n", pid, st) < 0 && errno == EPIPE)
 					return 0;
 			}
@@ -167,7 +168,7 @@ int spawner(char *mode)
 		if (p[3].revents) {                     /* the spare took a connection: it is a monitor now */
 			char c;
 			if (spare > 0 && RETRY(read(used[0], &c, 1)) == 1)
-				spare = -1;                     /* the next is forked at the top of the loop */
+				taken = spare, spare = 0;       /* the next once it has exited; meanwhile we accept */
 		}
 		if (p[1].revents) {
 			int conn = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
