@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -254,7 +254,22 @@ export class MonitorChannel {
   }
 
   sendPlan(ops: Op[]): void {
-    this.ctl.write(encodePlan(ops));
+    const plan = encodePlan(ops);
+    // A forked monitor's socket is connected (a unix socket's connect() is done at once) but Node
+    // calls it `connecting` until its event loop next turns, and holds writes until then: the plan
+    // would leave only once launch() awaits the `pid` frame (~0.4 ms measured). So it is written
+    // to the descriptor now; what that does not take (nothing, so far) goes through the stream.
+    const sock = this.ctl as Duplex & { connecting?: boolean; _handle?: { fd?: number } | null };
+    const fd = sock.connecting ? sock._handle?.fd : undefined;
+    let sent = 0;
+    if (typeof fd === 'number' && fd >= 0) {
+      try {
+        sent = writeSync(fd, plan);
+      } catch {
+        sent = 0; // EAGAIN, or not connected after all: the stream reports what is wrong
+      }
+    }
+    if (sent < plan.length) this.ctl.write(sent ? plan.subarray(sent) : plan);
   }
 
   send(...fields: string[]): void {
