@@ -14,13 +14,6 @@
  * one is forked into a monitor: a new session, fds 0-2 on /dev/null, the connection as fd 3 (the
  * control socket), argv[1] shown as "monitor", the frame ["monitor", PID, SECRET] (SECRET: what
  * tells Node it talks to our fork), then `monitor` exactly as `execdriver-init monitor` runs it.
- *
- * The fork is made ahead: one spare fork waits in accept() for the next connection (and checks it
- * as above), so a connection is answered without waiting for a fork (~1 ms of a run measured: the
- * fork, then the child's first run on a busy machine). A spare that took one tells us over a pipe;
- * the next spare is forked once that monitor has exited (not while it starts its container, which
- * a fork would slow down on a small machine); while there is no spare we accept and fork
- * ourselves, as without one. A spare dies with us (PR_SET_PDEATHSIG); the monitor it becomes does not.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,7 +22,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -48,14 +40,11 @@ static void hex(char *out, size_t bytes)
 		sprintf(out + 2 * i, "%02x", r[i]);
 }
 
-static int used[2] = { -1, -1 };        /* a spare's word that it took a connection */
-
 /* (the fork) become a monitor on CONN; never returns */
 static __attribute__((noreturn)) void become_monitor(char *mode, int conn, int lsock, int sigfd, const char *secret)
 {
 	sigset_t none;
 	char pid[16];
-	close(used[0]), close(used[1]);
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
@@ -77,38 +66,8 @@ static __attribute__((noreturn)) void become_monitor(char *mode, int conn, int l
 	_exit(monitor());
 }
 
-/* Whether CONN comes from the Node process that started us (its pid, our uid). */
-static int from_node(int conn, pid_t node)
-{
-	struct ucred cr;
-	socklen_t len = sizeof cr;
-	return getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && cr.pid == node && cr.uid == getuid();
-}
-
-/* (a spare fork) the next connection from NODE, then a monitor on it; never returns */
-static __attribute__((noreturn)) void spare_wait(char *mode, int lsock, int sigfd, const char *secret, pid_t node, pid_t parent)
-{
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-		_exit(0);                               /* the spawner is gone already */
-	for (;;) {
-		int conn = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
-		if (conn < 0 && (errno == EINTR || errno == ECONNABORTED))
-			continue;
-		if (conn < 0)
-			_exit(1);
-		if (!from_node(conn, node)) {
-			close(conn);                    /* not the Node process that started us */
-			continue;
-		}
-		if (RETRY(write(used[1], "u", 1)) != 1 || prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
-			_exit(1);                       /* Node sees EOF before the hello */
-		become_monitor(mode, conn, lsock, sigfd, secret);
-	}
-}
-
 int spawner(char *mode)
 {
-	pid_t spare = -1, taken = -1;           /* spare: -1 to fork, 0 none; taken: the spare now a monitor */
 	char name[48] = "execdriver-spawner-", secret[33];
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	sigset_t set;
@@ -125,19 +84,15 @@ int spawner(char *mode)
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	int sigfd = sigprocmask(SIG_BLOCK, &set, NULL) < 0 ? -1 : signalfd(-1, &set, SFD_CLOEXEC);
-	if (lsock < 0 || sigfd < 0 || pipe2(used, O_CLOEXEC | O_NONBLOCK) < 0 || bind(lsock, (struct sockaddr *)&a, alen) < 0 ||
-	    listen(lsock, 128) < 0) {
+	if (lsock < 0 || sigfd < 0 || bind(lsock, (struct sockaddr *)&a, alen) < 0 || listen(lsock, 128) < 0) {
 		dprintf(2, "execdriver-init: spawner: listen: %s\n", strerror(errno));
 		return 1;
 	}
 	if (dprintf(1, "%s %s\n", name, secret) < 0)
 		return 1;
-	for (pid_t self = getpid();;) {
-		if (spare < 0 && (spare = fork()) == 0)
-			spare_wait(mode, lsock, sigfd, secret, node, self);
-		/* with a spare, only the spare accepts (a connection it takes would leave us blocked in accept) */
-		struct pollfd p[4] = { { 0, POLLIN, 0 }, { spare > 0 ? -1 : lsock, POLLIN, 0 }, { sigfd, POLLIN, 0 }, { used[0], POLLIN, 0 } };
-		if (poll(p, 4, -1) < 0) {
+	for (;;) {
+		struct pollfd p[3] = { { 0, POLLIN, 0 }, { lsock, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;
@@ -153,28 +108,17 @@ int spawner(char *mode)
 			pid_t pid;
 			if (RETRY(read(sigfd, &si, sizeof si)) < 0 && errno != EAGAIN)
 				return 1;
-			while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-				char c;
-				if (pid == spare && RETRY(read(used[0], &c, 1)) != 1) {
-					spare = 0;              /* it died unused (killed): we accept ourselves */
-					continue;
-				}
-				if (pid == spare || pid == taken)
-					spare = -1, taken = -1; /* the monitor a spare became has exited: the next spare */
+			while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 				if (dprintf(1, "reaped %d %d\n", pid, st) < 0 && errno == EPIPE)
 					return 0;
-			}
-		}
-		if (p[3].revents) {                     /* the spare took a connection: it is a monitor now */
-			char c;
-			if (spare > 0 && RETRY(read(used[0], &c, 1)) == 1)
-				taken = spare, spare = 0;       /* the next once it has exited; meanwhile we accept */
 		}
 		if (p[1].revents) {
+			struct ucred cr;
+			socklen_t len = sizeof cr;
 			int conn = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 			if (conn < 0)
 				continue;
-			if (!from_node(conn, node)) {
+			if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid != node || cr.uid != getuid()) {
 				close(conn);                    /* not the Node process that started us */
 				continue;
 			}
