@@ -287,6 +287,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       }
       // no stdio of the caller's (and not detached): forked by the spawner (src/init/spawner.ts), not by Node
       const forkable = !opts.detach && !this.rootless && stdio.every((s) => s === 'ignore');
+      if (early && !forkable) void early.then((m) => m?.release()); // (asked for by the same rule: not expected)
       monitor = (forkable ? await (early ?? MonitorChannel.fork(cmd.id)) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
       if (logFd !== undefined) closeSync(logFd);
       if (stdinFd !== undefined) closeSync(stdinFd);
