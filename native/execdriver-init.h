@@ -222,6 +222,7 @@ long long now_ms(clockid_t clk);
 void check_detach(size_t i, char **a, char *msg, size_t sz);
 void check_signals_forward(size_t i, char **a, char *msg, size_t sz);
 void check_oom_counter(size_t i, char **a, char *msg, size_t sz);
+void check_exit_file(size_t i, char **a, char *msg, size_t sz);
 void check_log_relay(size_t i, char **a, char *msg, size_t sz);
 void check_net_helper(size_t i, char **a, char *msg, size_t sz);
 int monitor(void);

@@ -99,7 +99,8 @@ static int cleanup_cgroup(const char *dir)
 	}
 }
 
-static int write_exit_file(const char *path, int code, int sig, long long oom, int raw)
+/* DURABLE: fsync'd before the rename (`exit-file PATH`); `exit-file PATH nosync` leaves it to the page cache */
+static int write_exit_file(const char *path, int code, int sig, long long oom, int raw, int durable)
 {
 	char tmp[PATH_MAX], json[192];
 	int n = snprintf(json, sizeof json, "{\"exitCode\":%d,\"signal\":%d,\"oomKills\":%lld,\"finishedAt\":%lld,\"status\":%d}\n",
@@ -109,7 +110,7 @@ static int write_exit_file(const char *path, int code, int sig, long long oom, i
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (write_full(fd, json, (size_t)n) < 0 || fsync(fd) < 0)
+	if (write_full(fd, json, (size_t)n) < 0 || (durable && fsync(fd) < 0))
 		return close_keep_errno(fd), -1;
 	return close(fd) < 0 || rename(tmp, path) < 0 ? -1 : 0;
 }
@@ -127,7 +128,7 @@ static void finish(int status)
 			if (!pass && !strcmp(op, "cleanup-cgroup") && cleanup_cgroup(p) < 0) {
 				snprintf(msg, sizeof msg, "remove cgroup %s", p);
 				ctl_error(op, (long)i, errno, p, msg);
-			} else if (pass && !strcmp(op, "exit-file") && write_exit_file(p, code, sig, oom, status) < 0) {
+			} else if (pass && !strcmp(op, "exit-file") && write_exit_file(p, code, sig, oom, status, plan[i].n < 3) < 0) {
 				snprintf(msg, sizeof msg, "write exit file %s", p);
 				ctl_error(op, (long)i, errno, p, msg);
 			}
@@ -420,6 +421,12 @@ void check_signals_forward(size_t i UNUSED, char **a UNUSED, char *msg UNUSED, s
 void check_oom_counter(size_t i UNUSED, char **a, char *msg UNUSED, size_t sz UNUSED)
 {
 	oom_file = a[1];
+}
+
+void check_exit_file(size_t i UNUSED, char **a, char *msg, size_t sz)
+{
+	if (a[2] && (strcmp(a[2], "nosync") || a[3]))
+		snprintf(msg, sz, "exit-file PATH [nosync], not %.64s", a[2]);
 }
 
 void check_log_relay(size_t i, char **a, char *msg, size_t sz)

@@ -25,7 +25,7 @@ static const struct op ops[] = {
 /*	  name                   kind          args  more  check (plan read)            run (the child) */
 	{ "clone",               OP_MONITOR,   1,    0,    check_clone,                 NULL },
 	{ "detach",              OP_MONITOR,   0,    0,    check_detach,                NULL },
-	{ "exit-file",           OP_MONITOR,   1,    0,    NULL,                        NULL },
+	{ "exit-file",           OP_MONITOR,   1,    1,    check_exit_file,             NULL },
 	{ "oom-counter",         OP_MONITOR,   1,    0,    check_oom_counter,           NULL },
 	{ "cleanup-cgroup",      OP_MONITOR,   1,    0,    NULL,                        NULL },
 	{ "init",                OP_MONITOR,   0,    0,    check_init,                  NULL },

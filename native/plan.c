@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "execdriver-init.h"
 #include "join.h"
+#include "framebuf.h"
 
 struct frame *plan;
 size_t nplan;
@@ -67,7 +68,8 @@ int read_plan(void)
 	int execs = 0;
 	char msg[256] = "";
 	struct frame hdr;
-	int r = read_frame(CTL, &hdr);
+	struct framebuf fb = FRAMEBUF_INIT;             /* a few reads for the whole plan (framebuf.c) */
+	int r = framebuf_read(&fb, CTL, &hdr);
 	if (r <= 0) {
 		ctl_error("plan", 0, r < 0 ? errno : EPIPE, "", "read the plan");
 		return -1;
@@ -77,7 +79,7 @@ int read_plan(void)
 	int other = check_protocol(&hdr, msg, sizeof msg) < 0;
 	for (int end = other && !strcmp(hdr.f[0], "end"); !end;) {
 		struct frame f;
-		int r = read_frame(CTL, &f);
+		int r = framebuf_read(&fb, CTL, &f);
 		if (r <= 0 && other)
 			break;
 		if (r <= 0) {
@@ -91,6 +93,10 @@ int read_plan(void)
 		if (nplan == cap && !(plan = realloc(plan, (cap = cap * 2 + 16) * sizeof *plan)))
 			_exit(1);
 		plan[nplan++] = f;
+	}
+	if (framebuf_end(&fb, CTL) < 0 && !other) {
+		ctl_error("plan", (long)nplan, errno, "", "read the plan");
+		return -1;
 	}
 	if (other) {
 		ctl_error("protocol", -1, EPROTO, strcmp(hdr.f[0], "protocol") || hdr.n < 2 ? hdr.f[0] : hdr.f[1], msg);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,6 +141,7 @@ export class MonitorChannel {
   private waiters: { resolve: (f: string[] | undefined) => void }[] = [];
   private ended = false;
   private readonly closedPromise: Promise<void>;
+  private readonly donePromise: Promise<void>;
   /** a forked monitor's first frame, ["monitor", PID, SECRET], not yet seen */
   private hello: ((f: string[]) => boolean) | undefined;
 
@@ -150,6 +151,7 @@ export class MonitorChannel {
     this.hello = hello;
     const ctlClosed = new Promise<void>((resolve) => ctl.once('close', () => resolve()));
     this.closedPromise = hello ? Promise.all([ctlClosed, proc.exited]).then(() => {}) : proc.exited;
+    this.donePromise = hello ? ctlClosed : this.closedPromise;
     const decoder = new FrameDecoder();
     this.ctl.on('data', (chunk: Buffer) => {
       for (const f of decoder.push(chunk)) {
@@ -272,7 +274,22 @@ export class MonitorChannel {
   }
 
   sendPlan(ops: Op[]): void {
-    this.ctl.write(encodePlan(ops));
+    const plan = encodePlan(ops);
+    // A forked monitor's socket is connected (a unix socket's connect() is done at once) but Node
+    // calls it `connecting` until its event loop next turns, and holds writes until then: the plan
+    // would leave only once launch() awaits the `pid` frame (~0.4 ms measured). So it is written
+    // to the descriptor now; what that does not take (nothing, so far) goes through the stream.
+    const sock = this.ctl as Duplex & { connecting?: boolean; _handle?: { fd?: number } | null };
+    const fd = sock.connecting ? sock._handle?.fd : undefined;
+    let sent = 0;
+    if (typeof fd === 'number' && fd >= 0) {
+      try {
+        sent = writeSync(fd, plan);
+      } catch {
+        sent = 0; // EAGAIN, or not connected after all: the stream reports what is wrong
+      }
+    }
+    if (sent < plan.length) this.ctl.write(sent ? plan.subarray(sent) : plan);
   }
 
   send(...fields: string[]): void {
@@ -299,5 +316,14 @@ export class MonitorChannel {
   /** Resolves once the monitor process has exited and its stdio is closed. */
   closed(): Promise<void> {
     return this.closedPromise;
+  }
+
+  /**
+   * Resolves once the monitor can do nothing more: a forked one once its control socket has
+   * closed (it is exiting; its wait status comes from the spawner a little later), a spawned one
+   * as closed() (its stdio, which may carry the container's output, closed too).
+   */
+  done(): Promise<void> {
+    return this.donePromise;
   }
 }

@@ -29,7 +29,7 @@ export const OPS = {
   // the monitor's
   clone: { kind: 'monitor', args: ['flags'] },
   detach: { kind: 'monitor', args: [] },
-  'exit-file': { kind: 'monitor', args: ['path'] },
+  'exit-file': { kind: 'monitor', args: ['path'], variadic: true }, // PATH [nosync]
   'oom-counter': { kind: 'monitor', args: ['path'] },
   'cleanup-cgroup': { kind: 'monitor', args: ['dir'] },
   init: { kind: 'monitor', args: [] },

@@ -26,7 +26,7 @@ import {
 } from '../ops/index.js';
 import { ExecDriverError, NotFoundError, NotRunningError, WaitTimeoutError } from '../errors.js';
 import { ownerOf, reclaimAddresses, releaseNetwork } from '../network/container.js';
-import { isSameProcessAlive, listIds, ownerAlive, signalContainer, STATE_FILE, StateDir } from '../state/index.js';
+import { isSameProcessAlive, listIds, ownerAlive, signalContainer, STATE_FILE, StateDir, sweepRetired } from '../state/index.js';
 import { sleep } from '../time.js';
 import { releaseRootfs } from '../rootfs/overlay.js';
 import { validateId } from '../command.js';
@@ -268,6 +268,7 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
     } catch {
       return;
     }
+    sweepRetired(this.root); // a killed process's retired state directories (StateDir.retire)
     let settled = false;
     for (const name of names) {
       const pending = pendingCreation(name);

@@ -145,6 +145,13 @@ export function saveRecord(state: StateDir, rec: ContainerRecord<object>, status
   state.writeJson(STATE_FILE, rec);
 }
 
+/** removeRecord at a run's end: the directory renamed away at once, removed in the background (StateDir.retire). */
+export async function retireRecord(state: StateDir): Promise<void> {
+  const existed = state.exists();
+  await state.retire();
+  if (existed) appendEvent(state.root, { type: 'destroy', driver: state.driver, id: state.id });
+}
+
 /** `.<id>.<pid>.new` directories: a creation that has not been renamed into place (yet). */
 export function pendingCreation(name: string): { id: string; pid: number } | undefined {
   const m = /^\.(.+)\.(\d+)\.new$/.exec(name);

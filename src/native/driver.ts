@@ -11,7 +11,7 @@ import { ExecDriverError, InvalidConfigError, StartError, describeErrno } from '
 import { LifecycleDriver, type AnyRecord } from '../lifecycle/engine.js';
 import { exitStatusOf, exitStatusOfFrame, type ExitRecord } from '../lifecycle/exit.js';
 import { classifyStartFailure } from '../lifecycle/failure.js';
-import { createRecord, removeRecord, removeRecordAsync, type ContainerRecord } from '../lifecycle/record.js';
+import { createRecord, removeRecord, retireRecord, type ContainerRecord } from '../lifecycle/record.js';
 import { attachVeth } from '../network/veth.js';
 import { ownerOf, releaseNetwork, setupNetwork, type NetworkState } from '../network/container.js';
 import { isSameProcessAlive, ownerAlive, processStartTime, StateDir } from '../state/index.js';
@@ -206,6 +206,13 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       extra: {},
     });
     trace(cmd.id, 'state-dir');
+    // a monitor the spawner forks (below: no stdio of the caller's) is asked for now, so that its
+    // fork and start overlap the cgroups and the plan; it waits for the plan
+    const pipes = opts.pipes ?? {};
+    const early = !opts.detach && !this.rootless &&
+      [stdioFor(pipes.stdin, 'stdin', cmd.tty), stdioFor(pipes.stdout, 'stdout', cmd.tty), cmd.tty ? 'ignore' : stdioFor(pipes.stderr, 'stderr')].every((x) => x === 'ignore')
+      ? MonitorChannel.fork(cmd.id).catch(() => undefined)
+      : undefined;
     let cgroup: ContainerCgroup | NoCgroup | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
@@ -267,7 +274,6 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       });
 
       let stdio: [Stdio, Stdio, Stdio];
-      const pipes = opts.pipes ?? {};
       if (opts.detach) {
         logFd = openSync(state.path('container.log'), 'a', 0o600);
         if (opts.openStdin && !cmd.tty) stdinFd = (await import('../stdin-fifo.js')).openStdinFifo(state.path('stdin'), cmd.id);
@@ -282,7 +288,8 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       }
       // no stdio of the caller's (and not detached): forked by the spawner (src/init/spawner.ts), not by Node
       const forkable = !opts.detach && !this.rootless && stdio.every((s) => s === 'ignore');
-      monitor = (forkable ? await MonitorChannel.fork(cmd.id) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
+      if (early && !forkable) void early.then((m) => m?.release()); // (asked for by the same rule: not expected)
+      monitor = (forkable ? await (early ?? MonitorChannel.fork(cmd.id)) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
       if (logFd !== undefined) closeSync(logFd);
       if (stdinFd !== undefined) closeSync(stdinFd);
       logFd = stdinFd = undefined;
@@ -352,6 +359,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       return { id: cmd.id, pid, exited, resize: trackForeground(state, monitor, exited) };
     } catch (err) {
       trace(cmd.id, 'failed', true);
+      if (!monitor) void early?.then((m) => m?.release()); // asked for early, never sent a plan: EOF ends it
       await written?.catch(() => {}); // nothing is written into the directory once it is removed
       if (logFd !== undefined) closeSync(logFd);
       if (stdinFd !== undefined) closeSync(stdinFd);
@@ -422,7 +430,8 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
     do frame = await monitor.next();
     while (frame && frame[0] !== 'exit');
     trace(cmd.id, 'exit-frame');
-    await monitor.closed();
+    // the exit frame came: its socket's close is the monitor's end (closed() waits for its status too)
+    await (frame ? monitor.done() : monitor.closed());
     trace(cmd.id, 'monitor-closed');
     try {
       if (!frame) {
@@ -439,7 +448,7 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       trace(cmd.id, 'cgroup-remove');
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, cmd.id), net);
       trace(cmd.id, 'net-release');
-      await removeRecordAsync(state);
+      await retireRecord(state); // renamed away, removed in the background
       trace(cmd.id, 'state-remove', true);
     }
   }

@@ -154,7 +154,9 @@ export function buildPlan(p: PlanInputs): Op[] {
     if (!ns.path && ns.type !== 'cgroup') flags |= CLONE_OF[ns.type] ?? 0;
   }
   ops.push(['clone', num(flags)]);
-  ops.push(['exit-file', p.exitFile]);
+  // fsync'd when the record outlives its owner (detached, OCI); a foreground record is removed
+  // once its owner is gone (lifecycle/engine.ts verdictOf), so after a host crash nothing reads it
+  ops.push(p.detach || p.oci ? ['exit-file', p.exitFile] : ['exit-file', p.exitFile, 'nosync']);
   if (p.oomCounterFile) ops.push(['oom-counter', p.oomCounterFile]);
   if (p.eventLog) ops.push(...monitorEventOps({ ...p.eventLog, driver: 'native', ...(p.oomCounterFile ? { oomWatch: p.oomCounterFile } : {}) }));
   for (const dir of p.cleanupCgroups) ops.push(['cleanup-cgroup', dir]);

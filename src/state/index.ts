@@ -154,6 +154,73 @@ export class StateDir {
     await releaseRootfsAsync(this.dir); // then the copy-on-write layer goes with the directory
     await rm(this.dir, { recursive: true, force: true });
   }
+
+  /**
+   * The run's end, without waiting for the unlinks (~10 journal operations on a disk-backed
+   * `/run`, ~2 ms): the directory is renamed to `<root>/.retired/<driver>.<id>.<pid>.<n>` (one
+   * operation: the id is free at once and nothing of it is left under `<driver>/`) and removed
+   * on the thread pool afterwards. What is still there when this process exits is removed then
+   * (synchronously, even on process.exit()); a process killed before that leaves it to the next
+   * settleAll of any process (sweepRetired). A rename that fails falls back to removeAsync.
+   */
+  async retire(): Promise<void> {
+    await releaseRootfsAsync(this.dir); // as removeAsync: a host mount a crashed `cp` left, rootless chmod
+    const bin = join(this.root, RETIRED_DIR);
+    const dest = join(bin, `${this.driver}.${this.id}.${process.pid}.${retiredCount++}`);
+    try {
+      try {
+        renameSync(this.dir, dest);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync(this.dir)) throw e;
+        mkdirSync(bin, { mode: 0o700 }); // its first use under this root
+        renameSync(this.dir, dest);
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(this.dir)) return; // removed meanwhile
+      return this.removeAsync();
+    }
+    retiring.add(dest);
+    if (retiring.size === 1 && !exitHook) {
+      exitHook = true;
+      process.on('exit', () => {
+        for (const d of retiring) rmSync(d, { recursive: true, force: true, maxRetries: 2 });
+      });
+    }
+    void rm(dest, { recursive: true, force: true, maxRetries: 2 })
+      .catch(() => {})
+      .finally(() => retiring.delete(dest));
+  }
+}
+
+/** `<root>/.retired/`: state directories renamed away at a run's end, being removed (StateDir.retire). */
+export const RETIRED_DIR = '.retired';
+let retiredCount = 0;
+let exitHook = false;
+const retiring = new Set<string>();
+
+/**
+ * Remove what a process killed before it had removed its retired state directories left in
+ * `<root>/.retired/` (`<driver>.<id>.<pid>.<n>`, the pid no longer alive). One readdir when
+ * there is nothing to do.
+ */
+export function sweepRetired(root: string): void {
+  const bin = join(root, RETIRED_DIR);
+  let names: string[];
+  try {
+    names = readdirSync(bin);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const parts = name.split('.');
+    const pid = Number(parts[parts.length - 2]);
+    if (retiring.has(join(bin, name)) || (Number.isInteger(pid) && pid > 0 && isSameProcessAlive(pid, undefined))) continue;
+    try {
+      rmSync(join(bin, name), { recursive: true, force: true });
+    } catch {
+      /* another process sweeps it too */
+    }
+  }
 }
 
 /** The ids of the containers that have a state directory under `<root>/<driver>`. */

@@ -74,6 +74,26 @@ describe('the plan protocol', () => {
     await monitor.closed();
   });
 
+  it('a plan that comes in pieces, with a field larger than one read, is read whole and in order', async () => {
+    // the monitor peeks at what has come and consumes only whole frames (native/framebuf.c)
+    const big = 'x'.repeat(100_000);
+    const monitor = MonitorChannel.spawn(['ignore', 'ignore', 'ignore'], 'cinit-protocol');
+    const pause = () => new Promise((r) => setTimeout(r, 20));
+    monitor.send('protocol', String(PROTOCOL_VERSION));
+    await pause();
+    monitor.send('env', `BIG=${big}`);
+    monitor.send('env', 'SMALL=1');
+    await pause();
+    monitor.send('exec', '', '/bin/sh', '-c', `test "\${#BIG}" = ${big.length} && test "$SMALL" = 1`);
+    await pause();
+    monitor.send('end');
+    assert.equal((await monitor.next())?.[0], 'pid');
+    monitor.send('go'); // read after the plan, not taken with it
+    assert.deepEqual(await monitor.next(), ['started']);
+    assert.deepEqual((await monitor.next())?.slice(0, 3), ['exit', '0', '0']);
+    await monitor.closed();
+  });
+
   it('run-plan checks the version of its file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'execdriver-cinit-protocol-'));
     try {

@@ -81,6 +81,11 @@ describe('the plan', () => {
     const flags = Number(plan()[0]![1]);
     assert.equal(flags, CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWPID | CLONE.NEWNET);
   });
+  it('the exit file is fsync\'d when the record outlives its owner (detached), not for a foreground run', () => {
+    const exitOp = (ops: readonly Op[]) => ops.find((o) => o[0] === 'exit-file');
+    assert.deepEqual(exitOp(plan()), ['exit-file', '/state/exit.json', 'nosync']);
+    assert.deepEqual(exitOp(plan({}, { detach: true })), ['exit-file', '/state/exit.json']);
+  });
   it('capabilities are limited to what the host has', () => {
     const caps = plan().find((o) => o[0] === 'caps')!;
     // CHOWN, KILL, SETGID, SETUID, NET_RAW, MKNOD: no SYS_ADMIN (dropped by default)
