@@ -430,8 +430,14 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       // the copy-on-write rootfs: mounted by the monitor's child in the mount namespace it makes
       // for lxc-start (overlayPlan), never on the host; LXC binds it as a `dir:` rootfs
       const overlay = overlayRootfs ? prepareOverlay(state.dir) : undefined;
-      if (overlay) mkdirSync(overlay.merged, { mode: 0o755 });
-      const rootfsPath = overlay?.merged;
+      // One layer and nothing to bind: the fresh overlay (an empty upper directory) shows exactly
+      // that layer and no mount target is needed, so the check and config.lxc need no merged view:
+      // LXC's own overlay backend mounts it in the container's mount namespace (lxcOverlay). Else
+      // the monitor's child mounts it in a mount namespace of its own and waits (overlayPlan).
+      const lxcOverlay = !!overlay && cmd.rootfsLayers.length === 1 && binds(spec).length === 0 && ![cmd.rootfs, overlay.upper].some((p) => p.includes(':'));
+      const overlayWait = !!overlay && !lxcOverlay;
+      if (overlayWait) mkdirSync(overlay.merged, { mode: 0o755 });
+      const rootfsPath = overlayWait ? overlay.merged : undefined;
       const execFifo = state.path(EXEC_FIFO);
 
       const logPath = state.path(LOG_FILE);
@@ -461,10 +467,15 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         ...(this.rootless ? { rootless: true } : { cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) } }),
         mountTargets,
         ...(rootfsPath ? { rootfsPath } : {}),
+        ...(lxcOverlay ? { rootfsOverlay: { lower: cmd.rootfs, upper: overlay!.upper } } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
         ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' || usePlan ? { consoleHelper: INIT_BINARY } : {}),
       }));
       if (!overlay) writeConfig(this.createMountTargets(cmd.id, spec));
+      else if (lxcOverlay) {
+        this.checkExecutable(cmd, cmd.rootfs); // the one layer: what the fresh overlay shows
+        writeConfig([]);
+      }
 
       let stdio: [Stdio, Stdio, Stdio];
       if (opts.detach) {
@@ -508,7 +519,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
           ...monitorEventOps({ root: this.root, driver: DRIVER_NAME, id: cmd.id, lxcLog: logPath, ...(oomSource ? { oomWatch: oomSource } : {}) }),
           ...(oomSource ? [['oom-counter', oomPath] as Op] : []),
         ],
-        ...(overlay ? { before: overlayPlan(cmd.rootfsLayers, overlay, execFifo) } : {}),
+        ...(overlayWait ? { before: overlayPlan(cmd.rootfsLayers, overlay!, execFifo) } : {}),
       });
       // no stdio of the caller's, no terminal, not detached: forked by the spawner (src/init/spawner.ts), not by Node
       trace(cmd.id, 'files+config');
@@ -517,7 +528,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       child = monitor.spawned;
       monitor.sendPlan(plan);
       trace(cmd.id, 'spawn-monitor');
-      const { exited } = await this.startMonitor(cmd.id, tool, monitor, (childPid) => {
+      const { exited } = await this.startMonitor(cmd.id, tool, monitor, !overlayWait ? undefined : (childPid) => {
         // the child has mounted the overlay in its own mount namespace and waits: the checks and
         // the mount targets go through its root, then config.lxc, then the fifo lets it exec
         trace(cmd.id, 'overlay-mounted');
@@ -634,8 +645,11 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     monitor: MonitorChannel,
     created?: (childPid: number) => number,
   ): Promise<{ exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+    // `go` goes with the plan: in host mode nothing of ours comes between the monitor's `pid` and
+    // the child's first op (the monitor reads `go` only once it has reported `pid`), so the child
+    // need not wait for a round trip through this process
+    monitor.send('go');
     const pidFrame = await monitor.next();
-    if (pidFrame?.[0] === 'pid') monitor.send('go');
     let reply = pidFrame?.[0] === 'pid' ? await monitor.next() : pidFrame;
     let fifo: number | undefined;
     try {
