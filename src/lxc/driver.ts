@@ -405,6 +405,11 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     let oomFd: number | undefined;
     let outFd: number | undefined;
     let stdinFd: number | undefined;
+    // No stdio of the caller's, no terminal, not detached: the monitor is a fork of the spawner
+    // (src/init/spawner.ts), not of Node. Asked for now, so that the spawner forks it while this
+    // process writes the state files and config.lxc; it waits for its plan.
+    const forkable = !opts.detach && !cmd.tty && !this.rootless && !pipes.stdin && !pipes.stdout && !pipes.stderr;
+    const early = forkable ? MonitorChannel.fork(cmd.id).catch(() => undefined) : undefined;
     try {
       if (cmd.userns && !this.rootless) {
         // LXC binds the /etc files from here as the container's root (a mapped host uid): let its
@@ -521,10 +526,8 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         ],
         ...(overlayWait ? { before: overlayPlan(cmd.rootfsLayers, overlay!, execFifo) } : {}),
       });
-      // no stdio of the caller's, no terminal, not detached: forked by the spawner (src/init/spawner.ts), not by Node
       trace(cmd.id, 'files+config');
-      const forkable = !opts.detach && !cmd.tty && !this.rootless && stdio.every((s) => s === 'ignore');
-      monitor = (forkable ? await MonitorChannel.fork(cmd.id) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
+      monitor = (early ? await early : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
       child = monitor.spawned;
       monitor.sendPlan(plan);
       trace(cmd.id, 'spawn-monitor');
@@ -592,6 +595,12 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       if (stdinFd !== undefined) closeSync(stdinFd);
       if (logFd !== undefined) closeSync(logFd);
       if (oomFd !== undefined) closeSync(oomFd);
+      if (!monitor && early) {
+        // refused before its plan was sent: the early monitor reads EOF instead and exits
+        const unused = await early;
+        unused?.release();
+        if (unused) await within(unused.closed(), 2000, undefined);
+      }
       await this.undoStart(cmd.id, child, monitor);
       await releaseNetwork(this.root, owner, net);
       removeRecord(state);
