@@ -447,14 +447,15 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
+      // Only a container with a memory limit can be OOM-killed by its own memory cgroup; a stop
+      // hook costs ~10 ms per run in LXC, so the others go without it (and without the file it
+      // fills: one file fewer to make and remove on a disk-backed state root)
+      const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(this.root, cmd.id) : undefined;
       writeFileSync(logPath, '', { mode: 0o600 });
-      writeFileSync(oomPath, '', { mode: 0o600 });
+      if (oomSource) writeFileSync(oomPath, '', { mode: 0o600 });
       // Held open: the status can be read even if a terminate from elsewhere removed the directory.
       logFd = openSync(logPath, 'r');
-      oomFd = openSync(oomPath, 'r');
-      // Only a container with a memory limit can be OOM-killed by its own memory cgroup; a stop
-      // hook costs ~10 ms per run in LXC, so the others go without it.
-      const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(this.root, cmd.id) : undefined;
+      if (oomSource) oomFd = openSync(oomPath, 'r');
       if (seccomp !== undefined) state.writeText(SECCOMP_FILE, seccomp);
       // readable by the container's root also when it is a mapped uid (LXC binds it from inside)
       if (processPlan) writeFileSync(state.path(PLAN_FILE), processPlan, { mode: 0o644 });
@@ -578,7 +579,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       if (opts.detach) {
         monitor.release();
         closeSync(logFd);
-        closeSync(oomFd);
+        if (oomFd !== undefined) closeSync(oomFd);
         logFd = oomFd = undefined;
         trace(cmd.id, 'detached', true);
         const resize = (rows: number, cols: number) => void this.resize(cmd.id, rows, cols).catch(() => {});
@@ -823,7 +824,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     id: string,
     tool: string,
     exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
-    fds: { log: number; oom: number },
+    fds: { log: number; oom: number | undefined },
     record: LxcState,
   ): Promise<ExitStatus> {
     const how = await exited;
@@ -831,10 +832,10 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     try {
       const run = parseLxcLog(readFd(fds.log));
       if (run.startedPid === undefined && record.pid === 0) throw startError(id, run, tool, how);
-      return this.logStatus(run, readFd(fds.oom));
+      return this.logStatus(run, fds.oom === undefined ? '' : readFd(fds.oom));
     } finally {
       closeSync(fds.log);
-      closeSync(fds.oom);
+      if (fds.oom !== undefined) closeSync(fds.oom);
       await removeLeftovers(this.root, id).catch(() => {});
       trace(id, 'cgroups-removed');
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);
