@@ -68,7 +68,7 @@ export const SECCOMP_FILE = 'seccomp.lxc';
 /** The process plan `execdriver-init run-plan` carries out in the container (lxc-start). */
 export const PLAN_FILE = 'process.plan';
 export const LOG_FILE = 'lxc.log';
-/** The fifo the monitor's child waits on (overlay rootfs) until config.lxc is written. */
+/** The fifo the monitor's child waits on (an overlay of several layers, or with binds) until config.lxc is written. */
 const EXEC_FIFO = 'exec.fifo';
 const OOM_FILE = 'oom';
 const OUTPUT_FILE = 'container.log';
@@ -432,8 +432,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
       trace(cmd.id, 'record+net');
       const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
-      // the copy-on-write rootfs: mounted by the monitor's child in the mount namespace it makes
-      // for lxc-start (overlayPlan), never on the host; LXC binds it as a `dir:` rootfs
+      // the copy-on-write rootfs: never mounted on the host
       const overlay = overlayRootfs ? prepareOverlay(state.dir) : undefined;
       // One layer and nothing to bind: the fresh overlay (an empty upper directory) shows exactly
       // that layer and no mount target is needed, so the check and config.lxc need no merged view:
