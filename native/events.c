@@ -26,6 +26,7 @@
 
 #define RECHECK_MS 20                   /* v1 notifies before the kill is counted: look again */
 #define RECHECK_FOR_MS 1000
+#define LXC_SCAN_MS 5                   /* lxc-log: at most one scan of LXC's log per this many ms */
 
 static struct {
 	const char *log, *driver, *id, *execid, *oom_path, *lxc_path;
@@ -36,6 +37,7 @@ static struct {
 	long long oom_last, recheck_until, next_check;
 	int ino_fd;                             /* lxc-log: inotify on LXC's log until the start is seen */
 	off_t lxc_off;
+	long long lxc_next;                     /* lxc-log: the inotify fd is not polled before (mono ms) */
 } ev = { .oom_fd = -1, .oom_poll = -1, .oom_v1_efd = -1, .ino_fd = -1 };
 
 static long long mono_ms(void)
@@ -275,8 +277,12 @@ static void lxc_watch(void)
 	while (read(ev.ino_fd, drain, sizeof drain) > 0)
 		;
 	lxc_scan(&r, &ev.lxc_off);
-	if (r.pid <= 0)
+	if (r.pid <= 0) {
+		/* LXC writes ~100 lines (DEBUG) during its setup, one write each: woken for every one, the
+		 * monitor competed with LXC for the CPU. The changes meanwhile wait in the inotify queue. */
+		ev.lxc_next = mono_ms() + LXC_SCAN_MS;
 		return;
+	}
 	ev.pid = (pid_t)r.pid;
 	record_start();
 	close(ev.ino_fd);
@@ -309,15 +315,17 @@ void events_started(void)
 void events_pollfds(struct pollfd *p)
 {
 	p[0] = (struct pollfd){ ev.oom_poll, (short)(ev.oom_poll == ev.oom_fd ? POLLPRI : POLLIN), 0 };
-	p[1] = (struct pollfd){ ev.ino_fd, POLLIN, 0 };
+	p[1] = (struct pollfd){ ev.ino_fd >= 0 && mono_ms() >= ev.lxc_next ? ev.ino_fd : -1, POLLIN, 0 };
 }
 
 int events_timeout(void)
 {
-	if (!ev.recheck_until)
-		return -1;
-	long long left = ev.next_check - mono_ms();
-	return left < 0 ? 0 : (int)left;
+	long long now = mono_ms(), left = -1;
+	if (ev.recheck_until)
+		left = ev.next_check > now ? ev.next_check - now : 0;
+	if (ev.ino_fd >= 0 && ev.lxc_next > now && (left < 0 || ev.lxc_next - now < left))
+		left = ev.lxc_next - now;       /* the log's watch is polled again then */
+	return (int)left;
 }
 
 void events_handle(const struct pollfd *p)

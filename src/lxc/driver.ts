@@ -68,7 +68,7 @@ export const SECCOMP_FILE = 'seccomp.lxc';
 /** The process plan `execdriver-init run-plan` carries out in the container (lxc-start). */
 export const PLAN_FILE = 'process.plan';
 export const LOG_FILE = 'lxc.log';
-/** The fifo the monitor's child waits on (overlay rootfs) until config.lxc is written. */
+/** The fifo the monitor's child waits on (an overlay of several layers, or with binds) until config.lxc is written. */
 const EXEC_FIFO = 'exec.fifo';
 const OOM_FILE = 'oom';
 const OUTPUT_FILE = 'container.log';
@@ -405,6 +405,11 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     let oomFd: number | undefined;
     let outFd: number | undefined;
     let stdinFd: number | undefined;
+    // No stdio of the caller's, no terminal, not detached: the monitor is a fork of the spawner
+    // (src/init/spawner.ts), not of Node. Asked for now, so that the spawner forks it while this
+    // process writes the state files and config.lxc; it waits for its plan.
+    const forkable = !opts.detach && !cmd.tty && !this.rootless && !pipes.stdin && !pipes.stdout && !pipes.stderr;
+    const early = forkable ? MonitorChannel.fork(cmd.id).catch(() => undefined) : undefined;
     try {
       if (cmd.userns && !this.rootless) {
         // LXC binds the /etc files from here as the container's root (a mapped host uid): let its
@@ -427,23 +432,29 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       if (net.mode === 'bridge') net.hostInterface = `veth${randomBytes(4).toString('hex')}`;
       trace(cmd.id, 'record+net');
       const spec = validateSpec(buildSpec(cmd, { ...specContext, network: net, etcFiles }), cmd.id);
-      // the copy-on-write rootfs: mounted by the monitor's child in the mount namespace it makes
-      // for lxc-start (overlayPlan), never on the host; LXC binds it as a `dir:` rootfs
+      // the copy-on-write rootfs: never mounted on the host
       const overlay = overlayRootfs ? prepareOverlay(state.dir) : undefined;
-      if (overlay) mkdirSync(overlay.merged, { mode: 0o755 });
-      const rootfsPath = overlay?.merged;
+      // One layer and nothing to bind: the fresh overlay (an empty upper directory) shows exactly
+      // that layer and no mount target is needed, so the check and config.lxc need no merged view:
+      // LXC's own overlay backend mounts it in the container's mount namespace (lxcOverlay). Else
+      // the monitor's child mounts it in a mount namespace of its own and waits (overlayPlan).
+      const lxcOverlay = !!overlay && cmd.rootfsLayers.length === 1 && binds(spec).length === 0 && ![cmd.rootfs, overlay.upper].some((p) => p.includes(':'));
+      const overlayWait = !!overlay && !lxcOverlay;
+      if (overlayWait) mkdirSync(overlay.merged, { mode: 0o755 });
+      const rootfsPath = overlayWait ? overlay.merged : undefined;
       const execFifo = state.path(EXEC_FIFO);
 
       const logPath = state.path(LOG_FILE);
       const oomPath = state.path(OOM_FILE);
+      // Only a container with a memory limit can be OOM-killed by its own memory cgroup; a stop
+      // hook costs ~10 ms per run in LXC, so the others go without it (and without the file it
+      // fills: one file fewer to make and remove on a disk-backed state root)
+      const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(this.root, cmd.id) : undefined;
       writeFileSync(logPath, '', { mode: 0o600 });
-      writeFileSync(oomPath, '', { mode: 0o600 });
+      if (oomSource) writeFileSync(oomPath, '', { mode: 0o600 });
       // Held open: the status can be read even if a terminate from elsewhere removed the directory.
       logFd = openSync(logPath, 'r');
-      oomFd = openSync(oomPath, 'r');
-      // Only a container with a memory limit can be OOM-killed by its own memory cgroup; a stop
-      // hook costs ~10 ms per run in LXC, so the others go without it.
-      const oomSource = cmd.resources.memory !== undefined ? oomCounterFile(this.root, cmd.id) : undefined;
+      if (oomSource) oomFd = openSync(oomPath, 'r');
       if (seccomp !== undefined) state.writeText(SECCOMP_FILE, seccomp);
       // readable by the container's root also when it is a mapped uid (LXC binds it from inside)
       if (processPlan) writeFileSync(state.path(PLAN_FILE), processPlan, { mode: 0o644 });
@@ -461,10 +472,15 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
         ...(this.rootless ? { rootless: true } : { cgroupDirs: { container: payloadName(this.root, cmd.id), monitor: monitorName(this.root, cmd.id) } }),
         mountTargets,
         ...(rootfsPath ? { rootfsPath } : {}),
+        ...(lxcOverlay ? { rootfsOverlay: { lower: cmd.rootfs, upper: overlay!.upper } } : {}),
         ...(oomSource ? { stopHook: stopHookCommand(oomSource, oomPath) } : {}),
         ...((cmd.tty && tool === 'lxc-start') || tool === 'lxc-execute' || usePlan ? { consoleHelper: INIT_BINARY } : {}),
       }));
       if (!overlay) writeConfig(this.createMountTargets(cmd.id, spec));
+      else if (lxcOverlay) {
+        this.checkExecutable(cmd, cmd.rootfs); // the one layer: what the fresh overlay shows
+        writeConfig([]);
+      }
 
       let stdio: [Stdio, Stdio, Stdio];
       if (opts.detach) {
@@ -508,16 +524,14 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
           ...monitorEventOps({ root: this.root, driver: DRIVER_NAME, id: cmd.id, lxcLog: logPath, ...(oomSource ? { oomWatch: oomSource } : {}) }),
           ...(oomSource ? [['oom-counter', oomPath] as Op] : []),
         ],
-        ...(overlay ? { before: overlayPlan(cmd.rootfsLayers, overlay, execFifo) } : {}),
+        ...(overlayWait ? { before: overlayPlan(cmd.rootfsLayers, overlay!, execFifo) } : {}),
       });
-      // no stdio of the caller's, no terminal, not detached: forked by the spawner (src/init/spawner.ts), not by Node
       trace(cmd.id, 'files+config');
-      const forkable = !opts.detach && !cmd.tty && !this.rootless && stdio.every((s) => s === 'ignore');
-      monitor = (forkable ? await MonitorChannel.fork(cmd.id) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
+      monitor = (early ? await early : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
       child = monitor.spawned;
       monitor.sendPlan(plan);
       trace(cmd.id, 'spawn-monitor');
-      const { exited } = await this.startMonitor(cmd.id, tool, monitor, (childPid) => {
+      const { exited } = await this.startMonitor(cmd.id, tool, monitor, !overlayWait ? undefined : (childPid) => {
         // the child has mounted the overlay in its own mount namespace and waits: the checks and
         // the mount targets go through its root, then config.lxc, then the fifo lets it exec
         trace(cmd.id, 'overlay-mounted');
@@ -564,7 +578,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       if (opts.detach) {
         monitor.release();
         closeSync(logFd);
-        closeSync(oomFd);
+        if (oomFd !== undefined) closeSync(oomFd);
         logFd = oomFd = undefined;
         trace(cmd.id, 'detached', true);
         const resize = (rows: number, cols: number) => void this.resize(cmd.id, rows, cols).catch(() => {});
@@ -581,6 +595,12 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
       if (stdinFd !== undefined) closeSync(stdinFd);
       if (logFd !== undefined) closeSync(logFd);
       if (oomFd !== undefined) closeSync(oomFd);
+      if (!monitor && early) {
+        // refused before its plan was sent: the early monitor reads EOF instead and exits
+        const unused = await early;
+        unused?.release();
+        if (unused) await within(unused.closed(), 2000, undefined);
+      }
       await this.undoStart(cmd.id, child, monitor);
       await releaseNetwork(this.root, owner, net);
       removeRecord(state);
@@ -634,8 +654,11 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     monitor: MonitorChannel,
     created?: (childPid: number) => number,
   ): Promise<{ exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+    // `go` goes with the plan: in host mode nothing of ours comes between the monitor's `pid` and
+    // the child's first op (the monitor reads `go` only once it has reported `pid`), so the child
+    // need not wait for a round trip through this process
+    monitor.send('go');
     const pidFrame = await monitor.next();
-    if (pidFrame?.[0] === 'pid') monitor.send('go');
     let reply = pidFrame?.[0] === 'pid' ? await monitor.next() : pidFrame;
     let fifo: number | undefined;
     try {
@@ -800,7 +823,7 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     id: string,
     tool: string,
     exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
-    fds: { log: number; oom: number },
+    fds: { log: number; oom: number | undefined },
     record: LxcState,
   ): Promise<ExitStatus> {
     const how = await exited;
@@ -808,10 +831,10 @@ export class LxcDriver extends LifecycleDriver implements ManagedDriver {
     try {
       const run = parseLxcLog(readFd(fds.log));
       if (run.startedPid === undefined && record.pid === 0) throw startError(id, run, tool, how);
-      return this.logStatus(run, readFd(fds.oom));
+      return this.logStatus(run, fds.oom === undefined ? '' : readFd(fds.oom));
     } finally {
       closeSync(fds.log);
-      closeSync(fds.oom);
+      if (fds.oom !== undefined) closeSync(fds.oom);
       await removeLeftovers(this.root, id).catch(() => {});
       trace(id, 'cgroups-removed');
       await releaseNetwork(this.root, ownerOf(DRIVER_NAME, id), record.network);

@@ -71,6 +71,11 @@ export interface LxcRenderContext {
   processPlan?: string;
   /** rootfs (issue 12): the overlay mounted on the host for LXC to use as a `dir:` rootfs; unset: spec.root.path */
   rootfsPath?: string;
+  /**
+   * rootfs: a copy-on-write overlay of one layer that LXC mounts itself in the container's mount
+   * namespace (its `overlay:` backend; the work directory is the upper's sibling `work`)
+   */
+  rootfsOverlay?: { lower: string; upper: string };
 }
 
 /** Where the console helper is in the container (/dev is LXC's autodev tmpfs: nothing lands in the rootfs). */
@@ -368,7 +373,12 @@ export function renderConfig(spec: Spec, ctx: LxcRenderContext): string {
 
   out.push([`# config.lxc of container ${id}, written by execdriver for LXC 5`, `lxc.uts.name = ${oneLine(spec.hostname ?? '', 'hostname', id)}`]);
   out.push(networkSection(spec, ctx));
-  const rootfs = ['# root filesystem', `lxc.rootfs.path = dir:${oneLine(ctx.rootfsPath ?? spec.root!.path, 'rootfs', id)}`];
+  const rootfs = [
+    '# root filesystem',
+    ctx.rootfsOverlay
+      ? `lxc.rootfs.path = overlay:${oneLine(ctx.rootfsOverlay.lower, 'rootfs', id)}:${oneLine(ctx.rootfsOverlay.upper, 'rootfs', id)}`
+      : `lxc.rootfs.path = dir:${oneLine(ctx.rootfsPath ?? spec.root!.path, 'rootfs', id)}`,
+  ];
   if (ctx.facts.rootfsMount) rootfs.push(`lxc.rootfs.mount = ${oneLine(ctx.facts.rootfsMount, 'rootfs mount', id)}`);
   const rootfsOptions = [...(userns && !ctx.rootless ? ['idmap=container'] : []), ...(spec.root!.readonly ? ['ro'] : [])];
   if (rootfsOptions.length) rootfs.push(`lxc.rootfs.options = ${rootfsOptions.join(',')}`);

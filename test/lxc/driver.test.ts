@@ -208,6 +208,9 @@ describe('lxc driver (LXC 5, real containers)', () => {
     const b = cmd({ entrypoint: '/notexec' });
     await assert.rejects(driver.run(b), (e: Error & { exitCode: number }) => e.exitCode === 126);
     assert.deepEqual([...leftovers(a.id), ...leftovers(b.id)], []);
+    // the monitors the spawner forked early (before the check refused the runs) are gone too
+    const pids = (args: string[]) => spawnSync('pgrep', args, { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    for (const spawner of pids(['-P', String(process.pid), '-f', 'execdriver-init spawner'])) assert.deepEqual(pids(['-P', spawner]), [], 'a monitor left');
   });
 
   it('a start failure reports LXC\'s reason (a key LXC 5 refuses) and leaves nothing', async () => {

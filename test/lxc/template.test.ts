@@ -58,6 +58,12 @@ describe('lxc template', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('a copy-on-write overlay of one layer: LXC\'s own overlay backend (lower, then upper)', () => {
+    const l = lines(render({}, { rootfsOverlay: { lower: rootfs, upper: '/state/c1/rootfs/upper' } }));
+    assert.ok(l.includes(`lxc.rootfs.path = overlay:${rootfs}:/state/c1/rootfs/upper`));
+    assert.equal(l.filter((x) => x.startsWith('lxc.rootfs.path')).length, 1);
+  });
+
   it('renders every section of the seed in LXC 5 key names', () => {
     const text = render({ hostname: 'box' });
     const l = lines(text);
