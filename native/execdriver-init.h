@@ -13,7 +13,7 @@
 #include "events.h"                     /* EVENTS_NFDS, the poll slots of the event log */
 
 /* the plan protocol's version (PROTOCOL.md); PROTOCOL_VERSION in src/init/protocol.ts is the same */
-#define PROTOCOL_VERSION 6
+#define PROTOCOL_VERSION 7
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define PROTOCOL_STR STR(PROTOCOL_VERSION)
@@ -207,6 +207,7 @@ extern struct log_relay {
 	long index;
 	int r[2], w[2];                 /* the pipes' ends: read (monitor), write (child) */
 	int to[2];                      /* where each goes: the monitor's fds 1 and 2 as Node gave them */
+	int socket;                     /* `log-relay socket`: socketpairs, not pipes */
 } logr;
 
 /* The container, as the monitor watches it. */

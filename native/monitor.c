@@ -301,7 +301,12 @@ int monitor(void)
 		return 1;
 	for (int i = 0; logr.index >= 0 && i < 2; i++) {
 		int pp[2];
-		if (pipe2(pp, O_CLOEXEC) < 0 || (logr.to[i] = fcntl(i + 1, F_DUPFD_CLOEXEC, 3)) < 0)
+		/* a socketpair, one way (the container cannot read from it, nor reopen it through /proc:
+		 * ENXIO), as the sockets of Node's own relay were; else a pipe */
+		if ((logr.socket ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pp) < 0 || shutdown(pp[0], SHUT_WR) < 0 ||
+		                   shutdown(pp[1], SHUT_RD) < 0
+		                 : pipe2(pp, O_CLOEXEC) < 0) ||
+		    (logr.to[i] = fcntl(i + 1, F_DUPFD_CLOEXEC, 3)) < 0)
 			return ctl_error("log-relay", logr.index, errno, "", "set up the output pipes"), 1;
 		logr.r[i] = pp[0], logr.w[i] = pp[1];
 	}
@@ -431,7 +436,10 @@ void check_exit_file(size_t i UNUSED, char **a, char *msg, size_t sz)
 
 void check_log_relay(size_t i, char **a, char *msg, size_t sz)
 {
-	check_once(&logr.index, i, a[0], msg, sz);
+	if (a[1] && (strcmp(a[1], "socket") || a[2]))
+		snprintf(msg, sz, "log-relay [socket], not %.64s", a[1]);
+	else if (check_once(&logr.index, i, a[0], msg, sz) == 0)
+		logr.socket = a[1] != NULL;
 }
 
 void check_net_helper(size_t i UNUSED, char **a, char *msg, size_t sz)

@@ -32,7 +32,7 @@ static const struct op ops[] = {
 	{ "signals-forward",     OP_MONITOR,   0,    0,    check_signals_forward,       NULL },
 	{ "tty",                 OP_MONITOR,   2,    0,    check_tty,                   NULL },
 	{ "attach-socket",       OP_MONITOR,   2,    0,    check_attach_socket,         NULL },
-	{ "log-relay",           OP_MONITOR,   0,    0,    check_log_relay,             NULL },
+	{ "log-relay",           OP_MONITOR,   0,    1,    check_log_relay,             NULL },
 	{ "device-filter",       OP_MONITOR,   2,    0,    NULL,                        NULL },
 	{ "thaw-on-kill",        OP_MONITOR,   2,    0,    check_thaw_on_kill,          NULL },
 	{ "event-log",           OP_MONITOR,   5,    0,    check_event_log,             NULL },

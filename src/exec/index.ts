@@ -314,7 +314,7 @@ export function buildExecPlan(p: {
   if (p.eventLog) ops.push(...monitorEventOps(p.eventLog));
   if (p.detach) ops.push(['detach']);
   ops.push(['signals-forward']);
-  if ((p.detach || p.relayOutput) && !p.tty && !p.leave) ops.push(['log-relay']);
+  if ((p.detach || p.relayOutput) && !p.tty && !p.leave) ops.push(p.relayOutput ? ['log-relay', 'socket'] : ['log-relay']);
   if (p.leave) ops.push(['leave']);
   if (p.tty) ops.push(['tty', String(p.tty.rows), String(p.tty.cols)]);
   if (p.tty && p.consoleSocket) ops.push(['console-socket', p.consoleSocket]);

@@ -11,7 +11,7 @@
  * added, removed, or its arguments or meaning changed), on both sides (PROTOCOL_VERSION in
  * native/execdriver-init.h), so that an init built from older sources says so.
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** `monitor`: consumed by the monitor itself; `container`: carried out by the child, in order. */
 export type OpKind = 'monitor' | 'container';
@@ -36,7 +36,7 @@ export const OPS = {
   'signals-forward': { kind: 'monitor', args: [] },
   tty: { kind: 'monitor', args: ['rows', 'cols'] },
   'attach-socket': { kind: 'monitor', args: ['path', 'buffer'] },
-  'log-relay': { kind: 'monitor', args: [] },
+  'log-relay': { kind: 'monitor', args: [], variadic: true }, // [socket]
   'device-filter': { kind: 'monitor', args: ['dir', 'program'] },
   'thaw-on-kill': { kind: 'monitor', args: ['file', 'value'] },
   'event-log': { kind: 'monitor', args: ['path', 'maxbytes', 'driver', 'id', 'execid'] },

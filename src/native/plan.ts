@@ -170,7 +170,8 @@ export function buildPlan(p: PlanInputs): Op[] {
   // detached, the output goes to a log: through pipes the monitor copies, never the file itself;
   // so do the caller's own descriptors (relayOutput) (not for the OCI runtime: the container
   // writes to the fds its caller gave, as runc's does, and the monitor may leave)
-  if ((p.detach || p.relayOutput) && !tty && !p.oci) ops.push(['log-relay']);
+  // (the caller's: socketpairs, as Node's relay gave, so a container's open of /proc/self/fd/1 fails)
+  if ((p.detach || p.relayOutput) && !tty && !p.oci) ops.push(p.relayOutput ? ['log-relay', 'socket'] : ['log-relay']);
   if (p.detach && !tty && p.logRotate) ops.push(['log-rotate', p.logRotate.path, num(p.logRotate.maxSize), num(p.logRotate.maxFiles)]);
   if (p.detach && p.logTimes) ops.push(['log-times', p.logTimes]);
   if (tty) {

@@ -1,5 +1,6 @@
 // The command line's output without a terminal: our fds 1 and 2 go to the container's monitor,
-// which copies the container's output to them (log-relay); the container only ever holds pipes.
+// which copies the container's output to them (log-relay socket); the container only ever holds
+// one-way sockets of the monitor's, as it held Node's sockets when Node relayed.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -24,12 +25,12 @@ describe('command line: the container output relayed by its monitor', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('stdout and stderr reach our files, in order, and the container holds pipes, not the files', () => {
+  it('stdout and stderr reach our files, in order; the container holds one-way sockets, not the files', () => {
     const out = join(tmp, 'out');
     const err = join(tmp, 'err');
     const [o, e] = [openSync(out, 'w'), openSync(err, 'w')];
     try {
-      const r = spawnSync(CLI, runArgs(sh('echo one; echo two >&2; readlink /proc/self/fd/1; readlink /proc/self/fd/2; echo three; exit 4')), { stdio: ['ignore', o, e], timeout: 60_000 });
+      const r = spawnSync(CLI, runArgs(sh('echo one; echo two >&2; readlink /proc/self/fd/1; readlink /proc/self/fd/2; cat /proc/self/fd/1 2>/dev/null || echo no-reopen; cat <&1 2>/dev/null; echo after-read; echo three; exit 4')), { stdio: ['ignore', o, e], timeout: 60_000 });
       assert.equal(r.status, 4);
     } finally {
       closeSync(o);
@@ -37,10 +38,12 @@ describe('command line: the container output relayed by its monitor', () => {
     }
     const lines = readFileSync(out, 'utf8').split('\n');
     assert.equal(lines[0], 'one');
-    assert.match(lines[1]!, /^pipe:\[\d+\]$/, 'fd 1 in the container is a pipe');
-    assert.match(lines[2]!, /^pipe:\[\d+\]$/, 'fd 2 in the container is a pipe');
-    assert.notEqual(lines[1], lines[2], 'one pipe each');
-    assert.equal(lines[3], 'three');
+    assert.match(lines[1]!, /^socket:\[\d+\]$/, 'fd 1 in the container is a socket');
+    assert.match(lines[2]!, /^socket:\[\d+\]$/, 'fd 2 in the container is a socket');
+    assert.notEqual(lines[1], lines[2], 'one each');
+    assert.equal(lines[3], 'no-reopen', 'opening /proc/self/fd/1 fails (ENXIO), it does not hang');
+    assert.equal(lines[4], 'after-read', 'reading its own fd 1 gets nothing (EOF), at once');
+    assert.equal(lines[5], 'three');
     assert.equal(readFileSync(err, 'utf8'), 'two\n');
   });
 
@@ -80,14 +83,14 @@ print(n, p.wait())
     assert.equal(r.stdout.trim(), '2000000 0', r.stderr);
   });
 
-  it('exec: the same relay, the process holds pipes', () => {
+  it('exec: the same relay, the process holds sockets', () => {
     const id = uniqueId('rel');
     const started = spawnSync(CLI, runArgs(['sleep', '1000'], ['-d', '--id', id]), { encoding: 'utf8', timeout: 60_000 });
     assert.equal(started.status, 0, started.stderr);
     try {
       const r = spawnSync(CLI, ['--root', TEST_ROOT, 'exec', id, 'sh', '-c', 'readlink /proc/self/fd/1; echo e >&2; exit 5'], { encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 5);
-      assert.match(r.stdout, /^pipe:\[\d+\]\n$/);
+      assert.match(r.stdout, /^socket:\[\d+\]\n$/);
       assert.equal(r.stderr, 'e\n');
     } finally {
       spawnSync(CLI, ['--root', TEST_ROOT, 'rm', '-f', id], { timeout: 60_000 });
@@ -101,7 +104,7 @@ describe('library: a descriptor of ours as the output', () => {
   });
   after(() => rootfs.cleanup());
 
-  it('is copied to by the monitor; the container holds a pipe', async () => {
+  it('is copied to by the monitor; the container holds a socket', async () => {
     const d = createDriver('native', { root: TEST_ROOT });
     const file = join(mkdtempSync(join(tmpdir(), 'edrelayfd-')), 'out');
     const fd = openSync(file, 'w');
@@ -111,7 +114,7 @@ describe('library: a descriptor of ours as the output', () => {
     } finally {
       closeSync(fd);
     }
-    assert.match(readFileSync(file, 'utf8'), /^hi\npipe:\[\d+\]\n$/);
+    assert.match(readFileSync(file, 'utf8'), /^hi\nsocket:\[\d+\]\n$/);
     rmSync(join(file, '..'), { recursive: true, force: true });
   });
 
