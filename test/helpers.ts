@@ -3,7 +3,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { after, before } from 'node:test';
 import type { Pipes } from '../src/driver.js';
+import { createDriver, type ManagedDriver } from '../src/index.js';
 
 /** Where the suite keeps its state: a root of its own, so it never touches /run/execdriver. */
 export const TEST_ROOT = process.env['EXECDRIVER_TEST_ROOT'] ?? '/run/execdriver-test';
@@ -34,6 +36,20 @@ export function makeRootfs(): { dir: string; cleanup: () => void } {
 
 let counter = 0;
 /** A container id unique to this test process. */
+/**
+ * For a describe block: a native driver on TEST_ROOT and a busybox rootfs made before its tests
+ * and removed after them (read `fx.driver`, `fx.rootfs.dir` inside the tests).
+ */
+export function nativeFixture(): { driver: ManagedDriver; rootfs: { dir: string; cleanup: () => void } } {
+  const fx = {} as { driver: ManagedDriver; rootfs: { dir: string; cleanup: () => void } };
+  before(() => {
+    fx.driver = createDriver('native', { root: TEST_ROOT });
+    fx.rootfs = makeRootfs();
+  });
+  after(() => fx.rootfs?.cleanup());
+  return fx;
+}
+
 export function uniqueId(prefix = 't'): string {
   return `${prefix}${process.pid.toString(36)}${(counter++).toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
 }

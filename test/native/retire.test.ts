@@ -6,31 +6,24 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { createDriver, type ManagedDriver } from '../../src/index.js';
+import { describe, it } from 'node:test';
 import { RETIRED_DIR } from '../../src/state/index.js';
-import { makeRootfs, TEST_ROOT, uniqueId } from '../helpers.js';
+import { nativeFixture, TEST_ROOT, uniqueId } from '../helpers.js';
 
 const retired = join(TEST_ROOT, RETIRED_DIR);
 const entries = (): string[] => (existsSync(retired) ? readdirSync(retired) : []);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('retired state directories', () => {
-  let driver: ManagedDriver;
-  let rootfs: { dir: string; cleanup: () => void };
-  before(() => {
-    driver = createDriver('native', { root: TEST_ROOT });
-    rootfs = makeRootfs();
-  });
-  after(() => rootfs.cleanup());
+  const fx = nativeFixture();
 
   it('a run ends with its state directory gone from native/, then removed from .retired', async () => {
     const id = uniqueId('rt');
-    const st = await driver.run({ id, rootfs: rootfs.dir, entrypoint: '/bin/true', network: { mode: 'none' } });
+    const st = await fx.driver.run({ id, rootfs: fx.rootfs.dir, entrypoint: '/bin/true', network: { mode: 'none' } });
     assert.equal(st.exitCode, 0);
     assert.equal(existsSync(join(TEST_ROOT, 'native', id)), false);
     // the id is free at once
-    assert.equal((await driver.run({ id, rootfs: rootfs.dir, entrypoint: '/bin/true', network: { mode: 'none' } })).exitCode, 0);
+    assert.equal((await fx.driver.run({ id, rootfs: fx.rootfs.dir, entrypoint: '/bin/true', network: { mode: 'none' } })).exitCode, 0);
     const end = Date.now() + 5000;
     while (entries().some((e) => e.includes(`.${id}.`)) && Date.now() < end) await sleep(20);
     assert.deepEqual(entries().filter((e) => e.includes(`.${id}.`)), []);
@@ -41,7 +34,7 @@ describe('retired state directories', () => {
     const index = new URL('../../src/index.js', import.meta.url).pathname;
     const code = `const { createDriver } = await import(${JSON.stringify(index)});
       const d = createDriver('native', { root: ${JSON.stringify(TEST_ROOT)} });
-      const st = await d.run({ id: ${JSON.stringify(id)}, rootfs: ${JSON.stringify(rootfs.dir)}, entrypoint: '/bin/true', network: { mode: 'none' } });
+      const st = await d.run({ id: ${JSON.stringify(id)}, rootfs: ${JSON.stringify(fx.rootfs.dir)}, entrypoint: '/bin/true', network: { mode: 'none' } });
       process.exit(st.exitCode);`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr);
@@ -60,7 +53,7 @@ describe('retired state directories', () => {
       writeFileSync(join(d, 'state.json'), '{}');
     }
     try {
-      await driver.list();
+      await fx.driver.list();
       assert.equal(existsSync(gone), false);
       assert.equal(existsSync(live), true);
     } finally {

@@ -6,29 +6,22 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { createDriver, type ManagedDriver } from '../../src/index.js';
+import { describe, it } from 'node:test';
 import { INIT_BINARY, MonitorChannel } from '../../src/init/monitor.js';
 import { Spawner } from '../../src/init/spawner.js';
-import { makeRootfs, TEST_ROOT, uniqueId } from '../helpers.js';
+import { nativeFixture, TEST_ROOT, uniqueId } from '../helpers.js';
 
 const ppidOf = (pid: number): number => Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 const argvOf = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
 
 describe('the spawner', () => {
-  let driver: ManagedDriver;
-  let rootfs: { dir: string; cleanup: () => void };
-  before(() => {
-    driver = createDriver('native', { root: TEST_ROOT });
-    rootfs = makeRootfs();
-  });
-  after(() => rootfs.cleanup());
+  const fx = nativeFixture();
 
   it("a run with no stream of the caller's: its monitor is a fork of the spawner, the exit status comes back", async () => {
     const id = uniqueId('sp');
     let seen: { monitor: string[]; spawner: string[]; spawnerParent: number; inCgroup: boolean } | undefined;
-    const st = await driver.run(
-      { id, rootfs: rootfs.dir, entrypoint: '/bin/sh', arguments: ['-c', 'sleep 0.3; exit 3'], network: { mode: 'none' } },
+    const st = await fx.driver.run(
+      { id, rootfs: fx.rootfs.dir, entrypoint: '/bin/sh', arguments: ['-c', 'sleep 0.3; exit 3'], network: { mode: 'none' } },
       {},
       ({ pid }) => {
         const monitor = ppidOf(pid);
