@@ -2,7 +2,8 @@
  * Asynchronous cgroupfs helpers for the operations that may wait (freezing, removing, listing).
  */
 import { constants } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises'; // (its flag may be a number: O_WRONLY, for write-only cgroup files)
+import { readFile, readdir } from '../fs-async.js';
 import { join } from 'node:path';
 
 export async function writeValue(path: string, value: string): Promise<void> {

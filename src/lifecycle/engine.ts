@@ -342,10 +342,23 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
     return true;
   }
 
+  /**
+   * Whether the driver made a container's network (its address, bridge port, published ports):
+   * then a record without network state may be one a crash cut short, and its owner's port table
+   * is removed too. execdriver-oci's containers never have one (the bundle names their namespaces).
+   */
+  protected makesNetworks(): boolean {
+    return true;
+  }
+
+  private async releaseNet(id: string, rec: AnyRecord | undefined): Promise<void> {
+    if (this.makesNetworks()) await releaseNetwork(this.root, ownerOf(this.driverName, id), rec?.network);
+  }
+
   /** Give back what an ended container held (cgroups left by a crash, its address); the record stays. */
   protected async reclaim(id: string, rec: AnyRecord | undefined): Promise<void> {
     await this.releaseContainer(id, rec).catch(() => {});
-    await releaseNetwork(this.root, ownerOf(this.driverName, id), rec?.network);
+    await this.releaseNet(id, rec);
     releaseRootfs(this.state(id).dir, false); // a host overlay mount left by a crash (lxc)
   }
 
@@ -387,7 +400,7 @@ export abstract class LifecycleDriver extends ApiDriver implements ManagedDriver
     }
     await this.killContainer(id, rec).catch(() => {});
     await this.releaseContainer(id, rec);
-    await releaseNetwork(this.root, ownerOf(this.driverName, id), rec?.network);
+    await this.releaseNet(id, rec);
     removeRecord(this.state(id));
   }
 

@@ -51,6 +51,11 @@ export class OciDriver extends NativeDriver {
     super({ root });
   }
 
+  /** No network of ours (the bundle's namespaces): a delete spawns no `nft` to look for ports. */
+  protected override makesNetworks(): boolean {
+    return false;
+  }
+
   private must(id: string): OciRecord {
     const rec = this.record<OciExtra>(validateId(id));
     if (!rec || !rec.extra?.bundle) throw new NotFoundError(id);
