@@ -312,6 +312,13 @@ int monitor(void)
 	}
 	if (logr.index >= 0)
 		log_rotate_start(logr.to[0]);
+	long fi;
+	const char *fpath;
+	if (oci_make_fifos(&fi, &fpath) < 0) {                   /* the exec fifo, for `exec-fifo` */
+		int e = errno;
+		tty_close();
+		return ctl_error("mkfifo", fi, e, fpath, "make the exec fifo"), 1;
+	}
 	/* before the clone: the child is in the cgroup before it runs anything (Node moves it there) */
 	for (size_t i = 0; i < nplan; i++) {
 		char msg[1536];

@@ -1,5 +1,7 @@
 /*
  * What an OCI runtime needs beyond a container that starts at once (execdriver-oci):
+ * - `mkfifo PATH MODE` (monitor, before the clone) makes the exec fifo, mode MODE exactly (no
+ *   umask): a syscall where Node would run mkfifo(1), a fork of itself;
  * - `exec-fifo PATH` opens the exec fifo (a fifo in the container's state directory) as an
  *   O_PATH descriptor while the host's paths are still reachable (before pivot);
  * - `exec-wait` tells the monitor the container is created (frame `created` on the error pipe,
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/personality.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -98,6 +101,29 @@ int oci_send_console(int master)
 	int rc = RETRY(sendmsg(s, &msg, 0)) < 0 ? -1 : 1;
 	close_keep_errno(s);
 	return rc;
+}
+
+void check_mkfifo(size_t i UNUSED, char **a, char *msg, size_t sz)
+{
+	unsigned long long mode;
+	if (a[1][0] != '/')
+		snprintf(msg, sz, "mkfifo %.64s is not an absolute path", a[1]);
+	else if (num(a[2], 8, 07777, &mode) < 0)
+		snprintf(msg, sz, "mkfifo mode %.16s is not octal", a[2]);
+}
+
+int oci_make_fifos(long *index, const char **path)
+{
+	for (size_t i = 0; i < nplan; i++) {
+		char **a = plan[i].f;
+		unsigned long long mode;
+		if (strcmp(a[0], "mkfifo"))
+			continue;
+		*index = (long)i, *path = a[1];
+		if (num(a[2], 8, 07777, &mode) < 0 || mknod(a[1], S_IFIFO | 0600, 0) < 0 || chmod(a[1], (mode_t)mode) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 void check_leave(size_t i UNUSED, char **a UNUSED, char *msg UNUSED, size_t sz UNUSED)

@@ -34,6 +34,7 @@ static const struct op ops[] = {
 	{ "attach-socket",       OP_MONITOR,   2,    0,    check_attach_socket,         NULL },
 	{ "log-relay",           OP_MONITOR,   0,    1,    check_log_relay,             NULL },
 	{ "device-filter",       OP_MONITOR,   2,    0,    NULL,                        NULL },
+	{ "mkfifo",              OP_MONITOR,   2,    0,    check_mkfifo,                NULL },
 	{ "thaw-on-kill",        OP_MONITOR,   2,    0,    check_thaw_on_kill,          NULL },
 	{ "event-log",           OP_MONITOR,   5,    0,    check_event_log,             NULL },
 	{ "oom-watch",           OP_MONITOR,   1,    0,    check_oom_watch,             NULL },

@@ -38,6 +38,7 @@ export const OPS = {
   'attach-socket': { kind: 'monitor', args: ['path', 'buffer'] },
   'log-relay': { kind: 'monitor', args: [], variadic: true }, // [socket]
   'device-filter': { kind: 'monitor', args: ['dir', 'program'] },
+  mkfifo: { kind: 'monitor', args: ['path', 'mode'] },
   'thaw-on-kill': { kind: 'monitor', args: ['file', 'value'] },
   'event-log': { kind: 'monitor', args: ['path', 'maxbytes', 'driver', 'id', 'execid'] },
   'oom-watch': { kind: 'monitor', args: ['file'] },

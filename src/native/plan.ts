@@ -181,6 +181,7 @@ export function buildPlan(p: PlanInputs): Op[] {
     if (t.attachSocket) ops.push(['attach-socket', t.attachSocket, num(t.bufferSize ?? ATTACH_BUFFER)]);
     if (p.oci?.consoleSocket) ops.push(['console-socket', p.oci.consoleSocket]);
   }
+  if (p.oci) ops.push(['mkfifo', p.oci.execFifo, '0622']); // made by the monitor: no mkfifo(1) process
   if (p.oci?.leave) ops.push(['leave']);
   if (p.netHelper) ops.push(['net-helper', ...(p.netHelper as [string, ...string[]])]);
   const root = spec.root!.path;

@@ -4,7 +4,6 @@
  * (`exec-wait`, native/oci.c) under its detached monitor, which owns it from then on; `start`
  * opens the fifo; `kill`, `delete`, `state` work on the engine's record (src/lifecycle/).
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { hostCapabilities } from '../capabilities.js';
@@ -124,8 +123,7 @@ export class OciDriver extends NativeDriver {
         noNewPrivileges: !!proc.noNewPrivileges,
         filter,
       });
-      const fifo = state.path(FIFO);
-      execFileSync('mkfifo', ['-m', '0622', fifo]);
+      const fifo = state.path(FIFO); // made by the monitor before the clone (the plan's mkfifo)
       cgroup = await ContainerCgroup.create({
         parent: place.parent,
         name: place.name,
