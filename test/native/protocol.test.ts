@@ -3,7 +3,7 @@
 // names both versions and the command that rebuilds it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -23,6 +23,16 @@ function initTable(): { version: string; ops: string[] } {
 async function answer(frames: string[][]): Promise<{ frames: string[][]; code: number | null }> {
   const monitor = MonitorChannel.spawn(['ignore', 'ignore', 'ignore'], 'cinit-protocol');
   for (const f of frames) monitor.send(...f);
+  const got: string[][] = [];
+  for (let f = await monitor.next(); f; f = await monitor.next()) got.push(f);
+  await monitor.closed();
+  return { frames: got, code: monitor.child.exitCode };
+}
+
+/** Send a plan of ours (with the protocol frame) to a fresh monitor; every frame it answers. */
+async function answerPlan(ops: Op[]): Promise<{ frames: string[][]; code: number | null }> {
+  const monitor = MonitorChannel.spawn(['ignore', 'ignore', 'ignore'], 'cinit-protocol');
+  monitor.sendPlan(ops);
   const got: string[][] = [];
   for (let f = await monitor.next(); f; f = await monitor.next()) got.push(f);
   await monitor.closed();
@@ -62,6 +72,32 @@ describe('the plan protocol', () => {
     assert.equal(initProtocolOf(old), 0);
     assert.match(protocolMismatch(old)!.message, /an older plan protocol \(unversioned\)/);
     assert.equal(protocolMismatch(['error', 'mount#7', '2', '/x', 'mount x']), undefined);
+  });
+
+  it('mkfifo: the monitor makes the fifo before the clone, its mode exactly as given; a failure comes before pid', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edfifo-'));
+    try {
+      const fifo = join(dir, 'exec.fifo');
+      const monitor = MonitorChannel.spawn(['ignore', 'ignore', 'ignore'], 'cinit-protocol');
+      monitor.sendPlan([['mkfifo', fifo, '0622'], ['exec', '', '/bin/true']]);
+      assert.equal((await monitor.next())?.[0], 'pid');
+      const st = statSync(fifo);
+      assert.ok(st.isFIFO());
+      assert.equal(st.mode & 0o7777, 0o622, 'the mode given, not less the umask');
+      monitor.send('go');
+      for (let f = await monitor.next(); f; f = await monitor.next()) if (f[0] === 'exit') break;
+      await monitor.closed();
+      // it exists now: EEXIST, reported before any clone
+      const again = await answerPlan([['mkfifo', fifo, '0622'], ['exec', '', '/bin/true']]);
+      assert.equal(again.frames.length, 1, JSON.stringify(again.frames));
+      const [tag, step, errno, path, message] = again.frames[0]!;
+      assert.deepEqual([tag, errno, path, message], ['error', '17', fifo, 'make the exec fifo']);
+      assert.match(step!, /^mkfifo#\d+$/);
+      const bad = await answerPlan([['mkfifo', 'relative', '0622'], ['exec', '', '/bin/true']]);
+      assert.match(bad.frames[0]![4]!, /mkfifo relative is not an absolute path/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a plan of our version runs', async () => {
