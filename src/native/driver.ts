@@ -206,13 +206,19 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
       extra: {},
     });
     trace(cmd.id, 'state-dir');
-    // a monitor the spawner forks (below: no stdio of the caller's) is asked for now, so that its
-    // fork and start overlap the cgroups and the plan; it waits for the plan
+    // not detached: the caller's streams (with a terminal the container's fds are its pty, the
+    // monitor relays it to ours; a terminal merges stderr into stdout)
     const pipes = opts.pipes ?? {};
-    const early = !opts.detach && !this.rootless &&
-      [stdioFor(pipes.stdin, 'stdin', cmd.tty), stdioFor(pipes.stdout, 'stdout', cmd.tty), cmd.tty ? 'ignore' : stdioFor(pipes.stderr, 'stderr')].every((x) => x === 'ignore')
-      ? MonitorChannel.fork(cmd.id).catch(() => undefined)
-      : undefined;
+    const attached: [Stdio, Stdio, Stdio] = [
+      stdioFor(pipes.stdin, 'stdin', cmd.tty),
+      stdioFor(pipes.stdout, 'stdout', cmd.tty),
+      cmd.tty ? 'ignore' : stdioFor(pipes.stderr, 'stderr'),
+    ];
+    // no stdio of the caller's (and not detached): the monitor is forked by the spawner
+    // (src/init/spawner.ts), not by Node, and asked for now, so that its fork and start overlap the
+    // cgroups and the plan; it waits for the plan
+    const forkable = !opts.detach && !this.rootless && attached.every((s) => s === 'ignore');
+    const early = forkable ? MonitorChannel.fork(cmd.id).catch(() => undefined) : undefined;
     let cgroup: ContainerCgroup | NoCgroup | undefined;
     let monitor: MonitorChannel | undefined;
     let logFd: number | undefined;
@@ -279,17 +285,9 @@ export class NativeDriver extends LifecycleDriver implements ManagedDriver {
         if (opts.openStdin && !cmd.tty) stdinFd = (await import('../stdin-fifo.js')).openStdinFifo(state.path('stdin'), cmd.id);
         stdio = [stdinFd ?? 'ignore', logFd, logFd];
       } else {
-        // with a terminal the container's fds are its pty, the monitor relays it to ours
-        stdio = [
-          stdioFor(pipes.stdin, 'stdin', cmd.tty),
-          stdioFor(pipes.stdout, 'stdout', cmd.tty),
-          cmd.tty ? 'ignore' : stdioFor(pipes.stderr, 'stderr'), // a terminal merges stderr into stdout
-        ];
+        stdio = attached;
       }
-      // no stdio of the caller's (and not detached): forked by the spawner (src/init/spawner.ts), not by Node
-      const forkable = !opts.detach && !this.rootless && stdio.every((s) => s === 'ignore');
-      if (early && !forkable) void early.then((m) => m?.release()); // (asked for by the same rule: not expected)
-      monitor = (forkable ? await (early ?? MonitorChannel.fork(cmd.id)) : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
+      monitor = (early ? await early : undefined) ?? MonitorChannel.spawn(stdio, cmd.id);
       if (logFd !== undefined) closeSync(logFd);
       if (stdinFd !== undefined) closeSync(stdinFd);
       logFd = stdinFd = undefined;
